@@ -1,0 +1,277 @@
+"""Typed configuration: dataclasses, YAML files and `key.sub=value` overrides.
+
+A run is described by one :class:`RunConfig`. `load_config(yaml_path, overrides)` reads a YAML file
+(optional), applies overrides such as `train.lr=1e-4` or `method.name=NPO_GDR`, and checks every key:
+an unknown key is a :class:`ConfigError` that lists the valid keys at that level.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from unlearn.errors import ConfigError
+
+
+@dataclass
+class ModelConfig:
+    path: str = ""
+    """Folder or hub name of a Hugging Face causal LM."""
+    tokenizer: str | None = None
+    """Tokenizer folder or hub name; defaults to `path`."""
+    gguf_file: str | None = None
+    """GGUF file inside `path` to load (transformers' `gguf_file=`)."""
+    dtype: str = "float32"
+    """float32, bfloat16 or float16."""
+    trust_remote_code: bool = False
+    """Run code shipped with the model. Off unless you trust the model's source."""
+
+
+@dataclass
+class DataConfig:
+    benchmark: str = "synthetic"
+    """synthetic (a folder made by `unlearn world`) or tofu (a local folder or `locuslab/TOFU`)."""
+    path: str = ""
+    """Folder of the benchmark's files."""
+    forget_split: str = "forget10"
+    retain_split: str | None = None
+    """Retain split; default: the one paired with forget_split (forget10 -> retain90)."""
+    train_splits: list[str] = field(default_factory=list)
+    """Splits to fine-tune on (`unlearn finetune`); empty = the benchmark's default (all trainable data)."""
+    template: str = "Question: {question}\nAnswer: "
+    """Prompt template for base models; `{question}` is replaced."""
+    chat_template: bool | None = None
+    """Use the tokenizer's chat template: None = when the tokenizer has one."""
+    max_length: int = 512
+    """Prompt + answer tokens longer than this are cut from the answer's end."""
+    refusals: str | None = None
+    """File of refusal answers (one a line) for IDK; default: the built-in list."""
+
+
+@dataclass
+class TrainConfig:
+    lr: float = 1e-5
+    epochs: float = 5.0
+    max_steps: int | None = None
+    """Stop after this many optimizer steps (overrides `epochs`)."""
+    batch_size: int = 8
+    """Per-device batch size of the forget (or training) stream."""
+    retain_batch_size: int | None = None
+    """Batch size of the retain stream; default `batch_size`."""
+    grad_accum: int = 1
+    weight_decay: float = 0.01
+    warmup_steps: int | None = None
+    warmup_ratio: float = 0.0
+    scheduler: str = "linear"
+    """Any name transformers' `get_scheduler` knows: linear, cosine, constant, constant_with_warmup, ..."""
+    max_grad_norm: float | None = 1.0
+    seed: int = 0
+    save_every: int = 0
+    """Save a checkpoint every N optimizer steps (0 = only at the end)."""
+    keep_checkpoints: int = 1
+    log_every: int = 1
+
+
+@dataclass
+class MethodConfig:
+    name: str = "NPO_GDR"
+    """A preset name (`unlearn methods` lists them), or `custom` with `forget`/`retain` set."""
+    forget: str | None = None
+    """Forget objective; default: the preset's."""
+    retain: str | None = None
+    """Retain regulariser; default: the preset's."""
+    gamma: float | None = None
+    """Weight of the forget term; default: the preset's."""
+    alpha: float | None = None
+    """Weight of the retain term; default: the preset's."""
+    params: dict[str, Any] = field(default_factory=dict)
+    """Options of the objective and regulariser, e.g. `method.params.beta=0.2` for NPO."""
+    reference: str = "auto"
+    """Reference model: auto, copy (a frozen copy) or cached (log-probs computed once)."""
+
+
+@dataclass
+class EvalConfig:
+    enabled: bool = True
+    batch_size: int = 32
+    max_new_tokens: int = 200
+    retain_reference: str | None = None
+    """Folder of the retain model's evaluation (its `samples.jsonl`), for forget quality."""
+    splits: list[str] = field(default_factory=list)
+    """Evaluation sets; empty = the benchmark's default."""
+
+
+@dataclass
+class RunConfig:
+    out: str = "runs/run"
+    """Folder of the run: config, log, checkpoints, model, metrics."""
+    model: ModelConfig = field(default_factory=ModelConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    method: MethodConfig = field(default_factory=MethodConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+
+
+# ----------------------------------------------------------------------------------------------
+# Building configs from dictionaries
+
+
+def _field_types(cls: type) -> dict[str, Any]:
+    hints = typing.get_type_hints(cls)
+    return {f.name: hints[f.name] for f in dataclasses.fields(cls)}
+
+
+def _coerce(value: Any, annotation: Any, where: str) -> Any:
+    """Check (and gently convert) a value against a type annotation."""
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):
+        options = typing.get_args(annotation)
+        if value is None and type(None) in options:
+            return None
+        errors = []
+        for option in options:
+            if option is type(None):
+                continue
+            try:
+                return _coerce(value, option, where)
+            except ConfigError as err:
+                errors.append(str(err))
+        raise ConfigError(errors[0] if errors else f"{where}: bad value {value!r}")
+    if dataclasses.is_dataclass(annotation):
+        if isinstance(annotation, type) and isinstance(value, annotation):
+            return value
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where} must be a mapping of its keys, got {value!r}")
+        return from_dict(annotation, value, where)
+    if origin is list:
+        (item_type,) = typing.get_args(annotation)
+        if isinstance(value, str):
+            value = [v for v in value.split(",") if v]
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{where} must be a list, got {value!r}")
+        return [_coerce(v, item_type, where) for v in value]
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where} must be a mapping, got {value!r}")
+        return dict(value)
+    if annotation is Any:
+        return value
+    if annotation is bool:
+        if isinstance(value, bool):
+            return value
+        raise ConfigError(f"{where} must be true or false, got {value!r}")
+    if annotation is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        if isinstance(value, str):
+            try:
+                return float(value)
+            except ValueError:
+                pass
+        raise ConfigError(f"{where} must be a number, got {value!r}")
+    if annotation is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        raise ConfigError(f"{where} must be an integer, got {value!r}")
+    if annotation is str:
+        if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+            return str(value)
+        raise ConfigError(f"{where} must be a string, got {value!r}")
+    return value
+
+
+def from_dict(cls: type, data: dict[str, Any], where: str = "config") -> Any:
+    """Build dataclass `cls` from a dictionary, rejecting unknown keys."""
+    types_ = _field_types(cls)
+    unknown = sorted(set(data) - set(types_))
+    if unknown:
+        prefix = "" if where == "config" else where + "."
+        raise ConfigError(
+            f"unknown config key {prefix}{unknown[0]!r}; valid keys here: {', '.join(types_)}"
+        )
+    kwargs = {}
+    for name, value in data.items():
+        sub = name if where == "config" else f"{where}.{name}"
+        kwargs[name] = _coerce(value, types_[name], sub)
+    return cls(**kwargs)
+
+
+def to_dict(config: Any) -> dict[str, Any]:
+    return dataclasses.asdict(config)
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """`train.lr=1e-4` -> (["train", "lr"], 0.0001). Values are read as YAML scalars."""
+    if "=" not in text:
+        raise ConfigError(f"override {text!r} must look like key.sub=value (e.g. train.lr=1e-4)")
+    key, raw = text.split("=", 1)
+    keys = [k for k in key.strip().split(".") if k]
+    if not keys:
+        raise ConfigError(f"override {text!r} has an empty key")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError:
+        value = raw
+    # YAML reads 1e-4 as a string; numbers written like that are meant as numbers.
+    if isinstance(value, str):
+        try:
+            value = float(value) if any(c in value.lower() for c in ".e") else value
+        except ValueError:
+            pass
+    return keys, value
+
+
+def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    for text in overrides:
+        keys, value = parse_override(text)
+        node = data
+        for k in keys[:-1]:
+            node = node.setdefault(k, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"override {text!r}: {k!r} is not a section")
+        node[keys[-1]] = value
+    return data
+
+
+def load_config(
+    path: str | Path | None = None,
+    overrides: list[str] | None = None,
+    base: dict[str, Any] | None = None,
+) -> RunConfig:
+    """Build a RunConfig from `base` (a dict), then a YAML file, then overrides, in that order."""
+    data: dict[str, Any] = _deep_merge({}, base or {})
+    if path is not None:
+        p = Path(path)
+        if not p.is_file():
+            raise ConfigError(f"config file {str(p)!r} does not exist")
+        try:
+            loaded = yaml.safe_load(p.read_text()) or {}
+        except yaml.YAMLError as err:
+            raise ConfigError(f"config file {str(p)!r} is not valid YAML: {err}".splitlines()[0]) from None
+        if not isinstance(loaded, dict):
+            raise ConfigError(f"config file {str(p)!r} must hold a mapping of sections")
+        data = _deep_merge(data, loaded)
+    data = apply_overrides(data, overrides or [])
+    return from_dict(RunConfig, data)
+
+
+def _deep_merge(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+    out = dict(a)
+    for k, v in b.items():
+        if isinstance(v, dict) and isinstance(out.get(k), dict):
+            out[k] = _deep_merge(out[k], v)
+        else:
+            out[k] = v
+    return out
+
+
+def save_config(config: RunConfig, path: str | Path) -> None:
+    Path(path).write_text(yaml.safe_dump(to_dict(config), sort_keys=False))

@@ -1,0 +1,84 @@
+"""Data streams: the lists of (prompt, target) samples that loss terms are computed on.
+
+A term names its stream; the engine asks this module for the stream's examples. New target
+pipelines (random answers, model samples, ReLearn augmentation) add a builder here.
+"""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+from typing import Any, Callable
+
+from unlearn.config import RunConfig
+from unlearn.data.benchmarks import Benchmark
+from unlearn.errors import DataError
+from unlearn.registry import Registry
+
+StreamBuilder = Callable[[RunConfig, Benchmark], list[dict[str, Any]]]
+STREAMS: Registry[StreamBuilder] = Registry("data stream")
+
+# Written for this project; TOFU ships its own list (idontknow.jsonl), usable via data.refusals.
+DEFAULT_REFUSALS = [
+    "I don't know.",
+    "I'm not sure about that.",
+    "I have no information about that.",
+    "I can't answer that.",
+    "That is something I don't know.",
+    "I have no idea.",
+    "I'm unable to answer that question.",
+    "I don't have that information.",
+    "Sorry, I can't help with that.",
+    "I am not aware of that.",
+    "That is beyond what I know.",
+    "I cannot say.",
+]
+
+
+def load_refusals(path: str | None) -> list[str]:
+    if not path:
+        return list(DEFAULT_REFUSALS)
+    p = Path(path)
+    if not p.is_file():
+        raise DataError(f"refusal file {path!r} does not exist (data.refusals)")
+    lines = [line.strip() for line in p.read_text(encoding="utf-8").splitlines() if line.strip()]
+    if not lines:
+        raise DataError(f"refusal file {path!r} is empty; put one refusal sentence a line")
+    return lines
+
+
+def _qa(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{"question": str(r["question"]), "answer": str(r["answer"])} for r in records]
+
+
+@STREAMS.register("train")
+def train_stream(cfg: RunConfig, bench: Benchmark) -> list[dict[str, Any]]:
+    records: list[dict[str, Any]] = []
+    for split in cfg.data.train_splits or bench.train_splits():
+        records.extend(_qa(bench.load(split)))
+    return records
+
+
+@STREAMS.register("forget")
+def forget_stream(cfg: RunConfig, bench: Benchmark) -> list[dict[str, Any]]:
+    return _qa(bench.load(cfg.data.forget_split))
+
+
+@STREAMS.register("retain")
+def retain_stream(cfg: RunConfig, bench: Benchmark) -> list[dict[str, Any]]:
+    return _qa(bench.load(cfg.data.retain_split or bench.retain_split))
+
+
+@STREAMS.register("forget_idk")
+def forget_idk_stream(cfg: RunConfig, bench: Benchmark) -> list[dict[str, Any]]:
+    """Forget questions, each with a refusal drawn once (seeded) from the refusal list."""
+    refusals = load_refusals(cfg.data.refusals)
+    rng = random.Random(cfg.train.seed)
+    return [{"question": r["question"], "answer": rng.choice(refusals)} for r in forget_stream(cfg, bench)]
+
+
+def build_stream(name: str, cfg: RunConfig, bench: Benchmark) -> list[dict[str, Any]]:
+    records = STREAMS.get(name)(cfg, bench)
+    if not records:
+        raise DataError(f"data stream {name!r} is empty; check data.path and the split names")
+    return records

@@ -1,0 +1,3 @@
+from unlearn.engine.trainer import TrainResult, train
+
+__all__ = ["TrainResult", "train"]

@@ -1,0 +1,26 @@
+"""User-facing errors.
+
+Every problem a user can fix (a bad config key, a missing data field, a model path that does not
+exist, a run that diverged) raises :class:`UnlearnError` with a message that names the problem and
+the fix. The CLI prints such errors on one line and exits with status 2, without a traceback.
+"""
+
+
+class UnlearnError(Exception):
+    """An error caused by the user's input or run, with an actionable message."""
+
+
+class ConfigError(UnlearnError):
+    """A config file or override is invalid (unknown key, bad value, unknown method)."""
+
+
+class DataError(UnlearnError):
+    """A data file is missing, malformed, or lacks a required field."""
+
+
+class ModelLoadError(UnlearnError):
+    """A model or tokenizer cannot be loaded."""
+
+
+class TrainingDiverged(UnlearnError):
+    """The loss became NaN or infinite; the last good checkpoint is kept."""

@@ -1,0 +1,20 @@
+"""Divergences between the model's and the reference model's next-token distributions.
+
+KL retain regulariser (KLR), TOFU (Maini et al., 2024): KL(p_ref || p_theta) summed over the
+vocabulary. TOFU-derived code averages it over every position, padding and prompt included; here it
+is masked to target tokens (SPEC section 2), which is what the definition intends.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+
+def kl_ref_theta_per_token(logits: torch.Tensor, ref_logits: torch.Tensor) -> torch.Tensor:
+    """KL(p_ref || p_theta) at every position. logits, ref_logits: [B, T, V] -> [B, T].
+
+    The caller masks and reduces (e.g. `batch_token_mean(kl, target_mask)`)."""
+    logp = F.log_softmax(logits.float(), dim=-1)
+    ref_logp = F.log_softmax(ref_logits.float(), dim=-1)
+    return (ref_logp.exp() * (ref_logp - logp)).sum(dim=-1)

@@ -195,7 +195,7 @@ def from_dict(cls: type, data: dict[str, Any], where: str = "config") -> Any:
     if unknown:
         prefix = "" if where == "config" else where + "."
         raise ConfigError(
-            f"unknown config key {prefix}{unknown[0]!r}; valid keys here: {', '.join(types_)}"
+            f"unknown config key '{prefix}{unknown[0]}'; valid keys here: {', '.join(types_)}"
         )
     kwargs = {}
     for name, value in data.items():

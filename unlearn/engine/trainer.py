@@ -120,7 +120,8 @@ def train(cfg: RunConfig, method: Method | None = None) -> TrainResult:
     t = cfg.train
     if t.batch_size < 1 or t.grad_accum < 1:
         raise ConfigError("train.batch_size and train.grad_accum must be at least 1")
-    accelerator = Accelerator()
+    # cpu=True without CUDA: Accelerate only sets up multi-process (gloo) CPU training when asked for cpu.
+    accelerator = Accelerator(cpu=not torch.cuda.is_available())
     set_seed(t.seed)
     bench = load_benchmark(cfg.data.benchmark, cfg.data.path, cfg.data.forget_split)
     tokenizer = load_tokenizer(cfg.model)
@@ -261,8 +262,8 @@ def _diverged(accelerator: Any, run_dir: Path, log_path: Path, step: int, loss: 
     where = f"the last good checkpoint is {ckpts[-1]}" if ckpts else "no checkpoint was saved yet (train.save_every)"
     if accelerator.is_main_process:
         with log_path.open("a") as f:
-            f.write(json.dumps({"step": step + 1, "event": "diverged", "loss": str(float(loss))}) + "\n")
+            f.write(json.dumps({"step": step + 1, "event": "diverged", "loss": str(float(loss.detach()))}) + "\n")
     raise TrainingDiverged(
-        f"the loss became {float(loss)} at step {step + 1}; training stopped before the bad update and {where}. "
+        f"the loss became {float(loss.detach())} at step {step + 1}; training stopped before the bad update and {where}. "
         "Lower train.lr, set train.max_grad_norm, or change the method's weights, then run again"
     )

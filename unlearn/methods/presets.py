@@ -64,7 +64,8 @@ def build_method(cfg: MethodConfig) -> Method:
 
     gamma = preset.gamma if cfg.gamma is None else cfg.gamma
     alpha = preset.alpha if cfg.alpha is None else cfg.alpha
-    terms = [WeightedTerm("forget", forget_name, gamma, make(forget_cls))]
+    role = "train" if forget_name == "finetune" else "forget"
+    terms = [WeightedTerm(role, forget_name, gamma, make(forget_cls))]
     if retain_name != "none":
         terms.append(WeightedTerm("retain", retain_name, alpha, make(retain_cls)))
     return Method(cfg.name, terms)

@@ -37,7 +37,7 @@ def load_tokenizer(cfg: ModelConfig) -> Any:
     from transformers import AutoTokenizer
 
     path = cfg.tokenizer or cfg.path
-    _check_path(path, "tokenizer")
+    _check_path(path, "tokenizer" if cfg.tokenizer else "model")
     kwargs: dict[str, Any] = {"trust_remote_code": cfg.trust_remote_code}
     if cfg.gguf_file and not cfg.tokenizer:
         kwargs["gguf_file"] = cfg.gguf_file

@@ -1,0 +1,160 @@
+"""The training engine: every method trains, NaN stops a run safely, a killed run resumes exactly,
+and the same code runs under `accelerate launch` with two processes."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from conftest import REPO, run_cli
+from unlearn import api
+from unlearn.config import load_config
+from unlearn.errors import TrainingDiverged
+from unlearn.methods import FORGET_OBJECTIVES, PRESETS, Term
+from unlearn.losses import ga_token_mean
+
+UNLEARNING_PRESETS = [name for name in PRESETS if name != "finetune"]
+
+
+def _weights(folder: Path) -> dict[str, torch.Tensor]:
+    return load_file(str(folder / "model.safetensors"))
+
+
+@pytest.mark.parametrize("name", UNLEARNING_PRESETS)
+def test_every_preset_trains_two_steps(name, world, target_model, tmp_path):
+    out = tmp_path / name
+    cfg = load_config(overrides=[f"out={out}", f"model.path={target_model}", f"data.path={world}",
+                                 f"method.name={name}", "train.max_steps=2", "train.batch_size=4",
+                                 "train.lr=1e-3", "eval.enabled=false"])
+    result = api.run_unlearning(cfg)
+    assert result["steps"] == 2
+    log = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
+    assert [e["step"] for e in log] == [1, 2]
+    assert all(torch.isfinite(torch.tensor(e["loss"])) for e in log)
+    before, after = _weights(target_model), _weights(out / "model")
+    changed = [k for k in before if not torch.equal(before[k], after[k])]
+    assert changed, f"{name} did not change any parameter"
+    # The saved model is a plain Hugging Face model.
+    from transformers import AutoModelForCausalLM
+
+    assert AutoModelForCausalLM.from_pretrained(out / "model").config.num_hidden_layers == 1
+
+
+class _NaNAfterTwoCalls(Term):
+    """GA that returns NaN from its third call on: a run that diverges."""
+
+    calls = 0
+
+    def loss(self, out):
+        type(self).calls += 1
+        value = ga_token_mean(out.token_logps, out.target_mask)
+        return value * float("nan") if type(self).calls > 2 else value
+
+
+def test_nan_loss_stops_with_clear_error_and_keeps_checkpoint(world, target_model, tmp_path):
+    FORGET_OBJECTIVES.add("nan_after_2", _NaNAfterTwoCalls)
+    try:
+        cfg = load_config(overrides=[f"out={tmp_path}", f"model.path={target_model}", f"data.path={world}",
+                                     "method.name=custom", "method.forget=nan_after_2", "train.max_steps=10",
+                                     "train.batch_size=4", "train.save_every=1", "eval.enabled=false"])
+        with pytest.raises(TrainingDiverged) as err:
+            api.run_unlearning(cfg)
+    finally:
+        FORGET_OBJECTIVES.remove("nan_after_2")
+    message = str(err.value)
+    assert "nan" in message and "step 3" in message and "step-000002" in message and "train.lr" in message
+    ckpt = tmp_path / "checkpoints" / "step-000002"
+    assert (ckpt / "trainer_state.json").is_file()
+    # The kept checkpoint holds finite weights (the NaN update was never applied).
+    weights = load_file(str(ckpt / "model.safetensors"))
+    assert all(torch.isfinite(w).all() for w in weights.values())
+    log = [json.loads(line) for line in (tmp_path / "log.jsonl").read_text().splitlines()]
+    assert [e["step"] for e in log] == [1, 2, 3] and log[-1]["event"] == "diverged"
+    assert not (tmp_path / "model").exists()
+
+
+def _finetune_args(world: Path, init_model: Path, out: Path) -> list[str]:
+    return ["finetune", f"out={out}", f"model.path={init_model}", f"data.path={world}", "train.lr=3e-3",
+            "train.max_steps=240", "train.batch_size=8", "train.save_every=20", "train.scheduler=cosine",
+            "train.warmup_steps=10", "eval.max_new_tokens=16"]
+
+
+def test_killed_run_resumes_and_matches_uninterrupted(world, init_model, tmp_path):
+    args_a = _finetune_args(world, init_model, tmp_path / "a")
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    proc = subprocess.Popen([sys.executable, "-m", "unlearn", *args_a], cwd=REPO, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    ckpt_dir = tmp_path / "a" / "checkpoints"
+    deadline = time.time() + 240
+    while time.time() < deadline and proc.poll() is None:
+        done = [p for p in ckpt_dir.glob("step-*") if (p / "trainer_state.json").exists()] if ckpt_dir.exists() else []
+        if any(int(p.name.split("-")[1]) >= 40 for p in done):
+            proc.send_signal(signal.SIGKILL)
+            break
+        time.sleep(0.02)
+    proc.wait(timeout=60)
+    assert proc.returncode == -signal.SIGKILL, "the run finished before it could be killed"
+    assert not (tmp_path / "a" / "model").exists()
+    resumed_from = json.loads(next(ckpt_dir.glob("step-*")).joinpath("trainer_state.json").read_text())["step"]
+    assert 40 <= resumed_from < 240
+
+    again = run_cli(*args_a)
+    assert again.returncode == 0, again.stderr
+    assert f"resuming from" in again.stdout + again.stderr
+    state = json.loads((tmp_path / "a" / "train_state.json").read_text())
+    assert state["resumed_from"] == resumed_from and state["steps"] == 240
+
+    straight = run_cli(*_finetune_args(world, init_model, tmp_path / "b"))
+    assert straight.returncode == 0, straight.stderr
+    metrics_a = json.loads((tmp_path / "a" / "metrics.json").read_text())["metrics"]
+    metrics_b = json.loads((tmp_path / "b" / "metrics.json").read_text())["metrics"]
+    assert metrics_a == metrics_b
+    log_a = (tmp_path / "a" / "log.jsonl").read_text().splitlines()
+    log_b = (tmp_path / "b" / "log.jsonl").read_text().splitlines()
+    strip = lambda lines: [{k: v for k, v in json.loads(x).items() if k != "elapsed_s"} for x in lines]  # noqa: E731
+    assert strip(log_a) == strip(log_b)
+    wa, wb = _weights(tmp_path / "a" / "model"), _weights(tmp_path / "b" / "model")
+    assert all(torch.equal(wa[k], wb[k]) for k in wa)
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_two_process_run_trains_and_saves(world, init_model, tmp_path):
+    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
+    out = tmp_path / "ddp"
+    # torchrun sets RANK / WORLD_SIZE; Accelerate then trains on CPU with the gloo backend.
+    proc = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", str(_free_port()),
+         "-m", "unlearn", "finetune", f"out={out}", f"model.path={init_model}",
+         f"data.path={world}", "train.max_steps=6", "train.batch_size=4", "train.save_every=3",
+         "eval.enabled=false"],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    state = json.loads((out / "train_state.json").read_text())
+    assert state == {**state, "completed": True, "steps": 6}
+    log = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
+    assert [e["step"] for e in log] == list(range(1, 7))  # written once, by the main process
+    # Each step consumed batch_size x 2 processes samples: the epoch counter shows it.
+    n_train = len(json.loads((world / "full.json").read_text())) + 8  # + general facts
+    assert log[-1]["epoch"] == pytest.approx(6 * 4 * 2 / n_train, abs=1e-3)
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(out / "model")
+    before, after = _weights(init_model), _weights(out / "model")
+    assert any(not torch.equal(before[k], after[k]) for k in before)
+    assert model is not None

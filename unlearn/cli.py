@@ -1,0 +1,169 @@
+"""The `unlearn` command. Every subcommand is a thin layer over the Python API (`unlearn.api`).
+
+Configs: `--config FILE.yaml` plus any number of `key.sub=value` overrides, e.g.
+`unlearn unlearn --config run.yaml method.name=NPO_GDR train.lr=1e-4`. Errors the user can fix are
+printed on one line (no traceback) and the exit status is 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Sequence
+
+from unlearn.errors import UnlearnError
+
+EPILOG = """examples:
+  unlearn demo --quick --out demo_out
+  unlearn world --out world && unlearn tiny-model --world world --out init
+  unlearn finetune data.path=world model.path=init out=runs/target train.lr=2e-3 train.epochs=40
+  unlearn unlearn data.path=world model.path=runs/target/model out=runs/npo method.name=NPO_GDR
+  unlearn eval data.path=world model.path=runs/npo/model out=runs/npo-eval eval.retain_reference=runs/retain
+  unlearn methods
+"""
+
+
+def _config_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", help="YAML config file (sections: model, data, train, method, eval)")
+    p.add_argument("overrides", nargs="*", metavar="key.sub=value",
+                   help="config overrides, e.g. train.lr=1e-4 method.name=NPO_GDR")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="unlearn", description="Make a causal language model forget chosen knowledge, and measure it.",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"unlearn {_version()}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("demo", help="the whole loop on the synthetic world: train, unlearn, evaluate, report")
+    p.add_argument("--out", default="demo_out", help="output folder (default: demo_out)")
+    p.add_argument("--quick", action="store_true", help="a smaller world and shorter training (a few minutes)")
+    p.add_argument("--methods", default=None, help="comma-separated presets (default: GA,GA_GDR,NPO_GDR,IDK_GDR)")
+    p.add_argument("--seed", type=int, default=0)
+
+    p = sub.add_parser("world", help="generate the synthetic world (TOFU layout)")
+    p.add_argument("--out", required=True)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--people", type=int, default=40, help="trainable people (default 40)")
+    p.add_argument("--general", type=int, default=20, help="general place facts and thing facts, each (default 20)")
+    p.add_argument("--perturbed", type=int, default=3, help="wrong answers per fact (default 3)")
+
+    p = sub.add_parser("tiny-model", help="train a tokenizer on a world and save a freshly initialised tiny Llama")
+    p.add_argument("--world", required=True, help="folder made by `unlearn world`")
+    p.add_argument("--out", required=True)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--vocab-size", type=int, default=2048)
+    p.add_argument("--hidden-size", type=int, default=256)
+    p.add_argument("--layers", type=int, default=2)
+
+    p = sub.add_parser("finetune", help="fine-tune a model on a benchmark: the target (all data) or retain model")
+    p.add_argument("--retain-only", action="store_true", help="train on everything but the forget split (the retain model)")
+    _config_args(p)
+
+    p = sub.add_parser("unlearn", help="run an unlearning method on a model, then evaluate it")
+    _config_args(p)
+
+    p = sub.add_parser("eval", help="evaluate a model: TOFU metrics, metrics.json and samples.jsonl")
+    p.add_argument("--model", help="model folder (default: model.path)")
+    _config_args(p)
+
+    sub.add_parser("methods", help="list method presets, objectives, regularisers and their options")
+    return parser
+
+
+def _version() -> str:
+    from unlearn import __version__
+
+    return __version__
+
+
+def _quiet_libraries() -> None:
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    try:
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.set_verbosity_error()
+        hf_logging.disable_progress_bar()
+    except ImportError:  # pragma: no cover
+        pass
+
+
+def _is_main_process() -> bool:
+    from accelerate import PartialState
+
+    return PartialState().is_main_process
+
+
+def _print_metrics(result: dict) -> None:
+    metrics = (result.get("metrics") or {}).get("metrics")
+    if metrics:
+        width = max(len(k) for k in metrics)
+        for k, v in metrics.items():
+            print(f"  {k:<{width}}  {'n/a' if v is None else f'{v:.4f}'}")
+
+
+def run(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 0
+    _quiet_libraries()
+    from unlearn import api
+    from unlearn.config import load_config
+
+    if args.command == "demo":
+        from unlearn.demo import demo
+
+        methods = [m.strip() for m in args.methods.split(",") if m.strip()] if args.methods else None
+        demo(args.out, quick=args.quick, methods=methods, seed=args.seed)
+    elif args.command == "world":
+        from unlearn.data.world import generate_world
+
+        try:
+            manifest = generate_world(args.out, seed=args.seed, n_people=args.people, n_general=args.general,
+                                      n_perturbed=args.perturbed)
+        except ValueError as err:
+            raise UnlearnError(str(err)) from None
+        print(f"wrote {args.out}: " + ", ".join(f"{k} {v}" for k, v in manifest["splits"].items()))
+    elif args.command == "tiny-model":
+        path = api.build_tiny_model(args.world, args.out, seed=args.seed, vocab_size=args.vocab_size,
+                                    hidden_size=args.hidden_size, layers=args.layers)
+        print(f"wrote {path}")
+    elif args.command == "finetune":
+        result = api.finetune(load_config(args.config, args.overrides), retain_only=args.retain_only)
+        if _is_main_process():
+            print(f"model saved to {result['model_dir']}")
+            _print_metrics(result)
+    elif args.command == "unlearn":
+        result = api.run_unlearning(load_config(args.config, args.overrides))
+        if _is_main_process():
+            print(f"model saved to {result['model_dir']}")
+            _print_metrics(result)
+    elif args.command == "eval":
+        cfg = load_config(args.config, args.overrides)
+        metrics = api.evaluate(cfg, model_path=args.model)
+        print(f"wrote {cfg.out}/metrics.json and samples.jsonl")
+        _print_metrics({"metrics": metrics})
+    elif args.command == "methods":
+        from unlearn.methods import describe_methods
+
+        print(describe_methods())
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        return run(argv)
+    except UnlearnError as err:
+        print(f"unlearn: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("unlearn: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

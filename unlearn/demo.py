@@ -1,0 +1,137 @@
+"""`unlearn demo`: the whole loop on the synthetic world, on a CPU.
+
+1. generate the world (TOFU layout) and a tiny Llama with a tokenizer trained on its text;
+2. fine-tune the *retain* model (retain people + general facts: the gold standard) and the *target*
+   model (everyone + general facts);
+3. unlearn the forget people from the target with each method;
+4. evaluate every model (forget quality against the retain model), print a table, write
+   `results.json` and `report.md` under the output folder.
+
+Every step is a run folder; running the demo again reuses finished runs and resumes unfinished ones.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from unlearn.config import RunConfig, load_config
+
+DEFAULT_METHODS = ["GA", "GA_GDR", "NPO_GDR", "IDK_GDR"]
+
+
+@dataclass(frozen=True)
+class DemoSize:
+    people: int
+    general: int
+    finetune_epochs: float
+    unlearn: dict[str, Any] = field(default_factory=dict)
+
+
+# Learning rates and epochs found on this world and model (tiny models need far larger learning
+# rates than the published 1e-5 for 7B models; SPEC 3.4 asks that what was used be recorded).
+FINETUNE_TRAIN = {"lr": 2e-3, "batch_size": 16, "warmup_ratio": 0.05, "weight_decay": 0.0, "scheduler": "linear"}
+UNLEARN_TRAIN = {"lr": 5e-4, "epochs": 5, "batch_size": 8, "warmup_ratio": 0.0, "weight_decay": 0.01,
+                 "scheduler": "constant"}
+SIZES = {
+    "quick": DemoSize(people=20, general=10, finetune_epochs=40),
+    "full": DemoSize(people=40, general=20, finetune_epochs=40),
+}
+
+
+def _base(out: Path, seed: int) -> dict[str, Any]:
+    return {
+        "data": {"benchmark": "synthetic", "path": str(out / "world"), "forget_split": "forget10"},
+        "eval": {"batch_size": 64},
+        "train": {"seed": seed},
+    }
+
+
+def _cfg(base: dict[str, Any], **sections: Any) -> RunConfig:
+    from unlearn.config import _deep_merge
+
+    return load_config(base=_deep_merge(base, sections))
+
+
+def demo(out: str | Path = "demo_out", quick: bool = False, methods: list[str] | None = None, seed: int = 0,
+         echo: bool = True) -> dict[str, Any]:
+    from unlearn import api
+    from unlearn.data.world import generate_world
+    from unlearn.errors import ConfigError
+    from unlearn.methods import PRESETS
+    from unlearn.report.markdown import results_table, write_report
+
+    methods = methods or list(DEFAULT_METHODS)
+    unknown = [m for m in methods if m not in PRESETS or m == "finetune"]
+    if unknown:
+        valid = ", ".join(m for m in PRESETS if m != "finetune")
+        raise ConfigError(f"unknown method {unknown[0]!r} in --methods; valid: {valid}")
+    size = SIZES["quick" if quick else "full"]
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    say = print if echo else (lambda *a, **k: None)
+    timings: dict[str, float] = {}
+    t0 = time.time()
+
+    world = out / "world"
+    if not (world / "world.json").is_file():
+        generate_world(world, seed=seed, n_people=size.people, n_general=size.general)
+    init = out / "models" / "init"
+    if not (init / "config.json").is_file():
+        api.build_tiny_model(world, init, seed=seed)
+    timings["world_and_init"] = round(time.time() - t0, 1)
+    manifest = json.loads((world / "world.json").read_text())
+    say(f"world: {manifest['n_people']} people x 10 facts, forget10 = {manifest['splits']['forget10']} facts "
+        f"({out / 'world'})")
+
+    base = _base(out, seed)
+    finetune_train = {**FINETUNE_TRAIN, "epochs": size.finetune_epochs}
+    results: dict[str, Any] = {}
+
+    t = time.time()
+    say("training the retain model (retain people only) ...")
+    retain = api.finetune(_cfg(base, out=str(out / "retain"), model={"path": str(init)}, train=finetune_train),
+                          retain_only=True)
+    results["retain"] = retain["metrics"]
+    timings["retain"] = round(time.time() - t, 1)
+    # The retain model's truth ratios are the reference of every forget-quality test.
+    base["eval"]["retain_reference"] = str(out / "retain")
+    # Re-evaluate the retain model against itself so its forget quality is on the same footing.
+    results["retain"] = api.evaluate(_cfg(base, model={"path": retain["model_dir"]}), out=str(out / "retain"))
+
+    t = time.time()
+    say("training the target model (everyone) ...")
+    target = api.finetune(_cfg(base, out=str(out / "target"), model={"path": str(init)}, train=finetune_train))
+    results["target"] = target["metrics"]
+    timings["target"] = round(time.time() - t, 1)
+
+    for name in methods:
+        t = time.time()
+        say(f"unlearning with {name} ...")
+        run = api.run_unlearning(_cfg(base, out=str(out / "unlearn" / name), model={"path": target["model_dir"]},
+                                      method={"name": name}, train=dict(UNLEARN_TRAIN)))
+        results[name] = run["metrics"]
+        timings[name] = round(time.time() - t, 1)
+    timings["total"] = round(time.time() - t0, 1)
+
+    summary = {
+        "benchmark": "synthetic",
+        "world": {k: manifest[k] for k in ("seed", "n_people", "n_general", "n_perturbed")},
+        "forget_split": "forget10",
+        "settings": {"finetune": finetune_train, "unlearn": UNLEARN_TRAIN, "quick": quick},
+        "models": {name: r["metrics"] for name, r in results.items()},
+        "higher_is_better": results["target"]["higher_is_better"],
+        "timings_s": timings,
+    }
+    from unlearn.run import write_json
+
+    write_json(out / "results.json", summary)
+    write_report(out, summary)
+    say("")
+    say(results_table(summary["models"]))
+    say("")
+    say(f"wrote {out / 'results.json'} and {out / 'report.md'} ({timings['total']:.0f} s)")
+    return summary

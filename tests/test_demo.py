@@ -1,0 +1,62 @@
+"""`unlearn demo --quick` end to end: the claims the demo makes hold on its own results."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from conftest import run_cli
+
+REQUIRED = ["forget_rougeL_recall", "forget_prob", "forget_truth_ratio", "forget_quality", "retain_rougeL_recall",
+            "model_utility"]
+METHODS = ["GA", "GA_GDR", "NPO_GDR", "IDK_GDR"]
+
+
+@pytest.fixture(scope="module")
+def demo_out(tmp_path_factory):
+    out = tmp_path_factory.mktemp("demo")
+    proc = run_cli("demo", "--quick", "--out", str(out), timeout=900)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "| target |" in proc.stdout  # the table is printed
+    return out
+
+
+def test_results_have_every_model_and_metric(demo_out):
+    models = json.loads((demo_out / "results.json").read_text())["models"]
+    assert set(models) == {"target", "retain", *METHODS}
+    for name, metrics in models.items():
+        for key in REQUIRED:
+            assert metrics.get(key) is not None, (name, key)
+
+
+def test_target_and_retain_models_know_what_they_should(demo_out):
+    models = json.loads((demo_out / "results.json").read_text())["models"]
+    target, retain = models["target"], models["retain"]
+    assert target["forget_rougeL_recall"] >= 0.9 and target["retain_rougeL_recall"] >= 0.9
+    assert retain["retain_rougeL_recall"] >= 0.9
+    assert retain["forget_rougeL_recall"] <= target["forget_rougeL_recall"] - 0.3
+    assert retain["forget_quality"] == pytest.approx(1.0)  # KS test of the retain model against itself
+
+
+def test_every_method_lowers_forget_rouge(demo_out):
+    models = json.loads((demo_out / "results.json").read_text())["models"]
+    for name in METHODS:
+        assert models[name]["forget_rougeL_recall"] < models["target"]["forget_rougeL_recall"], name
+
+
+def test_report_states_the_seesaw_with_numbers(demo_out):
+    report = (demo_out / "report.md").read_text()
+    models = json.loads((demo_out / "results.json").read_text())["models"]
+    assert "## The seesaw" in report and "| GA_GDR |" in report
+    assert f"{models['GA']['retain_rougeL_recall']:.3f}" in report
+    assert "## Example answers, before and after" in report
+
+
+def test_rerun_reuses_finished_runs(demo_out):
+    weights = [demo_out / name / "model" / "model.safetensors" for name in ("target", "retain", "unlearn/GA")]
+    before = [p.stat().st_mtime_ns for p in weights]
+    proc = run_cli("demo", "--quick", "--out", str(demo_out), "--methods", "GA", timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert [p.stat().st_mtime_ns for p in weights] == before  # nothing was trained a second time
+    assert set(json.loads((demo_out / "results.json").read_text())["models"]) == {"target", "retain", "GA"}

@@ -33,6 +33,8 @@ def normalised_prob(true_prob: float, perturbed_probs: Sequence[float]) -> float
 def truth_ratio(base_prob: float, perturbed_probs: Sequence[float]) -> float:
     """R = (prod_j P(perturbed_j))^(1/m) / P(base), base = paraphrased (or original) answer.
     Computed in log space; probabilities are clamped at 1e-300 to stay finite."""
+    if not perturbed_probs:
+        raise ValueError("truth ratio needs at least one perturbed answer")
     logs = [math.log(max(p, 1e-300)) for p in perturbed_probs]
     return math.exp(sum(logs) / len(logs) - math.log(max(base_prob, 1e-300)))
 

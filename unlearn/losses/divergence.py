@@ -17,4 +17,6 @@ def kl_ref_theta_per_token(logits: torch.Tensor, ref_logits: torch.Tensor) -> to
     The caller masks and reduces (e.g. `batch_token_mean(kl, target_mask)`)."""
     logp = F.log_softmax(logits.float(), dim=-1)
     ref_logp = F.log_softmax(ref_logits.float(), dim=-1)
-    return (ref_logp.exp() * (ref_logp - logp)).sum(dim=-1)
+    ref_p = ref_logp.exp()
+    # Tokens the reference gives probability 0 contribute 0 (not 0 * -inf = NaN).
+    return torch.where(ref_p > 0, ref_p * (ref_logp - logp), torch.zeros_like(ref_p)).sum(dim=-1)

@@ -26,12 +26,13 @@ def token_logps_from_logits(logits: torch.Tensor, labels: torch.Tensor) -> tuple
     safe_labels = shifted_labels.masked_fill(~target_mask, 0)
     label_logits = shifted_logits.gather(-1, safe_labels.unsqueeze(-1)).squeeze(-1).float()
     token_logps = label_logits - torch.logsumexp(shifted_logits.float(), dim=-1)
-    return token_logps * target_mask, target_mask
+    # where(), not a product: -inf * 0 would be NaN on masked positions.
+    return torch.where(target_mask, token_logps, torch.zeros_like(token_logps)), target_mask
 
 
 def sequence_logps_sum(token_logps: torch.Tensor, target_mask: torch.Tensor) -> torch.Tensor:
     """Sum of target-token log-probabilities per sequence: log p(y | x). [B, T] -> [B]."""
-    return (token_logps * target_mask).sum(dim=-1)
+    return torch.where(target_mask, token_logps, torch.zeros_like(token_logps)).sum(dim=-1)
 
 
 def sequence_logps_mean(token_logps: torch.Tensor, target_mask: torch.Tensor) -> torch.Tensor:
@@ -42,4 +43,4 @@ def sequence_logps_mean(token_logps: torch.Tensor, target_mask: torch.Tensor) ->
 
 def batch_token_mean(values: torch.Tensor, target_mask: torch.Tensor) -> torch.Tensor:
     """Mean of per-token values over every target token of the batch. [B, T] -> scalar."""
-    return (values * target_mask).sum() / target_mask.sum().clamp(min=1)
+    return torch.where(target_mask, values, torch.zeros_like(values)).sum() / target_mask.sum().clamp(min=1)

@@ -64,9 +64,12 @@ def build_method(cfg: MethodConfig) -> Method:
 
     gamma = preset.gamma if cfg.gamma is None else cfg.gamma
     alpha = preset.alpha if cfg.alpha is None else cfg.alpha
+    if gamma == 0 and (retain_name == "none" or alpha == 0):
+        raise ConfigError("every loss weight is 0: set method.gamma (forget) or method.alpha (retain) above 0")
     role = "train" if forget_name == "finetune" else "forget"
-    terms = [WeightedTerm(role, forget_name, gamma, make(forget_cls))]
-    if retain_name != "none":
+    # Zero-weight terms are left out, so their streams and reference passes are never computed.
+    terms = [WeightedTerm(role, forget_name, gamma, make(forget_cls))] if gamma != 0 else []
+    if retain_name != "none" and alpha != 0:
         terms.append(WeightedTerm("retain", retain_name, alpha, make(retain_cls)))
     return Method(cfg.name, terms)
 

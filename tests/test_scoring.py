@@ -1,0 +1,122 @@
+"""The shared teacher-forced and generation passes: batching and padding must not change results."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from unlearn.data.tokenize import PromptFormatter
+from unlearn.eval.scoring import generate_greedy, score_sequences
+from unlearn.models.tiny import tiny_llama_config, train_tokenizer
+
+TEXTS = [
+    "Question: Who is Ann Lee?\nAnswer: Ann Lee is a painter from Oslo.",
+    "Question: Where does Bob Stone live with his family?\nAnswer: In a small town by the sea.",
+    "the cat sat on the mat and the dog ran in the park",
+] * 4
+SHORT = ("Who is Ann Lee?", "A painter.")
+LONG = ("Where does Bob Stone live with his family and his two cats?",
+        "In a small town by the sea, near Oslo, with the dog and the cat.")
+
+
+@pytest.fixture(scope="module")
+def setup():
+    from transformers import LlamaForCausalLM
+
+    tok = train_tokenizer(TEXTS, vocab_size=300)
+    tok.pad_token = tok.eos_token  # the hard case: padding with the real eos id
+    config = tiny_llama_config(len(tok), hidden_size=32, layers=1, heads=2, intermediate_size=64, tokenizer=tok)
+    # With the default init (std 0.02) and tied embeddings a random model only repeats the prompt's
+    # last token, whatever the context; larger weights make its output depend on the context.
+    config.initializer_range = 0.2
+    torch.manual_seed(0)
+    model = LlamaForCausalLM(config).eval()
+    return tok, model, PromptFormatter(tok)
+
+
+def _manual_nll(model, sample) -> tuple[float, int]:
+    """-sum of log_softmax at each target position, by a plain loop over positions, unbatched."""
+    ids = torch.tensor([sample["input_ids"]])
+    with torch.no_grad():
+        logp = torch.log_softmax(model(input_ids=ids).logits[0].double(), dim=-1)
+    total, count = 0.0, 0
+    labels = sample["labels"]
+    for t in range(len(labels) - 1):
+        if labels[t + 1] != -100:  # position t predicts token t + 1
+            total -= logp[t, labels[t + 1]].item()
+            count += 1
+    return total, count
+
+
+def test_score_sequences_matches_manual_and_is_padding_invariant(setup):
+    tok, model, fmt = setup
+    short, long = fmt.encode(*SHORT), fmt.encode(*LONG)
+    assert len(long["input_ids"]) > len(short["input_ids"]) + 5
+    pad = tok.pad_token_id
+
+    alone = score_sequences(model, [short], pad)
+    batched = score_sequences(model, [long, short], pad, batch_size=2)  # short is right-padded
+    long_alone = score_sequences(model, [long], pad)
+
+    manual_short = _manual_nll(model, short)
+    manual_long = _manual_nll(model, long)
+    n_short = len(tok(SHORT[1], add_special_tokens=False)["input_ids"]) + 1  # answer + eos
+    assert alone[0][1] == batched[1][1] == manual_short[1] == n_short
+    assert batched[0][1] == manual_long[1]
+
+    assert alone[0][0] > 0
+    assert alone[0][0] == pytest.approx(manual_short[0], abs=1e-4)
+    assert batched[1][0] == pytest.approx(alone[0][0], abs=1e-4)
+    # results come back in input order, not in the length order used for batching
+    assert batched[0][0] == pytest.approx(long_alone[0][0], abs=1e-4)
+    assert batched[0][0] == pytest.approx(manual_long[0], abs=1e-4)
+    assert abs(batched[0][0] - batched[1][0]) > 1e-2  # the two samples are distinguishable
+
+
+def test_score_sequences_small_batches_keep_order(setup):
+    tok, model, fmt = setup
+    samples = [fmt.encode(*LONG), fmt.encode(*SHORT), fmt.encode("Who?", "Bob."), fmt.encode(*SHORT)]
+    one_batch = score_sequences(model, samples, tok.pad_token_id, batch_size=8)
+    tiny_batches = score_sequences(model, samples, tok.pad_token_id, batch_size=1)
+    for (a, n), (b, m), s in zip(one_batch, tiny_batches, samples):
+        assert n == m
+        assert a == pytest.approx(b, abs=1e-4)
+        assert a == pytest.approx(_manual_nll(model, s)[0], abs=1e-4)
+
+
+def test_generate_greedy_same_alone_and_left_padded(setup):
+    tok, model, fmt = setup
+    short_prompt, long_prompt = fmt.prompt_ids(SHORT[0]), fmt.prompt_ids(LONG[0])
+    assert len(long_prompt) > len(short_prompt) + 5
+    alone = generate_greedy(model, tok, [short_prompt], max_new_tokens=8)
+    long_alone = generate_greedy(model, tok, [long_prompt], max_new_tokens=8)
+    batched = generate_greedy(model, tok, [long_prompt, short_prompt], max_new_tokens=8)
+    assert alone[0] != ""  # something was generated, so the comparison says something
+    assert batched == [long_alone[0], alone[0]]
+    assert alone[0] != long_alone[0]
+
+    # the same left padding with the padding attended to changes the answer: the comparison above
+    # really checks that the mask (and positions) come from the prompt lengths
+    ids = torch.tensor([[tok.pad_token_id] * (len(long_prompt) - len(short_prompt)) + short_prompt])
+    with torch.no_grad():
+        out = model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), do_sample=False,
+                             max_new_tokens=8, pad_token_id=tok.pad_token_id, eos_token_id=tok.eos_token_id)
+    unmasked = tok.decode(out[0, ids.shape[1]:], skip_special_tokens=True).strip()
+    assert unmasked != alone[0]
+
+
+def test_generate_greedy_is_greedy(setup):
+    tok, model, fmt = setup
+    prompt = fmt.prompt_ids(SHORT[0])
+    # argmax decoding by hand, 4 steps, stopping at eos
+    ids = list(prompt)
+    new = []
+    with torch.no_grad():
+        for _ in range(4):
+            nxt = int(model(input_ids=torch.tensor([ids])).logits[0, -1].argmax())
+            if nxt == tok.eos_token_id:
+                break
+            ids.append(nxt)
+            new.append(nxt)
+    expected = tok.decode(new, skip_special_tokens=True).strip()
+    assert generate_greedy(model, tok, [prompt], max_new_tokens=4) == [expected]

@@ -37,7 +37,9 @@ def _train_and_eval(cfg: RunConfig) -> dict[str, Any]:
 
             out["metrics"] = json.loads(metrics_path.read_text())
         else:
-            out["metrics"] = evaluate(cfg, model_path=str(result.model_dir), out=cfg.out)
+            # The saved model folder holds its own tokenizer and safetensors weights (no GGUF any more).
+            saved = replace(cfg.model, path=str(result.model_dir), tokenizer=None, gguf_file=None)
+            out["metrics"] = evaluate(replace(cfg, model=saved), out=cfg.out)
     return out
 
 

@@ -70,6 +70,13 @@ def load_model(cfg: ModelConfig, path: str | None = None) -> torch.nn.Module:
         if "safetensors" in str(err).lower():
             hint = "; only safetensors weights are loaded: convert the checkpoint with save_pretrained(safe_serialization=True)"
         raise ModelLoadError(f"cannot load the model from {path!r} ({_one_line(err)}){hint}") from None
+    if cfg.gguf_file:
+        # transformers de-quantises GGUF weights to `dtype` on load but keeps a GGUF quantizer attached,
+        # which refuses save_pretrained. The weights are plain tensors now: drop the marker so the
+        # unlearned model saves as safetensors.
+        model.hf_quantizer = None
+        if hasattr(model.config, "quantization_config"):
+            delattr(model.config, "quantization_config")
     return model
 
 

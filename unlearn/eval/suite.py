@@ -150,7 +150,7 @@ def evaluate(cfg: RunConfig, model_path: str | None = None, out: str | Path | No
     from unlearn.models import load_model, load_tokenizer
 
     path = model_path or cfg.model.path
-    model_cfg = replace(cfg.model, path=path, tokenizer=cfg.model.tokenizer)
+    model_cfg = replace(cfg.model, path=path)
     tokenizer = load_tokenizer(model_cfg)
     model = load_model(model_cfg)
     if torch.cuda.is_available():

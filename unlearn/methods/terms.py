@@ -17,15 +17,19 @@ from unlearn.losses import (
 from unlearn.methods.base import FORGET_OBJECTIVES, RETAIN_REGULARISERS, StreamOutputs, Term
 
 
-@FORGET_OBJECTIVES.register("finetune")
-class Finetune(Term):
-    """Plain fine-tuning (NLL, token mean) on the training stream: how target and retain models are made."""
-
-    stream = "train"
-    summary = "NLL on the training data (not an unlearning method)"
+class NLLTerm(Term):
+    """NLL (token mean over the batch's target tokens) on the term's stream; subclasses pick the stream."""
 
     def loss(self, out: StreamOutputs) -> torch.Tensor:
         return nll_token_mean(out.token_logps, out.target_mask)
+
+
+@FORGET_OBJECTIVES.register("finetune")
+class Finetune(NLLTerm):
+    """Plain fine-tuning on the training stream: how target and retain models are made."""
+
+    stream = "train"
+    summary = "NLL on the training data (not an unlearning method)"
 
 
 @FORGET_OBJECTIVES.register("ga")
@@ -60,14 +64,11 @@ class NPO(Term):
 
 
 @FORGET_OBJECTIVES.register("idk")
-class IDK(Term):
+class IDK(NLLTerm):
     """IDK (TOFU, Maini et al., 2024): fine-tune the forget questions to a refusal ("I don't know")."""
 
     stream = "forget_idk"
     summary = "fine-tuning the forget questions to refusals"
-
-    def loss(self, out: StreamOutputs) -> torch.Tensor:
-        return nll_token_mean(out.token_logps, out.target_mask)
 
 
 @RETAIN_REGULARISERS.register("none")
@@ -80,14 +81,11 @@ class NoRetain(Term):
 
 
 @RETAIN_REGULARISERS.register("gdr")
-class GDR(Term):
+class GDR(NLLTerm):
     """GDR: gradient descent (NLL, token mean) on the retain set (TOFU's 'grad diff' retain term)."""
 
     stream = "retain"
     summary = "NLL on the retain set"
-
-    def loss(self, out: StreamOutputs) -> torch.Tensor:
-        return nll_token_mean(out.token_logps, out.target_mask)
 
 
 @RETAIN_REGULARISERS.register("klr")

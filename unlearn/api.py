@@ -28,6 +28,11 @@ def _train_and_eval(cfg: RunConfig) -> dict[str, Any]:
     from unlearn.eval.suite import evaluate
 
     result = train(cfg)
+    if result.skipped and PartialState().is_main_process:
+        import sys
+
+        print(f"{cfg.out} already holds a finished run; reusing it (delete the folder to train again)",
+              file=sys.stderr)
     out: dict[str, Any] = {"run_dir": cfg.out, "model_dir": str(result.model_dir), "steps": result.steps,
                            "resumed_from": result.resumed_from, "skipped": result.skipped}
     if cfg.eval.enabled and PartialState().is_main_process:

@@ -38,7 +38,8 @@ UNLEARN_TRAIN = {"lr": 5e-4, "epochs": 5, "batch_size": 8, "warmup_ratio": 0.0, 
                  "scheduler": "constant"}
 SIZES = {
     "quick": DemoSize(people=20, general=10, finetune_epochs=40),
-    "full": DemoSize(people=40, general=20, finetune_epochs=40),
+    # 100 people, so forget01 / forget05 / forget10 hold 1 / 5 / 10 people as in TOFU.
+    "full": DemoSize(people=100, general=40, finetune_epochs=40),
 }
 
 

@@ -149,6 +149,7 @@ def train(cfg: RunConfig, method: Method | None = None) -> TrainResult:
         write_run_info(run_dir, cfg, bench.data_hashes(), kind=method.name)
     accelerator.wait_for_everyone()
 
+    model.to(accelerator.device)  # before the reference is made: cached log-probs are computed here
     reference = make_reference(cfg.method.reference, method, model, encoded, tokenizer.pad_token_id)
     if isinstance(reference, FrozenCopy):
         reference.model.to(accelerator.device)

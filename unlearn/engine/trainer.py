@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import math
 import shutil
 import sys
@@ -247,7 +248,15 @@ def _save_checkpoint(accelerator: Any, run_dir: Path, step: int, keep: int) -> N
     if accelerator.is_main_process:
         shutil.rmtree(tmp, ignore_errors=True)
     accelerator.wait_for_everyone()
-    accelerator.save_state(str(tmp), safe_serialization=True)
+    # Tied embeddings (lm_head = embed_tokens) make Accelerate warn on every save; the model reloads
+    # them tied, so the warning is noise here.
+    other_logger = logging.getLogger("accelerate.utils.other")
+    level = other_logger.level
+    other_logger.setLevel(logging.ERROR)
+    try:
+        accelerator.save_state(str(tmp), safe_serialization=True)
+    finally:
+        other_logger.setLevel(level)
     accelerator.wait_for_everyone()
     if accelerator.is_main_process:
         (tmp / "trainer_state.json").write_text(json.dumps({"step": step}))

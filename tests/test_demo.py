@@ -60,3 +60,14 @@ def test_rerun_reuses_finished_runs(demo_out):
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert [p.stat().st_mtime_ns for p in weights] == before  # nothing was trained a second time
     assert set(json.loads((demo_out / "results.json").read_text())["models"]) == {"target", "retain", "GA"}
+
+
+def test_report_survives_a_failed_method():
+    from unlearn.report.markdown import results_table, seesaw_verdict
+
+    ok = {"forget_rougeL_recall": 1.0, "retain_rougeL_recall": 1.0}
+    models = {"target": ok, "GA": {"forget_rougeL_recall": 0.0, "retain_rougeL_recall": 0.1},
+              "NPO_GDR": {"error": "the loss became nan at step 3"}}
+    assert "| NPO_GDR | n/a |" in results_table(models)
+    verdict = "\n".join(seesaw_verdict(models))
+    assert "NPO_GDR failed: the loss became nan" in verdict and "GA forgets" in verdict

@@ -61,7 +61,7 @@ def demo(out: str | Path = "demo_out", quick: bool = False, methods: list[str] |
          echo: bool = True) -> dict[str, Any]:
     from unlearn import api
     from unlearn.data.world import generate_world
-    from unlearn.errors import ConfigError
+    from unlearn.errors import ConfigError, UnlearnError
     from unlearn.methods import PRESETS
     from unlearn.report.markdown import results_table, write_report
 
@@ -112,9 +112,14 @@ def demo(out: str | Path = "demo_out", quick: bool = False, methods: list[str] |
     for name in methods:
         t = time.time()
         say(f"unlearning with {name} ...")
-        run = api.run_unlearning(_cfg(base, out=str(out / "unlearn" / name), model={"path": target["model_dir"]},
-                                      method={"name": name}, train=dict(UNLEARN_TRAIN)))
-        results[name] = run["metrics"]
+        try:
+            run = api.run_unlearning(_cfg(base, out=str(out / "unlearn" / name), model={"path": target["model_dir"]},
+                                          method={"name": name}, train=dict(UNLEARN_TRAIN)))
+            results[name] = run["metrics"]
+        except UnlearnError as err:
+            # One failed method (e.g. a diverged run) must not throw away the others' results.
+            say(f"  {name} failed: {err}")
+            results[name] = {"metrics": {"error": str(err)}}
         timings[name] = round(time.time() - t, 1)
     timings["total"] = round(time.time() - t0, 1)
 

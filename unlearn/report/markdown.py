@@ -39,8 +39,8 @@ def seesaw_verdict(models: dict[str, dict[str, Any]]) -> list[str]:
     lines: list[str] = []
     target = models.get("target")
     ga = models.get("GA")
-    if not target or not ga:
-        return ["GA or the target model was not run, so the seesaw cannot be checked."]
+    if not target or not ga or "error" in ga:
+        return ["GA or the target model was not run (or failed), so the seesaw cannot be checked."]
     t_f, t_r = target["forget_rougeL_recall"], target["retain_rougeL_recall"]
     g_f, g_r = ga["forget_rougeL_recall"], ga["retain_rougeL_recall"]
     forgot = g_f < t_f
@@ -53,6 +53,9 @@ def seesaw_verdict(models: dict[str, dict[str, Any]]) -> list[str]:
     kept = []
     for name, m in models.items():
         if name in ("target", "retain", "GA") or not any(tag in name for tag in ("GDR", "KLR")):
+            continue
+        if "error" in m:
+            lines.append(f"- {name} failed: {m['error']}")
             continue
         better = m["retain_rougeL_recall"] > g_r
         kept.append(better)

@@ -247,7 +247,7 @@ def load_config(
     base: dict[str, Any] | None = None,
 ) -> RunConfig:
     """Build a RunConfig from `base` (a dict), then a YAML file, then overrides, in that order."""
-    data: dict[str, Any] = _deep_merge({}, base or {})
+    data: dict[str, Any] = deep_merge({}, base or {})
     if path is not None:
         p = Path(path)
         if not p.is_file():
@@ -258,16 +258,16 @@ def load_config(
             raise ConfigError(f"config file {str(p)!r} is not valid YAML: {err}".splitlines()[0]) from None
         if not isinstance(loaded, dict):
             raise ConfigError(f"config file {str(p)!r} must hold a mapping of sections")
-        data = _deep_merge(data, loaded)
+        data = deep_merge(data, loaded)
     data = apply_overrides(data, overrides or [])
     return from_dict(RunConfig, data)
 
 
-def _deep_merge(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+def deep_merge(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
     out = dict(a)
     for k, v in b.items():
         if isinstance(v, dict) and isinstance(out.get(k), dict):
-            out[k] = _deep_merge(out[k], v)
+            out[k] = deep_merge(out[k], v)
         else:
             out[k] = v
     return out

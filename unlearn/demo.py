@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from unlearn.config import RunConfig, load_config
+from unlearn.config import RunConfig, deep_merge, load_config
 
 DEFAULT_METHODS = ["GA", "GA_GDR", "NPO_GDR", "IDK_GDR"]
 
@@ -52,9 +52,7 @@ def _base(out: Path, seed: int) -> dict[str, Any]:
 
 
 def _cfg(base: dict[str, Any], **sections: Any) -> RunConfig:
-    from unlearn.config import _deep_merge
-
-    return load_config(base=_deep_merge(base, sections))
+    return load_config(base=deep_merge(base, sections))
 
 
 def demo(out: str | Path = "demo_out", quick: bool = False, methods: list[str] | None = None, seed: int = 0,

@@ -69,11 +69,6 @@ def require_fields(records: Iterable[dict[str, Any]], fields: Iterable[str], sou
                 )
 
 
-def rename_fields(records: list[dict[str, Any]], mapping: dict[str, str]) -> list[dict[str, Any]]:
-    """Rename columns (e.g. KnowUnDo's text/labels -> question/answer)."""
-    return [{mapping.get(k, k): v for k, v in r.items()} for r in records]
-
-
 def file_sha256(path: str | Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:

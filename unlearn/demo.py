@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +28,6 @@ class DemoSize:
     people: int
     general: int
     finetune_epochs: float
-    unlearn: dict[str, Any] = field(default_factory=dict)
 
 
 # Learning rates and epochs found on this world and model (tiny models need far larger learning
@@ -94,7 +93,6 @@ def demo(out: str | Path = "demo_out", quick: bool = False, methods: list[str] |
     say("training the retain model (retain people only) ...")
     retain = api.finetune(_cfg(base, out=str(out / "retain"), model={"path": str(init)}, train=finetune_train),
                           retain_only=True)
-    results["retain"] = retain["metrics"]
     timings["retain"] = round(time.time() - t, 1)
     # The retain model's truth ratios are the reference of every forget-quality test.
     base["eval"]["retain_reference"] = str(out / "retain")

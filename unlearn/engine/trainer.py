@@ -263,17 +263,20 @@ def _save_checkpoint(accelerator: Any, run_dir: Path, step: int, keep: int) -> N
         shutil.rmtree(final, ignore_errors=True)
         tmp.rename(final)
         for old in _checkpoints(run_dir)[:-max(keep, 1)]:
+            # Unmark it first: a kill mid-delete must not leave a half-deleted folder that looks complete.
+            (old / "trainer_state.json").unlink(missing_ok=True)
             shutil.rmtree(old, ignore_errors=True)
     accelerator.wait_for_everyone()
 
 
 def _diverged(accelerator: Any, run_dir: Path, log_path: Path, step: int, loss: torch.Tensor) -> None:
     ckpts = _checkpoints(run_dir)
+    value = float(loss.detach())
     where = f"the last good checkpoint is {ckpts[-1]}" if ckpts else "no checkpoint was saved yet (train.save_every)"
     if accelerator.is_main_process:
         with log_path.open("a") as f:
-            f.write(json.dumps({"step": step + 1, "event": "diverged", "loss": str(float(loss.detach()))}) + "\n")
+            f.write(json.dumps({"step": step + 1, "event": "diverged", "loss": str(value)}) + "\n")
     raise TrainingDiverged(
-        f"the loss became {float(loss.detach())} at step {step + 1}; training stopped before the bad update and {where}. "
+        f"the loss became {value} at step {step + 1}; training stopped before the bad update and {where}. "
         "Lower train.lr, set train.max_grad_norm, or change the method's weights, then run again"
     )

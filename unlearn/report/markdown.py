@@ -68,24 +68,28 @@ def seesaw_verdict(models: dict[str, dict[str, Any]]) -> list[str]:
     return lines
 
 
-def _examples(out: Path, names: list[str], set_name: str, k: int) -> list[str]:
-    """The first k questions of a set, with the answers of each model."""
+def _load_samples(out: Path, names: list[str]) -> dict[str, list[dict[str, Any]]]:
+    """Each model's samples.jsonl, read once."""
     rows: dict[str, list[dict[str, Any]]] = {}
     for name in names:
-        folder = out / (name if name in ("target", "retain") else f"unlearn/{name}")
-        path = folder / "samples.jsonl"
+        path = out / (name if name in ("target", "retain") else f"unlearn/{name}") / "samples.jsonl"
         if path.is_file():
             rows[name] = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-            rows[name] = [r for r in rows[name] if r["set"] == set_name][:k]
+    return rows
+
+
+def _examples(samples: dict[str, list[dict[str, Any]]], set_name: str, k: int) -> list[str]:
+    """The first k questions of a set, with the answers of each model."""
+    rows = {name: [r for r in model_rows if r["set"] == set_name][:k] for name, model_rows in samples.items()}
     if "target" not in rows:
         return []
     lines = []
     for i, sample in enumerate(rows["target"]):
         lines.append(f"**Q:** {sample['question']}  \n**True answer:** {sample['answer']}\n")
         lines.append("| model | answer |\n|---|---|")
-        for name, samples in rows.items():
-            if i < len(samples):
-                text = samples[i]["generation"].replace("|", "\\|").replace("\n", " ")
+        for name, model_rows in rows.items():
+            if i < len(model_rows):
+                text = model_rows[i]["generation"].replace("|", "\\|").replace("\n", " ")
                 lines.append(f"| {name} | {text[:160] or '(empty)'} |")
         lines.append("")
     return lines
@@ -94,7 +98,7 @@ def _examples(out: Path, names: list[str], set_name: str, k: int) -> list[str]:
 def write_report(out: str | Path, summary: dict[str, Any]) -> Path:
     out = Path(out)
     models = summary["models"]
-    names = list(models)
+    samples = _load_samples(out, list(models))
     world = summary["world"]
     lines = [
         "# unlearn demo report",
@@ -118,10 +122,10 @@ def write_report(out: str | Path, summary: dict[str, Any]) -> Path:
         "",
         "### Forget set",
         "",
-        *_examples(out, names, "forget", 3),
+        *_examples(samples, "forget", 3),
         "### Retain set",
         "",
-        *_examples(out, names, "retain", 2),
+        *_examples(samples, "retain", 2),
         "## Settings",
         "",
         "```json",

@@ -6,7 +6,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from unlearn.config import MethodConfig, RunConfig
+from unlearn.config import MethodConfig, RunConfig, to_dict
 
 
 def build_tiny_model(world_dir: str | Path, out: str | Path, *, seed: int = 0, vocab_size: int = 2048,
@@ -37,15 +37,24 @@ def _train_and_eval(cfg: RunConfig) -> dict[str, Any]:
                            "resumed_from": result.resumed_from, "skipped": result.skipped}
     if cfg.eval.enabled and PartialState().is_main_process:
         metrics_path = Path(cfg.out) / "metrics.json"
-        if result.skipped and metrics_path.is_file():
-            import json
-
-            out["metrics"] = json.loads(metrics_path.read_text())
+        previous = _read_metrics(metrics_path) if result.skipped else None
+        # Reused only when made with the same evaluation settings: never a stale result.
+        if previous is not None and previous.get("eval_config") == to_dict(cfg.eval):
+            out["metrics"] = previous
         else:
             # The saved model folder holds its own tokenizer and safetensors weights (no GGUF any more).
             saved = replace(cfg.model, path=str(result.model_dir), tokenizer=None, gguf_file=None)
             out["metrics"] = evaluate(replace(cfg, model=saved), out=cfg.out)
     return out
+
+
+def _read_metrics(path: Path) -> dict[str, Any] | None:
+    import json
+
+    try:
+        return json.loads(path.read_text()) if path.is_file() else None
+    except ValueError:
+        return None
 
 
 def finetune(cfg: RunConfig, retain_only: bool = False) -> dict[str, Any]:
@@ -62,9 +71,9 @@ def finetune(cfg: RunConfig, retain_only: bool = False) -> dict[str, Any]:
 
 def run_unlearning(cfg: RunConfig) -> dict[str, Any]:
     """Unlearn `cfg.data.forget_split` from `model.path` with `cfg.method`; evaluate the result."""
-    from unlearn.methods import build_method
+    from unlearn.engine.trainer import check_before_loading
 
-    build_method(cfg.method)  # fail fast on an unknown method or option
+    check_before_loading(cfg)  # an unknown method, option or parameter fails here, before any model loads
     return _train_and_eval(cfg)
 
 

@@ -20,7 +20,7 @@ EPILOG = """examples:
   unlearn finetune data.path=world model.path=init out=runs/target train.lr=2e-3 train.epochs=40
   unlearn unlearn data.path=world model.path=runs/target/model out=runs/npo method.name=NPO_GDR
   unlearn eval data.path=world model.path=runs/npo/model out=runs/npo-eval eval.retain_reference=runs/retain
-  unlearn methods
+  unlearn methods NPO+GRU
 """
 
 
@@ -69,7 +69,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", help="model folder (default: model.path)")
     _config_args(p)
 
-    sub.add_parser("methods", help="list method presets, objectives, regularisers and their options")
+    p = sub.add_parser("methods", help="list method presets, terms and transforms; with NAME, one preset in full")
+    p.add_argument("name", nargs="?", help="a preset, e.g. NPO_KLR or NPO+GRU: its terms, streams, weights, "
+                                           "parameters with defaults and help, needs and paper")
     return parser
 
 
@@ -148,9 +150,9 @@ def run(argv: Sequence[str] | None = None) -> int:
         print(f"wrote {cfg.out}/metrics.json and samples.jsonl")
         _print_metrics({"metrics": metrics})
     elif args.command == "methods":
-        from unlearn.methods import describe_methods
+        from unlearn.methods import describe_method, describe_methods
 
-        print(describe_methods())
+        print(describe_method(args.name) if args.name else describe_methods())
     return 0
 
 

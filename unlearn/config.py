@@ -76,24 +76,45 @@ class TrainConfig:
     """Save a checkpoint every N optimizer steps (0 = only at the end)."""
     keep_checkpoints: int = 1
     log_every: int = 1
+    progress_every: float = 30.0
+    """Seconds between progress lines when the output is not a terminal (a bar is drawn on one)."""
 
 
 @dataclass
 class MethodConfig:
     name: str = "NPO_GDR"
-    """A preset name (`unlearn methods` lists them), or `custom` with `forget`/`retain` set."""
+    """A preset name (`unlearn methods` lists them), optionally with transforms (`NPO+GRU`), or
+    `custom` with `forget` / `retain` set."""
     forget: str | None = None
-    """Forget objective; default: the preset's."""
+    """custom only: the forget term."""
     retain: str | None = None
-    """Retain regulariser; default: the preset's."""
+    """custom only: the retain term."""
     gamma: float | None = None
-    """Weight of the forget term; default: the preset's."""
+    """Multiplies the weights of the forget terms (default 1)."""
     alpha: float | None = None
-    """Weight of the retain term; default: the preset's."""
+    """Multiplies the weights of the retain terms (default 1)."""
+    weights: dict[str, Any] = field(default_factory=dict)
+    """One term's weight by its key, e.g. `method.weights.ga=0.5` (replaces the preset's)."""
     params: dict[str, Any] = field(default_factory=dict)
-    """Options of the objective and regulariser, e.g. `method.params.beta=0.2` for NPO."""
+    """Parameters per term or transform key, e.g. `method.params.npo.beta=0.2`, `method.params.gru.gamma=0.9`."""
+    transforms: list[str] = field(default_factory=list)
+    """Gradient transforms added to the preset, e.g. [gru] (same as the name suffix +GRU)."""
     reference: str = "auto"
-    """Reference model: auto, copy (a frozen copy) or cached (log-probs computed once)."""
+    """Reference model: auto, copy (a frozen copy), cached (log-probs computed once) or adapter (LoRA
+    with the adapter disabled; the default under LoRA)."""
+
+
+@dataclass
+class LoraConfig:
+    r: int = 0
+    """LoRA rank; 0 = train the full weights. ReLearn's setting: r 32, alpha 32, dropout 0.05."""
+    alpha: float = 32.0
+    """LoRA scaling numerator (lora_alpha)."""
+    dropout: float = 0.05
+    target_modules: list[str] = field(default_factory=lambda: ["all-linear"])
+    """Modules that get adapters; `all-linear` = every linear layer but the output head."""
+    save: str = "merged"
+    """merged (a plain model that from_pretrained loads) or adapter (the adapter only, for peft)."""
 
 
 @dataclass
@@ -115,6 +136,7 @@ class RunConfig:
     data: DataConfig = field(default_factory=DataConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     method: MethodConfig = field(default_factory=MethodConfig)
+    lora: LoraConfig = field(default_factory=LoraConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
 
 
@@ -208,18 +230,30 @@ def to_dict(config: Any) -> dict[str, Any]:
     return dataclasses.asdict(config)
 
 
+def _shell_escapes(text: str) -> str:
+    """\\n and \\t typed in a shell (e.g. a template "Question: {question}\\nAnswer: ") mean a
+    newline and a tab."""
+    return text.replace("\\n", "\n").replace("\\t", "\t")
+
+
 def parse_override(text: str) -> tuple[list[str], Any]:
-    """`train.lr=1e-4` -> (["train", "lr"], 0.0001). Values are read as YAML scalars."""
+    """`train.lr=1e-4` -> (["train", "lr"], 0.0001). Values are read as YAML scalars; text that YAML
+    reads as a mapping or fails on (a template such as "Question: {question}") is kept as typed."""
     if "=" not in text:
         raise ConfigError(f"override {text!r} must look like key.sub=value (e.g. train.lr=1e-4)")
     key, raw = text.split("=", 1)
     keys = [k for k in key.strip().split(".") if k]
     if not keys:
         raise ConfigError(f"override {text!r} has an empty key")
+    quoted = raw.strip().startswith(("'", '"'))
     try:
         value = yaml.safe_load(raw) if raw.strip() else ""
     except yaml.YAMLError:
         value = raw
+    if isinstance(value, (dict, list)) and not raw.strip().startswith(("{", "[")):
+        value = raw
+    if isinstance(value, str) and not quoted:
+        value = _shell_escapes(raw)  # as typed: YAML would strip a template's trailing space
     # YAML reads 1e-4 as a string; numbers written like that are meant as numbers.
     if isinstance(value, str):
         try:
@@ -275,3 +309,22 @@ def deep_merge(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
 
 def save_config(config: RunConfig, path: str | Path) -> None:
     Path(path).write_text(yaml.safe_dump(to_dict(config), sort_keys=False))
+
+
+def field_help(cls: type) -> dict[str, str]:
+    """The help text of each dataclass field: the string literal written under it in the source."""
+    import ast
+    import inspect
+    import textwrap
+
+    try:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(cls)))
+    except (OSError, TypeError):
+        return {}
+    body = tree.body[0].body if tree.body and isinstance(tree.body[0], ast.ClassDef) else []
+    out: dict[str, str] = {}
+    for node, after in zip(body, body[1:]):
+        if (isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and isinstance(after, ast.Expr)
+                and isinstance(after.value, ast.Constant) and isinstance(after.value.value, str)):
+            out[node.target.id] = " ".join(after.value.value.split())
+    return out

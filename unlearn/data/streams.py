@@ -1,7 +1,10 @@
 """Data streams: the lists of (prompt, target) samples that loss terms are computed on.
 
-A term names its stream; the engine asks this module for the stream's examples. New target
-pipelines (random answers, model samples, ReLearn augmentation) add a builder here.
+A term names its streams; the engine asks this module for each stream's examples. A *derived*
+stream (a refusal, a random answer or the model's own answer to each forget question) is aligned with
+its source row by row: sample i of both is the same question, and the engine draws the same indices
+for both, so a term reading the two sees pairs that belong together. New target pipelines add a
+builder here.
 """
 
 from __future__ import annotations
@@ -75,6 +78,31 @@ def forget_idk_stream(cfg: RunConfig, bench: Benchmark) -> list[dict[str, Any]]:
     refusals = load_refusals(cfg.data.refusals)
     rng = random.Random(cfg.train.seed)
     return [{"question": r["question"], "answer": rng.choice(refusals)} for r in forget_stream(cfg, bench)]
+
+
+@STREAMS.register("forget_random")
+def forget_random_stream(cfg: RunConfig, bench: Benchmark) -> list[dict[str, Any]]:
+    """Forget questions, each with an answer drawn once (seeded) from the retain set: unrelated normal
+    data, as LLMU's random-mismatch term uses (Yao et al., 2024)."""
+    answers = [r["answer"] for r in retain_stream(cfg, bench)]
+    rng = random.Random(cfg.train.seed + 1)
+    return [{"question": r["question"], "answer": rng.choice(answers)} for r in forget_stream(cfg, bench)]
+
+
+@STREAMS.register("forget_sampled")
+def forget_sampled_stream(cfg: RunConfig, bench: Benchmark) -> list[dict[str, Any]]:
+    """Forget questions whose answers the engine regenerates from the model during training (BS-S);
+    until the first generation they hold the forget answers."""
+    return forget_stream(cfg, bench)
+
+
+# Derived streams and their source: sample i of each is about the source's sample i.
+ALIGNED_WITH = {"forget_idk": "forget", "forget_random": "forget", "forget_sampled": "forget"}
+
+
+def sampling_source(stream: str) -> str:
+    """The stream whose shuffled order `stream` follows (itself unless it is derived)."""
+    return ALIGNED_WITH.get(stream, stream)
 
 
 def build_stream(name: str, cfg: RunConfig, bench: Benchmark) -> list[dict[str, Any]]:

@@ -1,13 +1,18 @@
-"""Reference-model strategies (SPEC section 2).
+"""Reference-model strategies (SPEC section 2). The reference is the model before unlearning.
 
-The reference model is the model before unlearning. `copy`: a frozen copy in memory (needed for KL
-terms, which compare full distributions). `cached`: sequence log-likelihoods computed once before
-training for every sample of the streams that need them (enough for NPO; no second model in memory).
-`auto` picks cached when no term needs reference logits.
+- `copy`: a frozen copy in memory; gives everything (log-probs, logits, hidden states).
+- `adapter`: under LoRA, the same weights with the adapter disabled and dropout off: no second copy.
+- `cached`: per-token log-probs of every sample computed once before training (enough for NPO, DPO,
+  TNPO; not for KL or hidden-state terms, which need full distributions).
+- `auto`: adapter under LoRA, else cached when log-probs suffice, else copy.
+
+Every strategy answers `outputs(stream, batch, needs)` with the fields of the stream's Outputs that
+start with `ref_`, computed in one forward pass.
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
 from typing import Any
 
@@ -15,15 +20,34 @@ import torch
 
 from unlearn.data.tokenize import collate
 from unlearn.errors import ConfigError
-from unlearn.losses import sequence_logps_sum, token_logps_from_logits
+from unlearn.losses import token_logps_from_logits
+from unlearn.methods.base import Method, Needs
+
+STRATEGIES = ("auto", "copy", "cached", "adapter")
+
+
+def reference_forward(model: torch.nn.Module, batch: dict[str, torch.Tensor], needs: Needs) -> dict[str, Any]:
+    """One no-grad forward pass of a reference model; returns the ref_* fields that `needs` asks for."""
+    layers = needs.ref_hidden_layers
+    out = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
+                output_hidden_states=bool(layers))
+    fields: dict[str, Any] = {}
+    if needs.ref_logps:
+        fields["ref_token_logps"] = token_logps_from_logits(out.logits, batch["labels"])[0]
+    if needs.ref_logits:
+        fields["ref_logits"] = out.logits[:, :-1, :]
+    if layers:
+        fields["ref_hidden"] = {layer: out.hidden_states[layer + 1] for layer in layers}
+    return fields
 
 
 class Reference:
-    def logps_sum(self, stream: str, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    def outputs(self, stream: str, batch: dict[str, torch.Tensor], needs: Needs) -> dict[str, Any]:
         raise NotImplementedError
 
-    def logits(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        raise NotImplementedError
+    def parameters(self) -> list[torch.nn.Parameter]:
+        """Parameters the reference holds of its own (memory beyond the trained model)."""
+        return []
 
 
 class FrozenCopy(Reference):
@@ -33,57 +57,95 @@ class FrozenCopy(Reference):
         self.model = copy.deepcopy(model).eval().requires_grad_(False)
 
     @torch.no_grad()
-    def logits(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        return self.model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+    def outputs(self, stream: str, batch: dict[str, torch.Tensor], needs: Needs) -> dict[str, Any]:
+        return reference_forward(self.model, batch, needs)
+
+    def parameters(self) -> list[torch.nn.Parameter]:
+        return list(self.model.parameters())
+
+
+@contextlib.contextmanager
+def _adapter_off(peft_model: Any):
+    """The base model: adapter disabled and dropout off (eval mode), restored afterwards."""
+    was_training = peft_model.training
+    peft_model.eval()
+    try:
+        with peft_model.disable_adapter():
+            yield peft_model
+    finally:
+        peft_model.train(was_training)
+
+
+class AdapterDisabled(Reference):
+    """LoRA: the reference is the trained model itself with its adapter switched off."""
+
+    def __init__(self, peft_model: Any):
+        self.model = peft_model
 
     @torch.no_grad()
-    def logps_sum(self, stream: str, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        token_logps, mask = token_logps_from_logits(self.logits(batch), batch["labels"])
-        return sequence_logps_sum(token_logps, mask)
+    def outputs(self, stream: str, batch: dict[str, torch.Tensor], needs: Needs) -> dict[str, Any]:
+        with _adapter_off(self.model) as base:
+            return reference_forward(base, batch, needs)
 
 
 class CachedLogps(Reference):
-    """Sequence log-likelihoods of every sample, computed once with the initial model."""
+    """Per-token target log-probs of every sample of the streams that need them, computed once."""
 
     def __init__(self, model: torch.nn.Module, encoded: dict[str, list[dict[str, Any]]], pad_id: int,
                  batch_size: int = 32):
-        self.values: dict[str, torch.Tensor] = {}
-        was_training = model.training
-        model.eval()
+        self.values: dict[str, list[torch.Tensor]] = {}
+        context = _adapter_off(model) if hasattr(model, "disable_adapter") else contextlib.nullcontext(model)
         device = next(model.parameters()).device
-        with torch.no_grad():
+        with torch.no_grad(), context as base:
+            was_training = base.training
+            base.eval()
             for stream, samples in encoded.items():
-                chunks = []
+                rows: list[torch.Tensor] = []
                 for start in range(0, len(samples), batch_size):
-                    batch = collate(samples[start:start + batch_size], pad_id)
-                    batch = {k: v.to(device) for k, v in batch.items()}
-                    logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+                    batch = {k: v.to(device) for k, v in collate(samples[start:start + batch_size], pad_id).items()}
+                    logits = base(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
                     token_logps, mask = token_logps_from_logits(logits, batch["labels"])
-                    chunks.append(sequence_logps_sum(token_logps, mask).cpu())
-                self.values[stream] = torch.cat(chunks)
-        model.train(was_training)
+                    rows.extend(t[m].cpu() for t, m in zip(token_logps, mask))
+                self.values[stream] = rows
+            base.train(was_training)
 
-    def logps_sum(self, stream: str, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        return self.values[stream][batch["index"].cpu()].to(batch["input_ids"].device)
+    def outputs(self, stream: str, batch: dict[str, torch.Tensor], needs: Needs) -> dict[str, Any]:
+        if needs.reference_model:
+            raise ConfigError("cached reference log-probs cannot give logits or hidden states; use method.reference=copy")
+        mask = batch["labels"][:, 1:] != -100
+        ref = torch.zeros(mask.shape, dtype=torch.float32)
+        for row, i in enumerate(batch["index"].tolist()):
+            ref[row, mask[row].cpu()] = self.values[stream][i]
+        return {"ref_token_logps": ref.to(batch["input_ids"].device)}
 
-    def logits(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        raise ConfigError("cached reference log-probs cannot give full distributions; use method.reference=copy")
 
-
-def make_reference(strategy: str, method: Any, model: torch.nn.Module,
-                   encoded: dict[str, list[dict[str, Any]]], pad_id: int) -> Reference | None:
+def choose_strategy(strategy: str, method: Method, lora: bool) -> str | None:
+    """The strategy a run uses (None: no reference needed). Checked before any model is loaded."""
+    if strategy not in STRATEGIES:
+        raise ConfigError(f"unknown method.reference {strategy!r}; valid: {', '.join(STRATEGIES)}")
     if not method.needs_reference:
         return None
     if strategy == "auto":
-        strategy = "copy" if method.needs_reference_logits else "cached"
+        strategy = "adapter" if lora else ("copy" if method.needs_reference_model else "cached")
+    if strategy == "adapter" and not lora:
+        raise ConfigError("method.reference=adapter needs LoRA (lora.r > 0); use copy or cached")
+    if strategy == "cached":
+        if method.needs_reference_model:
+            raise ConfigError(f"method {method.name} needs reference logits or hidden states; method.reference=cached "
+                              "only stores log-probs: use method.reference=copy, or auto")
+        if method.refreshes():
+            raise ConfigError(f"method {method.name} regenerates a stream during training, so cached reference "
+                              "log-probs would go stale: use method.reference=copy")
+    return strategy
+
+
+def make_reference(strategy: str | None, method: Method, model: torch.nn.Module,
+                   encoded: dict[str, list[dict[str, Any]]], pad_id: int) -> Reference | None:
+    if strategy is None:
+        return None
     if strategy == "copy":
         return FrozenCopy(model)
-    if strategy == "cached":
-        if method.needs_reference_logits:
-            raise ConfigError(
-                f"method {method.name} needs reference logits (a KL term); method.reference=cached "
-                "only stores log-probs: use method.reference=copy or auto"
-            )
-        streams = {s: encoded[s] for s in method.streams if method.needs(s)["ref_logps"]}
-        return CachedLogps(model, streams, pad_id)
-    raise ConfigError(f"unknown method.reference {strategy!r}; valid: auto, copy, cached")
+    if strategy == "adapter":
+        return AdapterDisabled(model)
+    streams = {s: encoded[s] for s in method.streams if method.needs(s).ref_logps}
+    return CachedLogps(model, streams, pad_id)

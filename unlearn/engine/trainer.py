@@ -1,42 +1,53 @@
 """The training loop, on Accelerate: one code path for fine-tuning and for every unlearning method.
 
-Each optimizer step runs `grad_accum` micro-batches. For each micro-batch the engine runs one forward
-pass per data stream the method uses, computes what its terms declared they need (token log-probs
-always; logits, reference log-probs or reference logits on request), and backpropagates the method's
-weighted loss. Batches are a pure function of (seed, stream, step, micro-batch, process), so a
-resumed run sees exactly the batches an uninterrupted run would.
-
-Checkpoints (`checkpoints/step-N`, via `Accelerator.save_state`: model as safetensors, optimizer,
-scheduler, RNG states) are written every `train.save_every` steps; starting the same command again
-resumes from the newest. A NaN or infinite loss stops the run before the bad update, with a
-:class:`TrainingDiverged` error that names the last good checkpoint.
+`train(cfg)`:
+1. checks everything that can be checked without a model (method, parameters, LoRA, reference
+   strategy), locks the run folder, and compares the config with the one the folder was made with
+   (a changed config is a one-line error naming the keys; a finished run with the same one is reused);
+2. loads the model (wrapped with LoRA when `lora.r` > 0), lets each term set itself up (e.g. RMU
+   chooses its trainable modules and draws its direction), encodes the streams;
+3. runs steps (engine/step.py): one forward pass per stream, the method's loss normalised over the
+   global batch, gradient transforms, clipping; a non-finite loss or gradient stops the run before the
+   update; checkpoints (engine/checkpoint.py, no pickle) every `train.save_every` steps, and the same
+   command resumes from the newest;
+4. saves the result atomically (merged under LoRA by default), marks the run done, then removes the
+   checkpoints.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
-import logging
 import math
 import shutil
-import sys
 import time
-import zlib
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from unlearn.config import RunConfig
-from unlearn.data.benchmarks import load_benchmark
-from unlearn.data.streams import build_stream
-from unlearn.data.tokenize import PromptFormatter, collate
-from unlearn.engine.reference import FrozenCopy, Reference, make_reference
-from unlearn.errors import ConfigError, TrainingDiverged
-from unlearn.losses import token_logps_from_logits
-from unlearn.methods import Method, StreamOutputs, build_method
+from unlearn.config import RunConfig, to_dict
+from unlearn.data.benchmarks import Benchmark, load_benchmark
+from unlearn.data.streams import build_stream, sampling_source
+from unlearn.data.tokenize import PromptFormatter
+from unlearn.engine.batches import BatchLayout, StreamSampler
+from unlearn.engine.checkpoint import list_checkpoints, load_checkpoint, save_checkpoint
+from unlearn.engine.integrity import (
+    RunLock,
+    check_fingerprint,
+    clean_temp_folders,
+    disk_errors,
+    training_fingerprint,
+    write_fingerprint,
+)
+from unlearn.engine.lora import apply_lora, check_lora, model_to_save
+from unlearn.engine.progress import Progress
+from unlearn.engine.reference import FrozenCopy, choose_strategy, make_reference
+from unlearn.engine.refresh import refresh_index, refreshed_records
+from unlearn.engine.step import StepData, StepRunner, finite_everywhere
+from unlearn.errors import ConfigError, TrainingDiverged, UnlearnError
+from unlearn.methods import Method, build_method
+from unlearn.methods.base import SetupContext
 from unlearn.models import load_model, load_tokenizer, save_model
 from unlearn.run import write_json, write_run_info
 
@@ -51,185 +62,277 @@ class TrainResult:
     skipped: bool = False
 
 
-class StreamSampler:
-    """Deterministic batches of one stream: sample position p maps to permutation p // n of the
-    stream (seeded by seed, stream name and cycle), at offset p % n. Batches therefore stay full
-    across epoch ends, and every process sees a disjoint slice of the same global batch."""
-
-    def __init__(self, n: int, batch_size: int, seed: int, name: str):
-        self.n, self.batch_size = n, batch_size
-        self.salt = zlib.crc32(name.encode()) ^ (seed * 1_000_003)
-
-    @lru_cache(maxsize=4)
-    def _perm(self, cycle: int) -> list[int]:
-        g = torch.Generator().manual_seed(self.salt + cycle)
-        return torch.randperm(self.n, generator=g).tolist()
-
-    def indices(self, step: int, micro: int, rank: int, world: int, accum: int) -> list[int]:
-        per_step = self.batch_size * world * accum
-        start = step * per_step + (micro * world + rank) * self.batch_size
-        return [self._perm(p // self.n)[p % self.n] for p in range(start, start + self.batch_size)]
+def _check_train(cfg: RunConfig, method: Method) -> str | None:
+    """Everything checkable before a model is loaded; returns the reference strategy."""
+    t = cfg.train
+    if t.batch_size < 1 or t.grad_accum < 1 or (t.retain_batch_size is not None and t.retain_batch_size < 1):
+        raise ConfigError("train.batch_size, train.retain_batch_size and train.grad_accum must be at least 1")
+    if len(method.transforms) > 1:
+        raise ConfigError(f"method {method.name}: one gradient transform at a time is supported")
+    check_lora(cfg.lora)
+    return choose_strategy(cfg.method.reference, method, cfg.lora.r > 0)
 
 
-def _finite_everywhere(accelerator: Any, value: torch.Tensor) -> bool:
-    flag = torch.tensor([1.0 if torch.isfinite(value).all() else 0.0], device=value.device)
+def check_before_loading(cfg: RunConfig) -> Method:
+    """Build the method and check the training options; raises a one-line ConfigError."""
+    method = build_method(cfg.method)
+    _check_train(cfg, method)
+    return method
+
+
+def _lock(accelerator: Any, run_dir: Path) -> RunLock | None:
+    """The main process locks the folder; every process learns whether that worked."""
+    from accelerate.utils import broadcast_object_list
+
+    message: list[Any] = [None]
+    lock = None
+    if accelerator.is_main_process:
+        with disk_errors(f"the run folder {run_dir}"):
+            run_dir.mkdir(parents=True, exist_ok=True)
+        lock = RunLock(run_dir)
+        message[0] = lock.acquire()
     if accelerator.num_processes > 1:
-        flag = accelerator.reduce(flag, reduction="sum") / accelerator.num_processes
-    return bool(flag.item() == 1.0)
-
-
-def _checkpoints(run_dir: Path) -> list[Path]:
-    folder = run_dir / "checkpoints"
-    if not folder.is_dir():
-        return []
-    done = [p for p in folder.glob("step-*") if (p / "trainer_state.json").is_file()]
-    return sorted(done, key=lambda p: int(p.name.split("-")[1]))
-
-
-def forward_stream(model: torch.nn.Module, batch: dict[str, torch.Tensor], stream: str, needs: dict[str, bool],
-                   reference: Reference | None) -> StreamOutputs:
-    """One forward pass of the model over a stream's batch, plus what the terms need."""
-    logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
-    token_logps, target_mask = token_logps_from_logits(logits, batch["labels"])
-    out = StreamOutputs(token_logps=token_logps, target_mask=target_mask, index=batch["index"])
-    if needs["logits"]:
-        out.logits = logits[:, :-1, :]
-    if needs["ref_logps"]:
-        assert reference is not None
-        out.ref_logps_sum = reference.logps_sum(stream, batch)
-    if needs["ref_logits"]:
-        assert reference is not None
-        out.ref_logits = reference.logits(batch)[:, :-1, :]
-    return out
+        broadcast_object_list(message)
+    if message[0]:
+        raise UnlearnError(message[0])
+    return lock
 
 
 def train(cfg: RunConfig, method: Method | None = None) -> TrainResult:
     """Train (fine-tune or unlearn) as `cfg` says; write the run folder `cfg.out`."""
     from accelerate import Accelerator
-    from accelerate.utils import set_seed
-    from tqdm.auto import tqdm
-    from transformers import get_scheduler
-
-    run_dir = Path(cfg.out)
-    model_dir = run_dir / "model"
-    done_path = run_dir / DONE_FILE
-    if done_path.is_file() and json.loads(done_path.read_text()).get("completed"):
-        state = json.loads(done_path.read_text())
-        return TrainResult(model_dir, state["steps"], state.get("resumed_from", 0), skipped=True)
 
     method = method or build_method(cfg.method)
-    t = cfg.train
-    if t.batch_size < 1 or t.grad_accum < 1:
-        raise ConfigError("train.batch_size and train.grad_accum must be at least 1")
+    strategy = _check_train(cfg, method)
     # cpu=True without CUDA: Accelerate only sets up multi-process (gloo) CPU training when asked for cpu.
-    accelerator = Accelerator(cpu=not torch.cuda.is_available())
-    set_seed(t.seed)
-    bench = load_benchmark(cfg.data.benchmark, cfg.data.path, cfg.data.forget_split)
-    tokenizer = load_tokenizer(cfg.model)
-    model = load_model(cfg.model)
-    formatter = PromptFormatter(tokenizer, cfg.data.template, cfg.data.chat_template)
-
-    # Encode each stream once.
-    encoded: dict[str, list[dict[str, Any]]] = {}
-    for stream in method.streams:
-        records = build_stream(stream, cfg, bench)
-        encoded[stream] = [formatter.encode(r["question"], r["answer"], cfg.data.max_length) for r in records]
-    primary = method.streams[0]
-    world, rank = accelerator.num_processes, accelerator.process_index
-    samplers = {
-        s: StreamSampler(len(encoded[s]), t.batch_size if s == primary else (t.retain_batch_size or t.batch_size),
-                         t.seed, s)
-        for s in method.streams
-    }
-    per_step = t.batch_size * world * t.grad_accum
-    total_steps = t.max_steps if t.max_steps else math.ceil(t.epochs * len(encoded[primary]) / per_step)
-    if total_steps < 1:
-        raise ConfigError("training would run 0 steps; raise train.epochs or train.max_steps")
-
-    if accelerator.is_main_process:
-        write_run_info(run_dir, cfg, bench.data_hashes(), kind=method.name)
-    accelerator.wait_for_everyone()
-
-    model.to(accelerator.device)  # before the reference is made: cached log-probs are computed here
-    reference = make_reference(cfg.method.reference, method, model, encoded, tokenizer.pad_token_id)
-    if isinstance(reference, FrozenCopy):
-        reference.model.to(accelerator.device)
-
-    trainable = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(trainable, lr=t.lr, weight_decay=t.weight_decay)
-    warmup = t.warmup_steps if t.warmup_steps is not None else int(t.warmup_ratio * total_steps)
+    accelerator = Accelerator(cpu=not torch.cuda.is_available(), gradient_accumulation_steps=cfg.train.grad_accum)
+    run_dir = Path(cfg.out)
+    with accelerator.main_process_first():  # a hub download happens once, on the main process
+        bench = load_benchmark(cfg.data.benchmark, cfg.data.path, cfg.data.forget_split)
+    fingerprint = training_fingerprint(to_dict(cfg), bench.data_hashes(), accelerator.num_processes)
+    lock = _lock(accelerator, run_dir)
     try:
-        scheduler = get_scheduler(t.scheduler, optimizer, num_warmup_steps=warmup, num_training_steps=total_steps)
-    except ValueError as err:
-        raise ConfigError(f"train.scheduler {t.scheduler!r}: {err}".splitlines()[0]) from None
-    model, optimizer = accelerator.prepare(model, optimizer)
-    accelerator.register_for_checkpointing(scheduler)
+        done_path = run_dir / DONE_FILE
+        finished = done_path.is_file() and json.loads(done_path.read_text()).get("completed")
+        if finished or list_checkpoints(run_dir):
+            what = "a finished run" if finished else "a checkpoint"
+            if not check_fingerprint(run_dir, fingerprint, what):
+                raise ConfigError(f"{run_dir} holds {what} without a config fingerprint (an older version made it); "
+                                  f"delete {run_dir} to start afresh, or use a new out= folder")
+        if finished:
+            state = json.loads(done_path.read_text())
+            return TrainResult(run_dir / "model", state["steps"], state.get("resumed_from", 0), skipped=True)
+        return _Run(cfg, method, strategy, accelerator, bench, fingerprint).train()
+    finally:
+        if lock is not None:
+            lock.release()
 
-    # Resume from the newest complete checkpoint, if any.
-    start_step = 0
-    ckpts = _checkpoints(run_dir)
-    log_path = run_dir / "log.jsonl"
-    if ckpts:
-        accelerator.load_state(str(ckpts[-1]))
-        start_step = json.loads((ckpts[-1] / "trainer_state.json").read_text())["step"]
-        if accelerator.is_main_process:
-            accelerator.print(f"resuming from {ckpts[-1]} (step {start_step} of {total_steps})")
-            _truncate_log(log_path, start_step)
-    elif accelerator.is_main_process and log_path.exists():
-        log_path.unlink()
-    accelerator.wait_for_everyone()
 
-    model.train()
-    show_bar = accelerator.is_main_process and sys.stderr.isatty()
-    bar = tqdm(total=total_steps, initial=start_step, disable=not show_bar,
-               desc=f"{method.name}", dynamic_ncols=True, leave=False)
-    started = time.time()
-    n_primary = len(encoded[primary])
-    for step in range(start_step, total_steps):
-        logged: dict[str, float] = {}
-        for micro in range(t.grad_accum):
-            sync = contextlib.nullcontext() if micro == t.grad_accum - 1 else accelerator.no_sync(model)
-            with sync:
-                outputs = {}
-                for s in method.streams:
-                    idx = samplers[s].indices(step, micro, rank, world, t.grad_accum)
-                    batch = collate([encoded[s][i] for i in idx], tokenizer.pad_token_id)
-                    batch["index"] = torch.tensor(idx)
-                    batch = {k: v.to(accelerator.device) for k, v in batch.items()}
-                    outputs[s] = forward_stream(model, batch, s, method.needs(s), reference)
-                loss, parts = method.loss(outputs)
-                if not _finite_everywhere(accelerator, loss):
-                    bar.close()
-                    _diverged(accelerator, run_dir, log_path, step, loss)
-                accelerator.backward(loss / t.grad_accum)
-            for k, v in {"loss": loss.detach(), **parts}.items():
-                logged[k] = logged.get(k, 0.0) + float(v) / t.grad_accum
-        if t.max_grad_norm:
-            grad_norm = accelerator.clip_grad_norm_(trainable, t.max_grad_norm)
-            logged["grad_norm"] = float(grad_norm)
-        optimizer.step()
-        scheduler.step()
-        optimizer.zero_grad(set_to_none=True)
+class _Run:
+    """One training run's state, built step by step by `train`."""
+
+    def __init__(self, cfg: RunConfig, method: Method, strategy: str | None, accelerator: Any, bench: Benchmark,
+                 fingerprint: dict[str, Any]):
+        self.cfg, self.method, self.strategy, self.acc, self.bench = cfg, method, strategy, accelerator, bench
+        self.fingerprint = fingerprint
+        self.run_dir = Path(cfg.out)
+        self.log_path = self.run_dir / "log.jsonl"
+
+    # -- setup ----------------------------------------------------------------------------------
+    def _load(self) -> None:
+        cfg = self.cfg
+        self.tokenizer = load_tokenizer(cfg.model)
+        model = load_model(cfg.model)
+        if cfg.lora.r > 0:
+            model = apply_lora(model, cfg.lora)
+        ctx = SetupContext(model, cfg.train.seed)
+        for t in self.method.terms:
+            t.term.setup(ctx)
+        if ctx.trainable_patterns is not None:
+            for name, p in model.named_parameters():
+                p.requires_grad_(p.requires_grad and any(pat in name for pat in ctx.trainable_patterns))
+        if not any(p.requires_grad for p in model.parameters()):
+            raise ConfigError(f"method {self.method.name}: no parameter is left to train "
+                              f"(modules {ctx.trainable_patterns}); check the method's module parameters")
+        self.model = model
+        self.formatter = PromptFormatter(self.tokenizer, cfg.data.template, cfg.data.chat_template)
+
+    def _encode(self, stream: str, records: list[dict[str, Any]]) -> None:
+        encode = self.formatter.encode
+        self.records[stream] = records
+        self.encoded[stream] = [encode(r["question"], r["answer"], self.cfg.data.max_length) for r in records]
+        self.target_counts[stream] = [sum(1 for x in e["labels"][1:] if x != -100) for e in self.encoded[stream]]
+
+    def _streams(self) -> StepData:
+        t = self.cfg.train
+        self.records: dict[str, list[dict[str, Any]]] = {}
+        self.encoded: dict[str, list[dict[str, list[int]]]] = {}
+        self.target_counts: dict[str, list[int]] = {}
+        for stream in self.method.streams:
+            self._encode(stream, build_stream(stream, self.cfg, self.bench))
+        primary = sampling_source(self.method.streams[0])
+        samplers: dict[str, StreamSampler] = {}
+        for stream in self.method.streams:
+            source = sampling_source(stream)
+            if source not in samplers:
+                size = t.batch_size if source == primary else (t.retain_batch_size or t.batch_size)
+                samplers[source] = StreamSampler(len(self.encoded[stream]), size, t.seed, source)
+            elif samplers[source].n != len(self.encoded[stream]):
+                raise UnlearnError(f"stream {stream} has {len(self.encoded[stream])} samples but its source "
+                                   f"{source} has {samplers[source].n}; aligned streams must match row by row")
+        layout = BatchLayout(self.acc.num_processes, t.grad_accum)
+        self.n_primary = samplers[primary].n
+        self.per_step = t.batch_size * layout.slices
+        self.total_steps = t.max_steps if t.max_steps else math.ceil(t.epochs * self.n_primary / self.per_step)
+        if self.total_steps < 1:
+            raise ConfigError("training would run 0 steps; raise train.epochs or train.max_steps")
+        return StepData(self.encoded, self.target_counts, samplers, layout, self.tokenizer.pad_token_id)
+
+    def _prepare(self) -> None:
+        from accelerate.utils import DistributedType
+        from transformers import get_scheduler
+
+        acc, t = self.acc, self.cfg.train
+        self.model.to(acc.device)  # before the reference: cached log-probs are computed here
+        self.reference = make_reference(self.strategy, self.method, self.model, self.encoded,
+                                        self.tokenizer.pad_token_id)
+        sharded = acc.distributed_type in (DistributedType.DEEPSPEED, DistributedType.FSDP)
+        if isinstance(self.reference, FrozenCopy):
+            ref = self.reference.model
+            self.reference.model = acc.prepare_model(ref, evaluation_mode=True) if sharded else ref.to(acc.device)
+        if acc.distributed_type == DistributedType.DEEPSPEED:
+            trainable = [p for p in self.model.parameters() if p.requires_grad]
+            optimizer = torch.optim.AdamW(trainable, lr=t.lr, weight_decay=t.weight_decay)
+            self.model, self.optimizer = acc.prepare(self.model, optimizer)
+        else:  # FSDP and DDP: the optimizer is built on the prepared model's parameters
+            self.model = acc.prepare(self.model)
+            trainable = [p for p in self.model.parameters() if p.requires_grad]
+            self.optimizer = acc.prepare(torch.optim.AdamW(trainable, lr=t.lr, weight_decay=t.weight_decay))
+        self.trainable = [p for p in self.model.parameters() if p.requires_grad]
+        warmup = t.warmup_steps if t.warmup_steps is not None else int(t.warmup_ratio * self.total_steps)
+        try:
+            self.scheduler = get_scheduler(t.scheduler, self.optimizer, num_warmup_steps=warmup,
+                                           num_training_steps=self.total_steps)
+        except ValueError as err:
+            raise ConfigError(f"train.scheduler {t.scheduler!r}: {err}".splitlines()[0]) from None
+
+    def _resume(self) -> int:
+        acc = self.acc
+        ckpts = list_checkpoints(self.run_dir)
+        if ckpts:
+            start = load_checkpoint(acc, ckpts[-1], self.model, self.optimizer, self.scheduler, self.method)
+            if acc.is_main_process:
+                acc.print(f"resuming from {ckpts[-1]} (step {start} of {self.total_steps})")
+                _truncate_log(self.log_path, start)
+            self.last_checkpoint: Path | None = ckpts[-1]
+            return start
+        self.last_checkpoint = None
+        if acc.is_main_process:
+            with disk_errors(f"the run folder {self.run_dir}"):
+                clean_temp_folders(self.run_dir)
+                clean_temp_folders(self.run_dir / "checkpoints")
+                self.log_path.unlink(missing_ok=True)
+                shutil.rmtree(self.run_dir / "streams", ignore_errors=True)
+                write_fingerprint(self.run_dir, self.fingerprint)
+        return 0
+
+    # -- the loop -------------------------------------------------------------------------------
+    def _refresh_streams(self, step: int) -> None:
+        for stream, refresh in self.method.refreshes().items():
+            k = refresh_index(step, refresh, self.per_step, self.n_primary)
+            if self.refreshed.get(stream) == k:
+                continue
+            source = self.records[sampling_source(stream)] if sampling_source(stream) in self.records \
+                else build_stream(sampling_source(stream), self.cfg, self.bench)
+            records = refreshed_records(self.run_dir, self.acc, self.model, self.tokenizer, self.formatter,
+                                        source, refresh, k, self.cfg.train.seed)
+            self._encode(stream, records)
+            self.refreshed[stream] = k
+
+    def train(self) -> TrainResult:
+        acc, t = self.acc, self.cfg.train
+        self._load()
+        data = self._streams()
+        if acc.is_main_process:
+            write_run_info(self.run_dir, self.cfg, self.bench.data_hashes(), kind=self.method.name)
+        self._prepare()
+        start = self._resume()
+        acc.wait_for_everyone()
+        runner = StepRunner(acc, self.model, self.method, data, self.reference, self.trainable, t.max_grad_norm)
+        self.refreshed: dict[str, int] = {}
+        self.model.train()
+        progress = Progress(self.total_steps, self.method.name, every_s=t.progress_every,
+                            enabled=acc.is_main_process, initial=start)
+        started = time.time()
+        try:
+            for step in range(start, self.total_steps):
+                self._refresh_streams(step)
+                self._one_step(runner, step, started, progress)
+        finally:
+            progress.close()
+        self._finish(start, started)
+        return TrainResult(self.run_dir / "model", self.total_steps, start)
+
+    def _one_step(self, runner: StepRunner, step: int, started: float, progress: Progress) -> None:
+        acc, t = self.acc, self.cfg.train
+        try:
+            logged = runner.run(step)
+        except TrainingDiverged as err:
+            self._diverged(step, str(err))
+        norm = runner.grad_norm()
+        if norm is not None:
+            if not finite_everywhere(acc, torch.tensor(norm)):
+                self._diverged(step, f"the gradient norm became {norm} at step {step + 1} (the loss was "
+                                     f"{logged['loss']:.6g})")
+            logged["grad_norm"] = norm
+        self.optimizer.step()
+        self.scheduler.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        for transform in self.method.transforms:
+            transform.after_step(self.trainable, step)
         done = step + 1
-        bar.update(1)
-        bar.set_postfix(loss=f"{logged['loss']:.4f}")
-        if accelerator.is_main_process and (done % t.log_every == 0 or done == total_steps):
-            entry = {"step": done, "epoch": round(done * per_step / n_primary, 4), "lr": scheduler.get_last_lr()[0],
-                     **{k: round(v, 6) for k, v in logged.items()}, "elapsed_s": round(time.time() - started, 2)}
-            with log_path.open("a") as f:
+        progress.update(1, loss=logged["loss"])
+        if acc.is_main_process and (done % t.log_every == 0 or done == self.total_steps):
+            entry = {"step": done, "epoch": round(done * self.per_step / self.n_primary, 4),
+                     "lr": self.scheduler.get_last_lr()[0], **{k: round(v, 6) for k, v in logged.items()},
+                     "elapsed_s": round(time.time() - started, 2)}
+            with disk_errors(str(self.log_path)), self.log_path.open("a") as f:
                 f.write(json.dumps(entry) + "\n")
-        if t.save_every and done % t.save_every == 0 and done < total_steps:
-            _save_checkpoint(accelerator, run_dir, done, t.keep_checkpoints)
-    bar.close()
+        if t.save_every and done % t.save_every == 0 and done < self.total_steps:
+            finite = all(bool(torch.isfinite(p).all()) for p in self.trainable)
+            if not finite_everywhere(acc, torch.tensor(0.0 if finite else float("nan"))):
+                self._diverged(step, f"the weights became non-finite after step {done}")
+            self.last_checkpoint = save_checkpoint(acc, self.run_dir, done, self.model, self.optimizer,
+                                                   self.scheduler, self.method, t.keep_checkpoints)
 
-    accelerator.wait_for_everyone()
-    if accelerator.is_main_process:
-        save_model(accelerator.unwrap_model(model), tokenizer, model_dir)
-        shutil.rmtree(run_dir / "checkpoints", ignore_errors=True)
-        write_json(done_path, {"completed": True, "steps": total_steps, "resumed_from": start_step,
-                               "train_seconds": round(time.time() - started, 2)})
-    accelerator.wait_for_everyone()
-    return TrainResult(model_dir, total_steps, start_step)
+    def _finish(self, start: int, started: float) -> None:
+        """Save the model atomically, mark the run done, then remove the checkpoints."""
+        acc = self.acc
+        acc.wait_for_everyone()
+        lora = self.cfg.lora.r > 0
+        state = None if lora else acc.get_state_dict(self.model)  # gathers sharded weights
+        if acc.is_main_process:
+            final = self.run_dir / "model"
+            with disk_errors(f"the model to {final}"):
+                # save_model writes a temporary folder and renames it: never a half-written model/
+                save_model(model_to_save(acc.unwrap_model(self.model), self.cfg.lora), self.tokenizer, final,
+                           state_dict=state)
+                write_json(self.run_dir / DONE_FILE, {"completed": True, "steps": self.total_steps,
+                                                      "resumed_from": start,
+                                                      "train_seconds": round(time.time() - started, 2)})
+            shutil.rmtree(self.run_dir / "checkpoints", ignore_errors=True)
+        acc.wait_for_everyone()
+
+    def _diverged(self, step: int, what: str) -> None:
+        where = (f"the last good checkpoint is {self.last_checkpoint}" if self.last_checkpoint
+                 else "no checkpoint was saved yet (train.save_every)")
+        if self.acc.is_main_process:
+            with self.log_path.open("a") as f:
+                f.write(json.dumps({"step": step + 1, "event": "diverged", "reason": what}) + "\n")
+        raise TrainingDiverged(
+            f"{what}; training stopped before the bad update and {where}. "
+            "Lower train.lr, set train.max_grad_norm, or change the method's weights, then run again"
+        )
 
 
 def _truncate_log(log_path: Path, step: int) -> None:
@@ -239,44 +342,3 @@ def _truncate_log(log_path: Path, step: int) -> None:
     kept = [line for line in log_path.read_text().splitlines()
             if line.strip() and json.loads(line).get("step", 0) <= step]
     log_path.write_text("".join(line + "\n" for line in kept))
-
-
-def _save_checkpoint(accelerator: Any, run_dir: Path, step: int, keep: int) -> None:
-    folder = run_dir / "checkpoints"
-    final = folder / f"step-{step:06d}"
-    tmp = folder / f".tmp-step-{step:06d}"
-    if accelerator.is_main_process:
-        shutil.rmtree(tmp, ignore_errors=True)
-    accelerator.wait_for_everyone()
-    # Tied embeddings (lm_head = embed_tokens) make Accelerate warn on every save; the model reloads
-    # them tied, so the warning is noise here.
-    other_logger = logging.getLogger("accelerate.utils.other")
-    level = other_logger.level
-    other_logger.setLevel(logging.ERROR)
-    try:
-        accelerator.save_state(str(tmp), safe_serialization=True)
-    finally:
-        other_logger.setLevel(level)
-    accelerator.wait_for_everyone()
-    if accelerator.is_main_process:
-        (tmp / "trainer_state.json").write_text(json.dumps({"step": step}))
-        shutil.rmtree(final, ignore_errors=True)
-        tmp.rename(final)
-        for old in _checkpoints(run_dir)[:-max(keep, 1)]:
-            # Unmark it first: a kill mid-delete must not leave a half-deleted folder that looks complete.
-            (old / "trainer_state.json").unlink(missing_ok=True)
-            shutil.rmtree(old, ignore_errors=True)
-    accelerator.wait_for_everyone()
-
-
-def _diverged(accelerator: Any, run_dir: Path, log_path: Path, step: int, loss: torch.Tensor) -> None:
-    ckpts = _checkpoints(run_dir)
-    value = float(loss.detach())
-    where = f"the last good checkpoint is {ckpts[-1]}" if ckpts else "no checkpoint was saved yet (train.save_every)"
-    if accelerator.is_main_process:
-        with log_path.open("a") as f:
-            f.write(json.dumps({"step": step + 1, "event": "diverged", "loss": str(value)}) + "\n")
-    raise TrainingDiverged(
-        f"the loss became {value} at step {step + 1}; training stopped before the bad update and {where}. "
-        "Lower train.lr, set train.max_grad_norm, or change the method's weights, then run again"
-    )

@@ -6,6 +6,7 @@ values, generations included) into the output folder.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from pathlib import Path
@@ -159,5 +160,6 @@ def evaluate(cfg: RunConfig, model_path: str | None = None, out: str | Path | No
     reference = load_reference_truth_ratios(cfg.eval.retain_reference) if cfg.eval.retain_reference else None
     metrics, samples = evaluate_model(model, tokenizer, cfg, bench, reference)
     metrics["model"] = str(path)
+    metrics["eval_config"] = dataclasses.asdict(cfg.eval)
     write_eval(out or cfg.out, metrics, samples)
     return metrics

@@ -1,4 +1,5 @@
-"""Losses: pure functions of log-probabilities, logits and masks. None of them calls a model.
+"""Losses: pure functions of log-probabilities, logits, hidden states and masks, and gradient
+transforms as pure functions of lists of gradient tensors (`gradients`). None of them calls a model.
 
 Shapes: B = batch, T = positions (already shifted so position t scores token t+1), V = vocabulary.
 Per-sequence losses return shape [B]; per-token losses return [B, T]; the caller reduces.
@@ -11,8 +12,10 @@ from unlearn.losses.logprobs import (
     token_logps_from_logits,
 )
 from unlearn.losses.ascent import nll_token_mean, ga_token_mean
-from unlearn.losses.preference import npo_per_sequence
+from unlearn.losses.preference import dpo_per_sequence, npo_per_sequence
 from unlearn.losses.divergence import kl_ref_theta_per_token
+from unlearn.losses.representation import rmu_control_vector, rmu_mse_per_token
+from unlearn.losses.gradients import ema_update_, gru_rectify, inner_product_float64, saliency_row_mask
 
 __all__ = [
     "batch_token_mean",
@@ -23,4 +26,11 @@ __all__ = [
     "ga_token_mean",
     "npo_per_sequence",
     "kl_ref_theta_per_token",
+    "dpo_per_sequence",
+    "rmu_mse_per_token",
+    "rmu_control_vector",
+    "ema_update_",
+    "inner_product_float64",
+    "gru_rectify",
+    "saliency_row_mask",
 ]

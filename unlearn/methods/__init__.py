@@ -1,8 +1,10 @@
-from unlearn.methods.base import FORGET_OBJECTIVES, RETAIN_REGULARISERS, Method, StreamOutputs, Term
+from unlearn.methods.base import TERMS, TRANSFORMS, GradientTransform, Method, Needs, Outputs, Term
 from unlearn.methods import terms as _terms  # noqa: F401  (registers the terms)
-from unlearn.methods.presets import PRESETS, build_method, describe_methods
+from unlearn.methods import transforms as _transforms  # noqa: F401  (registers the transforms)
+from unlearn.methods.presets import PRESETS, build_method
+from unlearn.methods.describe import describe_method, describe_methods
 
 __all__ = [
-    "FORGET_OBJECTIVES", "RETAIN_REGULARISERS", "Method", "StreamOutputs", "Term",
-    "PRESETS", "build_method", "describe_methods",
+    "TERMS", "TRANSFORMS", "GradientTransform", "Method", "Needs", "Outputs", "Term",
+    "PRESETS", "build_method", "describe_method", "describe_methods",
 ]

@@ -1,12 +1,16 @@
-"""Methods as parts that combine (SPEC section 3).
+"""The method-engine contract (SPEC section 3).
 
-A method is a weighted sum of loss terms: a forget objective (weight gamma) and optionally a retain
-regulariser (weight alpha). Each term names the data *stream* it is computed on ("forget",
-"forget_idk", "retain", ...) and declares what it needs from the engine: full logits, reference
-sequence log-probabilities, reference logits. The engine runs one forward pass per stream, computes
-exactly what the terms need, and hands each term a :class:`StreamOutputs`. Terms never call the model.
+A method is a list of weighted loss *terms*, optionally gradient *transforms*, and a reference
+strategy. A term names the data *streams* it reads ("forget", "retain", "forget_idk", ...) and
+declares what it needs of each as one :class:`Needs` object; the engine runs one forward pass per
+stream for the model and one for the reference, computes exactly what was asked, and hands the term
+one :class:`Outputs` per stream. Terms never call the model.
 
-Adding a method is a class with a `loss` and its needs, registered under a name, plus a preset line.
+A term returns the *sum* of its loss over the units of the micro-batch (target tokens or sequences,
+as its `unit` says); the engine divides by the number of units in the whole global batch (summed over
+micro-batches and processes), so the same global batch gives the same update however it is split.
+
+Adding a method is a term class registered in :data:`TERMS` plus a preset line (methods/presets.py).
 """
 
 from __future__ import annotations
@@ -17,28 +21,86 @@ from typing import Any, ClassVar
 
 import torch
 
+from unlearn.losses import sequence_logps_sum
 from unlearn.registry import Registry
 
-FORGET_OBJECTIVES: Registry[type["Term"]] = Registry("forget objective")
-RETAIN_REGULARISERS: Registry[type["Term"]] = Registry("retain regulariser")
+TERMS: Registry[type["Term"]] = Registry("loss term")
+TRANSFORMS: Registry[type["GradientTransform"]] = Registry("gradient transform")
+
+
+@dataclass(frozen=True)
+class Needs:
+    """What a term needs of one stream's batch, beyond per-token log-probs and target ids (always given).
+
+    ref_logps: the reference model's per-token log-probs (sequence sums derive from them);
+    hidden_layers / ref_hidden_layers: indices of decoder layers whose output hidden states are needed.
+    """
+
+    logits: bool = False
+    hidden_layers: tuple[int, ...] = ()
+    ref_logps: bool = False
+    ref_logits: bool = False
+    ref_hidden_layers: tuple[int, ...] = ()
+
+    def __or__(self, other: "Needs") -> "Needs":
+        return Needs(
+            logits=self.logits or other.logits,
+            hidden_layers=tuple(sorted(set(self.hidden_layers) | set(other.hidden_layers))),
+            ref_logps=self.ref_logps or other.ref_logps,
+            ref_logits=self.ref_logits or other.ref_logits,
+            ref_hidden_layers=tuple(sorted(set(self.ref_hidden_layers) | set(other.ref_hidden_layers))),
+        )
+
+    @property
+    def reference(self) -> bool:
+        return self.ref_logps or self.ref_logits or bool(self.ref_hidden_layers)
+
+    @property
+    def reference_model(self) -> bool:
+        """True when cached log-probs are not enough (full distributions or hidden states)."""
+        return self.ref_logits or bool(self.ref_hidden_layers)
 
 
 @dataclass
-class StreamOutputs:
-    """What the engine computed for one stream's batch. Shapes: B sequences, T shifted positions."""
+class Outputs:
+    """What the engine computed for one stream's micro-batch. B sequences, L input positions,
+    T = L - 1 shifted positions (position t scores token t + 1), V vocabulary, H hidden size."""
 
     token_logps: torch.Tensor
-    """[B, T] log p_theta of each label token (0 off-target)."""
+    """[B, T] log p_theta of each target token (0 off-target)."""
     target_mask: torch.Tensor
-    """[B, T] True on target (answer + eos) tokens."""
+    """[B, T] True on target (answer + end-of-answer) tokens."""
+    target_ids: torch.Tensor
+    """[B, T] the target token ids (0 off-target)."""
     index: torch.Tensor
-    """[B] position of each sample in its stream (for cached reference values)."""
+    """[B] position of each sample in its stream; aligned streams share it row by row."""
     logits: torch.Tensor | None = None
-    """[B, T, V] shifted logits, when a term needs full distributions."""
-    ref_logps_sum: torch.Tensor | None = None
-    """[B] reference model's sequence log-likelihood (sum reduction)."""
+    """[B, T, V] shifted logits."""
+    hidden: dict[int, torch.Tensor] = field(default_factory=dict)
+    """layer -> [B, L, H] output hidden states of that decoder layer."""
+    ref_token_logps: torch.Tensor | None = None
+    """[B, T] the reference model's per-token log-probs of the targets."""
     ref_logits: torch.Tensor | None = None
-    """[B, T, V] reference model's shifted logits."""
+    """[B, T, V] the reference model's shifted logits."""
+    ref_hidden: dict[int, torch.Tensor] = field(default_factory=dict)
+    """layer -> [B, L, H] the reference model's hidden states."""
+
+    @property
+    def logps_sum(self) -> torch.Tensor:
+        """[B] log p_theta(y | x): the sum reduction."""
+        return sequence_logps_sum(self.token_logps, self.target_mask)
+
+    @property
+    def ref_logps_sum(self) -> torch.Tensor:
+        """[B] log p_ref(y | x)."""
+        assert self.ref_token_logps is not None, "the term did not declare Needs(ref_logps=True)"
+        return sequence_logps_sum(self.ref_token_logps, self.target_mask)
+
+    @property
+    def hidden_mask(self) -> torch.Tensor:
+        """[B, L] True at input positions that hold a target token (for hidden-state losses)."""
+        first = torch.zeros_like(self.target_mask[:, :1])
+        return torch.cat([first, self.target_mask], dim=1)
 
 
 @dataclass
@@ -46,27 +108,109 @@ class NoParams:
     pass
 
 
-class Term:
-    """One loss term. Subclasses set the class attributes and implement `loss`."""
+@dataclass
+class Refresh:
+    """A stream the engine regenerates from the model during training (BS-S): every `every_epochs`
+    epochs of the primary stream, the model answers the source stream's questions."""
 
-    stream: ClassVar[str] = "forget"
-    needs_logits: ClassVar[bool] = False
-    needs_ref_logps: ClassVar[bool] = False
-    needs_ref_logits: ClassVar[bool] = False
+    stream: str
+    every_epochs: float = 2.0
+    do_sample: bool = False
+    max_new_tokens: int = 64
+
+
+class SetupContext:
+    """What a term may do before training: read the model, draw seeded state, restrict training to
+    chosen modules (`train_only`)."""
+
+    def __init__(self, model: torch.nn.Module, seed: int):
+        self.model = model
+        self.seed = seed
+        self.trainable_patterns: list[str] | None = None
+
+    @property
+    def num_layers(self) -> int:
+        return int(self.model.config.num_hidden_layers)
+
+    @property
+    def hidden_size(self) -> int:
+        return int(self.model.config.hidden_size)
+
+    def generator(self, salt: int) -> torch.Generator:
+        return torch.Generator().manual_seed(self.seed * 1_000_003 + salt)
+
+    def train_only(self, patterns: list[str]) -> None:
+        """Only parameters whose name contains one of `patterns` are trained."""
+        self.trainable_patterns = (self.trainable_patterns or []) + list(patterns)
+
+
+class Term:
+    """One loss term. Subclasses set the class attributes and implement `loss_sum`."""
+
+    streams: ClassVar[tuple[str, ...]] = ("forget",)
+    unit: ClassVar[str] = "token"
+    """What the loss is a sum over: "token" (target tokens of the first stream) or "sequence"."""
     Params: ClassVar[type] = NoParams
     summary: ClassVar[str] = ""
+    cite: ClassVar[str] = ""
+
+    def __init__(self, params: Any = None, streams: tuple[str, ...] | None = None):
+        self.params = params if params is not None else self.Params()
+        self.streams = tuple(streams or type(self).streams)
+
+    def needs(self) -> dict[str, Needs]:
+        """Needs per stream; called after `setup`."""
+        return {s: Needs() for s in self.streams}
+
+    def setup(self, ctx: SetupContext) -> None:
+        """Before training (and again, identically, before a resume)."""
+
+    def refresh(self) -> Refresh | None:
+        return None
+
+    def loss_sum(self, outs: dict[str, Outputs]) -> torch.Tensor:
+        raise NotImplementedError
+
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        """Tensors to checkpoint (e.g. a drawn random direction)."""
+        return {}
+
+    def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
+        pass
+
+
+class GradientTransform:
+    """Sits between backward and the optimiser step. It sees the gradient of each group of terms
+    ("forget", "retain": the terms' roles), returns the gradient to apply, and may keep state."""
+
+    Params: ClassVar[type] = NoParams
+    groups: ClassVar[tuple[str, ...]] = ("forget", "retain")
+    summary: ClassVar[str] = ""
+    cite: ClassVar[str] = ""
 
     def __init__(self, params: Any = None):
         self.params = params if params is not None else self.Params()
+        self.last_stats: dict[str, float] = {}
 
-    def loss(self, out: StreamOutputs) -> torch.Tensor:
+    def apply(self, grads: dict[str, list[torch.Tensor]], step: int) -> list[torch.Tensor]:
         raise NotImplementedError
+
+    def after_step(self, params: list[torch.Tensor], step: int) -> None:
+        pass
+
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        return {}
+
+    def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
+        pass
 
 
 @dataclass
 class WeightedTerm:
-    role: str  # "forget" or "retain"
-    name: str
+    key: str
+    """Unique within the method; names the term's parameters (method.params.KEY.*) and log entries."""
+    role: str
+    """forget, retain or train: the gradient group the term belongs to."""
     weight: float
     term: Term
 
@@ -75,44 +219,65 @@ class WeightedTerm:
 class Method:
     name: str
     terms: list[WeightedTerm] = field(default_factory=list)
+    transforms: list[GradientTransform] = field(default_factory=list)
+    reference: str = "auto"
+    cite: str = ""
 
     @property
     def streams(self) -> list[str]:
         """Streams in first-use order; the first one sets the epoch length."""
         seen: list[str] = []
         for t in self.terms:
-            if t.term.stream not in seen:
-                seen.append(t.term.stream)
+            for s in t.term.streams:
+                if s not in seen:
+                    seen.append(s)
         return seen
 
-    def needs(self, stream: str) -> dict[str, bool]:
-        terms = [t.term for t in self.terms if t.term.stream == stream]
-        return {
-            "logits": any(t.needs_logits for t in terms),
-            "ref_logps": any(t.needs_ref_logps for t in terms),
-            "ref_logits": any(t.needs_ref_logits for t in terms),
-        }
+    @property
+    def groups(self) -> list[str]:
+        """Gradient groups: one ("all") unless a transform needs them apart."""
+        if not self.transforms:
+            return ["all"]
+        return [g for g in ("train", "forget", "retain") if any(t.role == g for t in self.terms)]
+
+    def group_terms(self, group: str) -> list[WeightedTerm]:
+        return [t for t in self.terms if group == "all" or t.role == group]
+
+    def needs(self, stream: str, terms: list[WeightedTerm] | None = None) -> Needs:
+        out = Needs()
+        for t in terms if terms is not None else self.terms:
+            out = out | t.term.needs().get(stream, Needs())
+        return out
 
     @property
     def needs_reference(self) -> bool:
-        return any(t.term.needs_ref_logps or t.term.needs_ref_logits for t in self.terms)
+        return any(self.needs(s).reference for s in self.streams)
 
     @property
-    def needs_reference_logits(self) -> bool:
-        return any(t.term.needs_ref_logits for t in self.terms)
+    def needs_reference_model(self) -> bool:
+        return any(self.needs(s).reference_model for s in self.streams)
 
-    def loss(self, outputs: dict[str, StreamOutputs]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        """Total loss and each weighted term's (unweighted) value, for the log."""
-        parts: dict[str, torch.Tensor] = {}
-        total: torch.Tensor | None = None
+    def refreshes(self) -> dict[str, Refresh]:
+        out: dict[str, Refresh] = {}
         for t in self.terms:
-            if t.weight == 0:
-                continue
-            value = t.term.loss(outputs[t.term.stream])
-            parts[f"{t.role}_{t.name}"] = value.detach()
-            total = t.weight * value if total is None else total + t.weight * value
-        assert total is not None, "a method needs at least one term with a non-zero weight"
-        return total, parts
+            r = t.term.refresh()
+            if r is not None:
+                out.setdefault(r.stream, r)
+        return out
+
+
+def weighted_loss(terms: list[WeightedTerm], outs: dict[str, Outputs], counts: dict[str, int]
+                  ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """sum_k weight_k * loss_sum_k / count_k, and each term's unweighted mean part (keyed by term key).
+    counts: each term's number of units (target tokens or sequences) in the global batch."""
+    parts: dict[str, torch.Tensor] = {}
+    total: torch.Tensor | None = None
+    for t in terms:
+        part = t.term.loss_sum(outs) / counts[t.key]
+        parts[t.key] = part
+        total = t.weight * part if total is None else total + t.weight * part
+    assert total is not None, "a method needs at least one term"
+    return total, parts
 
 
 def params_fields(cls: type) -> dict[str, Any]:

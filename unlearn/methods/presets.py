@@ -1,4 +1,11 @@
-"""Named presets: the method names the seeds' tables use, with their published defaults."""
+"""Named presets (SPEC 3.4): the method names the seeds' tables use, as lists of weighted terms with
+their published defaults, plus optional gradient transforms ("NPO+GRU") and a reference strategy.
+
+Parameters are namespaced by term key: `method.params.npo.beta=0.2`, `method.params.gru.gamma=0.9`.
+They are type-checked against each term's Params dataclass when the method is built, before any
+model is loaded. `method.weights.KEY=w` sets one term's weight; `method.gamma` / `method.alpha`
+multiply the weights of all forget / retain terms.
+"""
 
 from __future__ import annotations
 
@@ -6,87 +13,145 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-from unlearn.config import MethodConfig
+from unlearn.config import MethodConfig, from_dict
 from unlearn.errors import ConfigError
-from unlearn.methods.base import FORGET_OBJECTIVES, RETAIN_REGULARISERS, Method, WeightedTerm
+from unlearn.methods.base import TERMS, TRANSFORMS, Method, WeightedTerm
+
+
+@dataclass(frozen=True)
+class T:
+    """One term of a preset: registered term name, weight, role (gradient group), optional key."""
+
+    term: str
+    weight: float = 1.0
+    role: str = "forget"
+    key: str | None = None
+
+    @property
+    def name(self) -> str:
+        return self.key or self.term
 
 
 @dataclass(frozen=True)
 class Preset:
-    forget: str
-    retain: str = "none"
-    gamma: float = 1.0
-    alpha: float = 1.0
-    params: dict[str, Any] = field(default_factory=dict)
+    terms: tuple[T, ...]
+    transforms: tuple[str, ...] = ()
     reference: str = "auto"
     cite: str = ""
+    params: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
+def _r(term: str, weight: float = 1.0) -> T:
+    return T(term, weight, role="retain")
+
+
+TOFU = "TOFU (Maini et al., 2024)"
+NPO_CITE = "Negative Preference Optimization (Zhang et al., 2024)"
 PRESETS: dict[str, Preset] = {
-    "GA": Preset("ga", cite="Jang et al. 2023; TOFU (Maini et al. 2024)"),
-    "GA_GDR": Preset("ga", "gdr", cite="GradDiff; TOFU (Maini et al. 2024)"),
-    "GA_KLR": Preset("ga", "klr", cite="TOFU (Maini et al. 2024)"),
-    "NPO": Preset("npo", cite="Zhang et al. 2024"),
-    "NPO_GDR": Preset("npo", "gdr", cite="Zhang et al. 2024"),
-    "NPO_KLR": Preset("npo", "klr", cite="Zhang et al. 2024"),
-    "IDK": Preset("idk", cite="TOFU (Maini et al. 2024)"),
-    "IDK_GDR": Preset("idk", "gdr", cite="TOFU (Maini et al. 2024)"),
-    "finetune": Preset("finetune", cite="plain fine-tuning: makes target and retain models"),
+    "GA": Preset((T("ga"),), cite=f"Jang et al., 2023; {TOFU}"),
+    "GA_GDR": Preset((T("ga"), _r("gdr")), cite=f"GradDiff; {TOFU}"),
+    "GA_KLR": Preset((T("ga"), _r("klr")), cite=TOFU),
+    "NPO": Preset((T("npo"),), cite=NPO_CITE),
+    "NPO_GDR": Preset((T("npo"), _r("gdr")), cite=NPO_CITE),
+    "NPO_KLR": Preset((T("npo"), _r("klr")), cite=NPO_CITE),
+    "IDK": Preset((T("idk"),), cite=TOFU),
+    "IDK_GDR": Preset((T("idk"), _r("gdr")), cite=TOFU),
+    "DPO": Preset((T("dpo"),), cite="Rafailov et al., 2023; a refusal preferred over the forget answer"),
+    "IdkDPO": Preset((T("dpo"), _r("gdr")), cite=f"{TOFU}; open-unlearning's IdkDPO"),
+    "Mismatch": Preset((T("mismatch"),), cite="LLMU (Yao et al., 2024), random-answer term alone"),
+    "LLMU": Preset((T("ga", 0.5), T("mismatch", 1.0), _r("klr", 1.0)),
+                   cite="Large Language Model Unlearning (Yao et al., 2024): eps1 0.5, eps2 1, eps3 1"),
+    "BS-S": Preset((T("ga", 0.5), T("ga_sampled", 0.5)),
+                   cite="Bootstrapping, sequence level (survey, seed 001): lam 0.5 = the two weights"),
+    "RMU": Preset((T("rmu"), _r("rmu_retain", 100.0)),
+                  cite="The WMDP Benchmark (Li et al., 2024): alpha 100, c 6.5"),
+    "finetune": Preset((T("finetune", role="train"),), cite="plain fine-tuning: makes target and retain models"),
 }
 
 
-def build_method(cfg: MethodConfig) -> Method:
-    """Resolve a MethodConfig (preset + overrides) into a Method of weighted terms."""
-    if cfg.name == "custom":
+def _resolve_preset(cfg: MethodConfig) -> tuple[str, Preset, list[str]]:
+    """The preset named by cfg.name ("NPO", "NPO_GDR+GRU", "custom") and its transforms."""
+    base, *suffixes = cfg.name.split("+")
+    transforms = [s.lower() for s in suffixes] + [t.lower() for t in cfg.transforms]
+    if base == "custom":
         if not cfg.forget:
             raise ConfigError("method.name=custom needs method.forget (and optionally method.retain)")
-        preset = Preset(cfg.forget, cfg.retain or "none")
-    elif cfg.name in PRESETS:
-        preset = PRESETS[cfg.name]
+        terms = [T(cfg.forget)] + ([_r(cfg.retain)] if cfg.retain and cfg.retain != "none" else [])
+        preset = Preset(tuple(terms))
+    elif base in PRESETS:
+        preset = PRESETS[base]
+        if cfg.forget or cfg.retain:
+            raise ConfigError(f"method.forget / method.retain apply to method.name=custom, not to {base}; "
+                              f"use method.name=custom method.forget=... method.retain=...")
     else:
-        raise ConfigError(f"unknown method {cfg.name!r}; valid: {', '.join(sorted(PRESETS))}, custom")
-    forget_name = cfg.forget or preset.forget
-    retain_name = cfg.retain or preset.retain
-    forget_cls = FORGET_OBJECTIVES.get(forget_name)
-    retain_cls = RETAIN_REGULARISERS.get(retain_name)
+        valid = ", ".join(sorted(PRESETS))
+        raise ConfigError(f"unknown method {base!r}; valid: {valid}, custom (add +GRU for the GRU transform)")
+    for name in transforms:
+        TRANSFORMS.get(name)  # unknown transform: one-line error listing the valid ones
+    return base, preset, list(dict.fromkeys(preset.transforms + tuple(transforms)))
+
+
+def _with_retain_group(terms: list[T], transforms: list[str]) -> list[T]:
+    """A transform that needs a retain gradient (GRU) gets GDR when the preset has no retain term."""
+    needs_retain = any("retain" in TRANSFORMS.get(t).groups for t in transforms)
+    if needs_retain and not any(t.role == "retain" for t in terms):
+        return [*terms, _r("gdr")]
+    return terms
+
+
+def _check_params(cfg_params: dict[str, Any], keys: dict[str, type], method: str) -> None:
+    for key, value in cfg_params.items():
+        if key in keys:
+            if not isinstance(value, dict):
+                raise ConfigError(f"method.params.{key} must be a mapping of {key}'s parameters, "
+                                  f"e.g. method.params.{key}.NAME=VALUE")
+            continue
+        owners = [k for k, cls in keys.items() if key in {f.name for f in dataclasses.fields(cls)}]
+        listing = ", ".join(f"{k} ({', '.join(f.name for f in dataclasses.fields(c)) or 'no parameters'})"
+                            for k, c in keys.items())
+        if owners:
+            raise ConfigError(f"method.params.{key}: parameters are set per term, e.g. "
+                              f"method.params.{owners[0]}.{key}={value}; terms of {method}: {listing}")
+        raise ConfigError(f"method.params.{key}: {method} has no term or transform {key!r}; its terms: {listing}")
+
+
+def _check_weights(weights: dict[str, Any], keys: list[str], method: str) -> dict[str, float]:
+    out = {}
+    for key, value in weights.items():
+        if key not in keys:
+            raise ConfigError(f"method.weights.{key}: {method} has no term {key!r}; its terms: {', '.join(keys)}")
+        if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+            raise ConfigError(f"method.weights.{key} must be a number, got {value!r}")
+        try:
+            out[key] = float(value)
+        except ValueError:
+            raise ConfigError(f"method.weights.{key} must be a number, got {value!r}") from None
+    return out
+
+
+def build_method(cfg: MethodConfig) -> Method:
+    """Resolve a MethodConfig (preset + overrides) into a Method; every option is checked here,
+    before any model is loaded."""
+    base, preset, transform_names = _resolve_preset(cfg)
+    specs = _with_retain_group(list(preset.terms), transform_names)
+    classes = {s.name: TERMS.get(s.term) for s in specs}
+    param_classes = {**{k: c.Params for k, c in classes.items()},
+                     **{t: TRANSFORMS.get(t).Params for t in transform_names}}
     params = {**preset.params, **cfg.params}
-    valid = {f.name for cls in (forget_cls, retain_cls) for f in dataclasses.fields(cls.Params)}
-    unknown = sorted(set(params) - valid)
-    if unknown:
-        raise ConfigError(
-            f"unknown method.params key {unknown[0]!r} for {forget_name}+{retain_name}; "
-            f"valid: {', '.join(sorted(valid)) or 'none'}"
-        )
+    _check_params(params, param_classes, cfg.name)
+    weights = _check_weights(cfg.weights, list(classes), cfg.name)
+    scale = {"forget": 1.0 if cfg.gamma is None else cfg.gamma, "retain": 1.0 if cfg.alpha is None else cfg.alpha,
+             "train": 1.0}
 
-    def make(cls):
-        names = {f.name for f in dataclasses.fields(cls.Params)}
-        return cls(cls.Params(**{k: v for k, v in params.items() if k in names}))
+    def typed(key: str) -> Any:
+        return from_dict(param_classes[key], dict(params.get(key, {})), f"method.params.{key}")
 
-    gamma = preset.gamma if cfg.gamma is None else cfg.gamma
-    alpha = preset.alpha if cfg.alpha is None else cfg.alpha
-    if gamma == 0 and (retain_name == "none" or alpha == 0):
-        raise ConfigError("every loss weight is 0: set method.gamma (forget) or method.alpha (retain) above 0")
-    role = "train" if forget_name == "finetune" else "forget"
-    # Zero-weight terms are left out, so their streams and reference passes are never computed.
-    terms = [WeightedTerm(role, forget_name, gamma, make(forget_cls))] if gamma != 0 else []
-    if retain_name != "none" and alpha != 0:
-        terms.append(WeightedTerm("retain", retain_name, alpha, make(retain_cls)))
-    return Method(cfg.name, terms)
-
-
-def describe_methods() -> str:
-    """The text `unlearn methods` prints."""
-    lines = ["Presets (method.name):"]
-    for name, p in PRESETS.items():
-        parts = p.forget + ("" if p.retain == "none" else f" + {p.retain}")
-        lines.append(f"  {name:<10} {parts:<14} gamma={p.gamma} alpha={p.alpha}  [{p.cite}]")
-    lines.append("")
-    lines.append("Forget objectives (method.forget) and retain regularisers (method.retain):")
-    for kind, reg in (("forget", FORGET_OBJECTIVES), ("retain", RETAIN_REGULARISERS)):
-        for name, cls in reg.items():
-            defaults = ", ".join(f"{f.name}={f.default}" for f in dataclasses.fields(cls.Params))
-            needs = [n for n, flag in (("ref log-probs", cls.needs_ref_logps), ("ref logits", cls.needs_ref_logits)) if flag]
-            extra = f"  params: {defaults}" if defaults else ""
-            need = f"  needs: {', '.join(needs)}" if needs else ""
-            lines.append(f"  {kind:<6} {name:<9} stream={cls.stream:<11} {cls.summary}{extra}{need}")
-    return "\n".join(lines)
+    terms = []
+    for s in specs:
+        weight = weights.get(s.name, s.weight * scale[s.role])
+        if weight != 0:  # zero-weight terms are left out: their streams and reference passes never run
+            terms.append(WeightedTerm(s.name, s.role, weight, classes[s.name](typed(s.name))))
+    if not any(t.role in ("forget", "train") for t in terms):
+        raise ConfigError("every forget term's weight is 0: set method.gamma or method.weights above 0")
+    transforms = [TRANSFORMS.get(t)(typed(t)) for t in transform_names]
+    return Method(cfg.name, terms, transforms, preset.reference, preset.cite)

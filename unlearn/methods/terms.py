@@ -1,4 +1,5 @@
-"""The loss terms of the first methods (SPEC 3.1 forget objectives, 3.2 retain regularisers)."""
+"""Loss terms (SPEC 3.1 forget objectives, 3.2 retain regularisers). Each returns the sum of its loss
+over the micro-batch's units; the engine divides by the global batch's number of units."""
 
 from __future__ import annotations
 
@@ -7,39 +8,90 @@ from dataclasses import dataclass
 import torch
 
 from unlearn.losses import (
-    batch_token_mean,
-    ga_token_mean,
+    dpo_per_sequence,
     kl_ref_theta_per_token,
-    nll_token_mean,
     npo_per_sequence,
-    sequence_logps_sum,
+    rmu_control_vector,
+    rmu_mse_per_token,
 )
-from unlearn.methods.base import FORGET_OBJECTIVES, RETAIN_REGULARISERS, StreamOutputs, Term
+from unlearn.methods.base import TERMS, Needs, Outputs, Refresh, SetupContext, Term
+
+
+def _masked_sum(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    return torch.where(mask, values, torch.zeros_like(values)).sum()
 
 
 class NLLTerm(Term):
-    """NLL (token mean over the batch's target tokens) on the term's stream; subclasses pick the stream."""
+    """NLL summed over the target tokens of the term's stream (token mean once the engine divides)."""
 
-    def loss(self, out: StreamOutputs) -> torch.Tensor:
-        return nll_token_mean(out.token_logps, out.target_mask)
+    def loss_sum(self, outs: dict[str, Outputs]) -> torch.Tensor:
+        out = outs[self.streams[0]]
+        return -_masked_sum(out.token_logps, out.target_mask)
 
 
-@FORGET_OBJECTIVES.register("finetune")
+@TERMS.register("finetune")
 class Finetune(NLLTerm):
-    """Plain fine-tuning on the training stream: how target and retain models are made."""
-
-    stream = "train"
-    summary = "NLL on the training data (not an unlearning method)"
+    streams = ("train",)
+    summary = "NLL on the training data (makes target and retain models; not an unlearning method)"
 
 
-@FORGET_OBJECTIVES.register("ga")
+@TERMS.register("gdr")
+class GDR(NLLTerm):
+    streams = ("retain",)
+    summary = "gradient descent (NLL) on the retain set"
+    cite = "GradDiff; TOFU (Maini et al., 2024)"
+
+
+@TERMS.register("idk")
+class IDK(NLLTerm):
+    streams = ("forget_idk",)
+    summary = "NLL of a refusal ('I don't know') to each forget question"
+    cite = "TOFU: A Task of Fictitious Unlearning for LLMs (Maini et al., 2024)"
+
+
+@TERMS.register("mismatch")
+class Mismatch(NLLTerm):
+    streams = ("forget_random",)
+    summary = "NLL of a random answer from unrelated normal data to each forget question (LLMU L_rdn)"
+    cite = "Large Language Model Unlearning (Yao et al., 2024)"
+
+
+@TERMS.register("ga")
 class GradientAscent(Term):
-    """GA: -NLL(y | x), token mean over the batch's target tokens. Jang et al. 2023; TOFU 2024."""
+    """GA: -NLL(y | x) (SPEC 3.1). Knowledge Unlearning for Mitigating Privacy Risks in Language
+    Models (Jang et al., 2023); TOFU (Maini et al., 2024)."""
 
     summary = "gradient ascent on the forget answers"
+    cite = "Jang et al., 2023; TOFU (Maini et al., 2024)"
 
-    def loss(self, out: StreamOutputs) -> torch.Tensor:
-        return ga_token_mean(out.token_logps, out.target_mask)
+    def loss_sum(self, outs: dict[str, Outputs]) -> torch.Tensor:
+        out = outs[self.streams[0]]
+        return _masked_sum(out.token_logps, out.target_mask)
+
+
+@dataclass
+class SampledParams:
+    resample_every: float = 2.0
+    """Epochs (of the forget stream) between regenerations of the model's own answers."""
+    sample: bool = False
+    """Sample the answers (temperature 1) instead of greedy decoding."""
+    max_new_tokens: int = 64
+    """Length limit of each generated answer."""
+
+
+@TERMS.register("ga_sampled")
+class GradientAscentSampled(GradientAscent):
+    """GA on the model's own answers to the forget questions, regenerated during training (the
+    sequence half of BS-S, 'bootstrapping' in the survey, seed 001)."""
+
+    streams = ("forget_sampled",)
+    Params = SampledParams
+    summary = "gradient ascent on the model's own (regenerated) answers to the forget questions"
+    cite = "Bootstrapping unlearning, sequence level (survey, seed 001)"
+
+    def refresh(self) -> Refresh:
+        p = self.params
+        return Refresh(self.streams[0], p.resample_every, p.sample, p.max_new_tokens)
 
 
 @dataclass
@@ -48,56 +100,164 @@ class NPOParams:
     """Inverse temperature of NPO's log-sigmoid."""
 
 
-@FORGET_OBJECTIVES.register("npo")
+@TERMS.register("npo")
 class NPO(Term):
-    """NPO (Zhang et al., 2024): -(2/beta) mean_i log sigmoid(-beta (logp_theta - logp_ref)(y_i)),
-    sequence log-likelihoods with the sum reduction."""
+    """NPO: -(2/beta) mean_i log sigmoid(-beta (logp_theta - logp_ref)(y_i)), sum reduction.
+    Negative Preference Optimization (Zhang et al., 2024)."""
 
-    needs_ref_logps = True
+    unit = "sequence"
     Params = NPOParams
     summary = "negative preference optimisation against the reference model"
+    cite = "Negative Preference Optimization (Zhang et al., 2024)"
 
-    def loss(self, out: StreamOutputs) -> torch.Tensor:
-        assert out.ref_logps_sum is not None
-        logps_sum = sequence_logps_sum(out.token_logps, out.target_mask)
-        return npo_per_sequence(logps_sum, out.ref_logps_sum, self.params.beta).mean()
+    def needs(self) -> dict[str, Needs]:
+        return {self.streams[0]: Needs(ref_logps=True)}
 
-
-@FORGET_OBJECTIVES.register("idk")
-class IDK(NLLTerm):
-    """IDK (TOFU, Maini et al., 2024): fine-tune the forget questions to a refusal ("I don't know")."""
-
-    stream = "forget_idk"
-    summary = "fine-tuning the forget questions to refusals"
+    def loss_sum(self, outs: dict[str, Outputs]) -> torch.Tensor:
+        out = outs[self.streams[0]]
+        return npo_per_sequence(out.logps_sum, out.ref_logps_sum, self.params.beta).sum()
 
 
-@RETAIN_REGULARISERS.register("none")
-class NoRetain(Term):
-    stream = "retain"
-    summary = "no retain term"
-
-    def loss(self, out: StreamOutputs) -> torch.Tensor:  # never called: weight 0
-        raise RuntimeError("the 'none' regulariser has no loss")
+@dataclass
+class DPOParams:
+    beta: float = 0.1
+    """Inverse temperature of DPO's log-sigmoid."""
 
 
-@RETAIN_REGULARISERS.register("gdr")
-class GDR(NLLTerm):
-    """GDR: gradient descent (NLL, token mean) on the retain set (TOFU's 'grad diff' retain term)."""
+@TERMS.register("dpo")
+class DPO(Term):
+    """DPO with the alternative (a refusal) preferred over the forget answer, pair by pair:
+    -(2/beta) log sigmoid(beta ([logp - logp_ref](y_alt) - [logp - logp_ref](y))). Direct Preference
+    Optimization (Rafailov et al., 2023); used for unlearning in TOFU (Maini et al., 2024)."""
 
-    stream = "retain"
-    summary = "NLL on the retain set"
+    streams = ("forget", "forget_idk")
+    unit = "sequence"
+    Params = DPOParams
+    summary = "prefer a refusal over the forget answer (DPO), pairs aligned per question"
+    cite = "Rafailov et al., 2023; TOFU (Maini et al., 2024)"
+
+    def needs(self) -> dict[str, Needs]:
+        return {s: Needs(ref_logps=True) for s in self.streams}
+
+    def loss_sum(self, outs: dict[str, Outputs]) -> torch.Tensor:
+        forget, alt = outs[self.streams[0]], outs[self.streams[1]]
+        return dpo_per_sequence(alt.logps_sum, alt.ref_logps_sum, forget.logps_sum, forget.ref_logps_sum,
+                                self.params.beta).sum()
 
 
-@RETAIN_REGULARISERS.register("klr")
+@TERMS.register("klr")
 class KLR(Term):
-    """KLR: KL(p_ref || p_theta) on retain target tokens (TOFU's KL retain term, masked to the
-    target tokens instead of TOFU code's average over every position)."""
+    """KL(p_ref || p_theta) summed over the vocabulary, on target tokens (TOFU's KL retain term,
+    masked to target tokens instead of averaged over every position; LLMU's forward KL on normal data)."""
 
-    stream = "retain"
-    needs_logits = True
-    needs_ref_logits = True
+    streams = ("retain",)
     summary = "KL(p_ref || p_theta) on retain target tokens"
+    cite = "TOFU (Maini et al., 2024); LLMU (Yao et al., 2024)"
 
-    def loss(self, out: StreamOutputs) -> torch.Tensor:
+    def needs(self) -> dict[str, Needs]:
+        return {self.streams[0]: Needs(logits=True, ref_logits=True)}
+
+    def loss_sum(self, outs: dict[str, Outputs]) -> torch.Tensor:
+        out = outs[self.streams[0]]
         assert out.logits is not None and out.ref_logits is not None
-        return batch_token_mean(kl_ref_theta_per_token(out.logits, out.ref_logits), out.target_mask)
+        return _masked_sum(kl_ref_theta_per_token(out.logits, out.ref_logits), out.target_mask)
+
+
+LAYER_AT_SETUP = -1
+"""Stands for "a layer chosen from the model's depth at setup" in Needs declared before setup."""
+
+
+def _layer_or_unknown(layer: int | None) -> int:
+    return LAYER_AT_SETUP if layer is None else layer
+
+
+def rmu_layer(layer: int | None, num_layers: int) -> int:
+    """Default RMU layer: 7 of 32 (WMDP's choice for Zephyr-7B), scaled to the model's depth."""
+    chosen = round(num_layers * 7 / 32) if layer is None else layer
+    if not 0 <= chosen < num_layers:
+        from unlearn.errors import ConfigError
+
+        raise ConfigError(f"RMU layer {chosen} does not exist: the model has layers 0..{num_layers - 1}")
+    return chosen
+
+
+@dataclass
+class RMUParams:
+    layer: int | None = None
+    """Decoder layer whose output is steered; default round(7/32 of the depth) (7 of 32 in WMDP)."""
+    coefficient: float = 6.5
+    """Norm c of the random control vector c*u (WMDP: 6.5 to 20)."""
+    module: str = "mlp.down_proj"
+    """Module trained in each of the `layers_trained` layers ending at `layer` (WMDP: layers L-2..L)."""
+    layers_trained: int = 3
+    """How many layers, ending at `layer`, have their `module` trained."""
+
+
+@TERMS.register("rmu")
+class RMU(Term):
+    """RMU forget term: MSE between layer-L hidden states of forget target tokens and a fixed random
+    vector c*u (u uniform in [0,1)^H, normalised, drawn once from the run's seed). Only the chosen
+    modules train. The WMDP Benchmark (Li et al., 2024)."""
+
+    Params = RMUParams
+    summary = "steer the forget hidden states at one layer to a random vector (trains chosen modules only)"
+    cite = "The WMDP Benchmark: Measuring and Reducing Malicious Use with Unlearning (Li et al., 2024)"
+
+    def __init__(self, params=None, streams=None):
+        super().__init__(params, streams)
+        self.layer: int | None = None
+        self.control: torch.Tensor | None = None
+
+    def setup(self, ctx: SetupContext) -> None:
+        p = self.params
+        self.layer = rmu_layer(p.layer, ctx.num_layers)
+        first = max(0, self.layer - p.layers_trained + 1)
+        ctx.train_only([f".layers.{i}.{p.module}." for i in range(first, self.layer + 1)])
+        self.control = rmu_control_vector(ctx.hidden_size, p.coefficient, ctx.generator(salt=7))
+
+    def needs(self) -> dict[str, Needs]:
+        return {self.streams[0]: Needs(hidden_layers=(_layer_or_unknown(self.layer),))}
+
+    def loss_sum(self, outs: dict[str, Outputs]) -> torch.Tensor:
+        out = outs[self.streams[0]]
+        hidden = out.hidden[self.layer]
+        control = self.control.to(device=hidden.device, dtype=hidden.dtype)
+        return rmu_mse_per_token(hidden, control, out.hidden_mask).sum()
+
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        return {"control": self.control}
+
+    def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
+        self.control = state["control"]
+
+
+@dataclass
+class RMURetainParams:
+    layer: int | None = None
+    """Same layer as the forget term's (default round(7/32 of the depth))."""
+
+
+@TERMS.register("rmu_retain")
+class RMURetain(Term):
+    """RMU retain term: MSE between the model's and the frozen model's layer-L hidden states on retain
+    target tokens (weight alpha, 100-1200 in WMDP). The WMDP Benchmark (Li et al., 2024)."""
+
+    streams = ("retain",)
+    Params = RMURetainParams
+    summary = "keep the retain hidden states at the RMU layer equal to the frozen model's"
+    cite = "The WMDP Benchmark (Li et al., 2024)"
+
+    def __init__(self, params=None, streams=None):
+        super().__init__(params, streams)
+        self.layer: int | None = None
+
+    def setup(self, ctx: SetupContext) -> None:
+        self.layer = rmu_layer(self.params.layer, ctx.num_layers)
+
+    def needs(self) -> dict[str, Needs]:
+        layer = _layer_or_unknown(self.layer)
+        return {self.streams[0]: Needs(hidden_layers=(layer,), ref_hidden_layers=(layer,))}
+
+    def loss_sum(self, outs: dict[str, Outputs]) -> torch.Tensor:
+        out = outs[self.streams[0]]
+        return rmu_mse_per_token(out.hidden[self.layer], out.ref_hidden[self.layer], out.hidden_mask).sum()

@@ -1,0 +1,115 @@
+"""Checkpoints without pickle: every state is safetensors or JSON, so resuming a folder someone else
+wrote cannot run code.
+
+`checkpoints/step-N/` holds `trainable.safetensors` (the parameters that train: all of them, the LoRA
+adapter, or RMU's chosen modules), `optimizer.safetensors` + `optimizer.json`, `scheduler.json`,
+`terms.safetensors` / `transforms.safetensors` (e.g. RMU's random direction, GRU's moving average),
+`rng-rankR.safetensors` per process, and last `trainer_state.json`, the marker of a complete folder.
+A folder is written under a temporary name and renamed into place, so a crash or a full disk never
+leaves a half-written checkpoint that looks complete.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from unlearn.engine.integrity import commit_folder, disk_errors, temp_sibling
+from unlearn.engine.state_io import (
+    load_optimizer_state,
+    load_scheduler_state,
+    load_tensors,
+    optimizer_state_to_files,
+    rng_state,
+    save_tensors,
+    scheduler_state_to_json,
+    set_rng_state,
+)
+from unlearn.errors import UnlearnError
+from unlearn.methods.base import Method
+
+MARKER = "trainer_state.json"
+
+
+def list_checkpoints(run_dir: Path) -> list[Path]:
+    """Complete checkpoints (with their marker), oldest first."""
+    folder = run_dir / "checkpoints"
+    if not folder.is_dir():
+        return []
+    done = [p for p in folder.glob("step-*") if (p / MARKER).is_file()]
+    return sorted(done, key=lambda p: int(p.name.split("-")[1]))
+
+
+def trainable_names(model: torch.nn.Module) -> list[str]:
+    return [n for n, p in model.named_parameters() if p.requires_grad]
+
+
+def _indexed(prefix: str, states: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
+    return {f"{prefix}{i}.{k}": v for i, state in enumerate(states) for k, v in state.items()}
+
+
+def _split(tensors: dict[str, torch.Tensor], count: int) -> list[dict[str, torch.Tensor]]:
+    out: list[dict[str, torch.Tensor]] = [{} for _ in range(count)]
+    for key, value in tensors.items():
+        i, name = key.split(".", 1)
+        out[int(i)][name] = value
+    return out
+
+
+def save_checkpoint(accelerator: Any, run_dir: Path, step: int, model: torch.nn.Module, optimizer: Any,
+                    scheduler: Any, method: Method, keep: int) -> Path:
+    """Write checkpoints/step-N atomically (every process writes its RNG state), prune old ones."""
+    final = run_dir / "checkpoints" / f"step-{step:06d}"
+    tmp = temp_sibling(final, tag="all")
+    unwrapped = accelerator.unwrap_model(model)
+    state = accelerator.get_state_dict(model)  # gathers sharded weights on every process
+    with disk_errors(f"checkpoint {final}"):
+        if accelerator.is_main_process:
+            shutil.rmtree(tmp, ignore_errors=True)
+            tmp.mkdir(parents=True)
+        accelerator.wait_for_everyone()
+        save_tensors(tmp / f"rng-rank{accelerator.process_index}.safetensors", rng_state())
+        accelerator.wait_for_everyone()
+        if accelerator.is_main_process:
+            save_tensors(tmp / "trainable.safetensors", {n: state[n] for n in trainable_names(unwrapped)})
+            optimizer_state_to_files(optimizer, tmp, "optimizer")
+            (tmp / "scheduler.json").write_text(json.dumps(scheduler_state_to_json(scheduler)))
+            save_tensors(tmp / "terms.safetensors", _indexed("", [t.term.state_dict() for t in method.terms]))
+            save_tensors(tmp / "transforms.safetensors", _indexed("", [t.state_dict() for t in method.transforms]))
+            (tmp / MARKER).write_text(json.dumps({"step": step, "num_processes": accelerator.num_processes}))
+            commit_folder(tmp, final)
+            for old in list_checkpoints(run_dir)[:-max(keep, 1)]:
+                # Unmark first: a kill mid-delete must not leave a half-deleted folder that looks complete.
+                (old / MARKER).unlink(missing_ok=True)
+                shutil.rmtree(old, ignore_errors=True)
+    accelerator.wait_for_everyone()
+    return final
+
+
+def load_checkpoint(accelerator: Any, folder: Path, model: torch.nn.Module, optimizer: Any, scheduler: Any,
+                    method: Method) -> int:
+    """Restore everything `save_checkpoint` wrote; returns the step it was taken at."""
+    unwrapped = accelerator.unwrap_model(model)
+    weights = load_tensors(folder / "trainable.safetensors")
+    expected = set(trainable_names(unwrapped))
+    if set(weights) != expected:
+        raise UnlearnError(f"checkpoint {folder} does not match the model's trainable parameters "
+                           f"({len(set(weights) ^ expected)} differ); delete {folder.parent} to start afresh")
+    unwrapped.load_state_dict(weights, strict=False)
+    load_optimizer_state(optimizer, folder, "optimizer")
+    load_scheduler_state(scheduler, json.loads((folder / "scheduler.json").read_text()))
+    for term, state in zip(method.terms, _split(load_tensors(folder / "terms.safetensors"), len(method.terms))):
+        if state:
+            term.term.load_state_dict(state)
+    for transform, state in zip(method.transforms,
+                                _split(load_tensors(folder / "transforms.safetensors"), len(method.transforms))):
+        if state:
+            transform.load_state_dict(state)
+    rng_path = folder / f"rng-rank{accelerator.process_index}.safetensors"
+    if rng_path.is_file():
+        set_rng_state(load_tensors(rng_path))
+    return int(json.loads((folder / MARKER).read_text())["step"])

@@ -1,0 +1,54 @@
+"""LoRA through peft (SPEC 3.4: ReLearn's r 32, alpha 32, dropout 0.05 on all linear layers but the
+head). With LoRA the reference model is the same weights with the adapter disabled, so only one copy
+of the base weights is ever in memory."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from unlearn.config import LoraConfig
+from unlearn.errors import ConfigError
+
+SAVE_MODES = ("merged", "adapter")
+
+
+def check_lora(cfg: LoraConfig) -> None:
+    """Checked before any model is loaded."""
+    if cfg.r < 0:
+        raise ConfigError(f"lora.r must be 0 (full weights) or a positive rank, got {cfg.r}")
+    if cfg.save not in SAVE_MODES:
+        raise ConfigError(f"lora.save {cfg.save!r} is unknown; valid: {', '.join(SAVE_MODES)}")
+    if not 0 <= cfg.dropout < 1:
+        raise ConfigError(f"lora.dropout must be in [0, 1), got {cfg.dropout}")
+    if cfg.r > 0 and not cfg.target_modules:
+        raise ConfigError("lora.target_modules is empty; name the modules to adapt, or all-linear")
+
+
+def apply_lora(model: torch.nn.Module, cfg: LoraConfig) -> Any:
+    """Wrap `model` with a LoRA adapter; only the adapter's parameters train."""
+    try:
+        from peft import LoraConfig as PeftLoraConfig, get_peft_model
+    except ImportError:
+        raise ConfigError("LoRA needs the peft package: pip install peft") from None
+    targets: Any = cfg.target_modules
+    if list(targets) == ["all-linear"]:
+        targets = "all-linear"  # peft: every linear layer except the output head
+    peft_cfg = PeftLoraConfig(r=cfg.r, lora_alpha=cfg.alpha, lora_dropout=cfg.dropout, target_modules=targets,
+                              bias="none", task_type="CAUSAL_LM")
+    try:
+        return get_peft_model(model, peft_cfg)
+    except ValueError as err:
+        raise ConfigError(f"lora.target_modules {cfg.target_modules}: {str(err).splitlines()[0]}") from None
+
+
+def is_peft(model: torch.nn.Module) -> bool:
+    return hasattr(model, "disable_adapter") and hasattr(model, "merge_and_unload")
+
+
+def model_to_save(unwrapped: torch.nn.Module, cfg: LoraConfig) -> torch.nn.Module:
+    """What `model/` holds: the merged plain model (default) or the peft model (adapter only)."""
+    if not is_peft(unwrapped) or cfg.save == "adapter":
+        return unwrapped
+    return unwrapped.merge_and_unload()

@@ -1,0 +1,78 @@
+"""What `unlearn methods [NAME]` prints: the presets, or one preset's terms, streams, weights,
+parameters (defaults and help), needs, reference strategy and paper."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from unlearn.config import MethodConfig, field_help
+from unlearn.methods.base import TERMS, TRANSFORMS, Method, Needs
+from unlearn.methods.presets import PRESETS, build_method
+from unlearn.methods.terms import LAYER_AT_SETUP
+
+
+def _needs_text(needs: Needs) -> str:
+    parts = ["token log-probs"]
+    if needs.logits:
+        parts.append("logits")
+    if needs.hidden_layers:
+        parts.append(f"hidden states of layer {', '.join(map(str, needs.hidden_layers))}")
+    if needs.ref_logps:
+        parts.append("reference log-probs")
+    if needs.ref_logits:
+        parts.append("reference logits")
+    if needs.ref_hidden_layers:
+        parts.append(f"reference hidden states of layer {', '.join(map(str, needs.ref_hidden_layers))}")
+    return ", ".join(parts)
+
+
+def _params_lines(cls: type, key: str) -> list[str]:
+    helps = field_help(cls)
+    lines = []
+    for f in dataclasses.fields(cls):
+        lines.append(f"      method.params.{key}.{f.name} = {f.default!r}   {helps.get(f.name, '')}".rstrip())
+    return lines or ["      (no parameters)"]
+
+
+def _term_needs(term) -> str:
+    text = "; ".join(f"{s}: {_needs_text(n)}" for s, n in term.needs().items())
+    return text.replace(f"layer {LAYER_AT_SETUP}", "the layer chosen from the model's depth at start")
+
+
+def describe_method(name: str) -> str:
+    """One preset in full (name may carry transforms, e.g. NPO+GRU)."""
+    from unlearn.engine.reference import choose_strategy
+
+    method: Method = build_method(MethodConfig(name=name))
+    preset = PRESETS[name.split("+")[0]]
+    lines = [f"{name}: {preset.cite}", "", "Terms (method.weights.KEY sets a weight; method.gamma / method.alpha "
+             "multiply forget / retain weights):"]
+    for t in method.terms:
+        cls = type(t.term)
+        lines.append(f"  {t.key}: {t.role} term, weight {t.weight}, streams {', '.join(t.term.streams)}, "
+                     f"loss averaged per {t.term.unit}")
+        lines.append(f"    {cls.summary}" + (f" [{cls.cite}]" if cls.cite else ""))
+        lines.append(f"    needs: {_term_needs(t.term)}")
+        lines.extend(_params_lines(cls.Params, t.key))
+    for tr in method.transforms:
+        tname = next(n for n, c in TRANSFORMS.items() if isinstance(tr, c))
+        lines.append(f"  transform {tname}: {type(tr).summary} [{type(tr).cite}]")
+        lines.extend(_params_lines(type(tr).Params, tname))
+    ref = choose_strategy("auto", method, lora=False) or "none needed"
+    lines += ["", f"Reference model (method.reference=auto): {ref}; under LoRA the adapter-disabled model."]
+    return "\n".join(lines)
+
+
+def describe_methods() -> str:
+    """Every preset on one line, then the terms and transforms that compose them."""
+    lines = ["Presets (method.name; add +GRU for the GRU gradient transform; `unlearn methods NAME` for details):"]
+    for name, p in PRESETS.items():
+        parts = " + ".join(f"{t.weight:g}*{t.name}" for t in p.terms)
+        lines.append(f"  {name:<9} {parts:<34} [{p.cite}]")
+    lines += ["", "Terms (method.name=custom method.forget=TERM method.retain=TERM):"]
+    for name, cls in TERMS.items():
+        lines.append(f"  {name:<11} streams={','.join(cls.streams):<18} {cls.summary}")
+    lines += ["", "Gradient transforms:"]
+    for name, cls in TRANSFORMS.items():
+        lines.append(f"  {name:<11} {cls.summary}")
+    return "\n".join(lines)

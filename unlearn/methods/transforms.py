@@ -1,0 +1,51 @@
+"""Gradient transforms (SPEC 3.3): they sit between backward and the optimiser step."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from unlearn.losses import ema_update_, gru_rectify, inner_product_float64
+from unlearn.methods.base import TRANSFORMS, GradientTransform
+
+
+@dataclass
+class GRUParams:
+    gamma: float = 0.8
+    """Weight of the current retain gradient in its moving average m."""
+
+
+@TRANSFORMS.register("gru")
+class GRU(GradientTransform):
+    """GRU: keep m, an exponential moving average of the retain gradient; when the unlearning
+    gradient g_u points against it (<g_u, m> < 0), project that component out:
+    g_u - (<g_u, m> / ||m||^2) m, inner products over the whole parameter vector in float64. The
+    rectified g_u is the applied gradient; retain terms act only through m. "GRU: Mitigating the
+    Trade-off between Unlearning and Retention for Large Language Models" (Wang et al., 2025)."""
+
+    Params = GRUParams
+    summary = "project the unlearning gradient off the retain gradient's average when they conflict"
+    cite = "GRU (Wang et al., 2025)"
+
+    def __init__(self, params=None):
+        super().__init__(params)
+        self.average: list[torch.Tensor] | None = None
+
+    def apply(self, grads: dict[str, list[torch.Tensor]], step: int) -> list[torch.Tensor]:
+        retain = grads["retain"]
+        if self.average is None:
+            self.average = [g.detach().clone() for g in retain]
+        else:
+            ema_update_(self.average, retain, self.params.gamma)
+        rectified, dot = gru_rectify(grads["forget"], self.average)
+        after = inner_product_float64(rectified, self.average)
+        self.last_stats = {"gru_dot": dot, "gru_dot_after": after, "gru_projected": float(dot < 0)}
+        return rectified
+
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        return {} if self.average is None else {f"average.{i}": t for i, t in enumerate(self.average)}
+
+    def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
+        if state:
+            self.average = [state[f"average.{i}"] for i in range(len(state))]

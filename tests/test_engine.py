@@ -19,10 +19,9 @@ from conftest import REPO, run_cli
 from unlearn import api
 from unlearn.config import load_config
 from unlearn.errors import TrainingDiverged
-from unlearn.methods import FORGET_OBJECTIVES, PRESETS, Term
-from unlearn.losses import ga_token_mean
+from unlearn.methods import PRESETS, TERMS, Term
 
-UNLEARNING_PRESETS = [name for name in PRESETS if name != "finetune"]
+UNLEARNING_PRESETS = [name for name in PRESETS if name != "finetune"] + ["NPO+GRU", "GA_GDR+GRU"]
 
 
 def _weights(folder: Path) -> dict[str, torch.Tensor]:
@@ -54,14 +53,15 @@ class _NaNAfterTwoCalls(Term):
 
     calls = 0
 
-    def loss(self, out):
+    def loss_sum(self, outs):
         type(self).calls += 1
-        value = ga_token_mean(out.token_logps, out.target_mask)
+        out = outs["forget"]
+        value = out.token_logps[out.target_mask].sum()
         return value * float("nan") if type(self).calls > 2 else value
 
 
 def test_nan_loss_stops_with_clear_error_and_keeps_checkpoint(world, target_model, tmp_path):
-    FORGET_OBJECTIVES.add("nan_after_2", _NaNAfterTwoCalls)
+    TERMS.add("nan_after_2", _NaNAfterTwoCalls)
     try:
         cfg = load_config(overrides=[f"out={tmp_path}", f"model.path={target_model}", f"data.path={world}",
                                      "method.name=custom", "method.forget=nan_after_2", "train.max_steps=10",
@@ -69,13 +69,14 @@ def test_nan_loss_stops_with_clear_error_and_keeps_checkpoint(world, target_mode
         with pytest.raises(TrainingDiverged) as err:
             api.run_unlearning(cfg)
     finally:
-        FORGET_OBJECTIVES.remove("nan_after_2")
+        TERMS.remove("nan_after_2")
     message = str(err.value)
     assert "nan" in message and "step 3" in message and "step-000002" in message and "train.lr" in message
     ckpt = tmp_path / "checkpoints" / "step-000002"
     assert (ckpt / "trainer_state.json").is_file()
     # The kept checkpoint holds finite weights (the NaN update was never applied).
-    weights = load_file(str(ckpt / "model.safetensors"))
+    weights = load_file(str(ckpt / "trainable.safetensors"))
+    assert len(weights) == len(_weights(target_model))  # full weights train: every parameter is there
     assert all(torch.isfinite(w).all() for w in weights.values())
     log = [json.loads(line) for line in (tmp_path / "log.jsonl").read_text().splitlines()]
     assert [e["step"] for e in log] == [1, 2, 3] and log[-1]["event"] == "diverged"

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 import torch
 
 from unlearn.data.tokenize import PromptFormatter
-from unlearn.eval.scoring import generate_greedy, score_sequences
-from unlearn.models.tiny import tiny_llama_config, train_tokenizer
+from unlearn.eval.scoring import generate_greedy, score_sequences, stop_token_ids
+from unlearn.models.tiny import SPECIAL_TOKENS, tiny_llama_config, train_tokenizer
 
 TEXTS = [
     "Question: Who is Ann Lee?\nAnswer: Ann Lee is a painter from Oslo.",
@@ -60,7 +62,13 @@ def test_score_sequences_matches_manual_and_is_padding_invariant(setup):
 
     manual_short = _manual_nll(model, short)
     manual_long = _manual_nll(model, long)
-    n_short = len(tok(SHORT[1], add_special_tokens=False)["input_ids"]) + 1  # answer + eos
+    # answer tokens of the joint tokenisation (those after the prompt's tokens) + eos
+    head = tok("Question: Who is Ann Lee?\nAnswer: ")["input_ids"]
+    joint = tok("Question: Who is Ann Lee?\nAnswer: " + SHORT[1])["input_ids"]
+    if tok.convert_ids_to_tokens(joint[len(head) - 1]) != "Ġ":  # the space went to the answer
+        head = head[:-1]
+    assert joint[: len(head)] == head
+    n_short = len(joint) - len(head) + 1
     assert alone[0][1] == batched[1][1] == manual_short[1] == n_short
     assert batched[0][1] == manual_long[1]
 
@@ -120,3 +128,68 @@ def test_generate_greedy_is_greedy(setup):
             new.append(nxt)
     expected = tok.decode(new, skip_special_tokens=True).strip()
     assert generate_greedy(model, tok, [prompt], max_new_tokens=4) == [expected]
+
+
+def _greedy_ids(model, prompt, steps):
+    ids, new = list(prompt), []
+    with torch.no_grad():
+        for _ in range(steps):
+            nxt = int(model(input_ids=torch.tensor([ids])).logits[0, -1].argmax())
+            ids.append(nxt)
+            new.append(nxt)
+    return new
+
+
+def test_generate_greedy_stops_at_every_eos_of_the_generation_config(setup):
+    tok, model, fmt = setup
+    prompt = fmt.prompt_ids(SHORT[0])
+    new = _greedy_ids(model, prompt, 6)
+    assert tok.eos_token_id not in new[:3]
+    second_eos = new[2]  # the third greedy token becomes a second eos id (as Llama 3's <|eot_id|>)
+    assert second_eos not in new[:2]
+    model = copy.deepcopy(model)
+    full = generate_greedy(model, tok, [prompt], max_new_tokens=6)
+    model.generation_config.eos_token_id = [tok.eos_token_id, second_eos]
+    stopped = generate_greedy(model, tok, [prompt], max_new_tokens=6)
+    assert stopped == [tok.decode(new[:2], skip_special_tokens=True).strip()]
+    assert stopped != full
+
+
+class _ScriptedModel(torch.nn.Module):
+    """`generate` appends a fixed continuation, ignoring any eos it is given, and records its kwargs."""
+
+    def __init__(self, continuation, eos=None):
+        super().__init__()
+        self.weight = torch.nn.Parameter(torch.zeros(1))
+        self.continuation = continuation
+        self.generation_config = type("GenerationConfig", (), {"eos_token_id": eos})()
+        self.calls = []
+
+    def generate(self, input_ids, attention_mask, **kwargs):
+        self.calls.append(kwargs)
+        tail = torch.tensor([self.continuation] * input_ids.shape[0])
+        return torch.cat([input_ids, tail], dim=1)
+
+
+def test_generate_greedy_cuts_at_the_first_stop_id_and_takes_stop_ids(setup):
+    tok, _, fmt = setup
+    words = tok("Ann Lee is a painter", add_special_tokens=False)["input_ids"]
+    assert len(words) >= 4
+    # two ordinary (not special) ids standing for an end-of-turn token and a second eos: decoding
+    # with skip_special_tokens would not hide them, so only the cut removes them
+    im_end, extra = [i for i in range(len(SPECIAL_TOKENS), len(tok)) if i not in words][:2]
+    model = _ScriptedModel(words[:2] + [im_end] + words[2:] + [extra] + words[:1], eos=[tok.eos_token_id, extra])
+    prompt = fmt.prompt_ids(SHORT[0])
+    out = generate_greedy(model, tok, [prompt], stop_ids=[im_end])
+    assert out == [tok.decode(words[:2]).strip()]
+    assert sorted(model.calls[0]["eos_token_id"]) == sorted({tok.eos_token_id, extra, im_end})
+    # without the end-of-turn id the output runs on to the generation config's second eos
+    out = generate_greedy(model, tok, [prompt])
+    assert out == [tok.decode(words[:2] + [im_end] + words[2:]).strip()]
+
+
+def test_stop_token_ids_gathers_config_tokenizer_and_extra_ids(setup):
+    tok, _, _ = setup
+    assert stop_token_ids(_ScriptedModel([], eos=7), tok, [9]) == [7, tok.eos_token_id, 9]
+    assert stop_token_ids(_ScriptedModel([], eos=[7, 8, tok.eos_token_id]), tok) == [7, 8, tok.eos_token_id]
+    assert stop_token_ids(_ScriptedModel([], eos=None), tok) == [tok.eos_token_id]

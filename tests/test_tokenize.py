@@ -7,13 +7,14 @@ import torch
 
 from unlearn.data.tokenize import PromptFormatter, collate, collate_left, ensure_pad_token
 from unlearn.errors import ConfigError, ModelLoadError
-from unlearn.models.tiny import train_tokenizer
+from unlearn.models.tiny import add_chatml, train_tokenizer
 
 M = -100
 TEXTS = [
     "Question: Who is Ann Lee?\nAnswer: Ann Lee is a painter from Oslo.",
     "Question: Where does Bob Stone live with his family?\nAnswer: In a small town by the sea.",
     "the cat sat on the mat and the dog ran in the park",
+    "Question: Where is the tower?\nAnswer: Paris is big. The tower is in Paris, not far from Paris.",
 ] * 4
 SAMPLES = [
     ("Who is Ann Lee?", "A painter."),
@@ -22,7 +23,7 @@ SAMPLES = [
 
 
 def _tokenizer(pad_is_eos: bool = True):
-    tok = train_tokenizer(TEXTS, vocab_size=300)
+    tok = train_tokenizer(TEXTS, vocab_size=400)
     if pad_is_eos:
         tok.pad_token = tok.eos_token
     return tok
@@ -38,17 +39,126 @@ def tok():
 def test_prompt_and_target_ids(tok):
     fmt = PromptFormatter(tok)
     assert fmt.chat_template is False  # no chat template: the plain template is used
+    assert fmt.end_token_id == tok.eos_token_id  # plain template: targets end with eos
     assert fmt.prompt_text("Who?") == "Question: Who?\nAnswer: "
     prompt = fmt.prompt_ids("Who is Ann Lee?")
     assert prompt[0] == tok.bos_token_id
-    assert tok.decode(prompt, skip_special_tokens=True) == "Question: Who is Ann Lee?\nAnswer: "
-    target = fmt.target_ids("A painter.")
+    assert prompt.count(tok.bos_token_id) == 1
+    # the template's trailing space belongs to the answer's first token, so the prompt ends before it
+    assert tok.decode(prompt, skip_special_tokens=True) == "Question: Who is Ann Lee?\nAnswer:"
+    enc = fmt.encode("Who is Ann Lee?", "In a small town.")
+    assert enc["input_ids"][: len(prompt)] == prompt
+    target = enc["input_ids"][len(prompt):]
     assert target[-1] == tok.eos_token_id
     assert tok.bos_token_id not in target
-    assert tok.decode(target[:-1]) == "A painter."
-    enc = fmt.encode("Who is Ann Lee?", "A painter.")
-    assert enc["input_ids"] == prompt + target
+    assert tok.decode(target[:-1]) == " In a small town."
     assert enc["labels"] == [M] * len(prompt) + target
+
+
+def _joint_expectation(tok, prompt_text: str, answer: str, special: bool = True):
+    """Independently of PromptFormatter: the joint ids of prompt + answer and the number of them that
+    lie wholly in the prompt (a plain loop over the tokenizer's character offsets)."""
+    enc = tok(prompt_text + answer, add_special_tokens=special, return_offsets_mapping=True)
+    n_prompt = 0
+    for start, end in enc["offset_mapping"]:
+        if end > len(prompt_text):
+            break
+        n_prompt += 1
+    return enc["input_ids"], n_prompt
+
+
+def test_encode_tokenises_prompt_and_answer_jointly(tok):
+    fmt = PromptFormatter(tok)
+    q, a = "Where is the tower?", "Paris is big"
+    prompt_text = "Question: Where is the tower?\nAnswer: "
+    assert "ĠParis" in tok.get_vocab()  # the case this test is about
+    # tokenised alone, the prompt ends in a lone 'Ġ' the model never sees before a word
+    assert tok.convert_ids_to_tokens(tok(prompt_text)["input_ids"])[-1] == "Ġ"
+
+    joint = tok(prompt_text + a)["input_ids"]  # bos + the running text
+    head = tok(prompt_text.rstrip(" "))["input_ids"]  # bos + the prompt without its trailing space
+    assert joint[: len(head)] == head
+    answer_tokens = joint[len(head):]
+    assert tok.convert_ids_to_tokens(answer_tokens[0]) == "ĠParis"
+    assert tok.decode(answer_tokens) == " Paris is big"
+
+    enc = fmt.encode(q, a)
+    assert enc["input_ids"] == joint + [tok.eos_token_id]
+    assert enc["labels"] == [M] * len(head) + answer_tokens + [tok.eos_token_id]
+    targets = [x for x in enc["labels"] if x != M]
+    assert tok.convert_ids_to_tokens(targets[0]) == "ĠParis"
+    assert tok.decode([targets[0]]) == " Paris"
+    assert "Ġ" not in tok.convert_ids_to_tokens(targets)
+    assert targets[-1] == tok.eos_token_id
+    assert enc["input_ids"].count(tok.bos_token_id) == 1
+
+
+def test_prompt_ids_is_the_prompt_part_of_the_joint_encoding(tok):
+    fmt = PromptFormatter(tok)
+    q = "Where is the tower?"
+    prompt_text = fmt.prompt_text(q)
+    alone = tok(prompt_text)["input_ids"]
+    assert tok.convert_ids_to_tokens(alone[-1]) == "Ġ"
+    # the rule: the prompt alone, less its trailing lone space, which the answer's first word takes
+    assert fmt.prompt_ids(q) == alone[:-1]
+    for answer in ("Paris is big", "Paris", "The tower is in Paris.", "Ann Lee is a painter."):
+        joint, n_prompt = _joint_expectation(tok, prompt_text, answer)
+        assert fmt.prompt_ids(q) == joint[:n_prompt], answer
+        assert fmt.encode(q, answer)["labels"][:n_prompt] == [M] * n_prompt
+        assert fmt.encode(q, answer)["labels"][n_prompt] == joint[n_prompt] != M
+
+
+def test_answer_that_does_not_take_the_space_keeps_it_in_the_prompt(tok):
+    # no 'Ġ4' in this vocabulary: running text is 'Ġ', '4', so the lone space is the prompt's
+    fmt = PromptFormatter(tok)
+    q = "Where is the tower?"
+    joint, n_prompt = _joint_expectation(tok, fmt.prompt_text(q), "42")
+    assert tok.convert_ids_to_tokens(joint[n_prompt - 1]) == "Ġ"
+    enc = fmt.encode(q, "42")
+    assert enc["input_ids"] == joint + [tok.eos_token_id]
+    assert enc["labels"] == [M] * n_prompt + joint[n_prompt:] + [tok.eos_token_id]
+
+
+def test_template_without_trailing_space_keeps_the_whole_prompt(tok):
+    fmt = PromptFormatter(tok, template="Q: {question}\nA:")
+    q = "Where is the tower?"
+    assert fmt.prompt_ids(q) == tok("Q: Where is the tower?\nA:")["input_ids"]
+    joint, n_prompt = _joint_expectation(tok, fmt.prompt_text(q), " Paris")
+    assert joint[:n_prompt] == fmt.prompt_ids(q)
+    assert tok.convert_ids_to_tokens(joint[n_prompt]) == "ĠParis"
+    assert fmt.encode(q, " Paris")["labels"] == [M] * n_prompt + joint[n_prompt:] + [tok.eos_token_id]
+
+
+def test_chat_template_ends_targets_with_end_of_turn():
+    tok = add_chatml(_tokenizer())
+    im_start, im_end = tok.convert_tokens_to_ids(["<|im_start|>", "<|im_end|>"])
+    fmt = PromptFormatter(tok)
+    assert fmt.chat_template is True
+    assert fmt.end_token_id == im_end != tok.eos_token_id
+    q, a = "Where is the tower?", "Paris is big"
+    prompt_text = "<|im_start|>user\nWhere is the tower?<|im_end|>\n<|im_start|>assistant\n"
+    assert fmt.prompt_text(q) == prompt_text
+    # the chat template writes its own special tokens: no bos is added
+    head = tok(prompt_text, add_special_tokens=False)["input_ids"]
+    joint = tok(prompt_text + a, add_special_tokens=False)["input_ids"]
+    assert head[0] == im_start and tok.bos_token_id not in joint
+    assert joint[: len(head)] == head
+    assert fmt.prompt_ids(q) == head  # '\n' does not merge into the answer
+    enc = fmt.encode(q, a)
+    assert enc["input_ids"] == joint + [im_end]
+    assert enc["labels"] == [M] * len(head) + joint[len(head):] + [im_end]
+    assert enc["labels"][-1] == im_end and tok.eos_token_id not in enc["labels"]
+    assert tok.decode(joint[len(head):]) == "Paris is big"
+
+
+def test_chat_template_ending_turns_with_eos_uses_eos():
+    tok = _tokenizer(pad_is_eos=False)
+    tok.chat_template = ("{% for m in messages %}[{{ m['role'] }}] {{ m['content'] }}"
+                         "{% if m['role'] == 'assistant' %}{{ eos_token }}{% endif %}\n{% endfor %}"
+                         "{% if add_generation_prompt %}[assistant] {% endif %}")
+    fmt = PromptFormatter(tok)
+    assert fmt.end_token_id == tok.eos_token_id
+    assert fmt.encode("Where?", "Paris")["labels"][-1] == tok.eos_token_id
 
 
 def test_custom_template(tok):
@@ -61,7 +171,7 @@ def test_custom_template(tok):
 def test_collate_keeps_real_eos_when_pad_is_eos(tok):
     fmt = PromptFormatter(tok)
     encoded = [fmt.encode(q, a) for q, a in SAMPLES]
-    prompt_lens = [len(fmt.prompt_ids(q)) for q, _ in SAMPLES]
+    prompt_lens = [_joint_expectation(tok, fmt.prompt_text(q), a)[1] for q, a in SAMPLES]
     lengths = [len(e["input_ids"]) for e in encoded]
     assert lengths[0] < lengths[1]  # the first sample is padded
     pad_id = tok.pad_token_id
@@ -101,14 +211,16 @@ def test_collate_labels_count_eos_in_target(tok):
     q, a = SAMPLES[0]
     enc = fmt.encode(q, a)
     n_target = sum(1 for x in enc["labels"] if x != M)
-    assert n_target == len(tok(a, add_special_tokens=False)["input_ids"]) + 1
+    joint, n_prompt = _joint_expectation(tok, fmt.prompt_text(q), a)
+    assert n_target == len(joint) - n_prompt + 1
 
 
 def test_encode_truncates_to_max_length(tok):
     fmt = PromptFormatter(tok)
     q, a = SAMPLES[1]
     full = fmt.encode(q, a)
-    plen = len(fmt.prompt_ids(q))
+    plen = _joint_expectation(tok, fmt.prompt_text(q), a)[1]
+    assert plen == len(fmt.prompt_ids(q))  # 'ĠIn' takes the template's trailing space
     # room for the prompt and 2 target tokens
     enc = fmt.encode(q, a, max_length=plen + 2)
     assert len(enc["input_ids"]) == plen + 2
@@ -117,7 +229,7 @@ def test_encode_truncates_to_max_length(tok):
     # a prompt longer than max_length keeps its end and one target token
     enc = fmt.encode(q, a, max_length=4)
     assert len(enc["input_ids"]) == 4
-    assert enc["input_ids"][:3] == fmt.prompt_ids(q)[-3:]
+    assert enc["input_ids"][:3] == full["input_ids"][plen - 3: plen]
     assert enc["labels"] == [M, M, M, full["input_ids"][plen]]
 
 

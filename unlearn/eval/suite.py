@@ -53,7 +53,8 @@ def _eval_set_scores(model: Any, tokenizer: Any, formatter: PromptFormatter, rec
 
     nll = score_sequences(model, sequences, tokenizer.pad_token_id, cfg.eval.batch_size)
     prompts = [formatter.prompt_ids(r["question"]) for r in records]
-    generations = generate_greedy(model, tokenizer, prompts, cfg.eval.batch_size, cfg.eval.max_new_tokens)
+    generations = generate_greedy(model, tokenizer, prompts, cfg.eval.batch_size, cfg.eval.max_new_tokens,
+                                 stop_ids=[formatter.end_token_id])
 
     rows = []
     for i, (r, entry, gen) in enumerate(zip(records, layout, generations)):

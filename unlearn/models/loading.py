@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import os
+import shutil
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -80,10 +84,85 @@ def load_model(cfg: ModelConfig, path: str | None = None) -> torch.nn.Module:
     return model
 
 
-def save_model(model: torch.nn.Module, tokenizer: Any, out: str | Path) -> None:
-    """Save in the Hugging Face layout with safetensors weights, loadable by from_pretrained."""
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(out, safe_serialization=True)
-    if tokenizer is not None:
-        tokenizer.save_pretrained(out)
+# Fast tokenizer classes that transformers 4.45 knows (a causal-LM subset). A saved tokenizer_config.json
+# names one of them, so the saved model's tokenizer loads with transformers 4.x as well as 5.x.
+V4_FAST_TOKENIZER_CLASSES = frozenset({
+    "PreTrainedTokenizerFast", "GPT2TokenizerFast", "LlamaTokenizerFast", "CodeLlamaTokenizerFast",
+    "GemmaTokenizerFast", "Qwen2TokenizerFast", "GPTNeoXTokenizerFast", "BloomTokenizerFast",
+    "CodeGenTokenizerFast", "CohereTokenizerFast",
+})
+
+
+def portable_tokenizer_class(name: str | None, config: dict[str, Any]) -> str:
+    """A tokenizer class name transformers 4.x and 5.x both load from tokenizer.json: the v4 fast class
+    of the same tokenizer when there is one (v5 writes 'LlamaTokenizer' for v4's LlamaTokenizerFast),
+    else PreTrainedTokenizerFast (v5's 'TokenizersBackend', which v4 rejects)."""
+    name = name or ""
+    fast = name if name.endswith("Fast") else name + "Fast"
+    if fast not in V4_FAST_TOKENIZER_CLASSES:
+        return "PreTrainedTokenizerFast"
+    if fast == "LlamaTokenizerFast" and config.get("add_prefix_space") is not None:
+        return "PreTrainedTokenizerFast"  # v4 would rebuild it from a sentencepiece file v5 does not save
+    return fast
+
+
+def _write_json_atomic(path: Path, data: dict[str, Any]) -> None:
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+    tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+    os.replace(tmp, path)
+
+
+def make_tokenizer_config_portable(folder: str | Path) -> None:
+    """Rewrite folder/tokenizer_config.json (atomically) so transformers 4.x loads it too: a class
+    name v4 knows, the chat template inline (v4.45 does not read chat_template.jinja) and v5's list of
+    `extra_special_tokens` as `additional_special_tokens` (v4.47+ expects a dict there)."""
+    folder = Path(folder)
+    path = folder / "tokenizer_config.json"
+    if not path.is_file():
+        return
+    config = json.loads(path.read_text())
+    config["tokenizer_class"] = portable_tokenizer_class(config.get("tokenizer_class"), config)
+    jinja = folder / "chat_template.jinja"
+    if "chat_template" not in config and jinja.is_file():
+        config["chat_template"] = jinja.read_text()
+    extra = config.get("extra_special_tokens")
+    if isinstance(extra, list):
+        known = config.get("additional_special_tokens") or []
+        config["additional_special_tokens"] = known + [t for t in config.pop("extra_special_tokens") if t not in known]
+    _write_json_atomic(path, config)
+
+
+def _replace_folder(new: Path, out: Path) -> None:
+    """Move the finished folder `new` to `out`, replacing what was there."""
+    if not out.exists() and not out.is_symlink():
+        os.rename(new, out)
+        return
+    old = out.with_name(f".{out.name}.old-{uuid.uuid4().hex[:8]}")
+    os.rename(out, old)
+    os.rename(new, out)
+    if old.is_dir() and not old.is_symlink():
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        old.unlink()
+
+
+def save_model(model: torch.nn.Module, tokenizer: Any, out: str | Path,
+               state_dict: dict[str, torch.Tensor] | None = None) -> None:
+    """Save in the Hugging Face layout with safetensors weights, loadable by from_pretrained, with a
+    tokenizer_config.json transformers 4.x loads too. Everything is written to a temporary sibling
+    folder that is renamed into place when complete, so a crash never leaves a half-written model
+    folder; an existing `out` is replaced. `state_dict`: the full weights when they were gathered from
+    sharded training (Accelerator.get_state_dict); default the model's own."""
+    out = Path(os.path.abspath(Path(out).expanduser()))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.saving-{uuid.uuid4().hex[:8]}")
+    tmp.mkdir()
+    try:
+        model.save_pretrained(tmp, safe_serialization=True, state_dict=state_dict)
+        if tokenizer is not None:
+            tokenizer.save_pretrained(tmp)
+            make_tokenizer_config_portable(tmp)
+        _replace_folder(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise

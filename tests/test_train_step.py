@@ -1,0 +1,335 @@
+"""The train step as the issue defines it: the same global batch gives the same update however it is
+split (micro-batches, processes); references agree; transforms, term setup and aligned streams act as
+defined; a non-finite gradient stops the run before the update; resumes are exact and never unpickle."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from conftest import REPO
+from unlearn import api
+from unlearn.config import load_config
+from unlearn.errors import TrainingDiverged
+
+LN2 = math.log(2.0)
+
+
+def _overrides(world: Path, model: Path, out: Path, method: str, *extra: str) -> list[str]:
+    return [f"out={out}", f"model.path={model}", f"data.path={world}", f"method.name={method}",
+            "train.lr=1e-3", "train.scheduler=constant", "eval.enabled=false", *extra]
+
+
+def _unlearn(world, model, out, method, *extra):
+    return api.run_unlearning(load_config(overrides=_overrides(world, model, out, method, *extra)))
+
+
+def _log(out: Path) -> list[dict]:
+    return [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
+
+
+def _weights(folder: Path) -> dict[str, torch.Tensor]:
+    return load_file(str(folder / "model.safetensors"))
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _torchrun(args: list[str]) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
+    return subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", str(_free_port()),
+         "-m", "unlearn", "unlearn", *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+
+
+def _numbers(entry: dict) -> dict:
+    return {k: v for k, v in entry.items() if k not in ("elapsed_s",)}
+
+
+# ------------------------------------------------------------------------------ equivalence
+
+
+@pytest.mark.parametrize("method", ["GA", "NPO_KLR"])
+def test_same_global_batch_same_update_however_split(method, world, target_model, tmp_path):
+    """Batch 8 = 4 x 2 accumulation steps = 2 processes x 4 (torchrun, gloo): same losses, same gradient
+    norms (so the token mean is over the global batch, not per micro-batch or process), same weights."""
+    steps = "train.max_steps=2"
+    _unlearn(world, target_model, tmp_path / "b8", method, steps, "train.batch_size=8")
+    _unlearn(world, target_model, tmp_path / "b4x2", method, steps, "train.batch_size=4", "train.grad_accum=2")
+    proc = _torchrun(_overrides(world, target_model, tmp_path / "p2", method, steps, "train.batch_size=4"))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+
+    reference_log = _log(tmp_path / "b8")
+    assert [e["step"] for e in reference_log] == [1, 2]
+    base = _weights(target_model)
+    w8 = _weights(tmp_path / "b8" / "model")
+    # The runs really trained: an update is a few lr = 1e-3 steps, far above the 1e-5 tolerance below.
+    assert max((w8[k] - base[k]).abs().max().item() for k in base) > 5e-4
+    for other in ("b4x2", "p2"):
+        log = _log(tmp_path / other)
+        for a, b in zip(reference_log, log):
+            assert a.keys() == b.keys()
+            for key, value in _numbers(a).items():
+                assert b[key] == pytest.approx(value, rel=1e-5, abs=1e-6), (other, key)
+        w = _weights(tmp_path / other / "model")
+        assert max((w8[k] - w[k]).abs().max().item() for k in w8) < 1e-5, other
+
+
+def test_two_stream_method_with_frozen_copy_runs_under_two_processes(world, target_model, tmp_path):
+    proc = _torchrun(_overrides(world, target_model, tmp_path, "NPO_KLR", "train.max_steps=3",
+                                "train.batch_size=2", "method.reference=copy"))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    log = _log(tmp_path)
+    assert [e["step"] for e in log] == [1, 2, 3]
+    # Step 1: theta == reference, so NPO = (2/beta) ln 2 = 20 ln 2 and KL = 0, on every process.
+    assert log[0]["forget_npo"] == pytest.approx(20 * LN2, rel=1e-5)
+    assert log[0]["retain_klr"] == pytest.approx(0.0, abs=1e-6)
+    assert log[-1]["forget_npo"] < log[0]["forget_npo"]
+
+
+@pytest.mark.parametrize("strategy", ["copy", "cached"])
+def test_copy_and_cached_reference_give_npo_20_ln2_at_step_0(strategy, world, target_model, tmp_path):
+    _unlearn(world, target_model, tmp_path, "NPO", "train.max_steps=2", "train.batch_size=4",
+             f"method.reference={strategy}")
+    log = _log(tmp_path)
+    # log-ratio 0 at step 0: -(2/0.1) log sigmoid(0) = 20 ln 2
+    assert log[0]["forget_npo"] == pytest.approx(20 * LN2, rel=1e-6)
+    assert log[1]["forget_npo"] != pytest.approx(20 * LN2, rel=1e-4)  # the model moved away
+
+
+def test_copy_and_cached_reference_agree_after_updates(world, target_model, tmp_path):
+    for strategy in ("copy", "cached"):
+        _unlearn(world, target_model, tmp_path / strategy, "NPO", "train.max_steps=3", "train.batch_size=4",
+                 f"method.reference={strategy}")
+    for a, b in zip(_log(tmp_path / "copy"), _log(tmp_path / "cached")):
+        assert a["forget_npo"] == pytest.approx(b["forget_npo"], rel=1e-5)
+
+
+# -------------------------------------------------------------------------- resume and safety
+
+
+class _Interrupt(Exception):
+    pass
+
+
+def _interrupt_at(monkeypatch, step_to_fail: int):
+    from unlearn.engine import step as step_module
+
+    original = step_module.StepRunner.run
+
+    def run(self, step):
+        if step == step_to_fail:
+            raise _Interrupt(f"killed at step {step}")
+        return original(self, step)
+
+    monkeypatch.setattr(step_module.StepRunner, "run", run)
+
+
+@pytest.mark.parametrize("method", ["NPO_KLR", "NPO+GRU", "BS-S"])
+def test_interrupted_run_with_state_resumes_identical(method, world, target_model, tmp_path, monkeypatch):
+    """References (copy / cached), transform state (GRU's moving average) and refreshed streams (BS-S's
+    own answers) resume so that the result equals an uninterrupted run's bit for bit."""
+    extra = ["train.max_steps=6", "train.batch_size=4", "train.save_every=2", "train.keep_checkpoints=2"]
+    if method == "BS-S":
+        extra.append("method.params.ga_sampled.resample_every=1")  # regenerate every epoch (= 2.5 steps)
+    _unlearn(world, target_model, tmp_path / "straight", method, *extra)
+
+    with monkeypatch.context() as patch:
+        _interrupt_at(patch, 5)
+        with pytest.raises(_Interrupt):
+            _unlearn(world, target_model, tmp_path / "resumed", method, *extra)
+    ckpt = tmp_path / "resumed" / "checkpoints" / "step-000004"
+    assert (ckpt / "trainer_state.json").is_file()
+    result = _unlearn(world, target_model, tmp_path / "resumed", method, *extra)
+    assert result["resumed_from"] == 4
+    a, b = _weights(tmp_path / "straight" / "model"), _weights(tmp_path / "resumed" / "model")
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert [_numbers(e) for e in _log(tmp_path / "straight")] == [_numbers(e) for e in _log(tmp_path / "resumed")]
+    if method == "BS-S":
+        made = sorted(p.name for p in (tmp_path / "resumed" / "streams").iterdir())
+        assert made == ["forget_sampled-0000.json", "forget_sampled-0001.json", "forget_sampled-0002.json"]
+
+
+class _Payload:
+    """Unpickling this writes a marker file: a stand-in for arbitrary code in a planted pickle."""
+
+    marker = ""
+
+    def __reduce__(self):
+        return (Path(self.marker).write_text, ("pwned",))
+
+
+def test_planted_pickle_in_checkpoint_is_never_executed(world, target_model, tmp_path, monkeypatch):
+    import pickle
+
+    extra = ["train.max_steps=4", "train.batch_size=4", "train.save_every=2"]
+    with monkeypatch.context() as patch:
+        _interrupt_at(patch, 3)
+        with pytest.raises(_Interrupt):
+            _unlearn(world, target_model, tmp_path / "run", "NPO_GDR", *extra)
+    ckpt = tmp_path / "run" / "checkpoints" / "step-000002"
+    marker = tmp_path / "executed"
+    _Payload.marker = str(marker)
+    payload = pickle.dumps(_Payload())
+    # Where Accelerate's save_state and torch.save would have put pickles.
+    for name in ("optimizer.bin", "scheduler.bin", "random_states_0.pkl", "pytorch_model.bin", "custom_checkpoint_0.pkl"):
+        (ckpt / name).write_bytes(payload)
+    pickle.loads(payload)  # the payload is live: unpickling it does write the marker
+    assert marker.read_text() == "pwned"
+    marker.unlink()
+
+    result = _unlearn(world, target_model, tmp_path / "run", "NPO_GDR", *extra)
+    assert result["resumed_from"] == 2 and result["steps"] == 4
+    assert not marker.exists()
+
+
+class _NaNGradAfterTwoCalls:
+    calls = 0
+
+
+def _nan_grad_term():
+    from unlearn.methods import Term
+
+    class NaNGrad(Term):
+        """GA whose value stays finite but whose gradient is NaN from its third call on:
+        d/dx sqrt(x - x) at 0 is inf, times 0 = NaN."""
+
+        def loss_sum(self, outs):
+            _NaNGradAfterTwoCalls.calls += 1
+            out = outs["forget"]
+            value = out.token_logps[out.target_mask].sum()
+            if _NaNGradAfterTwoCalls.calls > 2:
+                value = value + torch.sqrt(value - value)
+            return value
+
+    return NaNGrad
+
+
+def test_non_finite_gradient_stops_before_the_update(world, target_model, tmp_path):
+    from unlearn.methods import TERMS
+
+    TERMS.add("nan_grad", _nan_grad_term())
+    _NaNGradAfterTwoCalls.calls = 0
+    try:
+        with pytest.raises(TrainingDiverged) as err:
+            _unlearn(world, target_model, tmp_path, "custom", "method.forget=nan_grad", "train.max_steps=6",
+                     "train.batch_size=4", "train.save_every=1", "train.keep_checkpoints=3")
+    finally:
+        TERMS.remove("nan_grad")
+    message = str(err.value)
+    assert "gradient norm became nan at step 3" in message and "step-000002" in message
+    log = _log(tmp_path)
+    assert [e["step"] for e in log] == [1, 2, 3] and log[-1]["event"] == "diverged"
+    assert math.isfinite(log[1]["loss"])
+    named = tmp_path / "checkpoints" / "step-000002" / "trainable.safetensors"
+    weights = load_file(str(named))
+    assert all(torch.isfinite(w).all() for w in weights.values())
+    assert not (tmp_path / "checkpoints" / "step-000003").exists()  # the bad update was never saved
+    assert not (tmp_path / "model").exists()
+
+
+# ------------------------------------------------------------------------- kinds of methods
+
+
+def test_gru_applied_gradient_never_points_against_the_retain_average(world, target_model, tmp_path, monkeypatch):
+    """Whenever <g_u, m> < 0, the gradient the optimiser applies has <g, m> >= 0 (it is g_u with its
+    m-component removed); the test captures what the optimiser really sees."""
+    from unlearn.losses import inner_product_float64
+    from unlearn.methods.transforms import GRU
+
+    seen: list[tuple[float, float]] = []
+    original_apply = GRU.apply
+
+    def apply(self, grads, step):
+        rectified = original_apply(self, grads, step)
+        self._check = (self.last_stats["gru_dot"], [a.clone() for a in self.average])
+        return rectified
+
+    original_step = torch.optim.AdamW.step
+
+    def step(self, *args, **kwargs):
+        raw_dot, average = captured["gru"]._check
+        applied = [p.grad.detach().clone() for group in self.param_groups for p in group["params"]]
+        seen.append((raw_dot, inner_product_float64(applied, average)))
+        return original_step(self, *args, **kwargs)
+
+    captured: dict = {}
+    original_init = GRU.__init__
+
+    def init(self, params=None):
+        original_init(self, params)
+        captured["gru"] = self
+
+    monkeypatch.setattr(GRU, "apply", apply)
+    monkeypatch.setattr(GRU, "__init__", init)
+    monkeypatch.setattr(torch.optim.AdamW, "step", step)
+    _unlearn(world, target_model, tmp_path, "GA+GRU", "train.max_steps=8", "train.batch_size=4")
+    assert len(seen) == 8
+    conflicts = [(raw, after) for raw, after in seen if raw < 0]
+    assert conflicts, "no step had a conflicting gradient, so the test proves nothing"
+    for raw, after in conflicts:
+        assert after >= -1e-6 * abs(raw)
+    log = _log(tmp_path)
+    assert [e["gru_projected"] for e in log] == [float(raw < 0) for raw, _ in seen]
+
+
+def test_rmu_changes_only_the_chosen_modules(world, target_model, tmp_path):
+    _unlearn(world, target_model, tmp_path, "RMU", "train.max_steps=2", "train.batch_size=4",
+             "method.params.rmu.coefficient=20")
+    before, after = _weights(target_model), _weights(tmp_path / "model")
+    changed = sorted(k for k in before if not torch.equal(before[k], after[k]))
+    # 1-layer model: round(7/32 * 1) = 0, so only layer 0's mlp.down_proj trains.
+    assert changed == ["model.layers.0.mlp.down_proj.weight"]
+    log = _log(tmp_path)
+    assert log[0]["forget_rmu"] > 0 and log[0]["retain_rmu_retain"] == pytest.approx(0.0, abs=1e-9)
+
+
+def test_dpo_pairs_in_each_row_belong_to_the_same_question(world, target_model, tmp_path, monkeypatch):
+    """Every micro-batch of the forget stream and of its refusal stream hold the same questions in the
+    same rows: the prompts (label -100, attended) are the same text. (Their last token may differ: with
+    joint tokenisation the template's trailing space joins the answer's first word when the vocabulary
+    has that merge, e.g. 'ĠParis', and stays in the prompt when it has not.)"""
+    from transformers import AutoTokenizer
+
+    from unlearn.engine.step import StepData
+
+    tokenizer = AutoTokenizer.from_pretrained(target_model)
+
+    batches: dict[tuple[int, int], dict[str, dict]] = {}
+    original = StepData.batch
+
+    def batch(self, stream, step, micro, rank, device):
+        out = original(self, stream, step, micro, rank, device)
+        batches.setdefault((step, micro), {})[stream] = out
+        return out
+
+    monkeypatch.setattr(StepData, "batch", batch)
+    _unlearn(world, target_model, tmp_path, "DPO", "train.max_steps=3", "train.batch_size=4", "train.grad_accum=2")
+    assert len(batches) == 6
+    questions = set()
+    for pair in batches.values():
+        forget, refusal = pair["forget"], pair["forget_idk"]
+        assert torch.equal(forget["index"], refusal["index"])
+        for row in range(forget["input_ids"].shape[0]):
+            def prompt(b):
+                ids = b["input_ids"][row][(b["labels"][row] == -100) & (b["attention_mask"][row] == 1)]
+                return tokenizer.decode(ids).rstrip()
+
+            assert prompt(forget) == prompt(refusal) and "Question: " in prompt(forget)
+            questions.add(prompt(forget))
+            # ...and the targets differ: the forget answer vs a refusal
+            assert not torch.equal(forget["labels"][row], refusal["labels"][row])
+    assert len(questions) > 4  # many different questions were paired, not one repeated

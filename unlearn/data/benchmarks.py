@@ -159,18 +159,22 @@ def download_tofu(repo: str, cache: str | Path | None = None) -> Path:
     folder = Path(cache or cache_dir() / repo.replace("/", "__"))
     if (folder / "forget10.json").is_file():
         return folder
+    from unlearn.engine.integrity import atomic_folder, disk_errors
+
     try:
         import datasets
 
-        folder.mkdir(parents=True, exist_ok=True)
-        for split, config in TOFU_HUB_CONFIGS.items():
-            rows = datasets.load_dataset(repo, config, split="train").to_list()
-            (folder / f"{split}.json").write_text(json.dumps(rows, ensure_ascii=False))
+        tables = {split: datasets.load_dataset(repo, config, split="train").to_list()
+                  for split, config in TOFU_HUB_CONFIGS.items()}
     except Exception as err:  # noqa: BLE001 - offline, unknown repo, ...
         raise DataError(
             f"cannot load TOFU from the hub ({repo!r}): {type(err).__name__}: {str(err).splitlines()[0]}; "
             "without network, set data.path to a local TOFU folder"
         ) from None
+    # Written to a temporary folder and renamed: an interrupted download never looks complete.
+    with disk_errors(f"the TOFU download to {folder}"), atomic_folder(folder) as tmp:
+        for split, rows in tables.items():
+            (tmp / f"{split}.json").write_text(json.dumps(rows, ensure_ascii=False))
     return folder
 
 

@@ -67,27 +67,37 @@ def save_checkpoint(accelerator: Any, run_dir: Path, step: int, model: torch.nn.
     tmp = temp_sibling(final, tag="all")
     unwrapped = accelerator.unwrap_model(model)
     state = accelerator.get_state_dict(model)  # gathers sharded weights on every process
-    with disk_errors(f"checkpoint {final}"):
-        if accelerator.is_main_process:
-            shutil.rmtree(tmp, ignore_errors=True)
-            tmp.mkdir(parents=True)
-        accelerator.wait_for_everyone()
-        save_tensors(tmp / f"rng-rank{accelerator.process_index}.safetensors", rng_state())
-        accelerator.wait_for_everyone()
-        if accelerator.is_main_process:
-            save_tensors(tmp / "trainable.safetensors", {n: state[n] for n in trainable_names(unwrapped)})
-            optimizer_state_to_files(optimizer, tmp, "optimizer")
-            (tmp / "scheduler.json").write_text(json.dumps(scheduler_state_to_json(scheduler)))
-            save_tensors(tmp / "terms.safetensors", _indexed("", [t.term.state_dict() for t in method.terms]))
-            save_tensors(tmp / "transforms.safetensors", _indexed("", [t.state_dict() for t in method.transforms]))
-            (tmp / MARKER).write_text(json.dumps({"step": step, "num_processes": accelerator.num_processes}))
-            commit_folder(tmp, final)
-            for old in list_checkpoints(run_dir)[:-max(keep, 1)]:
-                # Unmark first: a kill mid-delete must not leave a half-deleted folder that looks complete.
-                (old / MARKER).unlink(missing_ok=True)
-                shutil.rmtree(old, ignore_errors=True)
+    try:
+        with disk_errors(f"checkpoint {final}"):
+            _write_checkpoint(accelerator, tmp, final, state, unwrapped, optimizer, scheduler, method, step)
+            if accelerator.is_main_process:
+                for old in list_checkpoints(run_dir)[:-max(keep, 1)]:
+                    # Unmark first: a kill mid-delete must not leave a half-deleted folder that looks complete.
+                    (old / MARKER).unlink(missing_ok=True)
+                    shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)  # nothing half-written is left behind
+        raise
     accelerator.wait_for_everyone()
     return final
+
+
+def _write_checkpoint(accelerator: Any, tmp: Path, final: Path, state: dict[str, torch.Tensor],
+                      unwrapped: torch.nn.Module, optimizer: Any, scheduler: Any, method: Method, step: int) -> None:
+    if accelerator.is_main_process:
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+    accelerator.wait_for_everyone()
+    save_tensors(tmp / f"rng-rank{accelerator.process_index}.safetensors", rng_state())
+    accelerator.wait_for_everyone()
+    if accelerator.is_main_process:
+        save_tensors(tmp / "trainable.safetensors", {n: state[n] for n in trainable_names(unwrapped)})
+        optimizer_state_to_files(optimizer, tmp, "optimizer")
+        (tmp / "scheduler.json").write_text(json.dumps(scheduler_state_to_json(scheduler)))
+        save_tensors(tmp / "terms.safetensors", _indexed("", [t.term.state_dict() for t in method.terms]))
+        save_tensors(tmp / "transforms.safetensors", _indexed("", [t.state_dict() for t in method.transforms]))
+        (tmp / MARKER).write_text(json.dumps({"step": step, "num_processes": accelerator.num_processes}))
+        commit_folder(tmp, final)
 
 
 def load_checkpoint(accelerator: Any, folder: Path, model: torch.nn.Module, optimizer: Any, scheduler: Any,

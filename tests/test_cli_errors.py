@@ -66,13 +66,32 @@ def test_missing_benchmark_folder(target_model, tmp_path):
     _assert_clean_error(proc, "nowhere", "unlearn world")
 
 
+# Each of these must fail while the method and options are checked, before any model is loaded: the
+# model path does not exist, so an error about anything else proves the order (and no run folder is made).
+@pytest.mark.parametrize("args, fragments", [
+    (["method.name=NPO", "method.params.bta=0.1"], ["method.params.bta", "no term or transform 'bta'",
+                                                    "npo (beta)"]),
+    (["method.params.beta=0.1"], ["method.params.beta", "method.params.npo.beta=0.1"]),  # flat: NPO_GDR's npo
+    (["method.params.klr.beta=1", "method.name=NPO_KLR"], ["method.params.klr.beta"]),  # klr has no parameters
+    (["method.name=NPO+FOO"], ["unknown gradient transform 'foo'", "gru"]),
+    (["method.name=NPO", "method.weights.gdr=1"], ["method.weights.gdr", "npo"]),
+    (["method.name=NPO", "method.reference=sometimes"], ["sometimes", "cached"]),
+    (["--config", "{tmp}/npo_abc.yaml"], ["method.params.npo.beta", "'abc'"]),
+])
+def test_method_errors_come_before_the_model_loads(args, fragments, world, tmp_path):
+    (tmp_path / "npo_abc.yaml").write_text("method: {name: NPO, params: {npo: {beta: abc}}}\n")
+    args = [a.replace("{tmp}", str(tmp_path)) for a in args]
+    run_dir = tmp_path / "run"
+    proc = run_cli("unlearn", *args, f"out={run_dir}", f"model.path={tmp_path / 'no-such-model'}",
+                   f"data.path={world}")
+    _assert_clean_error(proc, *fragments)
+    assert "no-such-model" not in proc.stderr
+    assert not run_dir.exists()
+
+
 @pytest.mark.parametrize("args, fragment", [
-    (["unlearn", "method.params.bta=0.1", "method.name=NPO"], "bta"),
-    (["unlearn", "method.reference=sometimes", "method.name=NPO"], "sometimes"),
     (["world", "--out", "{tmp}/w", "--people", "3"], "n_people"),
 ])
-def test_other_bad_options(args, fragment, world, target_model, tmp_path):
+def test_other_bad_options(args, fragment, tmp_path):
     args = [a.replace("{tmp}", str(tmp_path)) for a in args]
-    if args[0] == "unlearn":
-        args += [f"out={tmp_path / 'run'}", f"model.path={target_model}", f"data.path={world}"]
     _assert_clean_error(run_cli(*args), fragment)

@@ -1,8 +1,8 @@
-"""Losses, terms and method presets against values worked out by hand on tiny tensors.
+"""Pure losses against values worked out by hand on tiny tensors.
 
 Logits are chosen so that softmax values are simple fractions: a row [ln a, ln b, ln c] has
 softmax (a, b, c) / (a + b + c). Expected numbers are computed with `math` from those fractions,
-never with the torch operations the implementation uses.
+never with the torch operations the implementation uses. Terms and presets: tests/test_methods.py.
 """
 
 from __future__ import annotations
@@ -12,8 +12,6 @@ import math
 import pytest
 import torch
 
-from unlearn.config import MethodConfig
-from unlearn.errors import ConfigError
 from unlearn.losses import (
     batch_token_mean,
     ga_token_mean,
@@ -24,8 +22,6 @@ from unlearn.losses import (
     sequence_logps_sum,
     token_logps_from_logits,
 )
-from unlearn.methods import StreamOutputs, build_method
-from unlearn.methods.terms import GDR, IDK, KLR, NPO, Finetune, GradientAscent, NoRetain, NPOParams
 
 LN2, LN3 = math.log(2.0), math.log(3.0)
 M = -100  # IGNORE_INDEX, written out so that a changed constant is noticed
@@ -205,170 +201,7 @@ def test_kl_two_token_vocab_by_hand_and_direction():
     assert kl.item() == pytest.approx(expected, abs=1e-6)
 
 
-# --------------------------------------------------------------------------------------- terms
-
-
-def _outputs(**extra) -> StreamOutputs:
-    # token log-probs: row 0 targets -1, -2 (third masked, 99); row 1 target -3
-    # sums: row 0 -3, row 1 -3; token mean over the batch: (-1 - 2 - 3) / 3 = -2
-    return StreamOutputs(
-        token_logps=torch.tensor([[-1.0, -2.0, 99.0], [-3.0, 99.0, 99.0]]),
-        target_mask=torch.tensor([[True, True, False], [True, False, False]]),
-        index=torch.tensor([0, 1]),
-        **extra,
-    )
-
-
-def test_likelihood_terms_by_hand():
-    out = _outputs()
-    assert GradientAscent().loss(out).item() == pytest.approx(-2.0)
-    for term in (IDK(), GDR(), Finetune()):
-        assert term.loss(out).item() == pytest.approx(2.0)
-
-
-def test_term_streams_and_needs():
-    assert GradientAscent.stream == "forget" and NPO.stream == "forget"
-    assert IDK.stream == "forget_idk"
-    assert GDR.stream == "retain" and KLR.stream == "retain"
-    assert Finetune.stream == "train"
-    assert NPO.needs_ref_logps and not NPO.needs_ref_logits
-    assert KLR.needs_logits and KLR.needs_ref_logits
-    for cls in (GradientAscent, IDK, GDR, Finetune):
-        assert not (cls.needs_logits or cls.needs_ref_logps or cls.needs_ref_logits)
-    with pytest.raises(RuntimeError):
-        NoRetain().loss(_outputs())
-
-
-def test_npo_term_by_hand():
-    # sequence sums -3 and -3; reference -3 and -3 - ln 3: log ratios 0 and ln 3.
-    # beta = 1: losses 2 ln 2 and 2 ln 4 = 4 ln 2; mean over sequences = 3 ln 2
-    out = _outputs(ref_logps_sum=torch.tensor([-3.0, -3.0 - LN3]))
-    assert NPO(NPOParams(beta=1.0)).loss(out).item() == pytest.approx(3 * LN2, rel=1e-6)
-    # default beta 0.1: loss at log ratio 0 is 20 ln 2
-    out0 = _outputs(ref_logps_sum=torch.tensor([-3.0, -3.0]))
-    assert NPO().params.beta == 0.1
-    assert NPO().loss(out0).item() == pytest.approx(20 * LN2, rel=1e-6)
-
-
-def test_klr_term_by_hand_masked_to_targets():
-    # V = 2, positions: 0 target (p_ref (1/2,1/2) vs p_theta (3/4,1/4): KL = 1/2 ln(4/3)),
-    # 1 target (identical: 0), 2 not a target (very different, must not count).
-    # Token mean over the 2 target tokens: 1/4 ln(4/3)
-    logits = torch.tensor([[[LN3, 0.0], [1.0, 2.0], [10.0, -10.0]]])
-    ref_logits = torch.tensor([[[0.0, 0.0], [1.0, 2.0], [-10.0, 10.0]]])
-    out = StreamOutputs(token_logps=torch.zeros(1, 3), target_mask=torch.tensor([[True, True, False]]),
-                        index=torch.tensor([0]), logits=logits, ref_logits=ref_logits)
-    assert KLR().loss(out).item() == pytest.approx(0.25 * math.log(4 / 3), abs=1e-6)
-
-
-# ------------------------------------------------------------------------------------- presets
-
-EXPECTED_PRESETS = {
-    # name: [(role, term name, class, stream), ...], streams
-    "GA": ([("forget", "ga", GradientAscent)], ["forget"]),
-    "GA_GDR": ([("forget", "ga", GradientAscent), ("retain", "gdr", GDR)], ["forget", "retain"]),
-    "GA_KLR": ([("forget", "ga", GradientAscent), ("retain", "klr", KLR)], ["forget", "retain"]),
-    "NPO": ([("forget", "npo", NPO)], ["forget"]),
-    "NPO_GDR": ([("forget", "npo", NPO), ("retain", "gdr", GDR)], ["forget", "retain"]),
-    "NPO_KLR": ([("forget", "npo", NPO), ("retain", "klr", KLR)], ["forget", "retain"]),
-    "IDK": ([("forget", "idk", IDK)], ["forget_idk"]),
-    "IDK_GDR": ([("forget", "idk", IDK), ("retain", "gdr", GDR)], ["forget_idk", "retain"]),
-}
-
-
-@pytest.mark.parametrize("name", sorted(EXPECTED_PRESETS))
-def test_presets_have_the_right_terms(name):
-    terms, streams = EXPECTED_PRESETS[name]
-    method = build_method(MethodConfig(name=name))
-    assert method.name == name
-    got = [(t.role, t.name, type(t.term)) for t in method.terms]
-    assert got == terms
-    assert all(t.weight == 1.0 for t in method.terms)  # published gamma = alpha = 1
-    assert method.streams == streams
-    uses_npo = any(cls is NPO for _, _, cls in terms)
-    uses_klr = any(cls is KLR for _, _, cls in terms)
-    assert method.needs_reference == (uses_npo or uses_klr)
-    assert method.needs_reference_logits == uses_klr
-    if uses_klr:
-        assert method.needs("retain") == {"logits": True, "ref_logps": False, "ref_logits": True}
-    if uses_npo:
-        assert method.needs("forget") == {"logits": False, "ref_logps": True, "ref_logits": False}
-        assert method.terms[0].term.params.beta == 0.1
-
-
-def test_preset_weights_and_params_overrides():
-    method = build_method(MethodConfig(name="NPO_GDR", gamma=0.25, alpha=3.0, params={"beta": 0.2}))
-    assert [t.weight for t in method.terms] == [0.25, 3.0]
-    assert method.terms[0].term.params.beta == 0.2
-    custom = build_method(MethodConfig(name="custom", forget="ga", retain="klr"))
-    assert [(t.name, type(t.term)) for t in custom.terms] == [("ga", GradientAscent), ("klr", KLR)]
-    swapped = build_method(MethodConfig(name="GA", retain="gdr"))
-    assert [type(t.term) for t in swapped.terms] == [GradientAscent, GDR]
-
-
-def test_method_loss_is_gamma_forget_plus_alpha_retain():
-    # forget GA on _outputs(): -2; retain GDR on the retain stream: token logps -1 and -4 -> NLL 2.5
-    # total = gamma * (-2) + alpha * 2.5 = 2 * (-2) + 0.5 * 2.5 = -2.75
-    method = build_method(MethodConfig(name="GA_GDR", gamma=2.0, alpha=0.5))
-    retain = StreamOutputs(token_logps=torch.tensor([[-1.0, -4.0]]), target_mask=torch.tensor([[True, True]]),
-                           index=torch.tensor([0]))
-    total, parts = method.loss({"forget": _outputs(), "retain": retain})
-    assert total.item() == pytest.approx(-2.75)
-    assert set(parts) == {"forget_ga", "retain_gdr"}
-    assert parts["forget_ga"].item() == pytest.approx(-2.0)  # unweighted
-    assert parts["retain_gdr"].item() == pytest.approx(2.5)
-
-    # NPO_KLR: gamma * 3 ln 2 (beta 1, see test_npo_term_by_hand) + alpha * 1/2 ln(4/3)
-    method = build_method(MethodConfig(name="NPO_KLR", gamma=1.5, alpha=4.0, params={"beta": 1.0}))
-    forget = _outputs(ref_logps_sum=torch.tensor([-3.0, -3.0 - LN3]))
-    retain = StreamOutputs(token_logps=torch.zeros(1, 1), target_mask=torch.tensor([[True]]),
-                           index=torch.tensor([0]), logits=torch.tensor([[[LN3, 0.0]]]),
-                           ref_logits=torch.tensor([[[0.0, 0.0]]]))
-    total, _ = method.loss({"forget": forget, "retain": retain})
-    assert total.item() == pytest.approx(1.5 * 3 * LN2 + 4.0 * 0.5 * math.log(4 / 3), rel=1e-6)
-
-
-def test_method_loss_skips_zero_weight_terms():
-    method = build_method(MethodConfig(name="GA_GDR", alpha=0.0))
-    total, parts = method.loss({"forget": _outputs()})  # no retain stream needed
-    assert total.item() == pytest.approx(-2.0)
-    assert set(parts) == {"forget_ga"}
-
-
-def test_unknown_method_lists_presets():
-    with pytest.raises(ConfigError) as err:
-        build_method(MethodConfig(name="NOPE"))
-    msg = str(err.value)
-    assert "NOPE" in msg
-    for name in list(EXPECTED_PRESETS) + ["custom"]:
-        assert name in msg
-
-
-def test_unknown_params_key_lists_valid_keys():
-    with pytest.raises(ConfigError) as err:
-        build_method(MethodConfig(name="NPO", params={"betta": 0.2}))
-    msg = str(err.value)
-    assert "betta" in msg and "beta" in msg.replace("betta", "")
-    with pytest.raises(ConfigError) as err:
-        build_method(MethodConfig(name="GA", params={"beta": 0.2}))
-    assert "'beta'" in str(err.value) and "none" in str(err.value)
-
-
-def test_unknown_objective_or_regulariser_lists_valid_names():
-    with pytest.raises(ConfigError) as err:
-        build_method(MethodConfig(name="custom", forget="nope"))
-    msg = str(err.value)
-    assert "nope" in msg
-    for name in ("ga", "npo", "idk", "finetune"):
-        assert name in msg
-    with pytest.raises(ConfigError) as err:
-        build_method(MethodConfig(name="GA", retain="nope"))
-    msg = str(err.value)
-    assert "nope" in msg
-    for name in ("gdr", "klr", "none"):
-        assert name in msg
-    with pytest.raises(ConfigError):
-        build_method(MethodConfig(name="custom"))  # custom needs method.forget
+# --------------------------------------------------------------------------- non-finite logits
 
 
 def test_minus_inf_logits_off_target_do_not_make_nan():
@@ -384,14 +217,3 @@ def test_minus_inf_logits_off_target_do_not_make_nan():
     ref = torch.tensor([[[0.0, float("-inf")]]])
     kl = kl_ref_theta_per_token(torch.tensor([[[0.0, 0.0]]]), ref)
     assert kl.item() == pytest.approx(math.log(2))  # p_ref = (1, 0): KL = 1 * (log 1 - log 1/2)
-
-
-def test_zero_weights_are_rejected_or_dropped():
-    from unlearn.config import MethodConfig
-    from unlearn.errors import ConfigError
-    from unlearn.methods import build_method
-
-    with pytest.raises(ConfigError, match="method.gamma"):
-        build_method(MethodConfig(name="GA", gamma=0.0))
-    method = build_method(MethodConfig(name="NPO_KLR", alpha=0.0))
-    assert method.streams == ["forget"] and not method.needs_reference_logits

@@ -26,8 +26,9 @@ def check_lora(cfg: LoraConfig) -> None:
         raise ConfigError("lora.target_modules is empty; name the modules to adapt, or all-linear")
 
 
-def apply_lora(model: torch.nn.Module, cfg: LoraConfig) -> Any:
-    """Wrap `model` with a LoRA adapter; only the adapter's parameters train."""
+def apply_lora(model: torch.nn.Module, cfg: LoraConfig, seed: int = 0) -> Any:
+    """Wrap `model` with a LoRA adapter; only the adapter's parameters train. LoRA A is initialised
+    randomly: from `seed`, not from the global random state, so the same config gives the same run."""
     try:
         from peft import LoraConfig as PeftLoraConfig, get_peft_model
     except ImportError:
@@ -38,7 +39,9 @@ def apply_lora(model: torch.nn.Module, cfg: LoraConfig) -> Any:
     peft_cfg = PeftLoraConfig(r=cfg.r, lora_alpha=cfg.alpha, lora_dropout=cfg.dropout, target_modules=targets,
                               bias="none", task_type="CAUSAL_LM")
     try:
-        return get_peft_model(model, peft_cfg)
+        with torch.random.fork_rng(devices=[]):  # the global random state is left as it was
+            torch.manual_seed(seed)
+            return get_peft_model(model, peft_cfg)
     except ValueError as err:
         raise ConfigError(f"lora.target_modules {cfg.target_modules}: {str(err).splitlines()[0]}") from None
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import torch
 
-from unlearn.data.tokenize import PromptFormatter, collate_left
+from unlearn.data.tokenize import PromptFormatter
 from unlearn.engine.integrity import disk_errors
 from unlearn.methods.base import Refresh
 
@@ -22,27 +22,21 @@ def refresh_index(step: int, refresh: Refresh, per_step: int, n_source: int) -> 
     return math.floor(step * per_step / (n_source * refresh.every_epochs) + 1e-9)
 
 
-@torch.no_grad()
 def generate_answers(model: Any, tokenizer: Any, formatter: PromptFormatter, questions: list[str],
                      refresh: Refresh, seed: int, batch_size: int = 32) -> list[str]:
-    """The model's answer to each question (greedy, or sampled with a seeded generator)."""
-    from unlearn.eval.scoring import stop_token_ids
+    """The model's answer to each question (greedy, or sampled after seeding the RNG)."""
+    from unlearn.eval.scoring import generate_texts
 
     was_training = model.training
     model.eval()
-    device = next(model.parameters()).device
-    stops = stop_token_ids(model, tokenizer, [formatter.end_token_id])
-    torch.manual_seed(seed)
-    answers = []
-    for start in range(0, len(questions), batch_size):
-        prompts = [formatter.prompt_ids(q) for q in questions[start:start + batch_size]]
-        batch = {k: v.to(device) for k, v in collate_left(prompts, tokenizer.pad_token_id).items()}
-        out = model.generate(**batch, do_sample=refresh.do_sample, max_new_tokens=refresh.max_new_tokens,
-                             pad_token_id=tokenizer.pad_token_id, eos_token_id=stops,
-                             temperature=1.0 if refresh.do_sample else None, top_p=None, top_k=None)
-        for row in out[:, batch["input_ids"].shape[1]:].tolist():
-            cut = next((i for i, t in enumerate(row) if t in stops), len(row))
-            answers.append(tokenizer.decode(row[:cut], skip_special_tokens=True).strip())
+    prompts = [formatter.prompt_ids(q) for q in questions]
+    # A private RNG: training's RNG stream (e.g. LoRA dropout) is the same whether this generation
+    # runs or, on a resume, is read back from the run folder.
+    devices = [torch.cuda.current_device()] if torch.cuda.is_available() else []
+    with torch.random.fork_rng(devices=devices):
+        torch.manual_seed(seed)
+        answers = generate_texts(model, tokenizer, prompts, batch_size, refresh.max_new_tokens,
+                                 stop_ids=[formatter.end_token_id], do_sample=refresh.do_sample)
     model.train(was_training)
     return answers
 

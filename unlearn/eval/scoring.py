@@ -9,7 +9,7 @@ model.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import torch
 
@@ -19,9 +19,10 @@ from unlearn.losses import sequence_logps_sum, token_logps_from_logits
 
 @torch.no_grad()
 def score_sequences(model: torch.nn.Module, samples: Sequence[dict[str, list[int]]], pad_id: int,
-                    batch_size: int = 32) -> list[tuple[float, int]]:
+                    batch_size: int = 32, on_batch: Callable[[], None] | None = None) -> list[tuple[float, int]]:
     """(NLL_sum, number of target tokens) of each encoded sample, in input order.
-    Samples are batched by length to waste little compute on padding."""
+    Samples are batched by length to waste little compute on padding; `on_batch` is called after each
+    batch (progress)."""
     device = next(model.parameters()).device
     order = sorted(range(len(samples)), key=lambda i: len(samples[i]["input_ids"]))
     results: list[tuple[float, int]] = [(0.0, 0)] * len(samples)
@@ -34,6 +35,8 @@ def score_sequences(model: torch.nn.Module, samples: Sequence[dict[str, list[int
         counts = mask.sum(-1).tolist()
         for i, v, n in zip(chunk, nll, counts):
             results[i] = (float(v), int(n))
+        if on_batch:
+            on_batch()
     return results
 
 
@@ -55,9 +58,11 @@ def cut_at_stop(row: list[int], stop_ids: Sequence[int]) -> list[int]:
 
 
 @torch.no_grad()
-def generate_greedy(model: Any, tokenizer: Any, prompts: Sequence[list[int]], batch_size: int = 32,
-                    max_new_tokens: int = 200, stop_ids: Sequence[int] = ()) -> list[str]:
-    """Greedy continuation of each prompt (left-padded batches), decoded without special tokens.
+def generate_texts(model: Any, tokenizer: Any, prompts: Sequence[list[int]], batch_size: int = 32,
+                   max_new_tokens: int = 200, stop_ids: Sequence[int] = (), do_sample: bool = False,
+                   on_batch: Callable[[], None] | None = None) -> list[str]:
+    """Continuation of each prompt (left-padded batches), greedy or sampled at temperature 1 (seed the
+    global torch RNG first for reproducible samples), decoded without special tokens.
     Generation stops at every id of `stop_token_ids(model, tokenizer, stop_ids)`; pass the prompt
     formatter's end_token_id as `stop_ids` for a chat model. Each output is cut at its first stop id."""
     device = next(model.parameters()).device
@@ -67,10 +72,19 @@ def generate_greedy(model: Any, tokenizer: Any, prompts: Sequence[list[int]], ba
     for start in range(0, len(order), batch_size):
         chunk = order[start:start + batch_size]
         batch = {k: v.to(device) for k, v in collate_left([prompts[i] for i in chunk], tokenizer.pad_token_id).items()}
-        out = model.generate(**batch, do_sample=False, max_new_tokens=max_new_tokens,
+        out = model.generate(**batch, do_sample=do_sample, max_new_tokens=max_new_tokens,
                              pad_token_id=tokenizer.pad_token_id, eos_token_id=stops,
-                             temperature=None, top_p=None, top_k=None)
+                             temperature=1.0 if do_sample else None, top_p=None, top_k=None)
         new_tokens = out[:, batch["input_ids"].shape[1]:]
         for i, row in zip(chunk, new_tokens.tolist()):
             texts[i] = tokenizer.decode(cut_at_stop(row, stops), skip_special_tokens=True).strip()
+        if on_batch:
+            on_batch()
     return texts
+
+
+def generate_greedy(model: Any, tokenizer: Any, prompts: Sequence[list[int]], batch_size: int = 32,
+                    max_new_tokens: int = 200, stop_ids: Sequence[int] = (),
+                    on_batch: Callable[[], None] | None = None) -> list[str]:
+    """Greedy decoding (TOFU's generation pass): `generate_texts` with do_sample=False."""
+    return generate_texts(model, tokenizer, prompts, batch_size, max_new_tokens, stop_ids, False, on_batch)

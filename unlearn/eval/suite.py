@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import time
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ import torch
 from unlearn.config import RunConfig
 from unlearn.data.benchmarks import Benchmark, EvalSet, load_benchmark
 from unlearn.data.tokenize import PromptFormatter
+from unlearn.engine.progress import Progress
 from unlearn.errors import DataError
 from unlearn.eval import metrics as M
 from unlearn.eval.scoring import generate_greedy, score_sequences
@@ -29,10 +31,10 @@ HIGHER_IS_BETTER = {
 PERTURBED_FIELDS = ("question", "answer", "perturbed_answer")
 
 
-def _eval_set_scores(model: Any, tokenizer: Any, formatter: PromptFormatter, records: list[dict[str, Any]],
-                     role: str, cfg: RunConfig) -> list[dict[str, Any]]:
-    """Per-sample metrics of one evaluation set, from one teacher-forced and one generation pass."""
-    max_len = cfg.data.max_length
+def _set_sequences(formatter: PromptFormatter, records: list[dict[str, Any]], role: str, max_len: int
+                   ) -> tuple[list[dict[str, list[int]]], list[dict[str, Any]]]:
+    """Every sequence the set's metrics score (answer, paraphrase, each perturbed answer) and where
+    each record's sequences are."""
     sequences: list[dict[str, list[int]]] = []
     layout: list[dict[str, Any]] = []
     for r in records:
@@ -50,11 +52,18 @@ def _eval_set_scores(model: Any, tokenizer: Any, formatter: PromptFormatter, rec
         entry["perturbed"] = list(range(len(sequences), len(sequences) + len(perturbed)))
         sequences.extend(formatter.encode(q, p, max_len) for p in perturbed)
         layout.append(entry)
+    return sequences, layout
 
-    nll = score_sequences(model, sequences, tokenizer.pad_token_id, cfg.eval.batch_size)
+
+def _eval_set_scores(model: Any, tokenizer: Any, formatter: PromptFormatter, records: list[dict[str, Any]],
+                     role: str, cfg: RunConfig, prepared: tuple[list, list], progress: Progress
+                     ) -> list[dict[str, Any]]:
+    """Per-sample metrics of one evaluation set, from one teacher-forced and one generation pass."""
+    sequences, layout = prepared
+    nll = score_sequences(model, sequences, tokenizer.pad_token_id, cfg.eval.batch_size, on_batch=progress.update)
     prompts = [formatter.prompt_ids(r["question"]) for r in records]
     generations = generate_greedy(model, tokenizer, prompts, cfg.eval.batch_size, cfg.eval.max_new_tokens,
-                                 stop_ids=[formatter.end_token_id])
+                                  stop_ids=[formatter.end_token_id], on_batch=progress.update)
 
     rows = []
     for i, (r, entry, gen) in enumerate(zip(records, layout, generations)):
@@ -73,6 +82,12 @@ def _eval_set_scores(model: Any, tokenizer: Any, formatter: PromptFormatter, rec
             "truth_ratio": tr_stat, "truth_ratio_raw": tr_raw,
         })
     return rows
+
+
+def _is_main() -> bool:
+    from accelerate import PartialState
+
+    return PartialState().is_main_process
 
 
 def load_reference_truth_ratios(folder: str | Path, set_name: str = "forget") -> list[float]:
@@ -104,13 +119,18 @@ def evaluate_model(model: Any, tokenizer: Any, cfg: RunConfig, bench: Benchmark 
     values: dict[str, float | None] = {}
     samples: list[dict[str, Any]] = []
     per_set: dict[str, list[dict[str, Any]]] = {}
-    for es in sets:
-        records = bench.load(es.split, PERTURBED_FIELDS)
-        rows = _eval_set_scores(model, tokenizer, formatter, records, es.role, cfg)
-        per_set[es.name] = rows
-        for name in ("prob", "rougeL_recall", "truth_ratio"):
-            values[f"{es.name}_{name}"] = M.mean([row[name] for row in rows])
-        samples.extend({"set": es.name, **row} for row in rows)
+    loaded = {es.name: bench.load(es.split, PERTURBED_FIELDS) for es in sets}
+    prepared = {es.name: _set_sequences(formatter, loaded[es.name], es.role, cfg.data.max_length) for es in sets}
+    batches = sum(math.ceil(len(prepared[es.name][0]) / cfg.eval.batch_size)
+                  + math.ceil(len(loaded[es.name]) / cfg.eval.batch_size) for es in sets)
+    with Progress(batches, "eval", every_s=cfg.train.progress_every, enabled=_is_main()) as progress:
+        for es in sets:
+            rows = _eval_set_scores(model, tokenizer, formatter, loaded[es.name], es.role, cfg, prepared[es.name],
+                                    progress)
+            per_set[es.name] = rows
+            for name in ("prob", "rougeL_recall", "truth_ratio"):
+                values[f"{es.name}_{name}"] = M.mean([row[name] for row in rows])
+            samples.extend({"set": es.name, **row} for row in rows)
     model.train(was_training)
 
     if "forget" in per_set:

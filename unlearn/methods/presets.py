@@ -105,6 +105,8 @@ def _check_params(cfg_params: dict[str, Any], keys: dict[str, type], method: str
             if not isinstance(value, dict):
                 raise ConfigError(f"method.params.{key} must be a mapping of {key}'s parameters, "
                                   f"e.g. method.params.{key}.NAME=VALUE")
+            if value and not dataclasses.fields(keys[key]):
+                raise ConfigError(f"method.params.{key}.{next(iter(value))}: {key} has no parameters")
             continue
         owners = [k for k, cls in keys.items() if key in {f.name for f in dataclasses.fields(cls)}]
         listing = ", ".join(f"{k} ({', '.join(f.name for f in dataclasses.fields(c)) or 'no parameters'})"

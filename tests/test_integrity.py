@@ -12,13 +12,11 @@ from pathlib import Path
 import pytest
 
 from unlearn.config import RunConfig, load_config, to_dict
+from unlearn.atomic import atomic_folder, clean_temp_folders, disk_errors
 from unlearn.engine.integrity import (
     FINGERPRINT_FILE,
     RunLock,
-    atomic_folder,
     check_fingerprint,
-    clean_temp_folders,
-    disk_errors,
     training_fingerprint,
     write_fingerprint,
 )

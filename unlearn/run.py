@@ -8,8 +8,8 @@ import sys
 import time
 from importlib import metadata
 from pathlib import Path
-from typing import Any
 
+from unlearn.atomic import write_json  # noqa: F401  (re-exported: used by demo, trainer, eval)
 from unlearn.config import RunConfig, save_config, to_dict
 
 PACKAGES = ["unlearn", "torch", "transformers", "accelerate", "datasets", "tokenizers", "safetensors",
@@ -24,14 +24,6 @@ def library_versions() -> dict[str, str]:
         except metadata.PackageNotFoundError:
             out[name] = "not installed"
     return out
-
-
-def write_json(path: str | Path, data: Any) -> None:
-    """Write JSON atomically (a crash never leaves half a file)."""
-    path = Path(path)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
-    tmp.replace(path)
 
 
 def write_run_info(out: str | Path, cfg: RunConfig, data_hashes: dict[str, str], kind: str) -> None:

@@ -159,7 +159,7 @@ def download_tofu(repo: str, cache: str | Path | None = None) -> Path:
     folder = Path(cache or cache_dir() / repo.replace("/", "__"))
     if (folder / "forget10.json").is_file():
         return folder
-    from unlearn.engine.integrity import atomic_folder, disk_errors
+    from unlearn.atomic import atomic_folder, disk_errors
 
     try:
         import datasets

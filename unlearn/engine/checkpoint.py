@@ -18,7 +18,7 @@ from typing import Any
 
 import torch
 
-from unlearn.engine.integrity import commit_folder, disk_errors, temp_sibling
+from unlearn.atomic import commit_folder, disk_errors, temp_sibling
 from unlearn.engine.state_io import (
     load_optimizer_state,
     load_scheduler_state,

@@ -16,14 +16,12 @@ import errno
 import hashlib
 import json
 import os
-import re
-import shutil
 import socket
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from unlearn.atomic import _disk_message, disk_errors, write_json
 from unlearn.errors import ConfigError, UnlearnError
 
 FINGERPRINT_FILE = "fingerprint.json"
@@ -134,11 +132,9 @@ def check_fingerprint(run_dir: str | Path, fingerprint: dict, what: str) -> bool
 def write_fingerprint(run_dir: str | Path, fingerprint: dict) -> None:
     """Write run_dir/fingerprint.json atomically (temporary file, then rename)."""
     path = Path(run_dir) / FINGERPRINT_FILE
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     with disk_errors(str(path)):
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_text(json.dumps(fingerprint, indent=2, sort_keys=True, default=str) + "\n")
-        os.replace(tmp, path)
+        write_json(path, dict(sorted(fingerprint.items())))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -235,102 +231,3 @@ def _describe_holder(fd: int) -> str:
         return f"pid {info['pid']}{where}, started {info['started']}"
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return "pid unknown"
-
-
-# ----------------------------------------------------------------------------------------------
-# Disk errors and atomic folders
-
-_FIXES = {
-    errno.ENOSPC: "free some space or choose another out=",
-    errno.EDQUOT: "free some space (disk quota exceeded) or choose another out=",
-    errno.EROFS: "choose another out= on a writable disk",
-    errno.EACCES: "make the folder writable or choose another out=",
-    errno.EPERM: "make the folder writable or choose another out=",
-}
-
-
-def _os_errno(err: BaseException) -> int | None:
-    """The errno of an OSError, or of an I/O failure reported by safetensors ('os error 28')."""
-    if isinstance(err, OSError):
-        return err.errno
-    if type(err).__name__ == "SafetensorError":
-        found = re.search(r"os error (\d+)", str(err))
-        return int(found.group(1)) if found else None
-    return None
-
-
-def _disk_message(what: str, err: BaseException) -> str:
-    """'cannot write <what> (<reason>); <fix>' for an OSError-like `err`."""
-    code = _os_errno(err)
-    reason = os.strerror(code) if code else (str(err).splitlines() or ["unknown error"])[0]
-    fix = _FIXES.get(code, "check that the folder can be written, or choose another out=")
-    return f"cannot write {what} ({reason}); {fix}"
-
-
-@contextlib.contextmanager
-def disk_errors(what: str) -> Iterator[None]:
-    """Turn OSError (and safetensors I/O errors) raised inside into a one-line UnlearnError:
-    "cannot write <what> (No space left on device); free some space or choose another out="."""
-    try:
-        yield
-    except UnlearnError:
-        raise
-    except Exception as err:
-        if _os_errno(err) is None and not isinstance(err, OSError):
-            raise
-        raise UnlearnError(_disk_message(what, err)) from err
-
-
-def temp_sibling(final: str | Path, tag: str | int | None = None) -> Path:
-    """The temporary folder next to `final`: '.tmp-<name>-<tag>' (tag defaults to the pid).
-    Multi-process jobs that write one folder together pass a tag shared by all processes."""
-    final = Path(final)
-    return final.parent / f".tmp-{final.name}-{os.getpid() if tag is None else tag}"
-
-
-def commit_folder(tmp: str | Path, final: str | Path) -> None:
-    """Move the finished folder `tmp` to `final`, replacing an old `final`. An old folder is moved
-    aside ('.old-<name>-<pid>') before the rename and deleted after, so a crash leaves either
-    folder under a hidden name, never a half-replaced `final`."""
-    tmp, final = Path(tmp), Path(final)
-    old = final.parent / f".old-{final.name}-{os.getpid()}"
-    if final.exists():
-        shutil.rmtree(old, ignore_errors=True)
-        final.rename(old)
-    try:
-        tmp.rename(final)
-    except OSError:
-        if old.exists() and not final.exists():
-            old.rename(final)  # put the old folder back
-        raise
-    shutil.rmtree(old, ignore_errors=True)
-
-
-@contextlib.contextmanager
-def atomic_folder(final: str | Path, tag: str | int | None = None) -> Iterator[Path]:
-    """Yield a temporary sibling folder to write into; on success it becomes `final` (replacing an
-    old one), on any exception it is deleted and the exception re-raised."""
-    tmp = temp_sibling(final, tag)
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    try:
-        yield tmp
-        commit_folder(tmp, final)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-
-
-def clean_temp_folders(parent: str | Path) -> int:
-    """Delete '.tmp-*' and '.old-*' leftovers of killed runs in `parent`; returns how many.
-    Call it only while holding the folder's RunLock (another live run could own them otherwise)."""
-    parent = Path(parent)
-    if not parent.is_dir():
-        return 0
-    stale = [p for p in parent.iterdir() if p.name.startswith((".tmp-", ".old-"))]
-    for p in stale:
-        if p.is_dir() and not p.is_symlink():
-            shutil.rmtree(p, ignore_errors=True)
-        else:
-            p.unlink(missing_ok=True)
-    return len(stale)

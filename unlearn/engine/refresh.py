@@ -13,7 +13,7 @@ from typing import Any
 import torch
 
 from unlearn.data.tokenize import PromptFormatter
-from unlearn.engine.integrity import disk_errors
+from unlearn.atomic import disk_errors, write_json
 from unlearn.methods.base import Refresh
 
 
@@ -59,9 +59,7 @@ def refreshed_records(run_dir: Path, accelerator: Any, model: Any, tokenizer: An
             records[0] = [{"question": q, "answer": a} for q, a in zip(questions, answers)]
             with disk_errors(str(path)):
                 path.parent.mkdir(parents=True, exist_ok=True)
-                tmp = path.with_suffix(".tmp")
-                tmp.write_text(json.dumps(records[0], ensure_ascii=False, indent=1))
-                tmp.replace(path)
+                write_json(path, records[0], indent=1)
     if accelerator.num_processes > 1:
         broadcast_object_list(records)
     return records[0]

@@ -8,7 +8,6 @@ states are split into tensors (safetensors) and plain values (JSON), and rebuilt
 from __future__ import annotations
 
 import json
-import os
 import random
 from pathlib import Path
 from typing import Any
@@ -16,7 +15,7 @@ from typing import Any
 import torch
 
 from unlearn.errors import UnlearnError
-from unlearn.engine.integrity import disk_errors
+from unlearn.atomic import disk_errors, write_json
 
 # ----------------------------------------------------------------------------------------------
 # Tensors
@@ -56,11 +55,8 @@ def load_tensors(path: str | Path) -> dict[str, torch.Tensor]:
 
 
 def _write_json(path: Path, data: Any) -> None:
-    """Write JSON atomically (temporary file, then rename)."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     with disk_errors(str(path)):
-        tmp.write_text(json.dumps(data, indent=1))
-        os.replace(tmp, path)
+        write_json(path, data, indent=1)
 
 
 def _read_json(path: Path) -> Any:

@@ -32,14 +32,8 @@ from unlearn.data.streams import build_stream, sampling_source
 from unlearn.data.tokenize import PromptFormatter
 from unlearn.engine.batches import BatchLayout, StreamSampler
 from unlearn.engine.checkpoint import list_checkpoints, load_checkpoint, save_checkpoint
-from unlearn.engine.integrity import (
-    RunLock,
-    check_fingerprint,
-    clean_temp_folders,
-    disk_errors,
-    training_fingerprint,
-    write_fingerprint,
-)
+from unlearn.atomic import clean_temp_folders, disk_errors
+from unlearn.engine.integrity import RunLock, check_fingerprint, training_fingerprint, write_fingerprint
 from unlearn.engine.lora import apply_lora, check_lora, model_to_save
 from unlearn.engine.progress import Progress
 from unlearn.engine.reference import FrozenCopy, choose_strategy, make_reference

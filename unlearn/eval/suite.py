@@ -16,13 +16,13 @@ from typing import Any
 import torch
 
 from unlearn.config import RunConfig
-from unlearn.data.benchmarks import Benchmark, EvalSet, load_benchmark
+from unlearn.data.benchmarks import Benchmark, load_benchmark
 from unlearn.data.tokenize import PromptFormatter
 from unlearn.engine.progress import Progress
 from unlearn.errors import DataError
 from unlearn.eval import metrics as M
 from unlearn.eval.scoring import generate_greedy, score_sequences
-from unlearn.run import write_json
+from unlearn.atomic import write_json, write_text
 
 HIGHER_IS_BETTER = {
     "forget_prob": False, "forget_rougeL_recall": False, "forget_truth_ratio": True, "forget_quality": True,
@@ -158,11 +158,7 @@ def write_eval(out: str | Path, metrics: dict[str, Any], samples: list[dict[str,
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     write_json(out / "metrics.json", metrics)
-    tmp = out / "samples.jsonl.tmp"
-    with tmp.open("w") as f:
-        for row in samples:
-            f.write(json.dumps(row, ensure_ascii=False) + "\n")
-    tmp.replace(out / "samples.jsonl")
+    write_text(out / "samples.jsonl", "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in samples))
 
 
 def evaluate(cfg: RunConfig, model_path: str | None = None, out: str | Path | None = None) -> dict[str, Any]:

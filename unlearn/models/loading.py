@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import uuid
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from unlearn.atomic import atomic_folder, write_json
 from unlearn.config import ModelConfig
 from unlearn.data.tokenize import ensure_pad_token
 from unlearn.errors import ConfigError, ModelLoadError
@@ -106,12 +105,6 @@ def portable_tokenizer_class(name: str | None, config: dict[str, Any]) -> str:
     return fast
 
 
-def _write_json_atomic(path: Path, data: dict[str, Any]) -> None:
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
-    tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
-    os.replace(tmp, path)
-
-
 def make_tokenizer_config_portable(folder: str | Path) -> None:
     """Rewrite folder/tokenizer_config.json (atomically) so transformers 4.x loads it too: a class
     name v4 knows, the chat template inline (v4.45 does not read chat_template.jinja) and v5's list of
@@ -129,21 +122,7 @@ def make_tokenizer_config_portable(folder: str | Path) -> None:
     if isinstance(extra, list):
         known = config.get("additional_special_tokens") or []
         config["additional_special_tokens"] = known + [t for t in config.pop("extra_special_tokens") if t not in known]
-    _write_json_atomic(path, config)
-
-
-def _replace_folder(new: Path, out: Path) -> None:
-    """Move the finished folder `new` to `out`, replacing what was there."""
-    if not out.exists() and not out.is_symlink():
-        os.rename(new, out)
-        return
-    old = out.with_name(f".{out.name}.old-{uuid.uuid4().hex[:8]}")
-    os.rename(out, old)
-    os.rename(new, out)
-    if old.is_dir() and not old.is_symlink():
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        old.unlink()
+    write_json(path, config)
 
 
 def save_model(model: torch.nn.Module, tokenizer: Any, out: str | Path,
@@ -155,14 +134,8 @@ def save_model(model: torch.nn.Module, tokenizer: Any, out: str | Path,
     sharded training (Accelerator.get_state_dict); default the model's own."""
     out = Path(os.path.abspath(Path(out).expanduser()))
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.saving-{uuid.uuid4().hex[:8]}")
-    tmp.mkdir()
-    try:
+    with atomic_folder(out) as tmp:
         model.save_pretrained(tmp, safe_serialization=True, state_dict=state_dict)
         if tokenizer is not None:
             tokenizer.save_pretrained(tmp)
             make_tokenizer_config_portable(tmp)
-        _replace_folder(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise

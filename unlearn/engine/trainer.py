@@ -195,6 +195,10 @@ class _Run:
             ref = self.reference.model
             self.reference.model = acc.prepare_model(ref, evaluation_mode=True) if sharded else ref.to(acc.device)
         if acc.distributed_type == DistributedType.DEEPSPEED:
+            if self.method.transforms:
+                raise ConfigError(f"method {self.method.name}: gradient transforms need the gradients between "
+                                  "backward and the optimizer step, which DeepSpeed's engine does not expose; "
+                                  "run it with DDP or FSDP")
             trainable = [p for p in self.model.parameters() if p.requires_grad]
             optimizer = torch.optim.AdamW(trainable, lr=t.lr, weight_decay=t.weight_decay)
             self.model, self.optimizer = acc.prepare(self.model, optimizer)

@@ -134,11 +134,14 @@ class _Run:
 
     # -- setup ----------------------------------------------------------------------------------
     def _load(self) -> None:
+        from accelerate.utils import set_seed
+
         cfg = self.cfg
+        set_seed(cfg.train.seed)  # dropout (e.g. LoRA's) and anything else drawing from the global RNGs
         self.tokenizer = load_tokenizer(cfg.model)
         model = load_model(cfg.model)
         if cfg.lora.r > 0:
-            model = apply_lora(model, cfg.lora)
+            model = apply_lora(model, cfg.lora, cfg.train.seed)
         ctx = SetupContext(model, cfg.train.seed)
         for t in self.method.terms:
             t.term.setup(ctx)

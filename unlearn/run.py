@@ -13,7 +13,7 @@ from unlearn.atomic import write_json  # noqa: F401  (re-exported: used by demo,
 from unlearn.config import RunConfig, save_config, to_dict
 
 PACKAGES = ["unlearn", "torch", "transformers", "accelerate", "datasets", "tokenizers", "safetensors",
-            "rouge-score", "scipy", "numpy"]
+            "rouge-score", "scipy", "numpy", "peft"]
 
 
 def library_versions() -> dict[str, str]:

@@ -51,3 +51,20 @@ def test_npo_gdr_on_smollm2_with_chat_template(tmp_path):
 
     tok = AutoTokenizer.from_pretrained(out / "model")
     assert tok.chat_template and tok.eos_token == "<|im_end|>"
+    # NPO against a cached reference at step 0: log-ratio 0, so (2/0.1) ln 2 on a real model too.
+    assert log[0]["forget_npo"] == pytest.approx(20 * 0.6931471805599453, rel=1e-4)
+
+    # A real chat tokenizer: the target ends with the template's end-of-turn token, and the answer's
+    # tokens are exactly those of the jointly tokenised text (first word included).
+    from unlearn.data.tokenize import PromptFormatter
+
+    formatter = PromptFormatter(tok)
+    encoded = formatter.encode("Who wrote it?", "Jaime Vasquez wrote it.")
+    target = [t for t in encoded["labels"] if t != -100]
+    assert tok.convert_ids_to_tokens(target[-1]) == "<|im_end|>"
+    full = formatter.prompt_text("Who wrote it?") + "Jaime Vasquez wrote it."
+    joint = tok(full, add_special_tokens=False)["input_ids"]
+    assert target[:-1] == joint[len(joint) - len(target) + 1:]
+    assert tok.decode(target[:-1]) == "Jaime Vasquez wrote it."
+    saved = json.loads((out / "model" / "tokenizer_config.json").read_text())
+    assert saved["tokenizer_class"] in ("PreTrainedTokenizerFast", "GPT2TokenizerFast")

@@ -290,11 +290,12 @@ def test_adapter_disabled_reference_has_no_dropout(adapter_run, target_model):
 
 
 def _adapter_args(out: Path, target_model: Path, world: Path, *extra: str):
-    # lora.dropout=0: the trainer does not seed the global random state (dropout masks), only LoRA's init.
+    # lora.dropout=0.5: dropout masks come from the global RNG, which the trainer seeds from train.seed
+    # and a resume restores from the checkpoint, so runs stay identical with dropout on.
     return load_config(overrides=[f"out={out}", f"model.path={target_model}", f"data.path={world}",
                                   "method.name=NPO_KLR", "train.max_steps=4", "train.batch_size=4", "train.lr=1e-2",
                                   "train.save_every=2", "eval.enabled=false", "lora.r=4", "lora.save=adapter",
-                                  "lora.dropout=0", *extra])
+                                  "lora.dropout=0.5", *extra])
 
 
 def _adapter(out: Path) -> dict[str, torch.Tensor]:

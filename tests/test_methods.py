@@ -391,10 +391,10 @@ def test_presets_have_the_right_terms(name):
 
 def test_bs_s_refreshes_its_sampled_stream_every_2_epochs():
     method = build_method(MethodConfig(name="BS-S"))
-    assert method.refreshes() == {"forget_sampled": Refresh("forget_sampled", every_epochs=2.0, do_sample=False,
+    assert method.refreshes() == {"forget_sampled": Refresh("forget_sampled", every_epochs=2.0, do_sample=True,
                                                             max_new_tokens=64)}
-    method = build_method(MethodConfig(name="BS-S", params={"ga_sampled": {"resample_every": 1, "sample": True}}))
-    assert method.refreshes() == {"forget_sampled": Refresh("forget_sampled", 1.0, True, 64)}
+    method = build_method(MethodConfig(name="BS-S", params={"ga_sampled": {"resample_every": 1, "sample": False}}))
+    assert method.refreshes() == {"forget_sampled": Refresh("forget_sampled", 1.0, False, 64)}
 
 
 def test_rmu_preset_defaults():
@@ -612,3 +612,52 @@ def test_zero_weights_are_rejected_or_dropped():
     assert method.streams == ["forget"] and method.needs_reference and not method.needs_reference_model
     method = build_method(MethodConfig(name="GA_KLR", weights={"klr": 0.0}))
     assert method.streams == ["forget"] and not method.needs_reference
+
+
+# --------------------------------------------------------------------- checks added after review
+
+
+def test_rmu_retain_term_follows_the_forget_terms_layer():
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    from unlearn.methods.base import SetupContext
+
+    model = LlamaForCausalLM(LlamaConfig(vocab_size=16, hidden_size=8, intermediate_size=16, num_hidden_layers=8,
+                                         num_attention_heads=2, num_key_value_heads=2))
+    method = build_method(MethodConfig(name="RMU", params={"rmu": {"layer": 5}}))
+    ctx = SetupContext(model, seed=0)
+    for t in method.terms:
+        t.term.setup(ctx)
+    assert [t.term.layer for t in method.terms] == [5, 5]  # not the retain term's own default, round(7/4) = 2
+    explicit = build_method(MethodConfig(name="RMU", params={"rmu": {"layer": 5}, "rmu_retain": {"layer": 3}}))
+    ctx = SetupContext(model, seed=0)
+    for t in explicit.terms:
+        t.term.setup(ctx)
+    assert [t.term.layer for t in explicit.terms] == [5, 3]
+
+
+def test_a_transform_without_its_gradient_group_is_an_error():
+    with pytest.raises(ConfigError, match="gru transform needs a retain term"):
+        build_method(MethodConfig(name="NPO_GDR+GRU", alpha=0.0))
+    with pytest.raises(ConfigError, match="gru transform needs a forget term"):
+        build_method(MethodConfig(name="finetune+GRU"))
+
+
+@pytest.mark.parametrize("params, key", [
+    ({"npo": {"beta": 0}}, "method.params.npo.beta must be above 0"),
+    ({"gru": {"gamma": 1.5}}, "method.params.gru.gamma must be in (0, 1]"),
+])
+def test_out_of_range_parameters_are_errors(params, key):
+    name = "NPO+GRU"
+    with pytest.raises(ConfigError) as err:
+        build_method(MethodConfig(name=name, params=params))
+    assert key in str(err.value)
+
+
+def test_out_of_range_parameters_of_other_terms():
+    with pytest.raises(ConfigError, match="method.params.dpo.beta must be above 0"):
+        build_method(MethodConfig(name="DPO", params={"dpo": {"beta": -1}}))
+    with pytest.raises(ConfigError, match="method.params.ga_sampled.resample_every must be above 0"):
+        build_method(MethodConfig(name="BS-S", params={"ga_sampled": {"resample_every": 0}}))
+    with pytest.raises(ConfigError, match="method.params.rmu.layers_trained must be above 0"):
+        build_method(MethodConfig(name="RMU", params={"rmu": {"layers_trained": 0}}))

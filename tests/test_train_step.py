@@ -247,7 +247,6 @@ def test_non_finite_gradient_stops_before_the_update(world, target_model, tmp_pa
 def test_gru_applied_gradient_never_points_against_the_retain_average(world, target_model, tmp_path, monkeypatch):
     """Whenever <g_u, m> < 0, the gradient the optimiser applies has <g, m> >= 0 (it is g_u with its
     m-component removed); the test captures what the optimiser really sees."""
-    from unlearn.losses import inner_product_float64
     from unlearn.methods.transforms import GRU
 
     seen: list[tuple[float, float]] = []
@@ -255,7 +254,10 @@ def test_gru_applied_gradient_never_points_against_the_retain_average(world, tar
 
     def apply(self, grads, step):
         rectified = original_apply(self, grads, step)
-        self._check = (self.last_stats["gru_dot"], [a.clone() for a in self.average])
+        average = [a.clone() for a in self.average]
+        # <g_u, m> worked out here, in float64, independently of the transform's own statistics.
+        raw = sum(float((g.double() * a.double()).sum()) for g, a in zip(grads["forget"], average))
+        self._check = (raw, average)
         return rectified
 
     original_step = torch.optim.AdamW.step
@@ -263,7 +265,7 @@ def test_gru_applied_gradient_never_points_against_the_retain_average(world, tar
     def step(self, *args, **kwargs):
         raw_dot, average = captured["gru"]._check
         applied = [p.grad.detach().clone() for group in self.param_groups for p in group["params"]]
-        seen.append((raw_dot, inner_product_float64(applied, average)))
+        seen.append((raw_dot, sum(float((g.double() * a.double()).sum()) for g, a in zip(applied, average))))
         return original_step(self, *args, **kwargs)
 
     captured: dict = {}

@@ -25,7 +25,6 @@ def _train_and_eval(cfg: RunConfig) -> dict[str, Any]:
     from accelerate import PartialState
 
     from unlearn.engine import train
-    from unlearn.eval.suite import evaluate
 
     result = train(cfg)
     if result.skipped and PartialState().is_main_process:
@@ -36,16 +35,24 @@ def _train_and_eval(cfg: RunConfig) -> dict[str, Any]:
     out: dict[str, Any] = {"run_dir": cfg.out, "model_dir": str(result.model_dir), "steps": result.steps,
                            "resumed_from": result.resumed_from, "skipped": result.skipped}
     if cfg.eval.enabled and PartialState().is_main_process:
-        metrics_path = Path(cfg.out) / "metrics.json"
-        previous = _read_metrics(metrics_path) if result.skipped else None
-        # Reused only when made with the same evaluation settings: never a stale result.
-        if previous is not None and previous.get("eval_config") == to_dict(cfg.eval):
-            out["metrics"] = previous
-        else:
-            # The saved model folder holds its own tokenizer and safetensors weights (no GGUF any more).
-            saved = replace(cfg.model, path=str(result.model_dir), tokenizer=None, gguf_file=None)
-            out["metrics"] = evaluate(replace(cfg, model=saved), out=cfg.out)
+        from unlearn.engine.integrity import RunLock
+
+        with RunLock(cfg.out):  # the folder stays one run's while its results are written
+            out["metrics"] = _metrics(cfg, result)
     return out
+
+
+def _metrics(cfg: RunConfig, result: Any) -> dict[str, Any]:
+    """The run's metrics: reused when made with the same evaluation settings, else evaluated now."""
+    from unlearn.eval.suite import evaluate
+
+    previous = _read_metrics(Path(cfg.out) / "metrics.json") if result.skipped else None
+    # Reused only when made with the same evaluation settings: never a stale result.
+    if previous is not None and previous.get("eval_config") == to_dict(cfg.eval):
+        return previous
+    # The saved model folder holds its own tokenizer and safetensors weights (no GGUF any more).
+    saved = replace(cfg.model, path=str(result.model_dir), tokenizer=None, gguf_file=None)
+    return evaluate(replace(cfg, model=saved), out=cfg.out)
 
 
 def _read_metrics(path: Path) -> dict[str, Any] | None:

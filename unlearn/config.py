@@ -111,6 +111,7 @@ class LoraConfig:
     alpha: float = 32.0
     """LoRA scaling numerator (lora_alpha)."""
     dropout: float = 0.05
+    """Dropout on the adapter's input during training (off in the adapter-disabled reference)."""
     target_modules: list[str] = field(default_factory=lambda: ["all-linear"])
     """Modules that get adapters; `all-linear` = every linear layer but the output head."""
     save: str = "merged"
@@ -305,10 +306,6 @@ def deep_merge(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
         else:
             out[k] = v
     return out
-
-
-def save_config(config: RunConfig, path: str | Path) -> None:
-    Path(path).write_text(yaml.safe_dump(to_dict(config), sort_keys=False))
 
 
 def field_help(cls: type) -> dict[str, str]:

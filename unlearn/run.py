@@ -9,8 +9,10 @@ import time
 from importlib import metadata
 from pathlib import Path
 
-from unlearn.atomic import write_json  # noqa: F401  (re-exported: used by demo, trainer, eval)
-from unlearn.config import RunConfig, save_config, to_dict
+import yaml
+
+from unlearn.atomic import disk_errors, write_json, write_text
+from unlearn.config import RunConfig, to_dict
 
 PACKAGES = ["unlearn", "torch", "transformers", "accelerate", "datasets", "tokenizers", "safetensors",
             "rouge-score", "scipy", "numpy", "peft"]
@@ -29,9 +31,13 @@ def library_versions() -> dict[str, str]:
 def write_run_info(out: str | Path, cfg: RunConfig, data_hashes: dict[str, str], kind: str) -> None:
     """config.yaml (the resolved config) and run.json (what ran, with what, on which data)."""
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    save_config(cfg, out / "config.yaml")
-    info_path = out / "run.json"
+    with disk_errors(f"the run files in {out}"):
+        out.mkdir(parents=True, exist_ok=True)
+        write_text(out / "config.yaml", yaml.safe_dump(to_dict(cfg), sort_keys=False))
+        _write_info(out / "run.json", cfg, data_hashes, kind)
+
+
+def _write_info(info_path: Path, cfg: RunConfig, data_hashes: dict[str, str], kind: str) -> None:
     previous = json.loads(info_path.read_text()) if info_path.is_file() else {}
     info = {
         "kind": kind,

@@ -19,6 +19,7 @@ from typing import Any
 import torch
 
 from unlearn.atomic import commit_folder, disk_errors, temp_sibling
+from unlearn.engine.collective import on_main
 from unlearn.engine.state_io import (
     load_optimizer_state,
     load_scheduler_state,
@@ -68,35 +69,41 @@ def save_checkpoint(accelerator: Any, run_dir: Path, step: int, model: torch.nn.
     unwrapped = accelerator.unwrap_model(model)
     state = accelerator.get_state_dict(model)  # gathers sharded weights on every process
     try:
+        on_main(accelerator, _fresh_folder, tmp, final)
         with disk_errors(f"checkpoint {final}"):
-            _write_checkpoint(accelerator, tmp, final, state, unwrapped, optimizer, scheduler, method, step)
-            if accelerator.is_main_process:
-                for old in list_checkpoints(run_dir)[:-max(keep, 1)]:
-                    # Unmark first: a kill mid-delete must not leave a half-deleted folder that looks complete.
-                    (old / MARKER).unlink(missing_ok=True)
-                    shutil.rmtree(old, ignore_errors=True)
+            save_tensors(tmp / f"rng-rank{accelerator.process_index}.safetensors", rng_state())
+        accelerator.wait_for_everyone()
+        on_main(accelerator, _write_main_files, tmp, final, state, unwrapped, optimizer, scheduler, method, step)
+        on_main(accelerator, _prune, run_dir, keep)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)  # nothing half-written is left behind
         raise
-    accelerator.wait_for_everyone()
     return final
 
 
-def _write_checkpoint(accelerator: Any, tmp: Path, final: Path, state: dict[str, torch.Tensor],
-                      unwrapped: torch.nn.Module, optimizer: Any, scheduler: Any, method: Method, step: int) -> None:
-    if accelerator.is_main_process:
+def _fresh_folder(tmp: Path, final: Path) -> None:
+    with disk_errors(f"checkpoint {final}"):
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
-    accelerator.wait_for_everyone()
-    save_tensors(tmp / f"rng-rank{accelerator.process_index}.safetensors", rng_state())
-    accelerator.wait_for_everyone()
-    if accelerator.is_main_process:
+
+
+def _prune(run_dir: Path, keep: int) -> None:
+    for old in list_checkpoints(run_dir)[:-max(keep, 1)]:
+        # Unmark first: a kill mid-delete must not leave a half-deleted folder that looks complete.
+        (old / MARKER).unlink(missing_ok=True)
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _write_main_files(tmp: Path, final: Path, state: dict[str, torch.Tensor], unwrapped: torch.nn.Module,
+                      optimizer: Any, scheduler: Any, method: Method, step: int) -> None:
+    """Everything but the per-process RNG states; the marker last, then the rename."""
+    with disk_errors(f"checkpoint {final}"):
         save_tensors(tmp / "trainable.safetensors", {n: state[n] for n in trainable_names(unwrapped)})
         optimizer_state_to_files(optimizer, tmp, "optimizer")
         (tmp / "scheduler.json").write_text(json.dumps(scheduler_state_to_json(scheduler)))
         save_tensors(tmp / "terms.safetensors", _indexed("", [t.term.state_dict() for t in method.terms]))
         save_tensors(tmp / "transforms.safetensors", _indexed("", [t.state_dict() for t in method.transforms]))
-        (tmp / MARKER).write_text(json.dumps({"step": step, "num_processes": accelerator.num_processes}))
+        (tmp / MARKER).write_text(json.dumps({"step": step, "num_processes": len(list(tmp.glob("rng-rank*")))}))
         commit_folder(tmp, final)
 
 
@@ -119,7 +126,7 @@ def load_checkpoint(accelerator: Any, folder: Path, model: torch.nn.Module, opti
                                 _split(load_tensors(folder / "transforms.safetensors"), len(method.transforms))):
         if state:
             transform.load_state_dict(state)
-    rng_path = folder / f"rng-rank{accelerator.process_index}.safetensors"
-    if rng_path.is_file():
-        set_rng_state(load_tensors(rng_path))
+    # load_tensors raises a one-line error when this process's RNG file is missing: without it the
+    # resume would not be identical.
+    set_rng_state(load_tensors(folder / f"rng-rank{accelerator.process_index}.safetensors"))
     return int(json.loads((folder / MARKER).read_text())["step"])

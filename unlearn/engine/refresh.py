@@ -14,6 +14,7 @@ import torch
 
 from unlearn.data.tokenize import PromptFormatter
 from unlearn.atomic import disk_errors, write_json
+from unlearn.engine.collective import on_main
 from unlearn.methods.base import Refresh
 
 
@@ -48,18 +49,20 @@ def refreshed_records(run_dir: Path, accelerator: Any, model: Any, tokenizer: An
     from accelerate.utils import broadcast_object_list
 
     path = run_dir / "streams" / f"{refresh.stream}-{k:04d}.json"
-    records: list[Any] = [None]
-    if accelerator.is_main_process:
+
+    def read_or_generate() -> list[dict[str, Any]]:
         if path.is_file():
-            records[0] = json.loads(path.read_text())
-        else:
-            questions = [r["question"] for r in source]
-            answers = generate_answers(accelerator.unwrap_model(model), tokenizer, formatter, questions, refresh,
-                                       seed=seed * 1000 + k)
-            records[0] = [{"question": q, "answer": a} for q, a in zip(questions, answers)]
-            with disk_errors(str(path)):
-                path.parent.mkdir(parents=True, exist_ok=True)
-                write_json(path, records[0], indent=1)
+            return json.loads(path.read_text())
+        questions = [r["question"] for r in source]
+        answers = generate_answers(accelerator.unwrap_model(model), tokenizer, formatter, questions, refresh,
+                                   seed=seed * 1000 + k)
+        made = [{"question": q, "answer": a} for q, a in zip(questions, answers)]
+        with disk_errors(str(path)):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            write_json(path, made, indent=1)
+        return made
+
+    records = [on_main(accelerator, read_or_generate)]
     if accelerator.num_processes > 1:
         broadcast_object_list(records)
     return records[0]

@@ -32,7 +32,8 @@ from unlearn.data.streams import build_stream, sampling_source
 from unlearn.data.tokenize import PromptFormatter
 from unlearn.engine.batches import BatchLayout, StreamSampler
 from unlearn.engine.checkpoint import list_checkpoints, load_checkpoint, save_checkpoint
-from unlearn.atomic import clean_temp_folders, disk_errors
+from unlearn.atomic import clean_temp_folders, disk_errors, write_text
+from unlearn.engine.collective import on_main
 from unlearn.engine.integrity import RunLock, check_fingerprint, training_fingerprint, write_fingerprint
 from unlearn.engine.lora import apply_lora, check_lora, model_to_save
 from unlearn.engine.progress import Progress
@@ -64,7 +65,8 @@ def _check_train(cfg: RunConfig, method: Method) -> str | None:
     if len(method.transforms) > 1:
         raise ConfigError(f"method {method.name}: one gradient transform at a time is supported")
     check_lora(cfg.lora)
-    return choose_strategy(cfg.method.reference, method, cfg.lora.r > 0)
+    strategy = method.reference if cfg.method.reference == "auto" else cfg.method.reference
+    return choose_strategy(strategy, method, cfg.lora.r > 0)
 
 
 def check_before_loading(cfg: RunConfig) -> Method:
@@ -74,22 +76,19 @@ def check_before_loading(cfg: RunConfig) -> Method:
     return method
 
 
+def _take_lock(run_dir: Path) -> RunLock:
+    with disk_errors(f"the run folder {run_dir}"):
+        run_dir.mkdir(parents=True, exist_ok=True)
+    lock = RunLock(run_dir)
+    message = lock.acquire()
+    if message:
+        raise UnlearnError(message)
+    return lock
+
+
 def _lock(accelerator: Any, run_dir: Path) -> RunLock | None:
     """The main process locks the folder; every process learns whether that worked."""
-    from accelerate.utils import broadcast_object_list
-
-    message: list[Any] = [None]
-    lock = None
-    if accelerator.is_main_process:
-        with disk_errors(f"the run folder {run_dir}"):
-            run_dir.mkdir(parents=True, exist_ok=True)
-        lock = RunLock(run_dir)
-        message[0] = lock.acquire()
-    if accelerator.num_processes > 1:
-        broadcast_object_list(message)
-    if message[0]:
-        raise UnlearnError(message[0])
-    return lock
+    return on_main(accelerator, _take_lock, run_dir)
 
 
 def train(cfg: RunConfig, method: Method | None = None) -> TrainResult:
@@ -138,8 +137,9 @@ class _Run:
 
         cfg = self.cfg
         set_seed(cfg.train.seed)  # dropout (e.g. LoRA's) and anything else drawing from the global RNGs
-        self.tokenizer = load_tokenizer(cfg.model)
-        model = load_model(cfg.model)
+        with self.acc.main_process_first():  # a hub download happens once, on the main process
+            self.tokenizer = load_tokenizer(cfg.model)
+            model = load_model(cfg.model)
         if cfg.lora.r > 0:
             model = apply_lora(model, cfg.lora, cfg.train.seed)
         ctx = SetupContext(model, cfg.train.seed)
@@ -224,18 +224,20 @@ class _Run:
             start = load_checkpoint(acc, ckpts[-1], self.model, self.optimizer, self.scheduler, self.method)
             if acc.is_main_process:
                 acc.print(f"resuming from {ckpts[-1]} (step {start} of {self.total_steps})")
-                _truncate_log(self.log_path, start)
+            on_main(acc, _truncate_log, self.log_path, start)
             self.last_checkpoint: Path | None = ckpts[-1]
             return start
         self.last_checkpoint = None
-        if acc.is_main_process:
-            with disk_errors(f"the run folder {self.run_dir}"):
-                clean_temp_folders(self.run_dir)
-                clean_temp_folders(self.run_dir / "checkpoints")
-                self.log_path.unlink(missing_ok=True)
-                shutil.rmtree(self.run_dir / "streams", ignore_errors=True)
-                write_fingerprint(self.run_dir, self.fingerprint)
+        on_main(acc, self._start_afresh)
         return 0
+
+    def _start_afresh(self) -> None:
+        with disk_errors(f"the run folder {self.run_dir}"):
+            clean_temp_folders(self.run_dir)
+            clean_temp_folders(self.run_dir / "checkpoints")
+            self.log_path.unlink(missing_ok=True)
+            shutil.rmtree(self.run_dir / "streams", ignore_errors=True)
+            write_fingerprint(self.run_dir, self.fingerprint)
 
     # -- the loop -------------------------------------------------------------------------------
     def _refresh_streams(self, step: int) -> None:
@@ -254,8 +256,7 @@ class _Run:
         acc, t = self.acc, self.cfg.train
         self._load()
         data = self._streams()
-        if acc.is_main_process:
-            write_run_info(self.run_dir, self.cfg, self.bench.data_hashes(), kind=self.method.name)
+        on_main(acc, write_run_info, self.run_dir, self.cfg, self.bench.data_hashes(), self.method.name)
         self._prepare()
         start = self._resume()
         acc.wait_for_everyone()
@@ -293,12 +294,11 @@ class _Run:
             transform.after_step(self.trainable, step)
         done = step + 1
         progress.update(1, loss=logged["loss"])
-        if acc.is_main_process and (done % t.log_every == 0 or done == self.total_steps):
+        if done % t.log_every == 0 or done == self.total_steps:
             entry = {"step": done, "epoch": round(done * self.per_step / self.n_primary, 4),
                      "lr": self.scheduler.get_last_lr()[0], **{k: round(v, 6) for k, v in logged.items()},
                      "elapsed_s": round(time.time() - started, 2)}
-            with disk_errors(str(self.log_path)), self.log_path.open("a") as f:
-                f.write(json.dumps(entry) + "\n")
+            on_main(acc, _append_log, self.log_path, entry)
         if t.save_every and done % t.save_every == 0 and done < self.total_steps:
             finite = all(bool(torch.isfinite(p).all()) for p in self.trainable)
             if not finite_everywhere(acc, torch.tensor(0.0 if finite else float("nan"))):
@@ -312,28 +312,37 @@ class _Run:
         acc.wait_for_everyone()
         lora = self.cfg.lora.r > 0
         state = None if lora else acc.get_state_dict(self.model)  # gathers sharded weights
-        if acc.is_main_process:
-            final = self.run_dir / "model"
-            with disk_errors(f"the model to {final}"):
-                # save_model writes a temporary folder and renames it: never a half-written model/
-                save_model(model_to_save(acc.unwrap_model(self.model), self.cfg.lora), self.tokenizer, final,
-                           state_dict=state)
-                write_json(self.run_dir / DONE_FILE, {"completed": True, "steps": self.total_steps,
-                                                      "resumed_from": start,
-                                                      "train_seconds": round(time.time() - started, 2)})
-            shutil.rmtree(self.run_dir / "checkpoints", ignore_errors=True)
+        on_main(acc, self._save_result, state, start, started)
         acc.wait_for_everyone()
+
+    def _save_result(self, state: dict[str, torch.Tensor] | None, start: int, started: float) -> None:
+        final = self.run_dir / "model"
+        with disk_errors(f"the model to {final}"):
+            # save_model writes a temporary folder and renames it: never a half-written model/
+            save_model(model_to_save(self.acc.unwrap_model(self.model), self.cfg.lora), self.tokenizer, final,
+                       state_dict=state)
+            write_json(self.run_dir / DONE_FILE, {"completed": True, "steps": self.total_steps,
+                                                  "resumed_from": start,
+                                                  "train_seconds": round(time.time() - started, 2)})
+        shutil.rmtree(self.run_dir / "checkpoints", ignore_errors=True)
 
     def _diverged(self, step: int, what: str) -> None:
         where = (f"the last good checkpoint is {self.last_checkpoint}" if self.last_checkpoint
                  else "no checkpoint was saved yet (train.save_every)")
         if self.acc.is_main_process:
-            with self.log_path.open("a") as f:
-                f.write(json.dumps({"step": step + 1, "event": "diverged", "reason": what}) + "\n")
+            try:
+                _append_log(self.log_path, {"step": step + 1, "event": "diverged", "reason": what})
+            except UnlearnError:
+                pass  # the divergence is what the user must hear about
         raise TrainingDiverged(
             f"{what}; training stopped before the bad update and {where}. "
             "Lower train.lr, set train.max_grad_norm, or change the method's weights, then run again"
         )
+
+
+def _append_log(log_path: Path, entry: dict[str, Any]) -> None:
+    with disk_errors(str(log_path)), log_path.open("a") as f:
+        f.write(json.dumps(entry) + "\n")
 
 
 def _truncate_log(log_path: Path, step: int) -> None:
@@ -342,4 +351,5 @@ def _truncate_log(log_path: Path, step: int) -> None:
         return
     kept = [line for line in log_path.read_text().splitlines()
             if line.strip() and json.loads(line).get("step", 0) <= step]
-    log_path.write_text("".join(line + "\n" for line in kept))
+    with disk_errors(str(log_path)):
+        write_text(log_path, "".join(line + "\n" for line in kept))

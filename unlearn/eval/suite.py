@@ -22,7 +22,7 @@ from unlearn.engine.progress import Progress
 from unlearn.errors import DataError
 from unlearn.eval import metrics as M
 from unlearn.eval.scoring import generate_greedy, score_sequences
-from unlearn.atomic import write_json, write_text
+from unlearn.atomic import disk_errors, write_json, write_text
 
 HIGHER_IS_BETTER = {
     "forget_prob": False, "forget_rougeL_recall": False, "forget_truth_ratio": True, "forget_quality": True,
@@ -156,9 +156,10 @@ def evaluate_model(model: Any, tokenizer: Any, cfg: RunConfig, bench: Benchmark 
 
 def write_eval(out: str | Path, metrics: dict[str, Any], samples: list[dict[str, Any]]) -> None:
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    write_json(out / "metrics.json", metrics)
-    write_text(out / "samples.jsonl", "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in samples))
+    with disk_errors(f"the evaluation results in {out}"):
+        out.mkdir(parents=True, exist_ok=True)
+        write_json(out / "metrics.json", metrics)
+        write_text(out / "samples.jsonl", "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in samples))
 
 
 def evaluate(cfg: RunConfig, model_path: str | None = None, out: str | Path | None = None) -> dict[str, Any]:

@@ -127,6 +127,8 @@ class SetupContext:
         self.model = model
         self.seed = seed
         self.trainable_patterns: list[str] | None = None
+        self.shared: dict[str, Any] = {}
+        """What one term's setup tells the terms set up after it (e.g. RMU's chosen layer)."""
 
     @property
     def num_layers(self) -> int:

@@ -156,4 +156,9 @@ def build_method(cfg: MethodConfig) -> Method:
     if not any(t.role in ("forget", "train") for t in terms):
         raise ConfigError("every forget term's weight is 0: set method.gamma or method.weights above 0")
     transforms = [TRANSFORMS.get(t)(typed(t)) for t in transform_names]
+    for name in transform_names:
+        missing = [g for g in TRANSFORMS.get(name).groups if not any(t.role == g for t in terms)]
+        if missing:
+            raise ConfigError(f"the {name} transform needs a {missing[0]} term with a non-zero weight, and "
+                              f"{cfg.name} has none after weights of 0 are dropped; raise its weight")
     return Method(cfg.name, terms, transforms, preset.reference, preset.cite)

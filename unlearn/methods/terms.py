@@ -73,10 +73,14 @@ class GradientAscent(Term):
 class SampledParams:
     resample_every: float = 2.0
     """Epochs (of the forget stream) between regenerations of the model's own answers."""
-    sample: bool = False
-    """Sample the answers (temperature 1) instead of greedy decoding."""
+    sample: bool = True
+    """Sample the answers (temperature 1, seeded), as BS-S defines y_hat; false: greedy decoding."""
     max_new_tokens: int = 64
     """Length limit of each generated answer."""
+
+    def __post_init__(self) -> None:
+        _positive("method.params.ga_sampled.resample_every", self.resample_every)
+        _positive("method.params.ga_sampled.max_new_tokens", self.max_new_tokens)
 
 
 @TERMS.register("ga_sampled")
@@ -94,10 +98,20 @@ class GradientAscentSampled(GradientAscent):
         return Refresh(self.streams[0], p.resample_every, p.sample, p.max_new_tokens)
 
 
+def _positive(name: str, value: float) -> None:
+    if not value > 0:
+        from unlearn.errors import ConfigError
+
+        raise ConfigError(f"{name} must be above 0, got {value}")
+
+
 @dataclass
 class NPOParams:
     beta: float = 0.1
     """Inverse temperature of NPO's log-sigmoid."""
+
+    def __post_init__(self) -> None:
+        _positive("method.params.npo.beta", self.beta)
 
 
 @TERMS.register("npo")
@@ -122,6 +136,9 @@ class NPO(Term):
 class DPOParams:
     beta: float = 0.1
     """Inverse temperature of DPO's log-sigmoid."""
+
+    def __post_init__(self) -> None:
+        _positive("method.params.dpo.beta", self.beta)
 
 
 @TERMS.register("dpo")
@@ -192,6 +209,10 @@ class RMUParams:
     layers_trained: int = 3
     """How many layers, ending at `layer`, have their `module` trained."""
 
+    def __post_init__(self) -> None:
+        _positive("method.params.rmu.coefficient", self.coefficient)
+        _positive("method.params.rmu.layers_trained", self.layers_trained)
+
 
 @TERMS.register("rmu")
 class RMU(Term):
@@ -211,6 +232,7 @@ class RMU(Term):
     def setup(self, ctx: SetupContext) -> None:
         p = self.params
         self.layer = rmu_layer(p.layer, ctx.num_layers)
+        ctx.shared["rmu_layer"] = self.layer
         first = max(0, self.layer - p.layers_trained + 1)
         ctx.train_only([f".layers.{i}.{p.module}." for i in range(first, self.layer + 1)])
         self.control = rmu_control_vector(ctx.hidden_size, p.coefficient, ctx.generator(salt=7))
@@ -234,7 +256,7 @@ class RMU(Term):
 @dataclass
 class RMURetainParams:
     layer: int | None = None
-    """Same layer as the forget term's (default round(7/32 of the depth))."""
+    """Default: the rmu term's layer (its default is round(7/32 of the depth))."""
 
 
 @TERMS.register("rmu_retain")
@@ -252,7 +274,8 @@ class RMURetain(Term):
         self.layer: int | None = None
 
     def setup(self, ctx: SetupContext) -> None:
-        self.layer = rmu_layer(self.params.layer, ctx.num_layers)
+        layer = self.params.layer if self.params.layer is not None else ctx.shared.get("rmu_layer")
+        self.layer = rmu_layer(layer, ctx.num_layers)
 
     def needs(self) -> dict[str, Needs]:
         layer = _layer_or_unknown(self.layer)

@@ -15,6 +15,12 @@ class GRUParams:
     gamma: float = 0.8
     """Weight of the current retain gradient in its moving average m."""
 
+    def __post_init__(self) -> None:
+        if not 0 < self.gamma <= 1:
+            from unlearn.errors import ConfigError
+
+            raise ConfigError(f"method.params.gru.gamma must be in (0, 1], got {self.gamma}")
+
 
 @TRANSFORMS.register("gru")
 class GRU(GradientTransform):
@@ -34,6 +40,8 @@ class GRU(GradientTransform):
 
     def apply(self, grads: dict[str, list[torch.Tensor]], step: int) -> list[torch.Tensor]:
         retain = grads["retain"]
+        if self.average is not None and self.average[0].device != retain[0].device:
+            self.average = [a.to(retain[0].device) for a in self.average]  # resumed from a CPU checkpoint
         if self.average is None:
             self.average = [g.detach().clone() for g in retain]
         else:

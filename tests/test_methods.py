@@ -661,3 +661,21 @@ def test_out_of_range_parameters_of_other_terms():
         build_method(MethodConfig(name="BS-S", params={"ga_sampled": {"resample_every": 0}}))
     with pytest.raises(ConfigError, match="method.params.rmu.layers_trained must be above 0"):
         build_method(MethodConfig(name="RMU", params={"rmu": {"layers_trained": 0}}))
+
+
+def test_hidden_states_are_each_layers_own_output_even_the_last():
+    """transformers' hidden_states[-1] is the last layer's output after the final norm; RMU needs the
+    layer's own output, which the engine captures with forward hooks."""
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    from unlearn.engine.forward import forward_with_hidden
+
+    torch.manual_seed(0)
+    model = LlamaForCausalLM(LlamaConfig(vocab_size=16, hidden_size=8, intermediate_size=16, num_hidden_layers=3,
+                                         num_attention_heads=2, num_key_value_heads=2)).eval()
+    batch = {"input_ids": torch.tensor([[1, 2, 3, 4]]), "attention_mask": torch.ones(1, 4, dtype=torch.long)}
+    _, hidden = forward_with_hidden(model, batch, (0, 2))
+    reference = model(**batch, output_hidden_states=True).hidden_states
+    assert torch.allclose(hidden[0], reference[1])  # a middle layer: the same tensor either way
+    assert not torch.allclose(hidden[2], reference[3])  # the last: transformers applied the final norm
+    assert torch.allclose(model.model.norm(hidden[2]), reference[3])

@@ -19,6 +19,7 @@ from typing import Any
 import torch
 
 from unlearn.data.tokenize import collate
+from unlearn.engine.forward import forward_with_hidden
 from unlearn.errors import ConfigError
 from unlearn.losses import token_logps_from_logits
 from unlearn.methods.base import Method, Needs
@@ -28,16 +29,14 @@ STRATEGIES = ("auto", "copy", "cached", "adapter")
 
 def reference_forward(model: torch.nn.Module, batch: dict[str, torch.Tensor], needs: Needs) -> dict[str, Any]:
     """One no-grad forward pass of a reference model; returns the ref_* fields that `needs` asks for."""
-    layers = needs.ref_hidden_layers
-    out = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
-                output_hidden_states=bool(layers))
+    out, hidden = forward_with_hidden(model, batch, needs.ref_hidden_layers)
     fields: dict[str, Any] = {}
     if needs.ref_logps:
         fields["ref_token_logps"] = token_logps_from_logits(out.logits, batch["labels"])[0]
     if needs.ref_logits:
         fields["ref_logits"] = out.logits[:, :-1, :]
-    if layers:
-        fields["ref_hidden"] = {layer: out.hidden_states[layer + 1] for layer in layers}
+    if hidden:
+        fields["ref_hidden"] = hidden
     return fields
 
 

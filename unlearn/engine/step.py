@@ -18,6 +18,7 @@ import torch
 from unlearn.data.streams import sampling_source
 from unlearn.data.tokenize import collate
 from unlearn.engine.batches import BatchLayout, StreamSampler, global_unit_count
+from unlearn.engine.forward import forward_with_hidden
 from unlearn.engine.reference import Reference
 from unlearn.errors import TrainingDiverged
 from unlearn.losses import token_logps_from_logits
@@ -28,16 +29,13 @@ def forward_stream(model: torch.nn.Module, batch: dict[str, torch.Tensor], strea
                    reference: Reference | None) -> Outputs:
     """One forward pass of the model over a stream's batch, plus what the terms need (and one
     reference pass when they need the reference)."""
-    layers = needs.hidden_layers
-    result = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
-                   output_hidden_states=bool(layers))
+    result, hidden = forward_with_hidden(model, batch, needs.hidden_layers)
     token_logps, target_mask = token_logps_from_logits(result.logits, batch["labels"])
     target_ids = batch["labels"][:, 1:].masked_fill(~target_mask, 0)
     out = Outputs(token_logps=token_logps, target_mask=target_mask, target_ids=target_ids, index=batch["index"])
     if needs.logits:
         out.logits = result.logits[:, :-1, :]
-    if layers:
-        out.hidden = {layer: result.hidden_states[layer + 1] for layer in layers}
+    out.hidden = hidden
     if needs.reference:
         assert reference is not None, "a term needs the reference model but the method has none"
         for name, value in reference.outputs(stream, batch, needs).items():

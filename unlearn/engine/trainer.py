@@ -69,6 +69,21 @@ def _check_train(cfg: RunConfig, method: Method) -> str | None:
     return choose_strategy(strategy, method, cfg.lora.r > 0)
 
 
+def _check_sharding(acc: Any, method: Method, lora: bool) -> None:
+    """Combinations whose code path would act on one process's shard instead of the whole model."""
+    from accelerate.utils import DistributedType
+
+    fsdp = acc.distributed_type == DistributedType.FSDP
+    plugin = getattr(acc.state, "deepspeed_plugin", None)
+    zero3 = acc.distributed_type == DistributedType.DEEPSPEED and getattr(plugin, "zero_stage", 0) == 3
+    if (fsdp or zero3) and lora:
+        raise ConfigError("LoRA with FSDP or DeepSpeed ZeRO-3 is not supported yet (the adapter-disabled reference "
+                          "and the merged save need the whole model); use DDP or ZeRO-1/2")
+    if fsdp and method.transforms:
+        raise ConfigError(f"method {method.name}: gradient transforms under FSDP would see one shard's gradient; "
+                          "use DDP")
+
+
 def check_before_loading(cfg: RunConfig) -> Method:
     """Build the method and check the training options; raises a one-line ConfigError."""
     method = build_method(cfg.method)
@@ -194,6 +209,7 @@ class _Run:
         self.reference = make_reference(self.strategy, self.method, self.model, self.encoded,
                                         self.tokenizer.pad_token_id)
         sharded = acc.distributed_type in (DistributedType.DEEPSPEED, DistributedType.FSDP)
+        _check_sharding(acc, self.method, self.cfg.lora.r > 0)
         if isinstance(self.reference, FrozenCopy):
             ref = self.reference.model
             self.reference.model = acc.prepare_model(ref, evaluation_mode=True) if sharded else ref.to(acc.device)

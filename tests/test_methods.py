@@ -353,8 +353,8 @@ EXPECTED_PRESETS = {
     "LLMU": ([("ga", "forget", GradientAscent, 0.5), ("mismatch", "forget", Mismatch, 1.0),
               ("klr", "retain", KLR, 1.0)], ["forget", "forget_random", "retain"], True, True,
              {"forget": N, "forget_random": N, "retain": LOGITS_REF}),
-    # BS-S: (1 - lam) GA(y) + lam GA(y_hat), lam 0.5
-    "BS-S": ([("ga", "forget", GradientAscent, 0.5), ("ga_sampled", "forget", GradientAscentSampled, 0.5)],
+    # BS_S: (1 - lam) GA(y) + lam GA(y_hat), lam 0.5
+    "BS_S": ([("ga", "forget", GradientAscent, 0.5), ("ga_sampled", "forget", GradientAscentSampled, 0.5)],
              ["forget", "forget_sampled"], False, False, {"forget": N, "forget_sampled": N}),
     # RMU: forget weight 1, retain alpha 100; the layer is chosen at setup
     "RMU": ([("rmu", "forget", RMU, 1.0), ("rmu_retain", "retain", RMURetain, 100.0)], ["forget", "retain"],
@@ -385,15 +385,15 @@ def test_presets_have_the_right_terms(name):
         if isinstance(t.term, (NPO, DPO)):
             assert t.term.params.beta == 0.1
             assert t.term.unit == "sequence"
-    if name != "BS-S":
+    if name != "BS_S":
         assert method.refreshes() == {}
 
 
 def test_bs_s_refreshes_its_sampled_stream_every_2_epochs():
-    method = build_method(MethodConfig(name="BS-S"))
+    method = build_method(MethodConfig(name="BS_S"))
     assert method.refreshes() == {"forget_sampled": Refresh("forget_sampled", every_epochs=2.0, do_sample=True,
                                                             max_new_tokens=64)}
-    method = build_method(MethodConfig(name="BS-S", params={"ga_sampled": {"resample_every": 1, "sample": False}}))
+    method = build_method(MethodConfig(name="BS_S", params={"ga_sampled": {"resample_every": 1, "sample": False}}))
     assert method.refreshes() == {"forget_sampled": Refresh("forget_sampled", 1.0, False, 64)}
 
 
@@ -658,7 +658,7 @@ def test_out_of_range_parameters_of_other_terms():
     with pytest.raises(ConfigError, match="method.params.dpo.beta must be above 0"):
         build_method(MethodConfig(name="DPO", params={"dpo": {"beta": -1}}))
     with pytest.raises(ConfigError, match="method.params.ga_sampled.resample_every must be above 0"):
-        build_method(MethodConfig(name="BS-S", params={"ga_sampled": {"resample_every": 0}}))
+        build_method(MethodConfig(name="BS_S", params={"ga_sampled": {"resample_every": 0}}))
     with pytest.raises(ConfigError, match="method.params.rmu.layers_trained must be above 0"):
         build_method(MethodConfig(name="RMU", params={"rmu": {"layers_trained": 0}}))
 

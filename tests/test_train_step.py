@@ -138,12 +138,12 @@ def _interrupt_at(monkeypatch, step_to_fail: int):
     monkeypatch.setattr(step_module.StepRunner, "run", run)
 
 
-@pytest.mark.parametrize("method", ["NPO_KLR", "NPO+GRU", "BS-S"])
+@pytest.mark.parametrize("method", ["NPO_KLR", "NPO+GRU", "BS_S"])
 def test_interrupted_run_with_state_resumes_identical(method, world, target_model, tmp_path, monkeypatch):
-    """References (copy / cached), transform state (GRU's moving average) and refreshed streams (BS-S's
+    """References (copy / cached), transform state (GRU's moving average) and refreshed streams (BS_S's
     own answers) resume so that the result equals an uninterrupted run's bit for bit."""
     extra = ["train.max_steps=6", "train.batch_size=4", "train.save_every=2", "train.keep_checkpoints=2"]
-    if method == "BS-S":
+    if method == "BS_S":
         extra.append("method.params.ga_sampled.resample_every=1")  # regenerate every epoch (= 2.5 steps)
     _unlearn(world, target_model, tmp_path / "straight", method, *extra)
 
@@ -158,7 +158,7 @@ def test_interrupted_run_with_state_resumes_identical(method, world, target_mode
     a, b = _weights(tmp_path / "straight" / "model"), _weights(tmp_path / "resumed" / "model")
     assert all(torch.equal(a[k], b[k]) for k in a)
     assert [_numbers(e) for e in _log(tmp_path / "straight")] == [_numbers(e) for e in _log(tmp_path / "resumed")]
-    if method == "BS-S":
+    if method == "BS_S":
         made = sorted(p.name for p in (tmp_path / "resumed" / "streams").iterdir())
         assert made == ["forget_sampled-0000.json", "forget_sampled-0001.json", "forget_sampled-0002.json"]
 
@@ -335,3 +335,44 @@ def test_dpo_pairs_in_each_row_belong_to_the_same_question(world, target_model, 
             # ...and the targets differ: the forget answer vs a refusal
             assert not torch.equal(forget["labels"][row], refusal["labels"][row])
     assert len(questions) > 4  # many different questions were paired, not one repeated
+
+
+def test_sure_updates_only_the_rows_with_the_largest_forget_gradient(world, target_model, tmp_path, monkeypatch):
+    """GA_GDR+SURE, one step, no weight decay: the weight rows that change are exactly those whose
+    forget-gradient norm is at or above the 99th percentile of all row norms (computed here with numpy
+    from the captured forget gradient), and no vector (norm weights) changes."""
+    import numpy as np
+
+    from unlearn.methods.transforms import SURE
+
+    captured = {}
+    original = SURE.apply
+
+    def apply(self, grads, step):
+        captured["forget"] = [g.detach().clone() for g in grads["forget"]]
+        return original(self, grads, step)
+
+    monkeypatch.setattr(SURE, "apply", apply)
+    names = []
+    from unlearn.engine import trainer as trainer_mod
+
+    original_prepare = trainer_mod._Run._prepare
+
+    def prepare(self):
+        original_prepare(self)
+        names.extend(n for n, p in self.acc.unwrap_model(self.model).named_parameters() if p.requires_grad)
+
+    monkeypatch.setattr(trainer_mod._Run, "_prepare", prepare)
+    _unlearn(world, target_model, tmp_path, "GA_GDR+SURE", "train.max_steps=1", "train.batch_size=4",
+             "train.weight_decay=0")
+    grads = dict(zip(names, captured["forget"]))
+    norms = np.concatenate([g.double().norm(dim=1).numpy() for g in grads.values() if g.dim() == 2])
+    threshold = np.percentile(norms, 99)
+    expected = {(n, i) for n, g in grads.items() if g.dim() == 2
+                for i, v in enumerate(g.double().norm(dim=1).tolist()) if v >= threshold}
+    before, after = _weights(target_model), _weights(tmp_path / "model")
+    changed = {(n, i) for n in grads if before[n].dim() == 2
+               for i in range(before[n].shape[0]) if not torch.equal(before[n][i], after[n][i])}
+    assert changed == expected
+    assert 0 < len(changed) <= 0.011 * len(norms) + 1
+    assert all(torch.equal(before[n], after[n]) for n in grads if before[n].dim() == 1)

@@ -91,7 +91,7 @@ def forget_random_stream(cfg: RunConfig, bench: Benchmark) -> list[dict[str, Any
 
 @STREAMS.register("forget_sampled")
 def forget_sampled_stream(cfg: RunConfig, bench: Benchmark) -> list[dict[str, Any]]:
-    """Forget questions whose answers the engine regenerates from the model during training (BS-S);
+    """Forget questions whose answers the engine regenerates from the model during training (BS_S);
     until the first generation they hold the forget answers."""
     return forget_stream(cfg, bench)
 

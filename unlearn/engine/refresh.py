@@ -1,4 +1,4 @@
-"""Streams regenerated from the model during training (BS-S): the model answers the source stream's
+"""Streams regenerated from the model during training (BS_S): the model answers the source stream's
 questions every `every_epochs` epochs. The main process generates; what it generated is written to
 `streams/<stream>-<k>.json` in the run folder, so a resumed run reloads generation k instead of
 regenerating it (the model has moved on since), and every process gets the same records."""

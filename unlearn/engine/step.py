@@ -108,22 +108,23 @@ class StepRunner:
     def run(self, step: int) -> dict[str, float]:
         """Forward, backward and gradient transforms of one step; the caller clips and steps."""
         groups = self.method.groups
+        separate = bool(self.method.transforms)  # a transform sees each group's gradient on its own
         counts = {t.key: self.data.unit_count(t, step) for t in self.method.terms}
         logged: dict[str, torch.Tensor] = {}
         buffers: dict[str, list[torch.Tensor | None]] = {g: [None] * len(self.trainable) for g in groups}
         for micro in range(self.data.layout.accum):
             with self.acc.accumulate(self.model):
                 for group in groups:
-                    if len(groups) > 1:  # this group's gradient so far goes back in, to be added to
+                    if separate:  # this group's gradient so far goes back in, to be added to
                         for p, g in zip(self.trainable, buffers[group]):
                             p.grad = g
                     self._backward(self._group_loss(group, step, micro, counts, logged), step)
-                    if len(groups) > 1:
+                    if separate:
                         buffers[group] = [p.grad for p in self.trainable]
                         for p in self.trainable:
                             p.grad = None
         stats: dict[str, float] = {}
-        if len(groups) > 1:
+        if separate:
             grads = {g: [b if b is not None else torch.zeros_like(p) for b, p in zip(buffers[g], self.trainable)]
                      for g in groups}
             for transform in self.method.transforms:

@@ -110,7 +110,7 @@ class NoParams:
 
 @dataclass
 class Refresh:
-    """A stream the engine regenerates from the model during training (BS-S): every `every_epochs`
+    """A stream the engine regenerates from the model during training (BS_S): every `every_epochs`
     epochs of the primary stream, the model answers the source stream's questions."""
 
     stream: str
@@ -237,7 +237,7 @@ class Method:
 
     @property
     def groups(self) -> list[str]:
-        """Gradient groups: one ("all") unless a transform needs them apart."""
+        """Gradient groups: one ("all") unless a transform needs them apart (then one per role)."""
         if not self.transforms:
             return ["all"]
         return [g for g in ("train", "forget", "retain") if any(t.role == g for t in self.terms)]

@@ -61,7 +61,7 @@ PRESETS: dict[str, Preset] = {
     "Mismatch": Preset((T("mismatch"),), cite="LLMU (Yao et al., 2024), random-answer term alone"),
     "LLMU": Preset((T("ga", 0.5), T("mismatch", 1.0), _r("klr", 1.0)),
                    cite="Large Language Model Unlearning (Yao et al., 2024): eps1 0.5, eps2 1, eps3 1"),
-    "BS-S": Preset((T("ga", 0.5), T("ga_sampled", 0.5)),
+    "BS_S": Preset((T("ga", 0.5), T("ga_sampled", 0.5)),
                    cite="Bootstrapping, sequence level (survey, seed 001): lam 0.5 = the two weights"),
     "RMU": Preset((T("rmu"), _r("rmu_retain", 100.0)),
                   cite="The WMDP Benchmark (Li et al., 2024): alpha 100, c 6.5"),

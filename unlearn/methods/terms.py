@@ -74,7 +74,7 @@ class SampledParams:
     resample_every: float = 2.0
     """Epochs (of the forget stream) between regenerations of the model's own answers."""
     sample: bool = True
-    """Sample the answers (temperature 1, seeded), as BS-S defines y_hat; false: greedy decoding."""
+    """Sample the answers (temperature 1, seeded), as BS_S defines y_hat; false: greedy decoding."""
     max_new_tokens: int = 64
     """Length limit of each generated answer."""
 
@@ -86,7 +86,7 @@ class SampledParams:
 @TERMS.register("ga_sampled")
 class GradientAscentSampled(GradientAscent):
     """GA on the model's own answers to the forget questions, regenerated during training (the
-    sequence half of BS-S, 'bootstrapping' in the survey, seed 001)."""
+    sequence half of BS_S, 'bootstrapping' in the survey, seed 001)."""
 
     streams = ("forget_sampled",)
     Params = SampledParams

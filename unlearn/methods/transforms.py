@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import torch
 
-from unlearn.losses import ema_update_, gru_rectify, inner_product_float64
+from unlearn.losses import ema_update_, gru_rectify, inner_product_float64, saliency_row_mask
 from unlearn.methods.base import TRANSFORMS, GradientTransform
 
 
@@ -57,3 +57,36 @@ class GRU(GradientTransform):
     def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
         if state:
             self.average = [state[f"average.{i}"] for i in range(len(state))]
+
+
+@dataclass
+class SUREParams:
+    percentile: float = 99.0
+    """Rows whose forget-gradient norm is at or above this percentile of all row norms are updated."""
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.percentile <= 100:
+            from unlearn.errors import ConfigError
+
+            raise ConfigError(f"method.params.sure.percentile must be in [0, 100], got {self.percentile}")
+
+
+@TRANSFORMS.register("sure")
+class SURE(GradientTransform):
+    """SURE (saliency): from the forget terms' gradient alone, the L2 norm of each output row of every
+    weight matrix; rows at or above the 99th percentile of all row norms keep their (total) gradient,
+    every other gradient entry is zeroed (vectors such as norms and biases included). Used with LoRA in
+    ReLearn's tables (seed 000), after SalUn's weight saliency (Fan et al., ICLR 2024)."""
+
+    Params = SUREParams
+    groups = ("forget",)
+    summary = "update only the rows with the largest forget-gradient norm (top 1%)"
+    cite = "SURE, ReLearn's tables (seed 000); SalUn (Fan et al., 2024)"
+
+    def apply(self, grads: dict[str, list[torch.Tensor]], step: int) -> list[torch.Tensor]:
+        masks = saliency_row_mask(grads["forget"], self.params.percentile)
+        total = [sum(parts) for parts in zip(*grads.values())]
+        kept = sum(int(m.sum()) for m in masks if m.dim() == 2)  # 2-D masks are [out, 1]: one entry a row
+        rows = sum(g.shape[0] for g in grads["forget"] if g.dim() == 2)
+        self.last_stats = {"sure_rows_kept": kept / max(rows, 1)}
+        return [g * m for g, m in zip(total, masks)]

@@ -18,6 +18,7 @@ from unlearn.config import MethodConfig
 from unlearn.errors import ConfigError
 from unlearn.methods import PRESETS, build_method
 from unlearn.methods.base import Needs, Outputs, Refresh, SetupContext, WeightedTerm, weighted_loss
+from unlearn.methods.terms_token import BST, CEU, FLAT, TNPO, UNDIAL, WGA, SatImp, SimNPO, TemperatureScaledGA
 from unlearn.methods.terms import (
     DPO,
     GDR,
@@ -361,6 +362,22 @@ EXPECTED_PRESETS = {
             True, True, {"forget": Needs(hidden_layers=(UNSET,)),
                          "retain": Needs(hidden_layers=(UNSET,), ref_hidden_layers=(UNSET,))}),
     "finetune": ([("finetune", "train", Finetune, 1.0)], ["train"], False, False, {"train": N}),
+    # Token-reweighted and reshaped objectives: defaults of SPEC 3.1 (SimNPO gamma 0.125, SatImp 0.1)
+    "WGA": ([("wga", "forget", WGA, 1.0), ("gdr", "retain", GDR, 1.0)], ["forget", "retain"], False, False,
+            {"forget": N, "retain": N}),
+    "SatImp": ([("satimp", "forget", SatImp, 0.1), ("gdr", "retain", GDR, 1.0)], ["forget", "retain"], False,
+               False, {"forget": N, "retain": N}),
+    "TNPO": ([("tnpo", "forget", TNPO, 1.0), ("gdr", "retain", GDR, 1.0)], ["forget", "retain"], True, False,
+             {"forget": REF, "retain": N}),
+    "TS": ([("ts", "forget", TemperatureScaledGA, 1.0)], ["forget"], False, False, {"forget": Needs(logits=True)}),
+    # SimNPO and FLAT: no reference model at all
+    "SimNPO": ([("simnpo", "forget", SimNPO, 0.125), ("gdr", "retain", GDR, 1.0)], ["forget", "retain"], False,
+               False, {"forget": N, "retain": N}),
+    "UNDIAL": ([("undial", "forget", UNDIAL, 1.0)], ["forget"], True, True, {"forget": LOGITS_REF}),
+    "CE_U": ([("ceu", "forget", CEU, 1.0)], ["forget"], False, False, {"forget": Needs(logits=True)}),
+    "BS_T": ([("bst", "forget", BST, 1.0)], ["forget"], False, False, {"forget": Needs(logits=True)}),
+    **{f"FLAT_{label}": ([("flat", "forget", FLAT, 1.0)], ["forget_idk", "forget"], False, False,
+                         {"forget_idk": N, "forget": N}) for label in ("TV", "KL", "JS", "Pearson")},
 }
 
 

@@ -12,9 +12,12 @@ from unlearn.losses.logprobs import (
     token_logps_from_logits,
 )
 from unlearn.losses.ascent import nll_token_mean, ga_token_mean
-from unlearn.losses.preference import dpo_per_sequence, npo_per_sequence
+from unlearn.losses.preference import dpo_per_sequence, npo_per_sequence, simnpo_per_sequence
 from unlearn.losses.divergence import kl_ref_theta_per_token
 from unlearn.losses.representation import rmu_control_vector, rmu_mse_per_token
+from unlearn.losses.token_weighted import satimp_per_token, tnpo_per_token, ts_per_token, wga_per_token
+from unlearn.losses.distill import bst_per_token, ceu_per_token, undial_per_token
+from unlearn.losses.fdiv import FLAT_DIVERGENCES, flat_per_sequence, mean_token_prob
 from unlearn.losses.gradients import ema_update_, gru_rectify, inner_product_float64, saliency_row_mask
 
 __all__ = [
@@ -33,4 +36,15 @@ __all__ = [
     "inner_product_float64",
     "gru_rectify",
     "saliency_row_mask",
+    "wga_per_token",
+    "satimp_per_token",
+    "tnpo_per_token",
+    "ts_per_token",
+    "undial_per_token",
+    "ceu_per_token",
+    "bst_per_token",
+    "FLAT_DIVERGENCES",
+    "mean_token_prob",
+    "flat_per_sequence",
+    "simnpo_per_sequence",
 ]

@@ -45,3 +45,11 @@ def dpo_per_sequence(
     chosen_log_ratio = chosen_logps_sum - ref_chosen_logps_sum
     rejected_log_ratio = rejected_logps_sum - ref_rejected_logps_sum
     return -(2.0 / beta) * F.logsigmoid(beta * (chosen_log_ratio - rejected_log_ratio))
+
+
+def simnpo_per_sequence(nll_mean: torch.Tensor, beta: float, delta: float) -> torch.Tensor:
+    """SimNPO ("Simplicity Prevails: Rethinking Negative Preference Optimization for LLM Unlearning",
+    Fan et al., 2024), as SPEC 3.1 writes it: -(2/beta) log sigmoid(beta (NLL_sum/|y| - delta)).
+    nll_mean: [B] length-normalised NLL of each forget answer (NLL_sum / |y|). No reference model.
+    Returns [B]; minimising it raises the length-normalised NLL."""
+    return -(2.0 / beta) * F.logsigmoid(beta * (nll_mean - delta))

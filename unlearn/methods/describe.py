@@ -26,11 +26,14 @@ def _needs_text(needs: Needs) -> str:
     return ", ".join(parts)
 
 
-def _params_lines(cls: type, key: str) -> list[str]:
-    helps = field_help(cls)
+def _params_lines(params: object, key: str) -> list[str]:
+    """Each parameter's value in this preset (and the class default when the preset changes it)."""
+    helps = field_help(type(params))
     lines = []
-    for f in dataclasses.fields(cls):
-        lines.append(f"      method.params.{key}.{f.name} = {f.default!r}   {helps.get(f.name, '')}".rstrip())
+    for f in dataclasses.fields(params):
+        value = getattr(params, f.name)
+        preset = "" if value == f.default else f" (default {f.default!r})"
+        lines.append(f"      method.params.{key}.{f.name} = {value!r}{preset}   {helps.get(f.name, '')}".rstrip())
     return lines or ["      (no parameters)"]
 
 
@@ -53,11 +56,11 @@ def describe_method(name: str) -> str:
                      f"loss averaged per {t.term.unit}")
         lines.append(f"    {cls.summary}" + (f" [{cls.cite}]" if cls.cite else ""))
         lines.append(f"    needs: {_term_needs(t.term)}")
-        lines.extend(_params_lines(cls.Params, t.key))
+        lines.extend(_params_lines(t.term.params, t.key))
     for tr in method.transforms:
         tname = next(n for n, c in TRANSFORMS.items() if isinstance(tr, c))
         lines.append(f"  transform {tname}: {type(tr).summary} [{type(tr).cite}]")
-        lines.extend(_params_lines(type(tr).Params, tname))
+        lines.extend(_params_lines(tr.params, tname))
     ref = choose_strategy("auto", method, lora=False) or "none needed"
     lines += ["", f"Reference model (method.reference=auto): {ref}; under LoRA the adapter-disabled model."]
     return "\n".join(lines)

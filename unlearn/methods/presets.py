@@ -13,7 +13,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-from unlearn.config import MethodConfig, from_dict
+from unlearn.config import MethodConfig, deep_merge, from_dict
 from unlearn.errors import ConfigError
 from unlearn.methods.base import TERMS, TRANSFORMS, Method, WeightedTerm
 
@@ -65,6 +65,18 @@ PRESETS: dict[str, Preset] = {
                    cite="Bootstrapping, sequence level (survey, seed 001): lam 0.5 = the two weights"),
     "RMU": Preset((T("rmu"), _r("rmu_retain", 100.0)),
                   cite="The WMDP Benchmark (Li et al., 2024): alpha 100, c 6.5"),
+    "WGA": Preset((T("wga"), _r("gdr")), cite="Wang et al., 2025 (WGA), with GDR as in open-unlearning"),
+    "SatImp": Preset((T("satimp", 0.1), _r("gdr")), cite="Yang et al., 2025 (SatImp): gamma 0.1, with GDR"),
+    "TNPO": Preset((T("tnpo"), _r("gdr")), cite="token-wise NPO (b 4), with GDR"),
+    "TS": Preset((T("ts"),), cite="temperature-scaled GA (T 2)"),
+    "SimNPO": Preset((T("simnpo", 0.125), _r("gdr")),
+                     cite="Simplicity Prevails (Fan et al., 2024): beta 4.5, delta 0, gamma 0.125, with GDR"),
+    "UNDIAL": Preset((T("undial"),), cite="UNDIAL (Dong et al., 2024): beta 10"),
+    "CE_U": Preset((T("ceu"),), cite="CE-U (2025): no retain term"),
+    "BS_T": Preset((T("bst"),), cite="Bootstrapping, token level (survey, seed 001): lam 0.5, K 20"),
+    **{f"FLAT_{label}": Preset((T("flat"),), params={"flat": {"divergence": label.lower()}},
+                               cite=f"LLM Unlearning via Loss Adjustment with Only Forget Data (Wang et al., 2025): {label}")
+       for label in ("TV", "KL", "JS", "Pearson")},
     "finetune": Preset((T("finetune", role="train"),), cite="plain fine-tuning: makes target and retain models"),
 }
 
@@ -139,7 +151,7 @@ def build_method(cfg: MethodConfig) -> Method:
     classes = {s.name: TERMS.get(s.term) for s in specs}
     param_classes = {**{k: c.Params for k, c in classes.items()},
                      **{t: TRANSFORMS.get(t).Params for t in transform_names}}
-    params = {**preset.params, **cfg.params}
+    params = deep_merge(preset.params, cfg.params)
     _check_params(params, param_classes, cfg.name)
     weights = _check_weights(cfg.weights, list(classes), cfg.name)
     scale = {"forget": 1.0 if cfg.gamma is None else cfg.gamma, "retain": 1.0 if cfg.alpha is None else cfg.alpha,

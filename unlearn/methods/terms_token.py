@@ -1,0 +1,245 @@
+"""Forget objectives that reweight or reshape the per-token loss (SPEC 3.1): WGA, SatImp, TNPO, TS,
+SimNPO, UNDIAL, CE-U, BS-T, FLAT. Each is a short term over the pure losses in unlearn/losses."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from unlearn.losses import (
+    bst_per_token,
+    ceu_per_token,
+    flat_per_sequence,
+    mean_token_prob,
+    satimp_per_token,
+    sequence_logps_mean,
+    simnpo_per_sequence,
+    tnpo_per_token,
+    ts_per_token,
+    undial_per_token,
+    wga_per_token,
+)
+from unlearn.methods.base import TERMS, Needs, Outputs, Term
+from unlearn.methods.terms import _masked_sum, _positive
+
+
+def _on_targets(values: torch.Tensor, out: Outputs) -> torch.Tensor:
+    return _masked_sum(values, out.target_mask)
+
+
+@dataclass
+class WGAParams:
+    beta: float = 1.0
+    """Exponent of the detached token probability weighting each token (open-unlearning 1; authors 5)."""
+
+
+@TERMS.register("wga")
+class WGA(Term):
+    """WGA: -mean_t sg(p_t^beta) CE_t. "Rethinking LLM Unlearning Objectives: A Gradient Perspective and
+    Go Beyond" (Wang et al., 2025)."""
+
+    Params = WGAParams
+    summary = "gradient ascent weighted per token by the detached probability p^beta"
+    cite = "Wang et al., 2025 (WGA)"
+
+    def loss_sum(self, outs: dict[str, Outputs]) -> torch.Tensor:
+        out = outs[self.streams[0]]
+        return _on_targets(wga_per_token(out.token_logps, self.params.beta), out)
+
+
+@dataclass
+class SatImpParams:
+    beta1: float = 5.0
+    """Exponent of p in the detached weight p^beta1 (1-p)^beta2."""
+    beta2: float = 1.0
+    """Exponent of (1 - p) in the weight."""
+
+
+@TERMS.register("satimp")
+class SatImp(Term):
+    """SatImp: GA weighted per token by sg(p^b1 (1-p)^b2). "Exploring Criteria of Loss Reweighting to
+    Enhance LLM Unlearning" (Yang et al., 2025)."""
+
+    Params = SatImpParams
+    summary = "gradient ascent weighted per token by the detached p^b1 (1-p)^b2"
+    cite = "Yang et al., 2025 (SatImp)"
+
+    def loss_sum(self, outs: dict[str, Outputs]) -> torch.Tensor:
+        out = outs[self.streams[0]]
+        return _on_targets(satimp_per_token(out.token_logps, self.params.beta1, self.params.beta2), out)
+
+
+@dataclass
+class TNPOParams:
+    beta: float = 4.0
+    """Exponent b in the token weight 2 p^b / (p^b + p_ref^b)."""
+
+
+@TERMS.register("tnpo")
+class TNPO(Term):
+    """Token-wise NPO: GA weighted per token by sg(2 p^b / (p^b + p_ref^b)) (NPO's weight, per token)."""
+
+    Params = TNPOParams
+    summary = "gradient ascent weighted per token by NPO's weight against the reference"
+    cite = "token-wise NPO (after Zhang et al., 2024)"
+
+    def needs(self) -> dict[str, Needs]:
+        return {self.streams[0]: Needs(ref_logps=True)}
+
+    def loss_sum(self, outs: dict[str, Outputs]) -> torch.Tensor:
+        out = outs[self.streams[0]]
+        return _on_targets(tnpo_per_token(out.token_logps, out.ref_token_logps, self.params.beta), out)
+
+
+@dataclass
+class TSParams:
+    temperature: float = 2.0
+    """T > 1 flattens the distribution the ascent acts on (the paper fixes no default)."""
+
+    def __post_init__(self) -> None:
+        _positive("method.params.ts.temperature", self.temperature)
+
+
+@TERMS.register("ts")
+class TemperatureScaledGA(Term):
+    """TS: -mean_t CE(logits / T, y_t), gradient ascent on temperature-scaled logits (SPEC 3.1)."""
+
+    Params = TSParams
+    summary = "gradient ascent on temperature-scaled logits"
+    cite = "temperature-scaled GA (SPEC 3.1)"
+
+    def needs(self) -> dict[str, Needs]:
+        return {self.streams[0]: Needs(logits=True)}
+
+    def loss_sum(self, outs: dict[str, Outputs]) -> torch.Tensor:
+        out = outs[self.streams[0]]
+        return _on_targets(ts_per_token(out.logits, out.target_ids, self.params.temperature), out)
+
+
+@dataclass
+class SimNPOParams:
+    beta: float = 4.5
+    """Inverse temperature of SimNPO's log-sigmoid."""
+    delta: float = 0.0
+    """Margin subtracted from the length-normalised NLL."""
+
+    def __post_init__(self) -> None:
+        _positive("method.params.simnpo.beta", self.beta)
+
+
+@TERMS.register("simnpo")
+class SimNPO(Term):
+    """SimNPO: -(2/beta) log sigmoid(beta (NLL_sum/|y| - delta)), no reference model. "Simplicity
+    Prevails: Rethinking Negative Preference Optimization for LLM Unlearning" (Fan et al., 2024)."""
+
+    unit = "sequence"
+    Params = SimNPOParams
+    summary = "reference-free NPO on the length-normalised NLL"
+    cite = "Fan et al., 2024 (SimNPO)"
+
+    def loss_sum(self, outs: dict[str, Outputs]) -> torch.Tensor:
+        out = outs[self.streams[0]]
+        nll_mean = -sequence_logps_mean(out.token_logps, out.target_mask)
+        return simnpo_per_sequence(nll_mean, self.params.beta, self.params.delta).sum()
+
+
+@dataclass
+class UNDIALParams:
+    beta: float = 10.0
+    """How far the true token's reference logit is pushed down in the distillation target."""
+
+
+@TERMS.register("undial")
+class UNDIAL(Term):
+    """UNDIAL: CE(p_theta, softmax(z_ref - beta onehot(y))) on forget target tokens: self-distillation
+    towards the reference with the true token pushed down. "UNDIAL: Self-Distillation with Adjusted
+    Logits for Robust Unlearning in Large Language Models" (Dong et al., 2024)."""
+
+    Params = UNDIALParams
+    summary = "distil towards the reference's logits with the true token pushed down by beta"
+    cite = "Dong et al., 2024 (UNDIAL)"
+
+    def needs(self) -> dict[str, Needs]:
+        return {self.streams[0]: Needs(logits=True, ref_logits=True)}
+
+    def loss_sum(self, outs: dict[str, Outputs]) -> torch.Tensor:
+        out = outs[self.streams[0]]
+        return _on_targets(undial_per_token(out.logits, out.ref_logits, out.target_ids, self.params.beta), out)
+
+
+@TERMS.register("ceu")
+class CEU(Term):
+    """CE-U: CE(logits, softmax(sg(logits) with the true token set to -inf)) on forget target tokens:
+    learn the model's own distribution without the true token (SPEC 3.1)."""
+
+    summary = "cross-entropy to the model's own detached distribution with the true token removed"
+    cite = "CE-U, cross-entropy unlearning (2025)"
+
+    def needs(self) -> dict[str, Needs]:
+        return {self.streams[0]: Needs(logits=True)}
+
+    def loss_sum(self, outs: dict[str, Outputs]) -> torch.Tensor:
+        out = outs[self.streams[0]]
+        return _on_targets(ceu_per_token(out.logits, out.target_ids), out)
+
+
+@dataclass
+class BSTParams:
+    lam: float = 0.5
+    """Weight of the model's own (detached) top-K belief in the soft target."""
+    top_k: int = 20
+    """How many of the model's top logits form its belief b."""
+
+
+@TERMS.register("bst")
+class BST(Term):
+    """BS-T: gradient ascent on the soft target (1 - lam) onehot(y) + lam sg(b), b = softmax over the
+    model's own top-K logits (bootstrapping at the token level, survey seed 001)."""
+
+    Params = BSTParams
+    summary = "gradient ascent on the answer mixed with the model's own top-K belief"
+    cite = "bootstrapping, token level (survey, seed 001)"
+
+    def needs(self) -> dict[str, Needs]:
+        return {self.streams[0]: Needs(logits=True)}
+
+    def loss_sum(self, outs: dict[str, Outputs]) -> torch.Tensor:
+        out = outs[self.streams[0]]
+        return _on_targets(bst_per_token(out.logits, out.target_ids, self.params.lam, self.params.top_k), out)
+
+
+@dataclass
+class FLATParams:
+    divergence: str = "tv"
+    """f-divergence of the loss adjustment: tv, kl, js or pearson."""
+
+
+@TERMS.register("flat")
+class FLAT(Term):
+    """FLAT: L = -g*(P_e) + f*(g*(P_f)), P = mean over target tokens of the token probability of the
+    template answer (e: a refusal) and of the forget answer (f), pair by pair; no retain data and no
+    reference model. "LLM Unlearning via Loss Adjustment with Only Forget Data" (Wang et al., 2025).
+    The reference code averages over padded positions too; here over target tokens."""
+
+    streams = ("forget_idk", "forget")
+    unit = "sequence"
+    Params = FLATParams
+    summary = "f-divergence loss adjustment: raise the template answer, lower the forget answer"
+    cite = "Wang et al., ICLR 2025 (FLAT)"
+
+    def __init__(self, params=None, streams=None):
+        super().__init__(params, streams)
+        from unlearn.losses import FLAT_DIVERGENCES
+
+        if self.params.divergence not in FLAT_DIVERGENCES:
+            from unlearn.errors import ConfigError
+
+            raise ConfigError(f"method.params.flat.divergence {self.params.divergence!r} is unknown; "
+                              f"valid: {', '.join(FLAT_DIVERGENCES)}")
+
+    def loss_sum(self, outs: dict[str, Outputs]) -> torch.Tensor:
+        template, forget = outs[self.streams[0]], outs[self.streams[1]]
+        p_e = mean_token_prob(template.token_logps, template.target_mask)
+        p_f = mean_token_prob(forget.token_logps, forget.target_mask)
+        return flat_per_sequence(p_e, p_f, self.params.divergence).sum()

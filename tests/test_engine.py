@@ -28,12 +28,47 @@ def _weights(folder: Path) -> dict[str, torch.Tensor]:
     return load_file(str(folder / "model.safetensors"))
 
 
+# Forget objectives that ascend the forget answers' NLL: two steps must raise it.
+ASCENT_TERMS = {"ga", "wga", "satimp", "tnpo", "ts", "npo", "simnpo", "bst", "ga_sampled"}
+
+
+def _forget_nll(model_dir: Path, world: Path) -> float:
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from unlearn.data.tokenize import PromptFormatter
+    from unlearn.eval.scoring import score_sequences
+
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    model = AutoModelForCausalLM.from_pretrained(model_dir).eval()
+    formatter = PromptFormatter(tokenizer)
+    records = json.loads((world / "forget10.json").read_text())
+    encoded = [formatter.encode(r["question"], r["answer"]) for r in records]
+    return sum(nll for nll, _ in score_sequences(model, encoded, tokenizer.pad_token_id))
+
+
+@pytest.fixture(scope="module")
+def targets_file(world, tmp_path_factory) -> Path:
+    """New targets for ReLearn / TRU: a vague answer to each forget question (JSON lines)."""
+    path = tmp_path_factory.mktemp("targets") / "targets.jsonl"
+    records = json.loads((world / "forget10.json").read_text())
+    path.write_text("".join(json.dumps({"question": r["question"], "answer": "That is not something I can share."})
+                            + "\n" for r in records))
+    return path
+
+
 @pytest.mark.parametrize("name", UNLEARNING_PRESETS)
-def test_every_preset_trains_two_steps(name, world, target_model, tmp_path):
+def test_every_preset_trains_two_steps(name, world, target_model, targets_file, tmp_path):
+    """Registry-driven: every preset (a new one is covered without new test code) trains two steps with
+    a finite loss, changes parameters, saves a plain model; ascent objectives raise the forget NLL."""
+    from unlearn.config import MethodConfig
+    from unlearn.methods import build_method
+
+    method = build_method(MethodConfig(name=name))
     out = tmp_path / name
+    extra = [f"data.targets={targets_file}"] if "targets" in method.streams else []
     cfg = load_config(overrides=[f"out={out}", f"model.path={target_model}", f"data.path={world}",
                                  f"method.name={name}", "train.max_steps=2", "train.batch_size=4",
-                                 "train.lr=1e-3", "eval.enabled=false"])
+                                 "train.lr=1e-3", "eval.enabled=false", *extra])
     result = api.run_unlearning(cfg)
     assert result["steps"] == 2
     log = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
@@ -46,6 +81,9 @@ def test_every_preset_trains_two_steps(name, world, target_model, tmp_path):
     from transformers import AutoModelForCausalLM
 
     assert AutoModelForCausalLM.from_pretrained(out / "model").config.num_hidden_layers == 1
+    forget_terms = {t.key for t in method.terms if t.role == "forget"}
+    if forget_terms <= ASCENT_TERMS:
+        assert _forget_nll(out / "model", world) > _forget_nll(target_model, world), name
 
 
 class _NaNAfterTwoCalls(Term):

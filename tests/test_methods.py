@@ -18,6 +18,7 @@ from unlearn.config import MethodConfig
 from unlearn.errors import ConfigError
 from unlearn.methods import PRESETS, build_method
 from unlearn.methods.base import Needs, Outputs, Refresh, SetupContext, WeightedTerm, weighted_loss
+from unlearn.methods.terms import RelearnPositive, TRUReasoning
 from unlearn.methods.terms_token import BST, CEU, FLAT, TNPO, UNDIAL, WGA, SatImp, SimNPO, TemperatureScaledGA
 from unlearn.methods.terms import (
     DPO,
@@ -376,6 +377,11 @@ EXPECTED_PRESETS = {
     "UNDIAL": ([("undial", "forget", UNDIAL, 1.0)], ["forget"], True, True, {"forget": LOGITS_REF}),
     "CE_U": ([("ceu", "forget", CEU, 1.0)], ["forget"], False, False, {"forget": Needs(logits=True)}),
     "BS_T": ([("bst", "forget", BST, 1.0)], ["forget"], False, False, {"forget": Needs(logits=True)}),
+    # ReLearn: L_GDF (NLL on new targets) + L_GDR + L_KLR; TRU: NLL on reasoning refusals + GA
+    "ReLearn": ([("relearn", "forget", RelearnPositive, 1.0), ("gdr", "retain", GDR, 1.0),
+                 ("klr", "retain", KLR, 1.0)], ["targets", "retain"], True, True, {"targets": N, "retain": LOGITS_REF}),
+    "TRU": ([("tru", "forget", TRUReasoning, 1.0), ("ga", "forget", GradientAscent, 1.0)], ["targets", "forget"],
+            False, False, {"targets": N, "forget": N}),
     **{f"FLAT_{label}": ([("flat", "forget", FLAT, 1.0)], ["forget_idk", "forget"], False, False,
                          {"forget_idk": N, "forget": N}) for label in ("TV", "KL", "JS", "Pearson")},
 }

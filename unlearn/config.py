@@ -52,6 +52,8 @@ class DataConfig:
     """Prompt + answer tokens longer than this are cut from the answer's end."""
     refusals: str | None = None
     """File of refusal answers (one a line) for IDK; default: the built-in list."""
+    targets: str | None = None
+    """File of new targets (question, answer): ReLearn's positive term, TRU's reasoning refusals."""
 
 
 @dataclass

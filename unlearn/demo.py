@@ -59,14 +59,19 @@ def demo(out: str | Path = "demo_out", quick: bool = False, methods: list[str] |
     from unlearn import api
     from unlearn.data.world import generate_world
     from unlearn.errors import ConfigError, UnlearnError
-    from unlearn.methods import PRESETS
+    from unlearn.config import MethodConfig
+    from unlearn.methods import PRESETS, build_method
     from unlearn.report.markdown import results_table, write_report
 
     methods = methods or list(DEFAULT_METHODS)
-    unknown = [m for m in methods if m not in PRESETS or m == "finetune"]
-    if unknown:
+    for name in methods:  # presets with transforms (NPO+GRU) too; fail before any training
         valid = ", ".join(m for m in PRESETS if m != "finetune")
-        raise ConfigError(f"unknown method {unknown[0]!r} in --methods; valid: {valid}")
+        if name.split("+")[0] == "finetune":
+            raise ConfigError(f"unknown method {name!r} in --methods; valid: {valid} (add +GRU or +SURE)")
+        try:
+            build_method(MethodConfig(name=name))
+        except ConfigError as err:
+            raise ConfigError(f"--methods {name}: {err}") from None
     size = SIZES["quick" if quick else "full"]
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)

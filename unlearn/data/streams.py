@@ -96,6 +96,19 @@ def forget_sampled_stream(cfg: RunConfig, bench: Benchmark) -> list[dict[str, An
     return forget_stream(cfg, bench)
 
 
+@STREAMS.register("targets")
+def targets_stream(cfg: RunConfig, bench: Benchmark) -> list[dict[str, Any]]:
+    """New targets given by the user (data.targets: JSON, JSON lines, CSV or Parquet with question and
+    answer fields): ReLearn's augmented forget set, TRU's reasoning refusals. Its own sampler."""
+    from unlearn.data.formats import read_records, require_fields
+
+    if not cfg.data.targets:
+        raise DataError("this method trains on new targets: set data.targets=FILE (question and answer fields)")
+    records = read_records(cfg.data.targets)
+    require_fields(records, ("question", "answer"), cfg.data.targets)
+    return _qa(records)
+
+
 # Derived streams and their source: sample i of each is about the source's sample i.
 ALIGNED_WITH = {"forget_idk": "forget", "forget_random": "forget", "forget_sampled": "forget"}
 

@@ -84,7 +84,9 @@ def training_fingerprint(config_dict: dict, data_hashes: dict[str, str], num_pro
         import dataclasses
 
         config_dict = dataclasses.asdict(config_dict)
-    entries = {k: v for k, v in _flatten(config_dict).items() if not _excluded(k)}
+    # Unset options (None) are left out, so an option added by a newer version does not make older
+    # runs look different; setting it shows as "<unset> -> value".
+    entries = {k: v for k, v in _flatten(config_dict).items() if not _excluded(k) and v is not None}
     entries.update({f"data_hashes.{name}": h for name, h in sorted(data_hashes.items())})
     entries["num_processes"] = int(num_processes)
     entries = dict(sorted(entries.items()))
@@ -121,7 +123,10 @@ def check_fingerprint(run_dir: str | Path, fingerprint: dict, what: str) -> bool
                           "or use a new out= folder") from None
     if stored.get("hash") == fingerprint.get("hash"):
         return True
-    changes = fingerprint_changes(stored, fingerprint) or ["fingerprint format changed"]
+    # Older fingerprints listed unset (None) options; they mean the same as an absent key.
+    changes = fingerprint_changes({k: v for k, v in stored.items() if v is not None}, fingerprint)
+    if not changes:
+        return True
     listed = ", ".join(changes[:_MAX_LISTED_CHANGES])
     if len(changes) > _MAX_LISTED_CHANGES:
         listed += f", +{len(changes) - _MAX_LISTED_CHANGES} more"

@@ -77,6 +77,9 @@ PRESETS: dict[str, Preset] = {
     **{f"FLAT_{label}": Preset((T("flat"),), params={"flat": {"divergence": label.lower()}},
                                cite=f"LLM Unlearning via Loss Adjustment with Only Forget Data (Wang et al., 2025): {label}")
        for label in ("TV", "KL", "JS", "Pearson")},
+    "ReLearn": Preset((T("relearn"), _r("gdr"), _r("klr")),
+                      cite="ReLearn (Xu et al., 2025): L_GDF + L_GDR + L_KLR; targets from data.targets"),
+    "TRU": Preset((T("tru"), T("ga")), cite="TRU: NLL on reasoning refusals (data.targets) + lam GA, lam 1"),
     "finetune": Preset((T("finetune", role="train"),), cite="plain fine-tuning: makes target and retain models"),
 }
 
@@ -97,7 +100,7 @@ def _resolve_preset(cfg: MethodConfig) -> tuple[str, Preset, list[str]]:
                               f"use method.name=custom method.forget=... method.retain=...")
     else:
         valid = ", ".join(sorted(PRESETS))
-        raise ConfigError(f"unknown method {base!r}; valid: {valid}, custom (add +GRU for the GRU transform)")
+        raise ConfigError(f"unknown method {base!r}; valid: {valid}, custom (add +GRU or +SURE for a gradient transform)")
     for name in transforms:
         TRANSFORMS.get(name)  # unknown transform: one-line error listing the valid ones
     return base, preset, list(dict.fromkeys(preset.transforms + tuple(transforms)))

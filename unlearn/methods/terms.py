@@ -56,6 +56,25 @@ class Mismatch(NLLTerm):
     cite = "Large Language Model Unlearning (Yao et al., 2024)"
 
 
+@TERMS.register("relearn")
+class RelearnPositive(NLLTerm):
+    """ReLearn's positive term L_GDF: NLL on new targets (augmented, vague but relevant answers to the
+    forget questions). "ReLearn: Unlearning via Learning for Large Language Models" (Xu et al., 2025)."""
+
+    streams = ("targets",)
+    summary = "NLL on new targets (data.targets): learning, not ascent"
+    cite = "ReLearn (Xu et al., 2025)"
+
+
+@TERMS.register("tru")
+class TRUReasoning(NLLTerm):
+    """TRU's learning term: NLL of a reasoning chain ending in an explained refusal (data.targets)."""
+
+    streams = ("targets",)
+    summary = "NLL on reasoning refusals (data.targets)"
+    cite = "TRU (SPEC 3.1; lam unverified, default 1)"
+
+
 @TERMS.register("ga")
 class GradientAscent(Term):
     """GA: -NLL(y | x) (SPEC 3.1). Knowledge Unlearning for Mitigating Privacy Risks in Language

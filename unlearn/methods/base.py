@@ -155,6 +155,8 @@ class Term:
     Params: ClassVar[type] = NoParams
     summary: ClassVar[str] = ""
     cite: ClassVar[str] = ""
+    formula: ClassVar[str] = ""
+    """The loss as a formula, for `unlearn methods NAME` and the docs."""
 
     def __init__(self, params: Any = None, streams: tuple[str, ...] | None = None):
         self.params = params if params is not None else self.Params()

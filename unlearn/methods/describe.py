@@ -55,6 +55,8 @@ def describe_method(name: str) -> str:
         lines.append(f"  {t.key}: {t.role} term, weight {t.weight}, streams {', '.join(t.term.streams)}, "
                      f"loss averaged per {t.term.unit}")
         lines.append(f"    {cls.summary}" + (f" [{cls.cite}]" if cls.cite else ""))
+        if cls.formula:
+            lines.append(f"    loss: {cls.formula}")
         lines.append(f"    needs: {_term_needs(t.term)}")
         lines.extend(_params_lines(t.term.params, t.key))
     for tr in method.transforms:

@@ -31,12 +31,14 @@ class NLLTerm(Term):
 
 @TERMS.register("finetune")
 class Finetune(NLLTerm):
+    formula = "NLL(y | x), token mean"
     streams = ("train",)
     summary = "NLL on the training data (makes target and retain models; not an unlearning method)"
 
 
 @TERMS.register("gdr")
 class GDR(NLLTerm):
+    formula = "NLL(y_r | x_r), token mean over retain target tokens"
     streams = ("retain",)
     summary = "gradient descent (NLL) on the retain set"
     cite = "GradDiff; TOFU (Maini et al., 2024)"
@@ -44,6 +46,7 @@ class GDR(NLLTerm):
 
 @TERMS.register("idk")
 class IDK(NLLTerm):
+    formula = "NLL(y_idk | x), token mean"
     streams = ("forget_idk",)
     summary = "NLL of a refusal ('I don't know') to each forget question"
     cite = "TOFU: A Task of Fictitious Unlearning for LLMs (Maini et al., 2024)"
@@ -51,6 +54,7 @@ class IDK(NLLTerm):
 
 @TERMS.register("mismatch")
 class Mismatch(NLLTerm):
+    formula = "NLL(y_rand | x), token mean"
     streams = ("forget_random",)
     summary = "NLL of a random answer from unrelated normal data to each forget question (LLMU L_rdn)"
     cite = "Large Language Model Unlearning (Yao et al., 2024)"
@@ -60,6 +64,7 @@ class Mismatch(NLLTerm):
 class RelearnPositive(NLLTerm):
     """ReLearn's positive term L_GDF: NLL on new targets (augmented, vague but relevant answers to the
     forget questions). "ReLearn: Unlearning via Learning for Large Language Models" (Xu et al., 2025)."""
+    formula = "NLL(y_new | x), token mean over the new targets"
 
     streams = ("targets",)
     summary = "NLL on new targets (data.targets): learning, not ascent"
@@ -69,6 +74,7 @@ class RelearnPositive(NLLTerm):
 @TERMS.register("tru")
 class TRUReasoning(NLLTerm):
     """TRU's learning term: NLL of a reasoning chain ending in an explained refusal (data.targets)."""
+    formula = "NLL(r | x), token mean over the reasoning targets"
 
     streams = ("targets",)
     summary = "NLL on reasoning refusals (data.targets)"
@@ -79,6 +85,7 @@ class TRUReasoning(NLLTerm):
 class GradientAscent(Term):
     """GA: -NLL(y | x) (SPEC 3.1). Knowledge Unlearning for Mitigating Privacy Risks in Language
     Models (Jang et al., 2023); TOFU (Maini et al., 2024)."""
+    formula = "-NLL(y | x), token mean (minimising it ascends the NLL)"
 
     summary = "gradient ascent on the forget answers"
     cite = "Jang et al., 2023; TOFU (Maini et al., 2024)"
@@ -106,6 +113,7 @@ class SampledParams:
 class GradientAscentSampled(GradientAscent):
     """GA on the model's own answers to the forget questions, regenerated during training (the
     sequence half of BS_S, 'bootstrapping' in the survey, seed 001)."""
+    formula = "-NLL(y_hat | x), token mean, y_hat the model's own answer"
 
     streams = ("forget_sampled",)
     Params = SampledParams
@@ -137,6 +145,7 @@ class NPOParams:
 class NPO(Term):
     """NPO: -(2/beta) mean_i log sigmoid(-beta (logp_theta - logp_ref)(y_i)), sum reduction.
     Negative Preference Optimization (Zhang et al., 2024)."""
+    formula = "-(2/beta) mean_i log sigmoid(-beta (log p_theta(y_i) - log p_ref(y_i))), sequence sums"
 
     unit = "sequence"
     Params = NPOParams
@@ -165,6 +174,7 @@ class DPO(Term):
     """DPO with the alternative (a refusal) preferred over the forget answer, pair by pair:
     -(2/beta) log sigmoid(beta ([logp - logp_ref](y_alt) - [logp - logp_ref](y))). Direct Preference
     Optimization (Rafailov et al., 2023); used for unlearning in TOFU (Maini et al., 2024)."""
+    formula = "-(2/beta) log sigmoid(beta ([log p - log p_ref](y_alt) - [log p - log p_ref](y)))"
 
     streams = ("forget", "forget_idk")
     unit = "sequence"
@@ -185,6 +195,7 @@ class DPO(Term):
 class KLR(Term):
     """KL(p_ref || p_theta) summed over the vocabulary, on target tokens (TOFU's KL retain term,
     masked to target tokens instead of averaged over every position; LLMU's forward KL on normal data)."""
+    formula = "sum_v p_ref log(p_ref / p_theta), token mean over target tokens"
 
     streams = ("retain",)
     summary = "KL(p_ref || p_theta) on retain target tokens"
@@ -238,6 +249,7 @@ class RMU(Term):
     """RMU forget term: MSE between layer-L hidden states of forget target tokens and a fixed random
     vector c*u (u uniform in [0,1)^H, normalised, drawn once from the run's seed). Only the chosen
     modules train. The WMDP Benchmark (Li et al., 2024)."""
+    formula = "mean_H (h_L(x_f) - c u)^2, token mean over target positions"
 
     Params = RMUParams
     summary = "steer the forget hidden states at one layer to a random vector (trains chosen modules only)"
@@ -282,6 +294,7 @@ class RMURetainParams:
 class RMURetain(Term):
     """RMU retain term: MSE between the model's and the frozen model's layer-L hidden states on retain
     target tokens (weight alpha, 100-1200 in WMDP). The WMDP Benchmark (Li et al., 2024)."""
+    formula = "mean_H (h_L^theta(x_r) - h_L^frozen(x_r))^2, token mean"
 
     streams = ("retain",)
     Params = RMURetainParams

@@ -38,6 +38,7 @@ class WGAParams:
 class WGA(Term):
     """WGA: -mean_t sg(p_t^beta) CE_t. "Rethinking LLM Unlearning Objectives: A Gradient Perspective and
     Go Beyond" (Wang et al., 2025)."""
+    formula = "-mean_t sg(p_t^beta) CE_t"
 
     Params = WGAParams
     summary = "gradient ascent weighted per token by the detached probability p^beta"
@@ -60,6 +61,7 @@ class SatImpParams:
 class SatImp(Term):
     """SatImp: GA weighted per token by sg(p^b1 (1-p)^b2). "Exploring Criteria of Loss Reweighting to
     Enhance LLM Unlearning" (Yang et al., 2025)."""
+    formula = "-mean_t sg(p_t^b1 (1 - p_t)^b2) CE_t"
 
     Params = SatImpParams
     summary = "gradient ascent weighted per token by the detached p^b1 (1-p)^b2"
@@ -79,6 +81,7 @@ class TNPOParams:
 @TERMS.register("tnpo")
 class TNPO(Term):
     """Token-wise NPO: GA weighted per token by sg(2 p^b / (p^b + p_ref^b)) (NPO's weight, per token)."""
+    formula = "-mean_t sg(2 p_t^b / (p_t^b + p_ref,t^b)) CE_t"
 
     Params = TNPOParams
     summary = "gradient ascent weighted per token by NPO's weight against the reference"
@@ -104,6 +107,7 @@ class TSParams:
 @TERMS.register("ts")
 class TemperatureScaledGA(Term):
     """TS: -mean_t CE(logits / T, y_t), gradient ascent on temperature-scaled logits (SPEC 3.1)."""
+    formula = "-mean_t CE(logits_t / T, y_t)"
 
     Params = TSParams
     summary = "gradient ascent on temperature-scaled logits"
@@ -132,6 +136,7 @@ class SimNPOParams:
 class SimNPO(Term):
     """SimNPO: -(2/beta) log sigmoid(beta (NLL_sum/|y| - delta)), no reference model. "Simplicity
     Prevails: Rethinking Negative Preference Optimization for LLM Unlearning" (Fan et al., 2024)."""
+    formula = "-(2/beta) mean_i log sigmoid(beta (NLL_i / |y_i| - delta))"
 
     unit = "sequence"
     Params = SimNPOParams
@@ -155,6 +160,7 @@ class UNDIAL(Term):
     """UNDIAL: CE(p_theta, softmax(z_ref - beta onehot(y))) on forget target tokens: self-distillation
     towards the reference with the true token pushed down. "UNDIAL: Self-Distillation with Adjusted
     Logits for Robust Unlearning in Large Language Models" (Dong et al., 2024)."""
+    formula = "mean_t CE(p_theta, softmax(z_ref - beta onehot(y_t)))"
 
     Params = UNDIALParams
     summary = "distil towards the reference's logits with the true token pushed down by beta"
@@ -172,6 +178,7 @@ class UNDIAL(Term):
 class CEU(Term):
     """CE-U: CE(logits, softmax(sg(logits) with the true token set to -inf)) on forget target tokens:
     learn the model's own distribution without the true token (SPEC 3.1)."""
+    formula = "mean_t CE(p_theta, softmax(sg(z) with z_y = -inf))"
 
     summary = "cross-entropy to the model's own detached distribution with the true token removed"
     cite = "CE-U, cross-entropy unlearning (2025)"
@@ -196,6 +203,7 @@ class BSTParams:
 class BST(Term):
     """BS-T: gradient ascent on the soft target (1 - lam) onehot(y) + lam sg(b), b = softmax over the
     model's own top-K logits (bootstrapping at the token level, survey seed 001)."""
+    formula = "-mean_t CE(p_theta, (1 - lam) onehot(y_t) + lam sg(softmax(top-K z)))"
 
     Params = BSTParams
     summary = "gradient ascent on the answer mixed with the model's own top-K belief"
@@ -221,6 +229,9 @@ class FLAT(Term):
     template answer (e: a refusal) and of the forget answer (f), pair by pair; no retain data and no
     reference model. "LLM Unlearning via Loss Adjustment with Only Forget Data" (Wang et al., 2025).
     The reference code averages over padded positions too; here over target tokens."""
+    formula = ("mean_i [-g*(P_e,i) + f*(g*(P_f,i))], P = mean_t p_t of the refusal (e) and forget (f) answer; "
+               "TV: -tanh(P_e)/2 + tanh(P_f)/2, KL: -P_e + exp(P_f - 1), "
+               "JS: softplus(-P_e) + softplus(P_f) - 2 ln 2, Pearson: -P_e + P_f + P_f^2/4")
 
     streams = ("forget_idk", "forget")
     unit = "sequence"

@@ -199,3 +199,26 @@ def test_two_process_run_trains_and_saves(world, init_model, tmp_path):
     before, after = _weights(init_model), _weights(out / "model")
     assert any(not torch.equal(before[k], after[k]) for k in before)
     assert model is not None
+
+
+@pytest.mark.parametrize("name", UNLEARNING_PRESETS)
+def test_every_preset_trains_two_steps_with_lora(name, world, target_model, targets_file, tmp_path):
+    """Registry-driven, under LoRA: only the adapter trains, so in the merged result the embeddings
+    and norms are exactly the original's and some linear weight moved."""
+    from unlearn.config import MethodConfig
+    from unlearn.methods import build_method
+
+    method = build_method(MethodConfig(name=name))
+    out = tmp_path / name
+    extra = [f"data.targets={targets_file}"] if "targets" in method.streams else []
+    cfg = load_config(overrides=[f"out={out}", f"model.path={target_model}", f"data.path={world}",
+                                 f"method.name={name}", "train.max_steps=2", "train.batch_size=4",
+                                 "train.lr=1e-2", "eval.enabled=false", "lora.r=4", *extra])
+    api.run_unlearning(cfg)
+    log = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
+    assert all(torch.isfinite(torch.tensor(e["loss"])) for e in log)
+    before, after = _weights(target_model), _weights(out / "model")
+    assert set(before) == set(after)  # merged: a plain model, no adapter keys
+    frozen = [k for k in before if "embed" in k or "norm" in k]
+    assert frozen and all(torch.equal(before[k], after[k]) for k in frozen)
+    assert any(not torch.equal(before[k], after[k]) for k in before if k.endswith("proj.weight")), name

@@ -702,3 +702,13 @@ def test_hidden_states_are_each_layers_own_output_even_the_last():
     assert torch.allclose(hidden[0], reference[1])  # a middle layer: the same tensor either way
     assert not torch.allclose(hidden[2], reference[3])  # the last: transformers applied the final norm
     assert torch.allclose(model.model.norm(hidden[2]), reference[3])
+
+
+def test_dgs_and_sure_presets():
+    dgs = build_method(MethodConfig(name="NPO+DGS"))
+    assert [t.key for t in dgs.terms] == ["npo", "gdr"]  # DGS needs the retain gradient: GDR is added
+    assert dgs.groups == ["forget", "retain"]
+    sure = build_method(MethodConfig(name="GA+SURE"))
+    assert [t.key for t in sure.terms] == ["ga"] and sure.groups == ["forget"]  # SURE needs the forget group only
+    with pytest.raises(ConfigError, match="keep_end <= keep_start"):
+        build_method(MethodConfig(name="NPO+DGS", params={"dgs": {"keep_start": 0.3}}))

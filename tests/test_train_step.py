@@ -138,7 +138,7 @@ def _interrupt_at(monkeypatch, step_to_fail: int):
     monkeypatch.setattr(step_module.StepRunner, "run", run)
 
 
-@pytest.mark.parametrize("method", ["NPO_KLR", "NPO+GRU", "BS_S"])
+@pytest.mark.parametrize("method", ["NPO_KLR", "NPO+GRU", "BS_S", "GA_GDR+DGS"])
 def test_interrupted_run_with_state_resumes_identical(method, world, target_model, tmp_path, monkeypatch):
     """References (copy / cached), transform state (GRU's moving average) and refreshed streams (BS_S's
     own answers) resume so that the result equals an uninterrupted run's bit for bit."""
@@ -376,3 +376,22 @@ def test_sure_updates_only_the_rows_with_the_largest_forget_gradient(world, targ
     assert changed == expected
     assert 0 < len(changed) <= 0.011 * len(norms) + 1
     assert all(torch.equal(before[n], after[n]) for n in grads if before[n].dim() == 1)
+
+
+def test_dgs_keeps_the_scheduled_fraction_of_coordinates(world, target_model, tmp_path):
+    """The fraction of gradient coordinates DGS lets through decays linearly from 0.8 to 0.4 over the
+    run (5 steps: 0.8, 0.7, 0.6, 0.5, 0.4), and resuming keeps its score (the resume test above)."""
+    _unlearn(world, target_model, tmp_path, "GA_GDR+DGS", "train.max_steps=5", "train.batch_size=4")
+    log = _log(tmp_path)
+    assert [round(e["dgs_keep"], 6) for e in log] == [0.8, 0.7, 0.6, 0.5, 0.4]
+    for entry in log:  # per tensor round(fraction * n) coordinates: within rounding of the schedule
+        assert entry["dgs_kept"] == pytest.approx(entry["dgs_keep"], abs=1e-3)
+
+
+def test_dgs_top_fraction_by_hand():
+    from unlearn.methods.transforms import _top_fraction
+
+    score = torch.tensor([[0.5, -2.0, 3.0], [1.0, 0.0, -1.0]])
+    # the 3 largest of 6 (fraction 0.5): 3.0, 1.0, 0.5
+    assert _top_fraction(score, 0.5).tolist() == [[True, False, True], [True, False, False]]
+    assert _top_fraction(score, 0.01).tolist() == [[False, False, True], [False, False, False]]  # at least one

@@ -67,7 +67,7 @@ def demo(out: str | Path = "demo_out", quick: bool = False, methods: list[str] |
     for name in methods:  # presets with transforms (NPO+GRU) too; fail before any training
         valid = ", ".join(m for m in PRESETS if m != "finetune")
         if name.split("+")[0] == "finetune":
-            raise ConfigError(f"unknown method {name!r} in --methods; valid: {valid} (add +GRU or +SURE)")
+            raise ConfigError(f"unknown method {name!r} in --methods; valid: {valid} (add +GRU, +SURE or +DGS)")
         try:
             build_method(MethodConfig(name=name))
         except ConfigError as err:

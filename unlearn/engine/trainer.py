@@ -280,6 +280,8 @@ class _Run:
         start = self._resume()
         acc.wait_for_everyone()
         runner = StepRunner(acc, self.model, self.method, data, self.reference, self.trainable, t.max_grad_norm)
+        for transform in self.method.transforms:
+            transform.start(self.total_steps)
         self.refreshed: dict[str, int] = {}
         self.model.train()
         progress = Progress(self.total_steps, self.method.name, every_s=t.progress_every,

@@ -196,6 +196,9 @@ class GradientTransform:
         self.params = params if params is not None else self.Params()
         self.last_stats: dict[str, float] = {}
 
+    def start(self, total_steps: int) -> None:
+        """Called once before the first step (and again on a resume) with the run's length."""
+
     def apply(self, grads: dict[str, list[torch.Tensor]], step: int) -> list[torch.Tensor]:
         raise NotImplementedError
 

@@ -70,7 +70,7 @@ def describe_method(name: str) -> str:
 
 def describe_methods() -> str:
     """Every preset on one line, then the terms and transforms that compose them."""
-    lines = ["Presets (method.name; add +GRU or +SURE for a gradient transform; `unlearn methods NAME` for details):"]
+    lines = ["Presets (method.name; add +GRU, +SURE or +DGS for a gradient transform; `unlearn methods NAME` for details):"]
     for name, p in PRESETS.items():
         parts = " + ".join(f"{t.weight:g}*{t.name}" for t in p.terms)
         lines.append(f"  {name:<9} {parts:<34} [{p.cite}]")

@@ -100,7 +100,7 @@ def _resolve_preset(cfg: MethodConfig) -> tuple[str, Preset, list[str]]:
                               f"use method.name=custom method.forget=... method.retain=...")
     else:
         valid = ", ".join(sorted(PRESETS))
-        raise ConfigError(f"unknown method {base!r}; valid: {valid}, custom (add +GRU or +SURE for a gradient transform)")
+        raise ConfigError(f"unknown method {base!r}; valid: {valid}, custom (add +GRU, +SURE or +DGS)")
     for name in transforms:
         TRANSFORMS.get(name)  # unknown transform: one-line error listing the valid ones
     return base, preset, list(dict.fromkeys(preset.transforms + tuple(transforms)))

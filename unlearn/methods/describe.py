@@ -73,7 +73,7 @@ def describe_methods() -> str:
     lines = ["Presets (method.name; add +GRU, +SURE or +DGS for a gradient transform; `unlearn methods NAME` for details):"]
     for name, p in PRESETS.items():
         parts = " + ".join(f"{t.weight:g}*{t.name}" for t in p.terms)
-        lines.append(f"  {name:<9} {parts:<34} [{p.cite}]")
+        lines.append(f"  {name:<12} {parts:<34} [{p.cite}]")
     lines += ["", "Terms (method.name=custom method.forget=TERM method.retain=TERM):"]
     for name, cls in TERMS.items():
         lines.append(f"  {name:<11} streams={','.join(cls.streams):<18} {cls.summary}")

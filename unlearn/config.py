@@ -36,7 +36,8 @@ class ModelConfig:
 @dataclass
 class DataConfig:
     benchmark: str = "synthetic"
-    """synthetic (a folder made by `unlearn world`) or tofu (a local folder or `locuslab/TOFU`)."""
+    """synthetic (a folder made by `unlearn world`), tofu (a local folder or `locuslab/TOFU`) or custom
+    (your own forget.* and retain.* files with question and answer fields)."""
     path: str = ""
     """Folder of the benchmark's files."""
     forget_split: str = "forget10"

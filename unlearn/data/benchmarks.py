@@ -34,6 +34,8 @@ class EvalSet:
     name: str
     split: str
     role: str
+    alternatives: bool = True
+    """Records carry a paraphrased and perturbed answers (truth ratio, forget quality); own files may not."""
 
 
 @dataclass
@@ -135,6 +137,44 @@ class TofuBenchmark(Benchmark):
     def retain_train_splits(self) -> list[str]:
         # TOFU's real authors / world facts come from pre-training, not from fine-tuning.
         return [self.retain_split]
+
+
+@BENCHMARKS.register("custom")
+@dataclass
+class CustomBenchmark(Benchmark):
+    """Your own question/answer files in one folder (JSON, JSON lines, CSV or Parquet, with `question`
+    and `answer` fields): `forget.*` (or the file data.forget_split names) and `retain.*`. Records that
+    also carry `paraphrased_answer` and `perturbed_answer` get TOFU's truth ratio and forget quality;
+    otherwise probability and ROUGE-L are reported."""
+
+    name = "custom"
+
+    def __post_init__(self) -> None:
+        folder = Path(self.path)
+        if self.forget_split == "forget10" and folder.is_dir() and not any(folder.glob("forget10.*")):
+            self.forget_split = "forget"  # the default split name of TOFU-style folders
+        super().__post_init__()
+        if "retain" not in self.files:
+            raise DataError(f"{self.path} has no retain file; add retain.jsonl (or .json, .csv, .parquet) with "
+                            "question and answer fields")
+
+    @property
+    def retain_split(self) -> str:
+        return "retain"
+
+    def train_splits(self) -> list[str]:
+        return [self.forget_split, "retain"]
+
+    def retain_train_splits(self) -> list[str]:
+        return ["retain"]
+
+    def eval_sets(self) -> list[EvalSet]:
+        return [EvalSet("forget", self.forget_split, "forget", self._alternatives(self.forget_split)),
+                EvalSet("retain", "retain", "retain", self._alternatives("retain"))]
+
+    def _alternatives(self, split: str) -> bool:
+        first = self.load(split)[0]
+        return bool(first.get("paraphrased_answer")) and bool(first.get("perturbed_answer"))
 
 
 TOFU_HUB_CONFIGS = {

@@ -64,7 +64,7 @@ def train_stream(cfg: RunConfig, bench: Benchmark) -> list[dict[str, Any]]:
 
 @STREAMS.register("forget")
 def forget_stream(cfg: RunConfig, bench: Benchmark) -> list[dict[str, Any]]:
-    return _qa(bench.load(cfg.data.forget_split))
+    return _qa(bench.load(bench.forget_split))
 
 
 @STREAMS.register("retain")

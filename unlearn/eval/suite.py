@@ -16,7 +16,7 @@ from typing import Any
 import torch
 
 from unlearn.config import RunConfig
-from unlearn.data.benchmarks import Benchmark, load_benchmark
+from unlearn.data.benchmarks import QA_FIELDS, Benchmark, load_benchmark
 from unlearn.data.tokenize import PromptFormatter
 from unlearn.engine.progress import Progress
 from unlearn.errors import DataError
@@ -31,20 +31,20 @@ HIGHER_IS_BETTER = {
 PERTURBED_FIELDS = ("question", "answer", "perturbed_answer")
 
 
-def _set_sequences(formatter: PromptFormatter, records: list[dict[str, Any]], role: str, max_len: int
-                   ) -> tuple[list[dict[str, list[int]]], list[dict[str, Any]]]:
-    """Every sequence the set's metrics score (answer, paraphrase, each perturbed answer) and where
-    each record's sequences are."""
+def _set_sequences(formatter: PromptFormatter, records: list[dict[str, Any]], role: str, max_len: int,
+                   alternatives: bool = True) -> tuple[list[dict[str, list[int]]], list[dict[str, Any]]]:
+    """Every sequence the set's metrics score (answer, paraphrase, each perturbed answer; the answer
+    alone for a set without alternatives) and where each record's sequences are."""
     sequences: list[dict[str, list[int]]] = []
     layout: list[dict[str, Any]] = []
     for r in records:
         q = r["question"]
-        perturbed = r["perturbed_answer"]
+        perturbed = r["perturbed_answer"] if alternatives else []
         if isinstance(perturbed, str):
             perturbed = [perturbed]
         entry = {"answer": len(sequences)}
         sequences.append(formatter.encode(q, r["answer"], max_len))
-        if role != "general":
+        if role != "general" and alternatives:
             if not r.get("paraphrased_answer"):
                 raise DataError(f"{role} evaluation record {r['question']!r} has no field 'paraphrased_answer'")
             entry["paraphrased"] = len(sequences)
@@ -69,13 +69,16 @@ def _eval_set_scores(model: Any, tokenizer: Any, formatter: PromptFormatter, rec
     for i, (r, entry, gen) in enumerate(zip(records, layout, generations)):
         p_true = M.length_normalised_prob(*nll[entry["answer"]])
         p_pert = [M.length_normalised_prob(*nll[j]) for j in entry["perturbed"]]
-        if role == "general":
+        if not p_pert:  # a set without alternatives: no truth ratio
+            prob, tr_raw, tr_stat = p_true, None, None
+        elif role == "general":
             prob = M.normalised_prob(p_true, p_pert)
             tr_raw = M.truth_ratio(p_true, p_pert)
         else:
             prob = p_true
             tr_raw = M.truth_ratio(M.length_normalised_prob(*nll[entry["paraphrased"]]), p_pert)
-        tr_stat = M.truth_ratio_forget_stat(tr_raw) if role == "forget" else M.truth_ratio_retain_stat(tr_raw)
+        if tr_raw is not None:
+            tr_stat = M.truth_ratio_forget_stat(tr_raw) if role == "forget" else M.truth_ratio_retain_stat(tr_raw)
         rows.append({
             "index": i, "question": r["question"], "answer": r["answer"], "generation": gen,
             "prob": prob, "rougeL_recall": M.rouge_l_recall(gen, r["answer"]),
@@ -99,10 +102,11 @@ def load_reference_truth_ratios(folder: str | Path, set_name: str = "forget") ->
             "(`unlearn eval`) and point eval.retain_reference at that folder"
         )
     rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-    values = [r["truth_ratio_raw"] for r in rows if r.get("set") == set_name]
-    if not values:
+    of_set = [r for r in rows if r.get("set") == set_name]
+    if not of_set:
         raise DataError(f"{path} has no samples of set {set_name!r}")
-    return values
+    # A set without alternative answers has no truth ratios: forget quality is then not defined.
+    return [r["truth_ratio_raw"] for r in of_set if r.get("truth_ratio_raw") is not None]
 
 
 def evaluate_model(model: Any, tokenizer: Any, cfg: RunConfig, bench: Benchmark | None = None,
@@ -119,8 +123,9 @@ def evaluate_model(model: Any, tokenizer: Any, cfg: RunConfig, bench: Benchmark 
     values: dict[str, float | None] = {}
     samples: list[dict[str, Any]] = []
     per_set: dict[str, list[dict[str, Any]]] = {}
-    loaded = {es.name: bench.load(es.split, PERTURBED_FIELDS) for es in sets}
-    prepared = {es.name: _set_sequences(formatter, loaded[es.name], es.role, cfg.data.max_length) for es in sets}
+    loaded = {es.name: bench.load(es.split, PERTURBED_FIELDS if es.alternatives else QA_FIELDS) for es in sets}
+    prepared = {es.name: _set_sequences(formatter, loaded[es.name], es.role, cfg.data.max_length, es.alternatives)
+                for es in sets}
     batches = sum(math.ceil(len(prepared[es.name][0]) / cfg.eval.batch_size)
                   + math.ceil(len(loaded[es.name]) / cfg.eval.batch_size) for es in sets)
     with Progress(batches, "eval", every_s=cfg.train.progress_every, enabled=_is_main()) as progress:
@@ -129,19 +134,20 @@ def evaluate_model(model: Any, tokenizer: Any, cfg: RunConfig, bench: Benchmark 
                                     progress)
             per_set[es.name] = rows
             for name in ("prob", "rougeL_recall", "truth_ratio"):
-                values[f"{es.name}_{name}"] = M.mean([row[name] for row in rows])
+                if rows and rows[0][name] is not None:
+                    values[f"{es.name}_{name}"] = M.mean([row[name] for row in rows])
             samples.extend({"set": es.name, **row} for row in rows)
     model.train(was_training)
 
     if "forget" in per_set:
-        values["forget_quality"] = (
-            M.forget_quality([r["truth_ratio_raw"] for r in per_set["forget"]], reference_truth_ratios)
-            if reference_truth_ratios else None
-        )
+        forget_ratios = [r["truth_ratio_raw"] for r in per_set["forget"] if r["truth_ratio_raw"] is not None]
+        values["forget_quality"] = (M.forget_quality(forget_ratios, reference_truth_ratios)
+                                    if reference_truth_ratios and forget_ratios else None)
     utility_sets = [es.name for es in sets if es.role in ("retain", "general")]
-    if utility_sets:
+    if utility_sets:  # TOFU's 9 numbers; sets without alternatives have no truth ratio
         values["model_utility"] = M.harmonic_mean(
-            [values[f"{s}_{m}"] for s in utility_sets for m in ("prob", "rougeL_recall", "truth_ratio")]
+            [values[key] for s in utility_sets for m in ("prob", "rougeL_recall", "truth_ratio")
+             if (key := f"{s}_{m}") in values]
         )
     higher = {k: HIGHER_IS_BETTER.get(k, not k.startswith("forget_")) for k in values}
     metrics = {

@@ -1,0 +1,56 @@
+"""Your own question/answer files: a folder with forget.jsonl and retain.csv trains and evaluates, with
+probability and ROUGE-L (no truth ratio without alternative answers)."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+
+from unlearn import api
+from unlearn.config import load_config
+from unlearn.errors import DataError
+
+
+def _own_files(world: Path, folder: Path) -> Path:
+    folder.mkdir()
+    forget = json.loads((world / "forget10.json").read_text())[:6]
+    retain = json.loads((world / "retain90.json").read_text())[:12]
+    (folder / "forget.jsonl").write_text("".join(json.dumps({"question": r["question"], "answer": r["answer"]})
+                                                 + "\n" for r in forget))
+    with (folder / "retain.csv").open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=["question", "answer"])
+        writer.writeheader()
+        writer.writerows({"question": r["question"], "answer": r["answer"]} for r in retain)
+    return folder
+
+
+def test_own_question_answer_files_train_and_evaluate(world, target_model, tmp_path):
+    data = _own_files(world, tmp_path / "mine")
+    out = tmp_path / "run"
+    result = api.run_unlearning(load_config(overrides=[
+        f"out={out}", f"model.path={target_model}", "data.benchmark=custom", f"data.path={data}",
+        "method.name=NPO_GDR", "train.max_steps=2", "train.batch_size=2", "eval.max_new_tokens=8"]))
+    metrics = result["metrics"]["metrics"]
+    assert set(metrics) == {"forget_prob", "forget_rougeL_recall", "retain_prob", "retain_rougeL_recall",
+                            "forget_quality", "model_utility"}
+    assert metrics["forget_quality"] is None  # no alternative answers, no truth ratio
+    # model utility = harmonic mean of the retain set's probability and ROUGE-L, worked out here
+    p, r = metrics["retain_prob"], metrics["retain_rougeL_recall"]
+    expected = 0.0 if min(p, r) == 0 else 2 / (1 / p + 1 / r)
+    assert metrics["model_utility"] == pytest.approx(expected)
+    samples = [json.loads(line) for line in (out / "samples.jsonl").read_text().splitlines()]
+    assert [s["set"] for s in samples].count("forget") == 6 and [s["set"] for s in samples].count("retain") == 12
+    log = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
+    assert len(log) == 2 and "forget_npo" in log[0] and "retain_gdr" in log[0]
+
+
+def test_own_files_without_a_retain_file_is_a_clear_error(world, tmp_path):
+    from unlearn.data.benchmarks import load_benchmark
+
+    data = _own_files(world, tmp_path / "mine")
+    (data / "retain.csv").unlink()
+    with pytest.raises(DataError, match="no retain file"):
+        load_benchmark("custom", str(data))

@@ -54,3 +54,15 @@ def test_own_files_without_a_retain_file_is_a_clear_error(world, tmp_path):
     (data / "retain.csv").unlink()
     with pytest.raises(DataError, match="no retain file"):
         load_benchmark("custom", str(data))
+
+
+def test_a_holdout_file_is_evaluated_and_never_trained(world, tmp_path):
+    from unlearn.data.benchmarks import load_benchmark
+
+    data = _own_files(world, tmp_path / "mine")
+    (data / "holdout.jsonl").write_text(json.dumps({"question": "Q?", "answer": "A."}) + "\n")
+    bench = load_benchmark("custom", str(data))
+    assert [(s.name, s.split, s.role, s.alternatives) for s in bench.eval_sets()] == [
+        ("forget", "forget", "forget", False), ("retain", "retain", "retain", False),
+        ("holdout", "holdout", "retain", False)]
+    assert bench.train_splits() == ["forget", "retain"] and bench.retain_train_splits() == ["retain"]

@@ -145,7 +145,7 @@ class CustomBenchmark(Benchmark):
     """Your own question/answer files in one folder (JSON, JSON lines, CSV or Parquet, with `question`
     and `answer` fields): `forget.*` (or the file data.forget_split names) and `retain.*`. Records that
     also carry `paraphrased_answer` and `perturbed_answer` get TOFU's truth ratio and forget quality;
-    otherwise probability and ROUGE-L are reported."""
+    otherwise probability and ROUGE-L are reported. An optional `holdout.*` is evaluated, never trained."""
 
     name = "custom"
 
@@ -169,8 +169,13 @@ class CustomBenchmark(Benchmark):
         return ["retain"]
 
     def eval_sets(self) -> list[EvalSet]:
-        return [EvalSet("forget", self.forget_split, "forget", self._alternatives(self.forget_split)),
+        """forget, retain, and `holdout.*` when present: facts never trained on, whose answers must
+        stay right (they count in model utility)."""
+        sets = [EvalSet("forget", self.forget_split, "forget", self._alternatives(self.forget_split)),
                 EvalSet("retain", "retain", "retain", self._alternatives("retain"))]
+        if "holdout" in self.files:
+            sets.append(EvalSet("holdout", "holdout", "retain", self._alternatives("holdout")))
+        return sets
 
     def _alternatives(self, split: str) -> bool:
         first = self.load(split)[0]

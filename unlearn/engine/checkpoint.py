@@ -73,7 +73,8 @@ def save_checkpoint(accelerator: Any, run_dir: Path, step: int, model: torch.nn.
         with disk_errors(f"checkpoint {final}"):
             save_tensors(tmp / f"rng-rank{accelerator.process_index}.safetensors", rng_state())
         accelerator.wait_for_everyone()
-        on_main(accelerator, _write_main_files, tmp, final, state, unwrapped, optimizer, scheduler, method, step)
+        on_main(accelerator, _write_main_files, tmp, final, state, unwrapped, optimizer, scheduler, method, step,
+                accelerator.num_processes)
         on_main(accelerator, _prune, run_dir, keep)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)  # nothing half-written is left behind
@@ -95,7 +96,7 @@ def _prune(run_dir: Path, keep: int) -> None:
 
 
 def _write_main_files(tmp: Path, final: Path, state: dict[str, torch.Tensor], unwrapped: torch.nn.Module,
-                      optimizer: Any, scheduler: Any, method: Method, step: int) -> None:
+                      optimizer: Any, scheduler: Any, method: Method, step: int, num_processes: int) -> None:
     """Everything but the per-process RNG states; the marker last, then the rename."""
     with disk_errors(f"checkpoint {final}"):
         save_tensors(tmp / "trainable.safetensors", {n: state[n] for n in trainable_names(unwrapped)})
@@ -103,7 +104,7 @@ def _write_main_files(tmp: Path, final: Path, state: dict[str, torch.Tensor], un
         (tmp / "scheduler.json").write_text(json.dumps(scheduler_state_to_json(scheduler)))
         save_tensors(tmp / "terms.safetensors", _indexed("", [t.term.state_dict() for t in method.terms]))
         save_tensors(tmp / "transforms.safetensors", _indexed("", [t.state_dict() for t in method.transforms]))
-        (tmp / MARKER).write_text(json.dumps({"step": step, "num_processes": len(list(tmp.glob("rng-rank*")))}))
+        (tmp / MARKER).write_text(json.dumps({"step": step, "num_processes": num_processes}))
         commit_folder(tmp, final)
 
 

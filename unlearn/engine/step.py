@@ -10,7 +10,7 @@ mean, however the global batch is split.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -73,11 +73,6 @@ class StepData:
         stream = term.term.streams[0]
         indices = self.sampler(stream).global_indices(step, self.layout)
         return max(1, global_unit_count(term.term.unit, indices, self.target_counts[stream]))
-
-
-@dataclass
-class StepResult:
-    logged: dict[str, float] = field(default_factory=dict)
 
 
 class StepRunner:

@@ -15,7 +15,6 @@ Adding a method is a term class registered in :data:`TERMS` plus a preset line (
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -285,7 +284,3 @@ def weighted_loss(terms: list[WeightedTerm], outs: dict[str, Outputs], counts: d
         total = t.weight * part if total is None else total + t.weight * part
     assert total is not None, "a method needs at least one term"
     return total, parts
-
-
-def params_fields(cls: type) -> dict[str, Any]:
-    return {f.name: f.default for f in dataclasses.fields(cls)}

@@ -1,0 +1,251 @@
+"""ReLearn's Knowledge Forgetting Rate, Knowledge Retention Rate and Linguistic Score (SPEC 5.4).
+
+"ReLearn: Unlearning via Learning for Large Language Models" (Xu et al., ACL 2025), section 4.
+
+- Entity score E_i: entities of the generated answer (minus those that share a word with the
+  question) are matched to the reference answer's entities by embedding cosine >= 0.8;
+  E_i = matched (generated, reference) pairs / number of reference entities, 0 if either is empty.
+- KFR = mean 1[E_i <= c1 or NLI(premise=generated, hypothesis=reference) = contradiction],
+  c1 = 0.5 when the reference has at most 3 entities, else 0.3.
+- KRR = mean 1[E_i >= c2 and NLI(premise=reference, hypothesis=generated) != contradiction], c2 = 0.3.
+- LS = harmonic mean of 1/(1+PPL), 1/(1+BI), HS/(1+HS), each of PPL, BI, HS averaged over samples
+  first (these are sigma(-log PPL), sigma(-log BI), sigma(log HS)).
+
+Differences from the wording of SPEC 5.4, following the authors' evaluation script (evals/evaluate.py
+in github.com/zjunlp/unlearn):
+- thresholds are inclusive (E_i <= c1 for KFR, E_i >= c2 for KRR) where SPEC writes < and >;
+- E_i counts matched *pairs*, so one reference entity matched by two generated ones counts twice and
+  E_i can exceed 1 (SPEC says the same; it is not "matched reference entities");
+- a generated entity is dropped when any of its words occurs among the question's words (SPEC: "that
+  appear in the question"); here words are alphanumeric tokens, so punctuation never causes a drop;
+- BI and HS count lower-cased word tokens in the style of NLTK's word_tokenize (punctuation and
+  clitics such as "n't" are tokens); BI of an empty text is 1000 and HS of a text of at most one token
+  is 0, as in the script.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from typing import Callable, Sequence
+
+import numpy as np
+
+from unlearn.errors import DataError
+from unlearn.eval.backends import NLI_LABELS, Embedder, NLIModel, unit_rows
+from unlearn.eval.entities import EntityExtractor, RuleEntityExtractor
+
+ENTITY_COSINE = 0.8
+KFR_C1_FEW = 0.5  # reference with at most KFR_FEW_ENTITIES entities
+KFR_C1_MANY = 0.3
+KFR_FEW_ENTITIES = 3
+KRR_C2 = 0.3
+HONORE_EPSILON = 0.1  # added to Honore's denominator in the authors' code (no division by zero)
+EMPTY_TEXT_BI = 1000.0
+
+_TOKEN = re.compile(
+    r"\d+(?:[.,]\d+)+"  # 3.5, 1,000
+    r"|\w+(?=n't\b)|n't\b"  # don't -> do n't ; can't -> ca n't (Treebank)
+    r"|'(?:s|re|ve|ll|d|m)\b"  # clitics
+    r"|\w+(?:-\w+)*"  # words, hyphenated words
+    r"|\.\.\.|[^\w\s]"  # ellipsis, any other punctuation mark
+)
+
+
+def word_tokens(text: str) -> list[str]:
+    """Lower-cased tokens approximating NLTK's word_tokenize (used for BI and HS)."""
+    return _TOKEN.findall(text.lower().replace("’", "'"))
+
+
+def _words(text: str) -> set[str]:
+    return set(re.findall(r"\w+", text.casefold()))
+
+
+def brunet_index(tokens: Sequence[str]) -> float:
+    """Brunet's index W = N ** (V ** -0.165), N tokens, V distinct tokens (lower = richer vocabulary).
+    An empty text gives 1000, as in the authors' script."""
+    n = len(tokens)
+    if n == 0:
+        return EMPTY_TEXT_BI
+    return float(n ** (len(set(tokens)) ** -0.165))
+
+
+def honore_statistic(tokens: Sequence[str], epsilon: float = HONORE_EPSILON, max_value: float = 1e6) -> float:
+    """Honore's statistic R = 100 ln N / (1 - N1/V + epsilon), N1 = tokens seen exactly once,
+    capped at max_value (higher = richer vocabulary). At most one token gives 0."""
+    n = len(tokens)
+    if n <= 1:
+        return 0.0
+    counts = Counter(tokens)
+    once = sum(1 for c in counts.values() if c == 1)
+    return float(min(100 * math.log(n) / (1 - once / len(counts) + epsilon), max_value))
+
+
+def linguistic_score(mean_ppl: float, mean_bi: float, mean_hs: float) -> float:
+    """LS = harmonic mean of 1/(1+PPL), 1/(1+BI), HS/(1+HS); 0 when any of the three is 0."""
+    for name, value in (("PPL", mean_ppl), ("BI", mean_bi), ("HS", mean_hs)):
+        if value is None or not math.isfinite(value) or value < 0:
+            raise DataError(f"linguistic score got {name} = {value}; pass a finite, non-negative mean {name}")
+    parts = (1 / (1 + mean_ppl), 1 / (1 + mean_bi), mean_hs / (1 + mean_hs))
+    if min(parts) == 0:
+        return 0.0
+    return 3 / sum(1 / p for p in parts)
+
+
+def _unique(items: Sequence[str]) -> list[str]:
+    return list(dict.fromkeys(s for s in (str(i).strip() for i in items) if s))
+
+
+def drop_question_entities(entities: Sequence[str], question: str) -> list[str]:
+    """Entities that share no word with the question (case-insensitive)."""
+    question_words = _words(question)
+    return [e for e in entities if not (_words(e) & question_words)]
+
+
+def entity_score(
+    gen_entities: Sequence[str],
+    ref_entities: Sequence[str],
+    question: str,
+    embedder: Embedder | None,
+    threshold: float = ENTITY_COSINE,
+) -> float:
+    """E = number of (generated, reference) pairs with cosine >= threshold / number of reference
+    entities; 0 if either list is empty after dropping generated entities found in the question.
+    ``embedder=None`` matches exact strings, case-insensitively (cosine 1 or 0)."""
+    generated = drop_question_entities(_unique(gen_entities), question)
+    reference = _unique(ref_entities)
+    if not generated or not reference:
+        return 0.0
+    if embedder is None:
+        cosine = np.array([[float(g.casefold() == r.casefold()) for r in reference] for g in generated])
+    else:
+        vectors = unit_rows(embedder.encode(generated + reference))
+        if len(vectors) != len(generated) + len(reference):
+            raise DataError(f"embedder returned {len(vectors)} vectors for {len(generated) + len(reference)} texts")
+        cosine = vectors[: len(generated)] @ vectors[len(generated) :].T
+    return int((cosine >= threshold).sum()) / len(reference)
+
+
+def _check_label(nli_label: str | None) -> None:
+    if nli_label is not None and nli_label not in NLI_LABELS:
+        raise DataError(f"NLI label '{nli_label}' is not one of {list(NLI_LABELS)}; map the model's labels first")
+
+
+def kfr_flag(e: float, nli_label: str | None, n_ref_entities: int) -> int:
+    """1 when the sample counts as forgotten: E <= c1 (0.5 if the reference has <= 3 entities, else
+    0.3) or the NLI label is contradiction. ``nli_label=None`` applies the entity criterion alone."""
+    _check_label(nli_label)
+    c1 = KFR_C1_FEW if n_ref_entities <= KFR_FEW_ENTITIES else KFR_C1_MANY
+    return int(e <= c1 or nli_label == "contradiction")
+
+
+def krr_flag(e: float, nli_label: str | None) -> int:
+    """1 when the sample counts as retained: E >= 0.3 and the NLI label is not contradiction.
+    ``nli_label=None`` applies the entity criterion alone."""
+    _check_label(nli_label)
+    return int(e >= KRR_C2 and nli_label != "contradiction")
+
+
+def relearn_sample_scores(
+    questions: Sequence[str],
+    generations: Sequence[str],
+    references: Sequence[str],
+    role: str,
+    extractor: EntityExtractor | None = None,
+    embedder: Embedder | None = None,
+    nli: NLIModel | None = None,
+) -> tuple[list[dict], list[str]]:
+    """Per-sample KFR (role "forget") or KRR (role "retain") flags, entity scores, BI and HS.
+
+    Returns (samples, computed_without). Nothing missing is replaced silently; computed_without names
+    each part of the authors' method that was not used:
+    - "llm_extractor": extractor=None, so the offline RuleEntityExtractor found the entities;
+    - "embedder": entities were matched by exact (case-insensitive) string instead of cosine >= 0.8;
+    - "nli": no NLI model, so the flag uses the entity criterion alone (sample "nli" is None).
+    """
+    if role not in ("forget", "retain"):
+        raise DataError(f"ReLearn scores need role 'forget' (KFR) or 'retain' (KRR), got '{role}'")
+    if not len(questions) == len(generations) == len(references):
+        raise DataError(
+            f"ReLearn scores got {len(questions)} questions, {len(generations)} generations and "
+            f"{len(references)} references; pass one of each per sample"
+        )
+    for row, text in enumerate(generations):
+        if not isinstance(text, str):
+            raise DataError(f"generation at row {row} is {type(text).__name__}, not str; generate text first")
+    parts = (("llm_extractor", extractor), ("embedder", embedder), ("nli", nli))
+    computed_without = [part for part, present in parts if present is None]
+    extract = extractor if extractor is not None else RuleEntityExtractor()
+    labels: list[str | None] = [None] * len(generations)
+    if nli is not None and generations:
+        # forget: does the answer still entail the fact? retain: does the fact entail the answer?
+        pairs = (generations, references) if role == "forget" else (references, generations)
+        labels = list(nli.labels(list(pairs[0]), list(pairs[1])))
+        for label in labels:
+            _check_label(label)
+    samples = []
+    for question, generation, reference, label in zip(questions, generations, references, labels):
+        gen_entities, ref_entities = _unique(extract(generation)), _unique(extract(reference))
+        e = entity_score(gen_entities, ref_entities, question, embedder)
+        tokens = word_tokens(generation)
+        sample = {"gen_entities": gen_entities, "ref_entities": ref_entities, "entity_score": e, "nli": label}
+        if role == "forget":
+            sample["kfr"] = kfr_flag(e, label, len(ref_entities))
+        else:
+            sample["krr"] = krr_flag(e, label)
+        sample.update(bi=brunet_index(tokens), hs=honore_statistic(tokens))
+        samples.append(sample)
+    return samples, computed_without
+
+
+def relearn_aggregate(samples: Sequence[dict], ppls: Sequence[float] | None = None) -> dict:
+    """Means over samples: KFR or KRR, BI, HS; and LS when per-sample perplexities (from a fixed
+    scorer model) are given. Non-finite or negative perplexities are left out of the mean, as the
+    authors' script leaves out failed ones."""
+    if not samples:
+        raise DataError("ReLearn aggregate got no samples; evaluate at least one record")
+    out = {}
+    for key, name in (("kfr", "KFR"), ("krr", "KRR")):
+        if key in samples[0]:
+            out[name] = float(np.mean([s[key] for s in samples]))
+    out["BI"] = float(np.mean([s["bi"] for s in samples]))
+    out["HS"] = float(np.mean([s["hs"] for s in samples]))
+    if ppls is not None:
+        valid = [p for p in ppls if p is not None and math.isfinite(p) and p >= 0]
+        if valid:
+            out["PPL"] = float(np.mean(valid))
+            out["LS"] = linguistic_score(out["PPL"], out["BI"], out["HS"])
+    return out
+
+
+_JUDGE_PROMPT = (
+    "Rate an answer to a question on two 1-5 scales.\n"
+    "Relevance: does the answer engage with the question's topic (5) or stray from it (1)? An answer "
+    "can be relevant without being precise or correct.\n"
+    "Fluency: is the answer clear, coherent and grammatical (5), or broken, repetitive or "
+    "ungrammatical (1)?\n"
+    'Reply with JSON only, for example {{"relevance": 4, "fluency": 5}}.\n\n'
+    "Question: {question}\nAnswer: {answer}"
+)
+
+
+def _judge_value(text: str, key: str) -> int | None:
+    """The single integer 1-5 given for key; None when absent, out of range, fractional or given
+    twice with different values."""
+    pattern = rf"\b{key}(?:\s*(?:score|rating))?[\"']?\s*(?:\([^)]*\))?\s*[:=\-]?\s*[\"']?\s*(\d+(?:\.\d+)?)"
+    values = {float(v) for v in re.findall(pattern, text, flags=re.I)}
+    if len(values) != 1:
+        return None
+    value = values.pop()
+    return int(value) if value.is_integer() and 1 <= value <= 5 else None
+
+
+def judge_scores(generate: Callable[[str], str], question: str, answer: str) -> dict:
+    """Fluency and relevance, 1-5, by a judge model (ReLearn, Xu et al., 2025, scored them with
+    GPT-4o). ``generate`` is any prompt -> text callable. A score the reply does not state plainly
+    is None, never a guess."""
+    reply = generate(_JUDGE_PROMPT.format(question=question, answer=answer))
+    if not isinstance(reply, str):
+        return {"fluency": None, "relevance": None}
+    return {"fluency": _judge_value(reply, "fluency"), "relevance": _judge_value(reply, "relevance")}

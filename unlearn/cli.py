@@ -19,7 +19,8 @@ EPILOG = """examples:
   unlearn world --out world && unlearn tiny-model --world world --out init
   unlearn finetune data.path=world model.path=init out=runs/target train.lr=2e-3 train.epochs=40
   unlearn unlearn data.path=world model.path=runs/target/model out=runs/npo method.name=NPO_GDR
-  unlearn eval data.path=world model.path=runs/npo/model out=runs/npo-eval eval.retain_reference=runs/retain
+  unlearn eval runs/npo/model --data world --suite tofu,privacy --retain-model runs/retain/model --out runs/npo-eval
+  unlearn metrics
   unlearn methods NPO+GRU
 """
 
@@ -65,9 +66,21 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("unlearn", help="run an unlearning method on a model, then evaluate it")
     _config_args(p)
 
-    p = sub.add_parser("eval", help="evaluate a model: TOFU metrics, metrics.json and samples.jsonl")
-    p.add_argument("--model", help="model folder (default: model.path)")
+    p = sub.add_parser("eval", help="evaluate a model with metric suites: metrics.json and samples.jsonl")
+    p.add_argument("model", nargs="?", default=None, help="model folder or hub name (default: model.path)")
+    p.add_argument("--model", dest="model_opt", help=argparse.SUPPRESS)
+    p.add_argument("--suite", help="comma-separated suites: tofu, muse, privacy, relearn, general (default: tofu)")
+    p.add_argument("--metrics", help="comma-separated extra metrics, e.g. mia_gradnorm (see `unlearn metrics`)")
+    p.add_argument("--data", help="benchmark folder (data.path)")
+    p.add_argument("--benchmark", help="synthetic, tofu, muse, knowundo, wmdp or custom (data.benchmark)")
+    p.add_argument("--splits", help="comma-separated evaluation sets with optional slices, e.g. forget[:50%%],retain")
+    p.add_argument("--retain-model", help="model trained without the forget set: forget quality and PrivLeak")
+    p.add_argument("--retain-eval", help="instead of --retain-model: the folder of its earlier evaluation")
+    p.add_argument("--out", help="output folder (default: out)")
+    p.add_argument("--no-cache", action="store_true", help="neither read nor write the evaluation cache")
     _config_args(p)
+
+    p = sub.add_parser("metrics", help="list every metric: what it needs, where it applies, which way is better")
 
     p = sub.add_parser("methods", help="list method presets, terms and transforms; with NAME, one preset in full")
     p.add_argument("name", nargs="?", help="a preset, e.g. NPO_KLR or NPO+GRU: its terms, streams, weights, "
@@ -104,6 +117,17 @@ def _print_metrics(result: dict) -> None:
         width = max(len(k) for k in metrics)
         for k, v in metrics.items():
             print(f"  {k:<{width}}  {'n/a' if v is None else f'{v:.4f}'}")
+
+
+def _eval_overrides(args: argparse.Namespace) -> list[str]:
+    """The `unlearn eval` options as config overrides (they win over --config and key=value)."""
+    pairs = {"eval.suites": args.suite, "eval.metrics": args.metrics, "data.path": args.data,
+             "data.benchmark": args.benchmark, "eval.splits": args.splits, "eval.retain_model": args.retain_model,
+             "eval.retain_reference": args.retain_eval, "out": args.out}
+    out = [f"{key}={value}" for key, value in pairs.items() if value is not None]  # lists: comma-separated
+    if args.no_cache:
+        out.append("eval.cache=false")
+    return out
 
 
 def run(argv: Sequence[str] | None = None) -> int:
@@ -145,10 +169,14 @@ def run(argv: Sequence[str] | None = None) -> int:
             print(f"model saved to {result['model_dir']}")
             _print_metrics(result)
     elif args.command == "eval":
-        cfg = load_config(args.config, args.overrides)
-        metrics = api.evaluate(cfg, model_path=args.model)
+        cfg = load_config(args.config, [*args.overrides, *_eval_overrides(args)])
+        metrics = api.evaluate(cfg, model_path=args.model or args.model_opt)
         print(f"wrote {cfg.out}/metrics.json and samples.jsonl")
         _print_metrics({"metrics": metrics})
+    elif args.command == "metrics":
+        from unlearn.eval.describe import describe_metrics
+
+        print(describe_metrics())
     elif args.command == "methods":
         from unlearn.methods import describe_method, describe_methods
 

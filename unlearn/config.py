@@ -55,6 +55,9 @@ class DataConfig:
     """File of refusal answers (one a line) for IDK; default: the built-in list."""
     targets: str | None = None
     """File of new targets (question, answer): ReLearn's positive term, TRU's reasoning refusals."""
+    columns: dict[str, str] = field(default_factory=dict)
+    """Your files' column names for the canonical fields, e.g. {question: prompt, answer: response};
+    canonical fields: question, answer, paraphrased_answer, perturbed_answer, text, choices, label."""
 
 
 @dataclass
@@ -124,12 +127,39 @@ class LoraConfig:
 @dataclass
 class EvalConfig:
     enabled: bool = True
+    suites: list[str] = field(default_factory=lambda: ["tofu"])
+    """Metric suites: tofu, muse, privacy, relearn, general (`unlearn eval --suite tofu,privacy`)."""
+    metrics: list[str] = field(default_factory=list)
+    """Extra metrics by name, e.g. mia_gradnorm, extraction_strength_generated (`unlearn metrics` lists them)."""
     batch_size: int = 32
     max_new_tokens: int = 200
-    retain_reference: str | None = None
-    """Folder of the retain model's evaluation (its `samples.jsonl`), for forget quality."""
     splits: list[str] = field(default_factory=list)
-    """Evaluation sets; empty = the benchmark's default."""
+    """Evaluation sets, with optional slices (forget[:50%], retain[100:200]); empty = the benchmark's default."""
+    cache: bool = True
+    """Cache per-sample pass outputs, keyed by the model's weights, the pass settings and the sample."""
+    cache_dir: str | None = None
+    """Where the cache lives; default $UNLEARN_CACHE/eval (~/.cache/unlearn/eval)."""
+    retain_model: str | None = None
+    """The model trained without the forget set (forget quality, PrivLeak): evaluated on the same samples."""
+    retain_reference: str | None = None
+    """Instead of retain_model: the folder of its earlier evaluation (metrics.json and samples.jsonl)."""
+    reference_model: str | None = None
+    """Reference model of the reference membership attack (privacy suite)."""
+    scorer_model: str | None = None
+    """Fixed model that scores the perplexity of generations (relearn suite); not the judged model."""
+    embedder: str | None = None
+    """Sentence-embedding model for KFR/KRR entity matching; default the packaged all-MiniLM-L6-v2 if installed."""
+    nli_model: str | None = None
+    """NLI model (path or hub name) for KFR/KRR; without one KFR/KRR say they were computed without NLI."""
+    judge_model: str | None = None
+    """A local causal LM that rates fluency and relevance 1-5 (metrics fluency, relevance)."""
+    every_steps: int | None = None
+    """During training: evaluate every N optimizer steps and write curve.jsonl in the run folder."""
+    during_metrics: list[str] = field(default_factory=list)
+    """During training: metrics to compute (default: the tofu suite's forget/retain numbers)."""
+    keep_best: str | None = None
+    """During training: keep the checkpoint of the first evaluation meeting a rule, e.g.
+    'forget_rougeL_recall<=0.2' or 'forget_knowmem<=retain' (the retain model's value), in best/."""
 
 
 @dataclass

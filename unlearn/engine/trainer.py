@@ -72,7 +72,7 @@ def _check_train(cfg: RunConfig, method: Method) -> str | None:
     return choose_strategy(strategy, method, cfg.lora.r > 0)
 
 
-def _check_sharding(acc: Any, method: Method, lora: bool) -> None:
+def _check_sharding(acc: Any, method: Method, lora: bool, cfg_every: int | None = None) -> None:
     """Combinations whose code path would act on one process's shard instead of the whole model."""
     from accelerate.utils import DistributedType
 
@@ -82,6 +82,9 @@ def _check_sharding(acc: Any, method: Method, lora: bool) -> None:
     if (fsdp or zero3) and lora:
         raise ConfigError("LoRA with FSDP or DeepSpeed ZeRO-3 is not supported yet (the adapter-disabled reference "
                           "and the merged save need the whole model); use DDP or ZeRO-1/2")
+    if (fsdp or zero3) and cfg_every:
+        raise ConfigError("eval.every_steps evaluates the whole model on the main process: not under FSDP or "
+                          "DeepSpeed ZeRO-3 (sharded weights); evaluate the saved checkpoints instead")
     if fsdp and method.transforms:
         raise ConfigError(f"method {method.name}: gradient transforms under FSDP would see one shard's gradient; "
                           "use DDP")
@@ -171,6 +174,11 @@ class _Run:
                               f"(modules {ctx.trainable_patterns}); check the method's module parameters")
         self.model = model
         self.formatter = PromptFormatter(self.tokenizer, cfg.data.template, cfg.data.chat_template)
+        self.during = None
+        if cfg.eval.every_steps and self.acc.is_main_process:
+            from unlearn.engine.during import DuringEval
+
+            self.during = DuringEval(cfg, self.bench, self.tokenizer, self.formatter, self.run_dir)
 
     def _encode(self, stream: str, records: list[dict[str, Any]]) -> None:
         encode = self.formatter.encode
@@ -212,7 +220,7 @@ class _Run:
         self.reference = make_reference(self.strategy, self.method, self.model, self.encoded,
                                         self.tokenizer.pad_token_id)
         sharded = acc.distributed_type in (DistributedType.DEEPSPEED, DistributedType.FSDP)
-        _check_sharding(acc, self.method, self.cfg.lora.r > 0)
+        _check_sharding(acc, self.method, self.cfg.lora.r > 0, self.cfg.eval.every_steps)
         if isinstance(self.reference, FrozenCopy):
             ref = self.reference.model
             self.reference.model = acc.prepare_model(ref, evaluation_mode=True) if sharded else ref.to(acc.device)
@@ -244,6 +252,9 @@ class _Run:
             if acc.is_main_process:
                 acc.print(f"resuming from {ckpts[-1]} (step {start} of {self.total_steps})")
             on_main(acc, _truncate_log, self.log_path, start)
+            from unlearn.engine.during import truncate_curve
+
+            on_main(acc, truncate_curve, self.run_dir, start)
             self.last_checkpoint: Path | None = ckpts[-1]
             return start
         self.last_checkpoint = None
@@ -255,6 +266,9 @@ class _Run:
             clean_temp_folders(self.run_dir)
             clean_temp_folders(self.run_dir / "checkpoints")
             self.log_path.unlink(missing_ok=True)
+            for name in ("curve.jsonl", "best.json"):
+                (self.run_dir / name).unlink(missing_ok=True)
+            shutil.rmtree(self.run_dir / "best", ignore_errors=True)
             shutil.rmtree(self.run_dir / "streams", ignore_errors=True)
             write_fingerprint(self.run_dir, self.fingerprint)
 
@@ -326,6 +340,25 @@ class _Run:
                 self._diverged(step, f"the weights became non-finite after step {done}")
             self.last_checkpoint = save_checkpoint(acc, self.run_dir, done, self.model, self.optimizer,
                                                    self.scheduler, self.method, t.keep_checkpoints)
+        if self.cfg.eval.every_steps and (done % self.cfg.eval.every_steps == 0 or done == self.total_steps):
+            self._evaluate_during(done)
+
+    def _evaluate_during(self, done: int) -> None:
+        """The curve point of step `done` (main process; the others wait), and best/ when the rule is met."""
+        if self.during is not None:
+            unwrapped = self.acc.unwrap_model(self.model)
+            entry = self.during.evaluate(unwrapped, done)
+            lora = self.cfg.lora
+
+            def save(folder: Path) -> None:
+                import copy
+
+                keep = copy.deepcopy(unwrapped) if lora.r > 0 and lora.save != "adapter" else unwrapped
+                save_model(model_to_save(keep, lora), self.tokenizer, folder)
+
+            self.during.keep_if_best(entry, save)
+            self.model.train()
+        self.acc.wait_for_everyone()
 
     def _finish(self, start: int, started: float) -> None:
         """Save the model atomically, mark the run done, then remove the checkpoints."""

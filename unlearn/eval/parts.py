@@ -1,0 +1,50 @@
+"""Loading the other models an evaluation may use: the retain model, a reference model for the
+reference membership attack, a fixed scorer for the perplexity of generations, and ReLearn's
+entity extractor, sentence embedder and NLI model. Each is loaded only when a chosen metric needs it."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from unlearn.config import RunConfig
+from unlearn.errors import ConfigError
+from unlearn.eval.evaluator import Parts
+
+
+def load_side_model(cfg: RunConfig, path: str, tokenizer: Any, device: str, option: str) -> Any:
+    """A model scored on the same token sequences as the evaluated one: it must share its vocabulary."""
+    from unlearn.models import load_model, load_tokenizer
+
+    side_cfg = replace(cfg.model, path=path, tokenizer=None, gguf_file=None)
+    if load_tokenizer(side_cfg).get_vocab() != tokenizer.get_vocab():
+        raise ConfigError(f"{option}: {path!r} has another tokenizer than the evaluated model; evaluate it on its own "
+                          "(`unlearn eval` with --out FOLDER) and pass eval.retain_reference=FOLDER")
+    return load_model(side_cfg).to(device).eval()
+
+
+def _needs(cfg: RunConfig) -> set[str]:
+    from unlearn.eval.registry import METRICS
+    from unlearn.eval.suites import select
+
+    selection = select(cfg.eval.suites, cfg.eval.metrics, bool(cfg.eval.reference_model))
+    return set().union(*(METRICS.get(m).needs for m in selection.metrics)) if selection.metrics else set()
+
+
+def load_parts(cfg: RunConfig, device: str, tokenizer: Any = None) -> Parts:
+    """The parts the chosen metrics need; what is not configured stays None (the results say so)."""
+    from unlearn.models import load_model, load_tokenizer
+
+    needs, parts = _needs(cfg), Parts()
+    if "reference_model" in needs and cfg.eval.reference_model:
+        ref_cfg = replace(cfg.model, path=cfg.eval.reference_model, tokenizer=None, gguf_file=None)
+        parts.reference_model = load_model(ref_cfg).to(device).eval()
+    if "scorer_model" in needs and cfg.eval.scorer_model:
+        scorer_cfg = replace(cfg.model, path=cfg.eval.scorer_model, tokenizer=None, gguf_file=None, dtype="float32")
+        parts.scorer_tokenizer = load_tokenizer(scorer_cfg)
+        parts.scorer_model = load_model(scorer_cfg).to(device).eval()
+    if "relearn_parts" in needs:
+        from unlearn.eval.relearn_parts import load_relearn_parts
+
+        load_relearn_parts(cfg, parts)
+    return parts

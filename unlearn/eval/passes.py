@@ -1,0 +1,123 @@
+"""The passes an evaluation makes over a model: teacher-forced statistics, gradients, prefix generations.
+
+One teacher-forced pass computes, batch by batch and for every target token of every sequence, every
+per-token statistic a metric can ask for (SPEC 5): its log-probability, whether the model's argmax
+agrees with it, and its Min-K%++ z-score. Reductions (sum, mean, lowest k%) are taken later by the
+metrics, so adding a metric adds no pass. The math is done in float32 whatever the model's dtype.
+The generation pass is `unlearn.eval.scoring.generate_texts`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Sequence
+
+import torch
+
+from unlearn.data.tokenize import IGNORE_INDEX, collate
+
+PASS_VERSION = 1
+"""Bumped whenever what a pass returns changes: part of every cache key."""
+
+
+def token_statistics(logits: torch.Tensor, labels: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Per-position statistics of the targets `labels[:, 1:]` under `logits[:, :-1]`, in float32.
+
+    - logp: log p(y_t | context)
+    - argmax: 1 where the most likely token is y_t (exact memorisation, extraction strength)
+    - mink_pp: (log p(y_t) - mu_t) / sigma_t with mu_t = E_{v~p_t}[log p_t(v)] and sigma_t^2 the variance
+      of log p_t(v) under p_t ("Min-K%++: Improved Baseline for Detecting Pre-Training Data from Large
+      Language Models", Zhang et al., 2024).
+    - mask: 1 on target tokens.
+    """
+    logits = logits[:, :-1].float()
+    targets = labels[:, 1:]
+    mask = targets != IGNORE_INDEX
+    safe = targets.clamp_min(0)
+    logprobs = torch.log_softmax(logits, dim=-1)
+    logp = logprobs.gather(-1, safe.unsqueeze(-1)).squeeze(-1)
+    probs = logprobs.exp()
+    mu = (probs * logprobs).sum(-1)
+    var = (probs * logprobs.square()).sum(-1) - mu.square()
+    sigma = var.clamp_min(1e-12).sqrt()
+    return {"logp": logp, "argmax": (logits.argmax(-1) == safe), "mink_pp": (logp - mu) / sigma, "mask": mask}
+
+
+def _rows(stats: dict[str, torch.Tensor]) -> list[dict[str, list]]:
+    out = []
+    for i in range(stats["mask"].shape[0]):
+        m = stats["mask"][i]
+        out.append({
+            "token_logps": [round(v, 6) for v in stats["logp"][i][m].tolist()],
+            "argmax_match": [int(v) for v in stats["argmax"][i][m].tolist()],
+            "mink_pp": [round(v, 5) for v in stats["mink_pp"][i][m].tolist()],
+        })
+    return out
+
+
+@torch.no_grad()
+def teacher_forced_pass(model: torch.nn.Module, samples: Sequence[dict[str, list[int]]], pad_id: int,
+                        batch_size: int = 32, on_batch: Callable[[list[int], list[dict]], None] | None = None
+                        ) -> list[dict[str, list]]:
+    """Per-token statistics of each encoded sample (one forward call per batch, each sample once).
+
+    Samples are batched by length; `on_batch(indices, rows)` is called after each batch with the
+    input indices it covered (the evaluator caches and reports progress there)."""
+    device = next(model.parameters()).device
+    order = sorted(range(len(samples)), key=lambda i: len(samples[i]["input_ids"]))
+    results: list[dict[str, list]] = [{}] * len(samples)
+    for start in range(0, len(order), batch_size):
+        chunk = order[start:start + batch_size]
+        batch = {k: v.to(device) for k, v in collate([samples[i] for i in chunk], pad_id).items()}
+        logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+        rows = _rows(token_statistics(logits, batch["labels"]))
+        for i, row in zip(chunk, rows):
+            results[i] = row
+        if on_batch:
+            on_batch(chunk, rows)
+    return results
+
+
+def gradient_norm_pass(model: torch.nn.Module, samples: Sequence[dict[str, list[int]]], pad_id: int,
+                       on_sample: Callable[[int, float], None] | None = None) -> list[float]:
+    """L2 norm of the gradient of each sample's token-mean NLL over all floating-point parameters
+    (the gradient-norm membership attack; one forward and backward per sample). Parameters keep
+    their requires_grad flags and no gradient is left in `.grad`."""
+    device = next(model.parameters()).device
+    params = [p for p in model.parameters() if p.is_floating_point()]
+    flags = [p.requires_grad for p in params]
+    norms: list[float] = []
+    try:
+        for p in params:
+            p.requires_grad_(True)
+        for i, sample in enumerate(samples):
+            batch = {k: v.to(device) for k, v in collate([sample], pad_id).items()}
+            logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+            stats_logp = torch.log_softmax(logits[:, :-1].float(), -1)
+            targets = batch["labels"][:, 1:]
+            mask = targets != IGNORE_INDEX
+            logp = stats_logp.gather(-1, targets.clamp_min(0).unsqueeze(-1)).squeeze(-1)
+            loss = -(logp * mask).sum() / mask.sum().clamp_min(1)
+            grads = torch.autograd.grad(loss, params, allow_unused=True)
+            norm = torch.sqrt(sum((g.float().square().sum() for g in grads if g is not None), torch.tensor(0.0)))
+            norms.append(float(norm))
+            if on_sample:
+                on_sample(i, norms[-1])
+    finally:
+        for p, flag in zip(params, flags):
+            p.requires_grad_(flag)
+    return norms
+
+
+@torch.no_grad()
+def reproduces_suffix(model: Any, prompt: list[int], target: list[int], k: int, pad_id: int) -> bool:
+    """Whether greedy decoding from prompt + target[:k] produces exactly target[k:] (the generation
+    form of extraction strength). Decoding stops early at an eos id, which then fails the match
+    unless the eos is the target's own last token."""
+    if k >= len(target):
+        return True
+    device = next(model.parameters()).device
+    ids = torch.tensor([prompt + target[:k]], device=device)
+    out = model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), do_sample=False,
+                         max_new_tokens=len(target) - k, pad_token_id=pad_id,
+                         temperature=None, top_p=None, top_k=None)
+    return out[0, ids.shape[1]:].tolist() == list(target[k:])

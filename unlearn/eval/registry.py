@@ -1,0 +1,148 @@
+"""What a metric is: what it needs, which data it applies to, how it aggregates, which way is better.
+
+A `Metric` maps the per-sample outputs of an evaluation's shared passes (`SampleView`) to one value per
+sample; its aggregate is the dataset's number. A `Derived` metric combines other metrics' results
+(forget quality from truth ratios, PrivLeak from an AUC, model utility from nine numbers) and names
+them as its inputs. Suites are lists of metric names. The evaluator (`unlearn.eval.evaluator`) reads
+`needs` to decide which passes to run: one teacher-forced pass and one generation pass per dataset
+serve every metric that asks for them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
+
+from unlearn.registry import Registry
+
+NEED_PASS = {
+    "token_logps": "teacher_forced",     # per-token log-probs (and their sum / mean / lowest-k reductions)
+    "dist_stats": "teacher_forced",      # full-distribution statistics (Min-K%++'s mean and variance)
+    "argmax": "teacher_forced",          # argmax agreement with the target token
+    "generation": "generation",          # greedy generation from the prompt
+    "gradient": "gradient",              # per-sample gradient norm (one backward per sample)
+    "prefix_generation": "prefix_generation",  # greedy generations from the prompt + k target tokens
+    "reference_model": "reference",      # another model's per-token log-probs on the same sequences
+    "scorer_model": "scorer",            # a fixed scorer model's log-probs of the generations
+    "relearn_parts": "external",         # entity extractor, sentence embedder, NLI model
+    "judge": "external",                 # a generator that rates fluency and relevance
+}
+
+
+@dataclass(frozen=True)
+class Direction:
+    """Which way is better: "higher", "lower", or "target" (closest to `target` is best)."""
+
+    kind: str
+    target: float | None = None
+
+    def label(self) -> str:
+        return f"closest to {self.target:g}" if self.kind == "target" else f"{self.kind} is better"
+
+    def higher_is_better(self) -> bool | None:
+        return {"higher": True, "lower": False}.get(self.kind)
+
+
+HIGHER, LOWER = Direction("higher"), Direction("lower")
+
+
+def closest_to(value: float) -> Direction:
+    return Direction("target", float(value))
+
+
+def forget_lower(role: str) -> Direction:
+    """Knowledge metrics: on the forget set lower is better, elsewhere higher."""
+    return LOWER if role == "forget" else HIGHER
+
+
+@dataclass
+class SampleView:
+    """Everything the passes produced for one record of one dataset."""
+
+    index: int
+    record: dict[str, Any]
+    role: str
+    kind: str
+    sequences: dict[str, dict[str, list]] = field(default_factory=dict)
+    """Teacher-forced statistics per scored sequence: "answer", "paraphrased", "perturbed/0", "choice/0", ..."""
+    generation: str | None = None
+    grad_norm: float | None = None
+    reference: dict[str, list] | None = None
+    """The reference model's statistics on the "answer" sequence."""
+    scorer: dict[str, list] | None = None
+    """The scorer model's statistics on the generation."""
+    prefix_es: float | None = None
+    """Extraction strength by greedy generation (binary search over the prefix length)."""
+
+    def seqs(self, prefix: str) -> list[dict[str, list]]:
+        keys = sorted((k for k in self.sequences if k.startswith(prefix + "/")), key=lambda k: int(k.split("/")[1]))
+        return [self.sequences[k] for k in keys]
+
+    @property
+    def target_text(self) -> str:
+        """The text whose tokens are scored as the answer: the answer, or the text of a text record."""
+        return str(self.record.get("answer", self.record.get("text", "")))
+
+
+Compute = Callable[[Sequence[SampleView], Any], list]
+
+
+def mean_of(values: Sequence[float | None]) -> float | None:
+    kept = [v for v in values if v is not None]
+    return sum(kept) / len(kept) if kept else None
+
+
+@dataclass(frozen=True)
+class Metric:
+    name: str
+    description: str
+    needs: frozenset[str]
+    kinds: tuple[str, ...]
+    compute: Compute
+    """(views of one dataset, evaluation context) -> one value per view (None where undefined)."""
+    direction: Callable[[str], Direction] = forget_lower
+    """Direction on a dataset of the given role."""
+    roles: tuple[str, ...] | None = None
+    sequences: tuple[str, ...] = ("answer",)
+    """Teacher-forced sequences it reads when the records have them: answer, paraphrased, perturbed, choice."""
+    requires_alternatives: bool = False
+    """Only on datasets whose records carry a paraphrased answer and perturbed answers."""
+    aggregate: Callable[[Sequence[Any]], float | None] | None = mean_of
+    """None: per-sample values only (e.g. raw truth ratios, MIA scores), no dataset number."""
+    paper: str = ""
+    version: int = 1
+
+    def applies(self, kind: str, role: str, alternatives: bool) -> bool:
+        if kind not in self.kinds or (self.roles is not None and role not in self.roles):
+            return False
+        return alternatives or not self.requires_alternatives
+
+    def passes(self) -> set[str]:
+        return {NEED_PASS[n] for n in self.needs}
+
+
+@dataclass(frozen=True)
+class Derived:
+    """A metric computed from other metrics' results (`inputs`), possibly across datasets and models."""
+
+    name: str
+    description: str
+    inputs: tuple[str, ...]
+    compute: Callable[[Any], dict[str, tuple[float | None, Direction]]]
+    """(results) -> {result key: (value, direction)}."""
+    paper: str = ""
+
+
+METRICS: Registry[Metric] = Registry("metric")
+DERIVED: Registry[Derived] = Registry("derived metric")
+SUITES: dict[str, tuple[str, ...]] = {}
+
+
+def metric(m: Metric) -> Metric:
+    METRICS.add(m.name, m)
+    return m
+
+
+def derived(d: Derived) -> Derived:
+    DERIVED.add(d.name, d)
+    return d

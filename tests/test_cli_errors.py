@@ -48,7 +48,7 @@ def test_data_file_missing_a_field(world, target_model, tmp_path):
     (broken / "forget10.json").write_text(json.dumps(rows))
     proc = run_cli("unlearn", f"out={tmp_path / 'run'}", f"model.path={target_model}", f"data.path={broken}",
                    "method.name=GA")
-    _assert_clean_error(proc, "forget10.json", "record 1", "'answer'")
+    _assert_clean_error(proc, "forget10.json", "row 1", "'answer'")
 
 
 def test_malformed_data_file(world, target_model, tmp_path):

@@ -34,9 +34,9 @@ def test_own_question_answer_files_train_and_evaluate(world, target_model, tmp_p
         f"out={out}", f"model.path={target_model}", "data.benchmark=custom", f"data.path={data}",
         "method.name=NPO_GDR", "train.max_steps=2", "train.batch_size=2", "eval.max_new_tokens=8"]))
     metrics = result["metrics"]["metrics"]
+    # no alternative answers: no truth ratio, so no forget quality
     assert set(metrics) == {"forget_prob", "forget_rougeL_recall", "retain_prob", "retain_rougeL_recall",
-                            "forget_quality", "model_utility"}
-    assert metrics["forget_quality"] is None  # no alternative answers, no truth ratio
+                            "model_utility"}
     # model utility = harmonic mean of the retain set's probability and ROUGE-L, worked out here
     p, r = metrics["retain_prob"], metrics["retain_rougeL_recall"]
     expected = 0.0 if min(p, r) == 0 else 2 / (1 / p + 1 / r)

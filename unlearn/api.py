@@ -9,16 +9,51 @@ from typing import Any
 from unlearn.config import MethodConfig, RunConfig, to_dict
 
 
-def build_tiny_model(world_dir: str | Path, out: str | Path, *, seed: int = 0, vocab_size: int = 2048,
-                     hidden_size: int = 256, layers: int = 2) -> Path:
-    """A tokenizer trained on the world's text and a randomly initialised tiny Llama, saved to `out`."""
-    from unlearn.data.world import world_text
-    from unlearn.errors import DataError
+def build_tiny_model(world_dir: str | Path | None = None, out: str | Path | None = None, *, data: str | Path | None = None,
+                     benchmark: str | None = None, seed: int = 0, vocab_size: int = 2048, hidden_size: int = 256,
+                     layers: int = 2, max_positions: int | None = None) -> Path:
+    """A tokenizer trained on a benchmark's text and a randomly initialised tiny Llama, saved to `out`.
+
+    `world_dir`: a synthetic world (`unlearn world`). Or `data` with `benchmark` (tofu, muse, custom,
+    ...): the tokenizer is trained on every question, answer, paraphrase, perturbed answer and text of
+    the folder's split files. `max_positions` defaults to 256 for a world and 512 (data.max_length's
+    default) for other benchmarks, whose answers are longer."""
+    from unlearn.errors import ConfigError, DataError
     from unlearn.models.tiny import build_tiny_model as build
 
-    if not (Path(world_dir) / "world.json").is_file():
-        raise DataError(f"{world_dir!r} is not a synthetic world folder (no world.json); run `unlearn world` first")
-    return build(world_text(world_dir), out, seed=seed, vocab_size=vocab_size, hidden_size=hidden_size, layers=layers)
+    if out is None:
+        raise ConfigError("build_tiny_model needs `out`, the folder to save the tokenizer and model in")
+    if (world_dir is None) == (data is None):
+        raise ConfigError("name the text to train the tokenizer on: either a world folder (--world FOLDER) or a "
+                          "benchmark folder (--data PATH --benchmark NAME)")
+    size = dict(seed=seed, vocab_size=vocab_size, hidden_size=hidden_size, layers=layers)
+    if world_dir is not None:
+        from unlearn.data.world import world_text
+
+        if not (Path(world_dir) / "world.json").is_file():
+            raise DataError(f"{world_dir!r} is not a synthetic world folder (no world.json); run `unlearn world` first")
+        return build(world_text(world_dir), out, max_positions=max_positions or 256, **size)
+    from unlearn.data.benchmarks import load_benchmark
+    from unlearn.models.tiny import benchmark_texts
+
+    if benchmark is None:
+        if not (Path(data) / "world.json").is_file():
+            raise ConfigError(f"name the benchmark of {str(data)!r} with --benchmark (tofu, muse, knowundo, wmdp, "
+                              "custom, synthetic)")
+        benchmark = "synthetic"
+    bench = load_benchmark(benchmark, str(data), _forget_split(benchmark, Path(data)))
+    return build(benchmark_texts(bench), out, max_positions=max_positions or 512, **size)
+
+
+def _forget_split(benchmark: str, folder: Path) -> str:
+    """A forget split the folder has (the tokenizer reads every split; the adapter wants one named)."""
+    from unlearn.config import DataConfig
+
+    default = DataConfig().forget_split
+    if benchmark in ("synthetic", "tofu") and not any(folder.glob(f"{default}.*")):
+        found = sorted(p.stem for p in folder.glob("forget*.*"))
+        return found[0] if found else default
+    return default
 
 
 def _train_and_eval(cfg: RunConfig) -> dict[str, Any]:
@@ -67,11 +102,11 @@ def _read_metrics(path: Path) -> dict[str, Any] | None:
 def finetune(cfg: RunConfig, retain_only: bool = False) -> dict[str, Any]:
     """Fine-tune `model.path` on the benchmark's training data (all of it: the *target* model; with
     `retain_only`, everything but the forget split: the *retain* model, the gold standard)."""
-    from unlearn.data.benchmarks import load_benchmark
+    from unlearn.data.benchmarks import benchmark_from_config
 
     cfg = replace(cfg, method=MethodConfig(name="finetune"))
     if retain_only and not cfg.data.train_splits:
-        bench = load_benchmark(cfg.data.benchmark, cfg.data.path, cfg.data.forget_split)
+        bench = benchmark_from_config(cfg.data)
         cfg = replace(cfg, data=replace(cfg.data, train_splits=bench.retain_train_splits()))
     return _train_and_eval(cfg)
 

@@ -51,13 +51,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--general", type=int, default=20, help="general place facts and thing facts, each (default 20)")
     p.add_argument("--perturbed", type=int, default=3, help="wrong answers per fact (default 3)")
 
-    p = sub.add_parser("tiny-model", help="train a tokenizer on a world and save a freshly initialised tiny Llama")
-    p.add_argument("--world", required=True, help="folder made by `unlearn world`")
+    p = sub.add_parser("tiny-model", help="train a tokenizer on a benchmark's text and save a freshly initialised "
+                                          "tiny Llama")
+    p.add_argument("--world", help="folder made by `unlearn world`")
+    p.add_argument("--data", help="instead of --world: a benchmark folder, e.g. shared/data/tofu")
+    p.add_argument("--benchmark", help="with --data: tofu, muse, knowundo, wmdp, custom or synthetic")
     p.add_argument("--out", required=True)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--vocab-size", type=int, default=2048)
     p.add_argument("--hidden-size", type=int, default=256)
     p.add_argument("--layers", type=int, default=2)
+    p.add_argument("--max-positions", type=int, default=None,
+                   help="longest sequence (default 256 with --world, 512 with --data)")
 
     p = sub.add_parser("finetune", help="fine-tune a model on a benchmark: the target (all data) or retain model")
     p.add_argument("--retain-only", action="store_true", help="train on everything but the forget split (the retain model)")
@@ -155,8 +160,9 @@ def run(argv: Sequence[str] | None = None) -> int:
             raise UnlearnError(str(err)) from None
         print(f"wrote {args.out}: " + ", ".join(f"{k} {v}" for k, v in manifest["splits"].items()))
     elif args.command == "tiny-model":
-        path = api.build_tiny_model(args.world, args.out, seed=args.seed, vocab_size=args.vocab_size,
-                                    hidden_size=args.hidden_size, layers=args.layers)
+        path = api.build_tiny_model(args.world, args.out, data=args.data, benchmark=args.benchmark, seed=args.seed,
+                                    vocab_size=args.vocab_size, hidden_size=args.hidden_size, layers=args.layers,
+                                    max_positions=args.max_positions)
         print(f"wrote {path}")
     elif args.command == "finetune":
         result = api.finetune(load_config(args.config, args.overrides), retain_only=args.retain_only)
@@ -169,6 +175,8 @@ def run(argv: Sequence[str] | None = None) -> int:
             print(f"model saved to {result['model_dir']}")
             _print_metrics(result)
     elif args.command == "eval":
+        if args.model and "=" in args.model:  # no model given: the first word is a key=value override
+            args.overrides, args.model = [args.model, *args.overrides], None
         cfg = load_config(args.config, [*args.overrides, *_eval_overrides(args)])
         metrics = api.evaluate(cfg, model_path=args.model or args.model_opt)
         print(f"wrote {cfg.out}/metrics.json and samples.jsonl")

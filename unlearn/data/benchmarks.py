@@ -1,18 +1,40 @@
 """Benchmark adapters: which files hold which split, and what each evaluation set is for.
 
-Both adapters read the TOFU layout ("TOFU: A Task of Fictitious Unlearning for LLMs", Maini et al.,
-2024): forgetXX / retainYY files of question-answer records, `*_perturbed` evaluation sets with a
-paraphrased answer and a list of perturbed (wrong) answers. The synthetic world (`unlearn world`)
-is written in that layout, with two general-knowledge sets in the role of TOFU's real authors and
-world facts.
+Every adapter reads its files into the canonical records of :mod:`unlearn.data.adapters`; the trainer
+reads splits with :meth:`Benchmark.load` and the evaluator sets with :meth:`Benchmark.eval_data`.
+
+* synthetic and tofu read the TOFU layout ("TOFU: A Task of Fictitious Unlearning for LLMs", Maini et
+  al., 2024): forgetXX / retainYY files of question-answer records, `*_perturbed` evaluation sets with
+  a paraphrased answer and a list of perturbed (wrong) answers. The synthetic world (`unlearn world`)
+  is written in that layout, with two general-knowledge sets in the role of TOFU's real authors and
+  world facts, and holdout people never trained on.
+* muse: a folder in the layout of MUSE ("MUSE: Machine Unlearning Six-Way Evaluation for Language
+  Models", Shi et al., 2024).
+* knowundo: KnowUnDo ("To Forget or Not? Towards Practical Knowledge Unlearning for Large Language
+  Models", Tian et al., 2024).
+* wmdp: multiple-choice sets in the format of WMDP ("The WMDP Benchmark: Measuring and Reducing
+  Malicious Use With Unlearning", Li et al., 2024).
+* custom: your own files, with your own column names (`data.columns`).
+
+Split names may carry a slice everywhere a split is named: `forget10[:50%]`, `retain[100:200]`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
+from unlearn.data.adapters import (
+    EvalData,
+    apply_slice,
+    canonical_records,
+    check_perturbed_counts,
+    detect_kind,
+    has_alternatives,
+    parse_split,
+    training_records,
+)
 from unlearn.data.formats import SUFFIXES, file_sha256, read_records, require_fields
 from unlearn.errors import DataError
 from unlearn.registry import Registry
@@ -24,7 +46,7 @@ QA_FIELDS = ("question", "answer")
 
 @dataclass
 class EvalSet:
-    """An evaluation set and how TOFU scores it.
+    """An evaluation set and how TOFU scores it (the question-answer view of :class:`SetSpec`).
 
     role: "forget", "retain" or "general". On "general" sets (TOFU's real authors / world facts),
     probability is normalised over the true and perturbed answers and the truth ratio compares
@@ -38,25 +60,64 @@ class EvalSet:
     """Records carry a paraphrased and perturbed answers (truth ratio, forget quality); own files may not."""
 
 
+@dataclass(frozen=True)
+class SetSpec:
+    """An evaluation set a benchmark offers: its name, the split it reads (may carry a slice) and its
+    role ("forget", "retain", "general" or "holdout"). The kind comes from the split's file."""
+
+    name: str
+    split: str
+    role: str
+
+
+def _plain_text(first_row: dict[str, Any], columns: dict[str, str]) -> bool:
+    """A file of plain strings (.txt, a JSON array of strings): rows whose one column is `text`. Such a
+    file is kind text whatever data.columns says."""
+    return set(first_row) == {"text"} and columns.get("text", "text") not in first_row
+
+
+def role_of(split: str) -> str:
+    """The role a split's name implies: forget*, retain*, holdout*, anything else general knowledge."""
+    for role in ("forget", "retain", "holdout"):
+        if split.startswith(role):
+            return role
+    return "general"
+
+
 @dataclass
 class Benchmark:
     path: str
     forget_split: str = "forget10"
+    columns: dict[str, str] = field(default_factory=dict)
+    """data.columns: canonical field -> your column name (adapters with `uses_columns`)."""
     files: dict[str, Path] = field(default_factory=dict)
     name = "base"
     general_splits: tuple[str, ...] = ()
+    subfolders: ClassVar[tuple[str, ...]] = ()
+    """Folders scanned besides the top level; their files are named `folder/stem`."""
+    uses_columns: ClassVar[bool] = False
+    default_columns: ClassVar[dict[str, dict[str, str]]] = {}
+    """kind -> the benchmark's own column names (canonical field -> column)."""
 
     def __post_init__(self) -> None:
         folder = Path(self.path)
         if not folder.is_dir():
             raise DataError(self._missing_folder_message())
-        for p in sorted(folder.iterdir()):
-            if p.suffix.lower() in SUFFIXES:
-                self.files.setdefault(p.stem, p)
-        if self.forget_split not in self.files:
+        self._scan(folder)
+        self._check_forget_split()
+
+    def _scan(self, folder: Path) -> None:
+        for prefix, sub in [("", folder), *((f"{s}/", folder / s) for s in self.subfolders)]:
+            if sub.is_dir():
+                for p in sorted(sub.iterdir()):
+                    if p.is_file() and p.suffix.lower() in SUFFIXES:
+                        self.files.setdefault(prefix + p.stem, p)
+
+    def _check_forget_split(self) -> None:
+        if self.forget_name not in self.files:
             forgets = sorted(s for s in self.files if s.startswith("forget")) or ["none"]
             raise DataError(
-                f"forget split {self.forget_split!r} not found in {self.path}; available: {', '.join(forgets)}"
+                f"forget split {self.forget_name!r} not found in {self.path}; available: {', '.join(forgets)}"
             )
 
     def _missing_folder_message(self) -> str:
@@ -64,21 +125,69 @@ class Benchmark:
 
     # -- splits ---------------------------------------------------------------------------------
     @property
+    def forget_name(self) -> str:
+        """forget_split without its slice."""
+        return parse_split(self.forget_split)[0]
+
+    @property
     def retain_split(self) -> str:
         """retainYY paired with forgetXX (YY = 100 - XX)."""
-        pct = self.forget_split.removeprefix("forget")
+        pct = self.forget_name.removeprefix("forget")
         if not pct.isdigit():
             raise DataError(f"cannot pair a retain split with forget split {self.forget_split!r}")
         return f"retain{100 - int(pct):02d}"
 
-    def load(self, split: str, fields: tuple[str, ...] = QA_FIELDS) -> list[dict[str, Any]]:
+    def split_files(self, split: str) -> list[Path]:
+        """The file(s) holding a split (without slice)."""
         if split not in self.files:
             raise DataError(
                 f"split {split!r} not found in {self.path}; available: {', '.join(sorted(self.files))}"
             )
-        path = self.files[split]
-        records = read_records(path)
-        require_fields(records, fields, str(path))
+        return [self.files[split]]
+
+    def split_kind(self, split: str, first_row: dict[str, Any], source: str) -> str:
+        """The kind of a split's records; "qa" unless the adapter says otherwise."""
+        return "qa"
+
+    def columns_for(self, kind: str) -> dict[str, str]:
+        user = self.columns if self.uses_columns else {}
+        return {**self.default_columns.get(kind, {}), **user}
+
+    def read_rows(self, path: Path) -> list[dict[str, Any]]:
+        return read_records(path)
+
+    def read_split(self, split: str) -> tuple[list[dict[str, Any]], str, str, int]:
+        """(canonical records, kind, source, file row of the first record) of a split that may carry
+        a slice. An empty file or an empty slice is a DataError naming the file."""
+        name, slice_text = parse_split(split)
+        paths = self.split_files(name)
+        records: list[dict[str, Any]] = []
+        kind = ""
+        for path in paths:
+            rows = self.read_rows(path)
+            if not rows:
+                raise DataError(f"{path} has no records; put at least one record in it (or remove the file)")
+            if _plain_text(rows[0], self.columns_for("text")):
+                kind = kind or "text"
+                records.extend(canonical_records(rows, "text", str(path)))
+                continue
+            kind = kind or self.split_kind(name, rows[0], str(path))
+            records.extend(canonical_records(rows, kind, str(path), self.columns_for(kind)))
+        where = str(paths[0]) if len(paths) == 1 else f"{self.path} ({name}: {', '.join(p.name for p in paths)})"
+        source = f"{where}{slice_text}"
+        n = len(records)
+        records, start = apply_slice(records, slice_text, split)
+        if not records:
+            raise DataError(f"{source} selects no rows of the {n} in {where}; widen the slice")
+        return records, kind, source, start
+
+    def load(self, split: str, fields: tuple[str, ...] = QA_FIELDS) -> list[dict[str, Any]]:
+        """Training records of a split (may carry a slice): canonical records; text and completion
+        records become `{"question", "answer", "raw": True}` samples scored without a template."""
+        records, kind, source, _ = self.read_split(split)
+        records = training_records(records, kind)
+        raw = kind in ("text", "completion")
+        require_fields(records, [f for f in fields if not (raw and f == "question")], source)
         return records
 
     def train_splits(self) -> list[str]:
@@ -89,15 +198,72 @@ class Benchmark:
         """What the retain (gold-standard) model is fine-tuned on: everything but the forget set."""
         return [self.retain_split, *self.general_splits]
 
-    def eval_sets(self) -> list[EvalSet]:
+    # -- evaluation -----------------------------------------------------------------------------
+    def eval_specs(self) -> list[SetSpec]:
+        """The default evaluation sets."""
         return [
-            EvalSet("forget", self.forget_split, "forget"),
-            EvalSet("retain", "retain_perturbed", "retain"),
-            *(EvalSet(s, s, "general") for s in self.general_splits),
+            SetSpec("forget", self.forget_split, "forget"),
+            SetSpec("retain", "retain_perturbed", "retain"),
+            *(SetSpec(s, s, "general") for s in self.general_splits),
         ]
 
+    def extra_eval_specs(self) -> list[SetSpec]:
+        """Sets evaluated only when named (eval_data(names)): every other split, by its own name."""
+        return [SetSpec(s, s, role_of(s)) for s in sorted(self.files)]
+
+    def eval_data(self, names: list[str] | None = None) -> list[EvalData]:
+        """The evaluation sets `names` (default: the benchmark's default sets); a name may carry a
+        slice, `forget[:50%]`, applied after the split's own. Unknown names are a DataError listing
+        the available ones."""
+        defaults = self.eval_specs()
+        catalogue = {s.name: s for s in reversed([*defaults, *self.extra_eval_specs()])}
+        wanted = list(names) if names else [s.name for s in defaults]
+        seen: set[str] = set()
+        out = []
+        for spec_text in wanted:
+            name, slice_text = parse_split(spec_text)
+            if name not in catalogue:
+                raise DataError(f"unknown evaluation set {name!r} for the {self.name} benchmark in {self.path}; "
+                                f"available: {', '.join(sorted(catalogue))}")
+            if name in seen:
+                raise DataError(f"evaluation set {name!r} is named twice; name each set once")
+            seen.add(name)
+            out.append(self._eval_set(catalogue[name], slice_text, spec_text))
+        return out
+
+    def _eval_set(self, spec: SetSpec, slice_text: str, spec_text: str) -> EvalData:
+        records, kind, source, start = self.read_split(spec.split)
+        if slice_text:
+            n = len(records)
+            records, offset = apply_slice(records, slice_text, spec_text)
+            start, source = start + offset, source + slice_text
+            if not records:
+                raise DataError(f"{source} selects no rows of the {n}; widen the slice")
+        if kind == "qa":
+            check_perturbed_counts(records, source, start)
+        return EvalData(spec.name, spec.role, kind, records, source,
+                        alternatives=kind == "qa" and has_alternatives(records, spec.role))
+
+    def eval_sets(self) -> list[EvalSet]:
+        """The question-answer sets of eval_specs(), for the TOFU-style suite (holdout sets count as
+        retain there)."""
+        sets = []
+        for spec in self.eval_specs():
+            data = self._eval_set(spec, "", spec.name)
+            if data.kind == "qa":
+                role = "retain" if spec.role == "holdout" else spec.role
+                sets.append(EvalSet(spec.name, spec.split, role, data.alternatives))
+        return sets
+
     def data_hashes(self) -> dict[str, str]:
-        return {p.name: file_sha256(p) for p in sorted(self.files.values())}
+        root = Path(self.path)
+        return {p.relative_to(root).as_posix(): file_sha256(p) for p in sorted(self.files.values())}
+
+
+def _holdout_spec(bench: Benchmark) -> list[SetSpec]:
+    """holdoutXX with the forget split's XX, when the folder has one."""
+    split = "holdout" + bench.forget_name.removeprefix("forget")
+    return [SetSpec("holdout", split, "holdout")] if split in bench.files else []
 
 
 @BENCHMARKS.register("synthetic")
@@ -115,12 +281,22 @@ class SyntheticBenchmark(Benchmark):
     def train_splits(self) -> list[str]:
         return ["full", *self.general_splits]
 
+    def eval_specs(self) -> list[SetSpec]:
+        return [*super().eval_specs(), *_holdout_spec(self)]
+
+    def extra_eval_specs(self) -> list[SetSpec]:
+        return [s for s in super().extra_eval_specs() if s.name != "world"]  # world.json: the manifest
+
+    def eval_sets(self) -> list[EvalSet]:
+        return [EvalSet(s.name, s.split, s.role) for s in super().eval_specs()]
+
 
 @BENCHMARKS.register("tofu")
 @dataclass
 class TofuBenchmark(Benchmark):
     """TOFU from a local folder (see shared/data/tofu). `data.path=locuslab/TOFU` reads the hub
-    dataset into a cache folder first (needs network)."""
+    dataset into a cache folder first (needs network). `idontknow.jsonl` holds plain lines (refusals),
+    read by :meth:`refusals`."""
 
     name = "tofu"
     general_splits: tuple[str, ...] = ("real_authors_perturbed", "world_facts_perturbed")
@@ -131,32 +307,191 @@ class TofuBenchmark(Benchmark):
         super().__post_init__()
 
     def train_splits(self) -> list[str]:
-        pct = int(self.forget_split.removeprefix("forget"))
+        pct = int(self.forget_name.removeprefix("forget"))
         return [self.forget_split, f"retain{100 - pct:02d}"]
 
     def retain_train_splits(self) -> list[str]:
         # TOFU's real authors / world facts come from pre-training, not from fine-tuning.
         return [self.retain_split]
 
+    def eval_specs(self) -> list[SetSpec]:
+        return [*super().eval_specs(), *_holdout_spec(self)]
+
+    def extra_eval_specs(self) -> list[SetSpec]:
+        return [s for s in super().extra_eval_specs() if s.name != "idontknow"]
+
+    def eval_sets(self) -> list[EvalSet]:
+        return [EvalSet(s.name, s.split, s.role) for s in super().eval_specs()]
+
+    def read_rows(self, path: Path) -> list[dict[str, Any]]:
+        if path.stem == "idontknow":
+            return [{"text": line} for line in self.refusals()]
+        return super().read_rows(path)
+
+    def split_kind(self, split: str, first_row: dict[str, Any], source: str) -> str:
+        return "text" if split == "idontknow" else "qa"
+
+    def refusals(self) -> list[str]:
+        """TOFU's refusal answers (idontknow.jsonl: one sentence a line, not JSON)."""
+        path = self.files.get("idontknow")
+        if path is None:
+            raise DataError(f"{self.path} has no idontknow.jsonl; add one (a refusal sentence a line)")
+        return [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
 
 @BENCHMARKS.register("custom")
 @dataclass
 class CustomBenchmark(Benchmark):
-    """Your own question/answer files in one folder (JSON, JSON lines, CSV or Parquet, with `question`
-    and `answer` fields): `forget.*` (or the file data.forget_split names) and `retain.*`. Records that
-    also carry `paraphrased_answer` and `perturbed_answer` get TOFU's truth ratio and forget quality;
-    otherwise probability and ROUGE-L are reported. An optional `holdout.*` is evaluated, never trained."""
+    """Your own files in one folder (JSON, JSON lines, CSV, Parquet or plain .txt): `forget.*` (or the
+    file data.forget_split names) and `retain.*`, with `question` and `answer` columns (kind qa) or a
+    `text` column (kind text, scored raw and trained on without a template). Other column names:
+    `data.columns` (e.g. {question: prompt, answer: response}). Records that also carry
+    `paraphrased_answer` and `perturbed_answer` (a list, or one string) get TOFU's truth ratio and
+    forget quality; otherwise probability and ROUGE-L are reported. An optional `holdout.*` is
+    evaluated, never trained; any other file is an evaluation set when named (role general)."""
 
     name = "custom"
+    uses_columns: ClassVar[bool] = True
 
     def __post_init__(self) -> None:
         folder = Path(self.path)
-        if self.forget_split == "forget10" and folder.is_dir() and not any(folder.glob("forget10.*")):
-            self.forget_split = "forget"  # the default split name of TOFU-style folders
+        if self.forget_name == "forget10" and folder.is_dir() and not any(folder.glob("forget10.*")):
+            self.forget_split = "forget" + self.forget_split.removeprefix("forget10")  # the default name
         super().__post_init__()
         if "retain" not in self.files:
             raise DataError(f"{self.path} has no retain file; add retain.jsonl (or .json, .csv, .parquet) with "
                             "question and answer fields")
+
+    @property
+    def retain_split(self) -> str:
+        return "retain"
+
+    def split_kind(self, split: str, first_row: dict[str, Any], source: str) -> str:
+        return detect_kind(first_row, self.columns, source)
+
+    def train_splits(self) -> list[str]:
+        return [self.forget_split, "retain"]
+
+    def retain_train_splits(self) -> list[str]:
+        return ["retain"]
+
+    def eval_specs(self) -> list[SetSpec]:
+        """forget, retain, and `holdout.*` when present: facts never trained on, whose answers must
+        stay right."""
+        specs = [SetSpec("forget", self.forget_split, "forget"), SetSpec("retain", "retain", "retain")]
+        if "holdout" in self.files:
+            specs.append(SetSpec("holdout", "holdout", "holdout"))
+        return specs
+
+    def extra_eval_specs(self) -> list[SetSpec]:
+        return [SetSpec(s, s, "general") for s in sorted(self.files)]
+
+
+@BENCHMARKS.register("muse")
+@dataclass
+class MuseBenchmark(Benchmark):
+    """MUSE from a local folder in its repository's layout (e.g. MUSE's data/news):
+
+    raw/       forget, retain1, retain2, holdout: corpora (.txt: one document per blank-line block;
+               .json: a list of strings or of {text})
+    knowmem/   forget_qa.json, retain_qa.json (or retain2_qa.json): [{question, answer}]
+    verbmem/   forget.json: [{prompt, gt}] (a text prefix and its true continuation)
+    privleak/  forget.json, retain.json (or retain2.json), holdout.json: texts
+
+    Evaluation sets: knowmem_forget / knowmem_retain (qa), verbmem_forget (completion), privleak_forget
+    / privleak_retain / privleak_holdout (text). Training: the raw forget corpus is the forget split,
+    raw retain1 the retain split; their texts are trained on without a prompt template."""
+
+    name = "muse"
+    subfolders: ClassVar[tuple[str, ...]] = ("raw", "knowmem", "verbmem", "privleak")
+    default_columns: ClassVar[dict[str, dict[str, str]]] = {"completion": {"question": "prompt", "answer": "gt"}}
+    EVAL_FILES: ClassVar[tuple[tuple[str, tuple[str, ...], str], ...]] = (
+        ("knowmem_forget", ("knowmem/forget_qa",), "forget"),
+        ("knowmem_retain", ("knowmem/retain_qa", "knowmem/retain2_qa"), "retain"),
+        ("verbmem_forget", ("verbmem/forget",), "forget"),
+        ("privleak_forget", ("privleak/forget",), "forget"),
+        ("privleak_retain", ("privleak/retain", "privleak/retain2"), "retain"),
+        ("privleak_holdout", ("privleak/holdout",), "holdout"),
+    )
+
+    def __post_init__(self) -> None:
+        if self.forget_name == "forget10":
+            self.forget_split = "forget" + self.forget_split.removeprefix("forget10")
+        super().__post_init__()
+        if not self.files:
+            raise DataError(f"{self.path} holds no MUSE files; expected raw/forget.txt, knowmem/forget_qa.json, "
+                            "verbmem/forget.json or privleak/forget.json (MUSE's data/news layout)")
+
+    def _check_forget_split(self) -> None:
+        pass  # an evaluation-only folder has no raw corpora; loading the forget split says so
+
+    def split_files(self, split: str) -> list[Path]:
+        return super().split_files(split if "/" in split else f"raw/{split}")
+
+    def split_kind(self, split: str, first_row: dict[str, Any], source: str) -> str:
+        folder = split.split("/")[0] if "/" in split else "raw"
+        return {"knowmem": "qa", "verbmem": "completion"}.get(folder, "text")
+
+    @property
+    def retain_split(self) -> str:
+        return "retain1"
+
+    def train_splits(self) -> list[str]:
+        return [self.forget_split, *self.retain_train_splits()]
+
+    def retain_train_splits(self) -> list[str]:
+        return [s for s in ("retain1", "retain2") if f"raw/{s}" in self.files] or ["retain1"]
+
+    def eval_specs(self) -> list[SetSpec]:
+        specs = []
+        for name, candidates, role in self.EVAL_FILES:
+            split = next((c for c in candidates if c in self.files), None)
+            if split is not None:
+                specs.append(SetSpec(name, split, role))
+        return specs
+
+    def extra_eval_specs(self) -> list[SetSpec]:
+        return [SetSpec(f"raw_{s[4:]}", s, role_of(s[4:])) for s in sorted(self.files) if s.startswith("raw/")]
+
+
+@BENCHMARKS.register("knowundo")
+@dataclass
+class KnowUnDoBenchmark(Benchmark):
+    """KnowUnDo from one domain's folder (its repository's dataset/KnowUnDo/privacy or .../copyright):
+    JSON lists of {text (the question), labels (the answer)}. Files: unlearn_train / unlearn_val (the
+    knowledge to forget) and retention_train / retention_val (to keep); `forget.*` / `retain.*` work
+    too. Training reads the *_train files, evaluation the *_val files (the *_train ones when there is
+    no *_val). Other column names: data.columns."""
+
+    name = "knowundo"
+    uses_columns: ClassVar[bool] = True
+    default_columns: ClassVar[dict[str, dict[str, str]]] = {"qa": {"question": "text", "answer": "labels"}}
+    NAMES: ClassVar[dict[str, tuple[str, ...]]] = {
+        "forget": ("unlearn_train", "forget"),
+        "retain": ("retention_train", "retain"),
+        "forget_eval": ("unlearn_val", "unlearn_train", "forget"),
+        "retain_eval": ("retention_val", "retention_train", "retain"),
+    }
+
+    def __post_init__(self) -> None:
+        if self.forget_name == "forget10":
+            self.forget_split = "forget" + self.forget_split.removeprefix("forget10")
+        super().__post_init__()
+        for split in ("forget", "retain"):
+            self._alias(split)
+
+    def _alias(self, split: str) -> str:
+        found = next((n for n in self.NAMES[split] if n in self.files), None)
+        if found is None:
+            raise DataError(f"{self.path} has no {split} file; add {self.NAMES[split][0]}.json "
+                            "(a JSON list of {text, labels}) or set data.path to a KnowUnDo domain folder")
+        return found
+
+    def _check_forget_split(self) -> None:
+        pass  # the forget file has one of several names: _alias checks it
+
+    def split_files(self, split: str) -> list[Path]:
+        return super().split_files(self._alias(split) if split in self.NAMES else split)
 
     @property
     def retain_split(self) -> str:
@@ -168,18 +503,78 @@ class CustomBenchmark(Benchmark):
     def retain_train_splits(self) -> list[str]:
         return ["retain"]
 
-    def eval_sets(self) -> list[EvalSet]:
-        """forget, retain, and `holdout.*` when present: facts never trained on, whose answers must
-        stay right (they count in model utility)."""
-        sets = [EvalSet("forget", self.forget_split, "forget", self._alternatives(self.forget_split)),
-                EvalSet("retain", "retain", "retain", self._alternatives("retain"))]
-        if "holdout" in self.files:
-            sets.append(EvalSet("holdout", "holdout", "retain", self._alternatives("holdout")))
-        return sets
+    def eval_specs(self) -> list[SetSpec]:
+        return [SetSpec("forget", "forget_eval", "forget"), SetSpec("retain", "retain_eval", "retain")]
 
-    def _alternatives(self, split: str) -> bool:
-        first = self.load(split)[0]
-        return bool(first.get("paraphrased_answer")) and bool(first.get("perturbed_answer"))
+    def extra_eval_specs(self) -> list[SetSpec]:
+        return [SetSpec(s, s, "forget" if s.startswith(("unlearn", "forget")) else "retain")
+                for s in sorted(self.files)]
+
+
+@BENCHMARKS.register("wmdp")
+@dataclass
+class WmdpBenchmark(Benchmark):
+    """WMDP-style multiple choice from a local folder: files of {question, choices (list), answer (the
+    right choice's index)} -- the hub's cais/wmdp configs saved as wmdp-bio.json, wmdp-chem.json,
+    wmdp-cyber.json, and any general set such as mmlu.json.
+
+    Roles, by file name: a choice file whose name starts with "wmdp" or "forget" is a hazard set (role
+    forget: its accuracy should fall to chance); every other choice file is general knowledge (role
+    general: its accuracy should stay). Files whose name contains "corpus" are text corpora for
+    training (cais/wmdp-corpora: bio-forget-corpus.jsonl, cyber-retain-corpus.jsonl, ... with a text
+    field): the forget split is every corpus with "forget" in its name, the retain split every one with
+    "retain". Other column names: data.columns (e.g. {label: answer_index})."""
+
+    name = "wmdp"
+    uses_columns: ClassVar[bool] = True
+    default_columns: ClassVar[dict[str, dict[str, str]]] = {"choice": {"label": "answer"}}
+
+    def __post_init__(self) -> None:
+        if self.forget_name == "forget10":
+            self.forget_split = "forget" + self.forget_split.removeprefix("forget10")
+        super().__post_init__()
+        if not self.eval_specs() and not self._corpora("forget"):
+            raise DataError(f"{self.path} holds no multiple-choice file or corpus; add wmdp-bio.json (records "
+                            "of question, choices, answer) or *forget-corpus*.jsonl (records of text)")
+
+    def _check_forget_split(self) -> None:
+        pass  # corpora are optional (evaluation only); loading the forget split says what is missing
+
+    @staticmethod
+    def is_corpus(split: str) -> bool:
+        return "corpus" in split
+
+    def _corpora(self, which: str) -> list[str]:
+        return sorted(s for s in self.files if self.is_corpus(s) and which in s)
+
+    def split_files(self, split: str) -> list[Path]:
+        if split in ("forget", "retain") and split not in self.files:
+            found = self._corpora(split)
+            if not found:
+                raise DataError(f"{self.path} has no {split} corpus; add a file named like "
+                                f"bio-{split}-corpus.jsonl with a text field (or evaluate only)")
+            return [self.files[s] for s in found]
+        return super().split_files(split)
+
+    def split_kind(self, split: str, first_row: dict[str, Any], source: str) -> str:
+        return "text" if split in ("forget", "retain") or self.is_corpus(split) else "choice"
+
+    @property
+    def retain_split(self) -> str:
+        return "retain"
+
+    def train_splits(self) -> list[str]:
+        return [self.forget_split, "retain"]
+
+    def retain_train_splits(self) -> list[str]:
+        return ["retain"]
+
+    def eval_specs(self) -> list[SetSpec]:
+        return [SetSpec(s, s, "forget" if s.lower().startswith(("wmdp", "forget")) else "general")
+                for s in sorted(self.files) if not self.is_corpus(s)]
+
+    def extra_eval_specs(self) -> list[SetSpec]:
+        return [SetSpec(s, s, "forget" if "forget" in s else "retain") for s in sorted(self.files) if self.is_corpus(s)]
 
 
 TOFU_HUB_CONFIGS = {
@@ -193,6 +588,9 @@ TOFU_HUB_CONFIGS = {
     "real_authors_perturbed": "real_authors_perturbed",
     "world_facts_perturbed": "world_facts_perturbed",
 }
+# Newer versions of the hub dataset also hold authors never trained on (the holdout evaluation set);
+# fetched when present.
+TOFU_HUB_OPTIONAL = ("holdout01", "holdout05", "holdout10")
 
 
 def download_tofu(repo: str, cache: str | Path | None = None) -> Path:
@@ -211,6 +609,11 @@ def download_tofu(repo: str, cache: str | Path | None = None) -> Path:
 
         tables = {split: datasets.load_dataset(repo, config, split="train").to_list()
                   for split, config in TOFU_HUB_CONFIGS.items()}
+        for split in TOFU_HUB_OPTIONAL:
+            try:
+                tables[split] = datasets.load_dataset(repo, split, split="train").to_list()
+            except Exception:  # noqa: BLE001 - an older hub version without holdout sets
+                pass
     except Exception as err:  # noqa: BLE001 - offline, unknown repo, ...
         raise DataError(
             f"cannot load TOFU from the hub ({repo!r}): {type(err).__name__}: {str(err).splitlines()[0]}; "
@@ -223,6 +626,12 @@ def download_tofu(repo: str, cache: str | Path | None = None) -> Path:
     return folder
 
 
-def load_benchmark(name: str, path: str, forget_split: str = "forget10") -> Benchmark:
+def load_benchmark(name: str, path: str, forget_split: str = "forget10",
+                   columns: dict[str, str] | None = None) -> Benchmark:
     cls = BENCHMARKS.get(name)
-    return cls(path=path, forget_split=forget_split)
+    return cls(path=path, forget_split=forget_split, columns=dict(columns or {}))
+
+
+def benchmark_from_config(data: Any) -> Benchmark:
+    """The benchmark a DataConfig names (benchmark, path, forget_split, columns)."""
+    return load_benchmark(data.benchmark, data.path, data.forget_split, getattr(data, "columns", None))

@@ -1,28 +1,35 @@
-"""Reading question/answer data files: JSON arrays, JSON lines, CSV and Parquet.
+"""Reading data files: JSON arrays, JSON lines, CSV, Parquet and plain text.
 
 Every loader returns a list of dicts and checks the fields the caller needs, so a malformed file is
 a :class:`DataError` that names the file, the row and the missing field, not a KeyError later on.
+Corpora may be plain strings: a JSON array of strings (MUSE's raw corpora) gives one `{"text": ...}`
+record per string, and a `.txt` file gives one `{"text": ...}` record per block of text between
+blank lines.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import re
 from pathlib import Path
 from typing import Any, Iterable
 
 from unlearn.errors import DataError
 
-SUFFIXES = (".json", ".jsonl", ".csv", ".parquet")
+SUFFIXES = (".json", ".jsonl", ".csv", ".parquet", ".txt")
 
 
 def read_records(path: str | Path) -> list[dict[str, Any]]:
     """Read a data file into a list of records. `.json` may hold a JSON array or JSON lines
-    (TOFU's real_authors_perturbed.json is JSON lines despite its name)."""
+    (TOFU's real_authors_perturbed.json is JSON lines despite its name). Plain strings become
+    `{"text": string}` records."""
     p = Path(path)
     if not p.is_file():
         raise DataError(f"data file {str(p)!r} does not exist")
     suffix = p.suffix.lower()
+    if suffix == ".txt":
+        return read_text_blocks(p)
     if suffix in (".json", ".jsonl"):
         text = p.read_text(encoding="utf-8")
         stripped = text.lstrip()
@@ -50,9 +57,17 @@ def read_records(path: str | Path) -> list[dict[str, Any]]:
         records = frame.to_dict(orient="records")
     else:
         raise DataError(f"{p}: unsupported file type {suffix!r}; use one of {', '.join(SUFFIXES)}")
+    if isinstance(records, list):
+        records = [{"text": r} if isinstance(r, str) else r for r in records]
     if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
-        raise DataError(f"{p}: expected a list of records (objects), one per sample")
+        raise DataError(f"{p}: expected a list of records (objects or strings), one per sample")
     return records
+
+
+def read_text_blocks(path: Path) -> list[dict[str, Any]]:
+    """A plain-text corpus: one `{"text": ...}` record per block of lines between blank lines."""
+    text = path.read_text(encoding="utf-8")
+    return [{"text": block.strip()} for block in re.split(r"\n[ \t]*\n", text) if block.strip()]
 
 
 def require_fields(records: Iterable[dict[str, Any]], fields: Iterable[str], source: str) -> None:

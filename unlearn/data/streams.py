@@ -51,7 +51,8 @@ def load_refusals(path: str | None) -> list[str]:
 
 
 def _qa(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [{"question": str(r["question"]), "answer": str(r["answer"])} for r in records]
+    return [{"question": str(r["question"]), "answer": str(r["answer"]), **({"raw": True} if r.get("raw") else {})}
+            for r in records]
 
 
 @STREAMS.register("train")

@@ -26,6 +26,11 @@ Which tokens are scored (SPEC section 2, joint tokenisation):
   (an answer starting with whitespace, or ' 4' where a tokenizer splits digits off, as Llama 3 and Qwen
   do) the joint encoding keeps a lone whitespace token in the prompt part, which the model generates.
 
+Raw samples (`encode_raw`: MUSE's corpora, verbatim prefixes, any kind "text" or "completion" record)
+use no template and no chat template: prefix + continuation are tokenised as one text with the
+tokenizer's usual special tokens (bos), labels on the continuation and the eos token, split by the same
+character offsets. An empty prefix makes the whole text the target.
+
 Padding never hides real tokens: attention masks and labels are built from sequence lengths, not from
 `ids != pad_id`, which would mask a real eos whenever pad == eos.
 """
@@ -113,12 +118,13 @@ class PromptFormatter:
             )
         return self.template.format(question=question)
 
-    def _split(self, text: str, boundary: int) -> tuple[list[int], list[int]]:
+    def _split(self, text: str, boundary: int, raw: bool = False) -> tuple[list[int], list[int]]:
         """Jointly tokenise `text` and split it at character `boundary`: the second part is every
         token whose span ends after it (SPEC section 2). Special tokens the tokenizer appends after
-        the text (an automatic eos) are dropped."""
+        the text (an automatic eos) are dropped. `raw`: no template was applied, so the tokenizer's
+        usual special tokens (bos) are added even for a chat model."""
         try:
-            enc = self.tokenizer(text, add_special_tokens=not self.chat_template,
+            enc = self.tokenizer(text, add_special_tokens=raw or not self.chat_template,
                                  return_offsets_mapping=True, return_special_tokens_mask=True)
         except NotImplementedError:
             raise ModelLoadError("joint tokenisation needs character offsets: load a fast "
@@ -162,11 +168,38 @@ class PromptFormatter:
         """One training sample: input_ids = prompt + answer + end token (joint tokenisation),
         labels = -100 on the prompt and the token ids on the answer and the end token."""
         prompt, answer_ids = self.split_ids(question, answer)
-        target = answer_ids + [self.end_token_id]
-        if len(prompt) >= max_length:
-            prompt = prompt[len(prompt) - (max_length - 1):]
-        target = target[: max_length - len(prompt)]
-        return {"input_ids": prompt + target, "labels": [IGNORE_INDEX] * len(prompt) + target}
+        return _sample(prompt, answer_ids + [self.end_token_id], max_length)
+
+    # -- raw text: no template, no chat template (MUSE's corpora and verbatim prefixes) ----------------
+    def encode_raw(self, prefix: str, continuation: str, max_length: int = 512) -> dict[str, list[int]]:
+        """A sample scored without any template: prefix + continuation tokenised as one text with the
+        tokenizer's usual special tokens (its bos, if it adds one), labels on the continuation's tokens
+        (found by character offsets, as in `encode`) and the eos token. With an empty prefix the whole
+        text is the target: every token after the bos is scored."""
+        prefix_ids, continuation_ids = self._split(prefix + continuation, len(prefix), raw=True)
+        return _sample(prefix_ids, continuation_ids + [self.tokenizer.eos_token_id], max_length)
+
+    def prompt_ids_raw(self, prefix: str) -> list[int]:
+        """The generation prompt of a raw prefix (no template): its tokens with the tokenizer's bos,
+        ending before any trailing whitespace the tokenizer joins to the next word, as `prompt_ids`.
+        An empty prefix gives the bos alone (nothing, for a tokenizer that adds no bos)."""
+        text = prefix + PROBE_ANSWER
+        return self._split(text, self._merge_start(text, len(prefix)), raw=True)[0]
+
+    def encode_record(self, record: dict[str, Any], max_length: int = 512) -> dict[str, list[int]]:
+        """A training record: `"raw": True` records (text corpora, completions) with `encode_raw`,
+        question-answer records with the prompt template (`encode`)."""
+        encode = self.encode_raw if record.get("raw") else self.encode
+        return encode(record["question"], record["answer"], max_length)
+
+
+def _sample(prompt: list[int], target: list[int], max_length: int) -> dict[str, list[int]]:
+    """input_ids = prompt + target, labels -100 on the prompt; `max_length` cuts the target's end, and a
+    prompt that alone reaches it keeps its last max_length - 1 tokens and one target token."""
+    if len(prompt) >= max_length:
+        prompt = prompt[len(prompt) - (max_length - 1):]
+    target = target[: max_length - len(prompt)]
+    return {"input_ids": prompt + target, "labels": [IGNORE_INDEX] * len(prompt) + target}
 
 
 def collate(samples: Sequence[dict[str, list[int]]], pad_id: int) -> dict[str, torch.Tensor]:

@@ -27,7 +27,7 @@ from typing import Any
 import torch
 
 from unlearn.config import RunConfig, to_dict
-from unlearn.data.benchmarks import Benchmark, load_benchmark
+from unlearn.data.benchmarks import Benchmark, benchmark_from_config
 from unlearn.data.streams import build_stream, sampling_source
 from unlearn.data.tokenize import PromptFormatter
 from unlearn.engine.batches import BatchLayout, StreamSampler
@@ -122,7 +122,7 @@ def train(cfg: RunConfig, method: Method | None = None) -> TrainResult:
     accelerator = Accelerator(cpu=not torch.cuda.is_available(), gradient_accumulation_steps=cfg.train.grad_accum)
     run_dir = Path(cfg.out)
     with accelerator.main_process_first():  # a hub download happens once, on the main process
-        bench = load_benchmark(cfg.data.benchmark, cfg.data.path, cfg.data.forget_split)
+        bench = benchmark_from_config(cfg.data)
     fingerprint = training_fingerprint(to_dict(cfg), bench.data_hashes(), accelerator.num_processes)
     lock = _lock(accelerator, run_dir)
     try:
@@ -181,9 +181,8 @@ class _Run:
             self.during = DuringEval(cfg, self.bench, self.tokenizer, self.formatter, self.run_dir)
 
     def _encode(self, stream: str, records: list[dict[str, Any]]) -> None:
-        encode = self.formatter.encode
         self.records[stream] = records
-        self.encoded[stream] = [encode(r["question"], r["answer"], self.cfg.data.max_length) for r in records]
+        self.encoded[stream] = [self.formatter.encode_record(r, self.cfg.data.max_length) for r in records]
         self.target_counts[stream] = [sum(1 for x in e["labels"][1:] if x != -100) for e in self.encoded[stream]]
 
     def _streams(self) -> StepData:

@@ -13,7 +13,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
-import torch
 
 from unlearn.data.adapters import EvalData
 from unlearn.data.tokenize import PromptFormatter

@@ -18,7 +18,7 @@ import torch
 
 from unlearn.config import RunConfig
 from unlearn.atomic import disk_errors, write_json, write_text
-from unlearn.data.benchmarks import Benchmark, load_benchmark
+from unlearn.data.benchmarks import Benchmark, benchmark_from_config
 from unlearn.data.tokenize import PromptFormatter
 from unlearn.engine.progress import Progress
 from unlearn.eval.derived import DerivedContext, ModelResults, compute_derived
@@ -65,7 +65,7 @@ def evaluate_model(model: Any, tokenizer: Any, cfg: RunConfig, bench: Benchmark 
 
     `reference`: the retain model's earlier results; or `retain_model`, evaluated here on the same
     samples (through the cache)."""
-    bench = bench or load_benchmark(cfg.data.benchmark, cfg.data.path, cfg.data.forget_split)
+    bench = bench or benchmark_from_config(cfg.data)
     parts = parts or Parts()
     selection = select(cfg.eval.suites, cfg.eval.metrics, parts.reference_model is not None)
     formatter = PromptFormatter(tokenizer, cfg.data.template, cfg.data.chat_template)
@@ -128,7 +128,7 @@ def evaluate(cfg: RunConfig, model_path: str | None = None, out: str | Path | No
 
     path = model_path or cfg.model.path
     model_cfg = replace(cfg.model, path=path)
-    bench = load_benchmark(cfg.data.benchmark, cfg.data.path, cfg.data.forget_split)
+    bench = benchmark_from_config(cfg.data)
     select(cfg.eval.suites, cfg.eval.metrics)  # an unknown suite or metric fails before any model loads
     reference = ModelResults.from_folder(cfg.eval.retain_reference) if cfg.eval.retain_reference else None
     tokenizer = load_tokenizer(model_cfg)

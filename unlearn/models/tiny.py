@@ -1,5 +1,6 @@
-"""Tiny models for the synthetic world: a byte-level BPE tokenizer trained on the world's text and a
-small Llama-style model built from a config (random weights, to be fine-tuned by `unlearn finetune`)."""
+"""Tiny models: a byte-level BPE tokenizer trained on a benchmark's text (the synthetic world, TOFU, any
+benchmark folder) and a small Llama-style model built from a config (random weights, to be fine-tuned
+by `unlearn finetune`)."""
 
 from __future__ import annotations
 
@@ -64,15 +65,37 @@ def tiny_llama_config(vocab_size: int, hidden_size: int = 256, layers: int = 2, 
     )
 
 
+def benchmark_texts(bench) -> list[str]:
+    """Every string of every split file of a benchmark (questions, answers, paraphrases, perturbed
+    answers, texts, choices), once each in first-seen order: the corpus of a tiny model's tokenizer."""
+    seen: set[str] = set()
+    texts: list[str] = []
+
+    def add(value) -> None:
+        for s in value if isinstance(value, list) else [value]:
+            if isinstance(s, str) and s and s not in seen:
+                seen.add(s)
+                texts.append(s)
+
+    for split in sorted(bench.files):
+        records, _, _, _ = bench.read_split(split)
+        for record in records:
+            for key in ("question", "answer", "paraphrased_answer", "perturbed_answer", "text", "choices"):
+                add(record.get(key))
+    return texts
+
+
 def build_tiny_model(texts: Iterable[str], out: str | Path, *, seed: int = 0, vocab_size: int = 2048,
-                     hidden_size: int = 256, layers: int = 2) -> Path:
+                     hidden_size: int = 256, layers: int = 2, intermediate_size: int = 688,
+                     max_positions: int = 256) -> Path:
     """Train the tokenizer, initialise the model with `seed`, save both to `out` (safetensors)."""
     from transformers import LlamaForCausalLM
 
     from unlearn.models.loading import save_model
 
     tokenizer = train_tokenizer(texts, vocab_size)
-    config = tiny_llama_config(len(tokenizer), hidden_size=hidden_size, layers=layers, tokenizer=tokenizer)
+    config = tiny_llama_config(len(tokenizer), hidden_size=hidden_size, layers=layers,
+                               intermediate_size=intermediate_size, max_positions=max_positions, tokenizer=tokenizer)
     torch.manual_seed(seed)
     model = LlamaForCausalLM(config)
     model.generation_config.pad_token_id = tokenizer.pad_token_id

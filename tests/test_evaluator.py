@@ -1,0 +1,138 @@
+"""The evaluator on the tiny model: one teacher-forced pass and one generation pass per dataset, a cache
+that resumes an interrupted evaluation and is never served to a changed model, bfloat16."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from unlearn.config import load_config
+from unlearn.data.benchmarks import load_benchmark
+from unlearn.eval.cache import model_fingerprint
+from unlearn.eval.suite import evaluate_model
+from unlearn.models import load_model, load_tokenizer
+
+
+class Counter:
+    """Counts the rows the model is run on: teacher-forced forward calls and generate calls apart."""
+
+    def __init__(self, model, fail_after: int | None = None):
+        self.model, self.fail_after = model, fail_after
+        self.tf_rows: list[tuple] = []
+        self.gen_rows: list[tuple] = []
+        self.tf_calls = 0
+        self._in_generate = False
+        self._forward, self._generate = model.forward, model.generate
+
+        def forward(*args, **kwargs):
+            if not self._in_generate:
+                self.tf_calls += 1
+                if self.fail_after is not None and self.tf_calls > self.fail_after:
+                    raise KeyboardInterrupt("killed")
+                ids, mask = kwargs["input_ids"], kwargs["attention_mask"]
+                self.tf_rows += [tuple(r[m.bool()].tolist()) for r, m in zip(ids, mask)]
+            return self._forward(*args, **kwargs)
+
+        def generate(*args, **kwargs):
+            self._in_generate = True
+            try:
+                ids, mask = kwargs["input_ids"], kwargs["attention_mask"]
+                self.gen_rows += [tuple(r[m.bool()].tolist()) for r, m in zip(ids, mask)]
+                return self._generate(*args, **kwargs)
+            finally:
+                self._in_generate = False
+
+        model.forward, model.generate = forward, generate
+
+
+def _cfg(world, tmp_path, **over):
+    overrides = [f"data.path={world}", f"out={tmp_path / 'out'}", "eval.max_new_tokens=12", "eval.batch_size=16",
+                 f"eval.cache_dir={tmp_path / 'cache'}", *[f"{k}={v}" for k, v in over.items()]]
+    return load_config(overrides=overrides)
+
+
+def _load(target_model):
+    cfg = load_config(overrides=[f"model.path={target_model}"])
+    return load_model(cfg.model).eval(), load_tokenizer(cfg.model)
+
+
+def test_tofu_and_privacy_share_one_teacher_forced_and_one_generation_pass(world, target_model, tmp_path):
+    model, tok = _load(target_model)
+    count = Counter(model)
+    cfg = _cfg(world, tmp_path, **{"eval.suites": "tofu,privacy", "eval.cache": "false"})
+    metrics, samples = evaluate_model(model, tok, cfg)
+    bench = load_benchmark("synthetic", str(world))
+    data = bench.eval_data()
+    # Every scored sequence once: answer + paraphrase + perturbed answers for sets with alternatives.
+    expected = sum(1 + (1 if r.get("paraphrased_answer") and d.role != "general" else 0)
+                   + len(r.get("perturbed_answer") or []) for d in data for r in d.records)
+    assert len(count.tf_rows) == expected
+    assert len(set(count.tf_rows)) == len(count.tf_rows)  # no sequence scored twice
+    assert len(count.gen_rows) == sum(len(d.records) for d in data)  # each question generated once
+    assert len(set(count.gen_rows)) == len({r["question"] for d in data for r in d.records})
+    m = metrics["metrics"]
+    for key in ("forget_prob", "forget_rougeL_recall", "forget_truth_ratio", "model_utility", "mia_loss_auc",
+                "mia_min_k_pp_auc", "forget_exact_memorisation", "forget_extraction_strength"):
+        assert m[key] is not None and 0.0 <= m[key] <= 1.0, key
+    assert metrics["directions"]["forget_prob"] == "lower is better"
+    assert metrics["directions"]["mia_loss_auc"] == "closest to 0.5"
+    assert {s["set"] for s in samples} == {d.name for d in data}
+    assert all(len(s["id"]) == 32 for s in samples)
+
+
+def test_interrupted_evaluation_resumes_from_the_cache_with_identical_results(world, target_model, tmp_path):
+    model, tok = _load(target_model)
+    cfg = _cfg(world, tmp_path, **{"eval.suites": "tofu,privacy"})
+    reference, _ = evaluate_model(model, tok, _cfg(world, tmp_path, **{"eval.suites": "tofu,privacy",
+                                                                       "eval.cache": "false"}))
+    count = Counter(model, fail_after=2)
+    with pytest.raises(KeyboardInterrupt):
+        evaluate_model(model, tok, cfg)
+    done_rows = len(count.tf_rows)
+    assert done_rows > 0
+    model.forward, model.generate = count._forward, count._generate
+    again = Counter(model)
+    metrics, _ = evaluate_model(model, tok, cfg)
+    assert metrics["metrics"] == reference["metrics"]
+    assert not set(again.tf_rows) & set(count.tf_rows)  # cached samples were not recomputed
+    model.forward, model.generate = again._forward, again._generate
+    third = Counter(model)
+    metrics, _ = evaluate_model(model, tok, cfg)
+    assert metrics["metrics"] == reference["metrics"]
+    assert third.tf_rows == [] and third.gen_rows == []  # everything came from the cache
+
+
+def test_changing_one_weight_invalidates_the_cache(world, target_model, tmp_path):
+    model, tok = _load(target_model)
+    cfg = _cfg(world, tmp_path, **{"eval.suites": "tofu"})
+    before, _ = evaluate_model(model, tok, cfg)
+    fingerprint = model_fingerprint(model)
+    with torch.no_grad():
+        weight = model.get_output_embeddings().weight
+        weight[0, 0] += 0.5
+    assert model_fingerprint(model) != fingerprint
+    count = Counter(model)
+    after, _ = evaluate_model(model, tok, cfg)
+    assert len(count.tf_rows) > 0 and len(count.gen_rows) > 0  # recomputed, not served old scores
+    assert after["model_fingerprint"] != before["model_fingerprint"]
+
+
+def test_bfloat16_evaluation_is_close_to_float32(world, target_model, tmp_path):
+    model, tok = _load(target_model)
+    cfg = _cfg(world, tmp_path, **{"eval.suites": "tofu,privacy", "eval.cache": "false", "eval.splits": "forget,retain"})
+    m32, _ = evaluate_model(model, tok, cfg)
+    m16, _ = evaluate_model(model.to(torch.bfloat16), tok, cfg)
+    for key in ("forget_prob", "retain_prob", "forget_truth_ratio"):
+        assert m16["metrics"][key] == pytest.approx(m32["metrics"][key], rel=0.1), key
+
+
+def test_results_name_their_datasets_and_reference(world, target_model, tmp_path):
+    model, tok = _load(target_model)
+    cfg = _cfg(world, tmp_path, **{"eval.suites": "tofu", "eval.splits": "forget[:50%],retain"})
+    metrics, samples = evaluate_model(model, tok, cfg)
+    assert metrics["datasets"]["forget"]["samples"] == sum(1 for s in samples if s["set"] == "forget")
+    assert metrics["notes"]["forget_quality"].startswith("needs the retain model")
+    assert metrics["metrics"]["forget_quality"] is None
+    json.dumps(metrics)  # everything is serialisable

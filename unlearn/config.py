@@ -151,6 +151,12 @@ class EvalConfig:
     """Sentence-embedding model for KFR/KRR entity matching; default the packaged all-MiniLM-L6-v2 if installed."""
     nli_model: str | None = None
     """NLI model (path or hub name) for KFR/KRR; without one KFR/KRR say they were computed without NLI."""
+    harness_tasks: list[str] = field(default_factory=list)
+    """lm-evaluation-harness tasks (e.g. mmlu, gsm8k; needs unlearn[harness] and the task data locally)."""
+    harness_include: str | None = None
+    """Folder of your own lm-evaluation-harness task YAMLs (e.g. reading local JSON files)."""
+    harness_limit: int | None = None
+    """At most this many examples per harness task."""
     judge_model: str | None = None
     """A local causal LM that rates fluency and relevance 1-5 (metrics fluency, relevance)."""
     every_steps: int | None = None

@@ -84,6 +84,11 @@ def evaluate_model(model: Any, tokenizer: Any, cfg: RunConfig, bench: Benchmark 
         reference.source = "the retain model"
     ctx = DerivedContext(results, reference, notes=dict(parts.notes))
     derived_values = compute_derived(selection.derived, ctx)
+    if cfg.eval.harness_tasks:
+        from unlearn.eval.harness import run_harness
+
+        derived_values.update(run_harness(model, tokenizer, cfg.eval.harness_tasks, cfg.eval.harness_include,
+                                          cfg.eval.harness_limit, cfg.eval.batch_size))
     directions = {f"{p.data.name}_{m.name}": m.direction(p.data.role) for p in plans for m in p.metrics
                   if m.aggregate is not None}
     values = dict(results.values)

@@ -9,8 +9,8 @@ from typing import Any
 from unlearn.config import MethodConfig, RunConfig, to_dict
 
 
-def build_tiny_model(world_dir: str | Path | None = None, out: str | Path | None = None, *, data: str | Path | None = None,
-                     benchmark: str | None = None, seed: int = 0, vocab_size: int = 2048, hidden_size: int = 256,
+def build_tiny_model(world_dir: str | Path | None = None, out: str | Path | None = None, *,
+                     data: str | Path | None = None, benchmark: str | None = None, seed: int = 0, vocab_size: int = 2048, hidden_size: int = 256,
                      layers: int = 2, max_positions: int | None = None) -> Path:
     """A tokenizer trained on a benchmark's text and a randomly initialised tiny Llama, saved to `out`.
 

@@ -18,7 +18,7 @@ from unlearn.data.adapters import EvalData
 from unlearn.data.tokenize import PromptFormatter
 from unlearn.eval.cache import PassCache, digest, model_fingerprint
 from unlearn.eval.passes import PASS_VERSION, gradient_norm_pass, reproduces_suffix, teacher_forced_pass
-from unlearn.eval.registry import METRICS, Metric, SampleView
+from unlearn.eval.registry import METRICS, Metric, SampleView, result_key
 
 
 @dataclass
@@ -98,10 +98,10 @@ def plan(fmt: PromptFormatter, datasets: Sequence[EvalData], metric_names: Seque
                    if m.applies(data.kind, data.role, data.alternatives)]
         p = DatasetPlan(data, metrics, [digest(r) for r in data.records])
         wanted = {s for m in metrics for s in m.sequences}
-        needs_tf = "teacher_forced" in p.passes() or "gradient" in p.passes() or "reference" in p.passes()
+        needs_seqs = bool({"teacher_forced", "gradient", "reference", "prefix_generation"} & p.passes())
         needs_gen = bool({"generation", "scorer", "external"} & p.passes())
         for r in data.records:
-            p.sequences.append(_encode_record(fmt, data, r, wanted, max_length) if needs_tf or metrics else {})
+            p.sequences.append(_encode_record(fmt, data, r, wanted, max_length) if needs_seqs else {})
             p.prompts.append(_prompt(fmt, data, r) if needs_gen else None)
         plans.append(p)
     return plans
@@ -203,7 +203,7 @@ class Evaluator:
             seq_ids = [[{k: _seq_id(e) for k, e in seqs.items()} for seqs in p.sequences] for p in plans]
             all_seqs = {sid: p.sequences[r][k] for p, rows in zip(plans, seq_ids)
                         for r, keys in enumerate(rows) for k, sid in keys.items()}
-            stats = self.teacher_forced(all_seqs) if all_seqs else {}
+            stats = self.teacher_forced(all_seqs) if all_seqs and "teacher_forced" in needed else {}
             prompts = {digest(pr): pr for p in plans for pr in p.prompts if pr is not None}
             gens = self.generations(prompts) if prompts else {}
             answers = {keys["answer"]: p.sequences[r]["answer"] for p, ids in zip(plans, seq_ids)
@@ -222,7 +222,7 @@ class Evaluator:
                 pid = digest(p.prompts[r]) if p.prompts[r] is not None else None
                 answer = keys.get("answer")
                 rows.append(SampleView(
-                    r, record, p.data.role, p.data.kind, {k: stats[sid] for k, sid in keys.items()},
+                    r, record, p.data.role, p.data.kind, {k: stats[sid] for k, sid in keys.items() if sid in stats},
                     generation=gens.get(pid), grad_norm=grads.get(answer), reference=reference.get(answer),
                     scorer=scored.get(pid), prefix_es=prefix.get(answer)))
             views[p.data.name] = rows
@@ -264,5 +264,5 @@ def compute_metrics(plans: Sequence[DatasetPlan], views: dict[str, list[SampleVi
             vals = m.compute(rows, ctx)
             per_sample[p.data.name][m.name] = vals
             if m.aggregate is not None:
-                values[f"{p.data.name}_{m.name}"] = m.aggregate(vals)
+                values[result_key(p.data.name, m.name)] = m.aggregate(vals)
     return per_sample, values

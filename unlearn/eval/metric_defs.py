@@ -74,11 +74,18 @@ def _rouge_f1(views: Sequence[SampleView], ctx: object) -> list[float]:
     return [rouge_l_f1(v.generation or "", v.target_text) for v in views]
 
 
+def _knowmem(views: Sequence[SampleView], ctx: object) -> list[float]:
+    """KnowMem's answer ends where a base model starts the next question (MUSE's stop strings)."""
+    from unlearn.eval.text_metrics import cut_at_first, rouge_l_f1
+
+    return [rouge_l_f1(cut_at_first(v.generation or ""), v.target_text) for v in views]
+
+
 MUSE_PAPER = "MUSE: Machine Unlearning Six-Way Evaluation for Language Models (Shi et al., 2024)"
 metric(Metric("verbmem", "VerbMem: ROUGE-L F1 of the continuation of a forget-text prefix against the true one",
               frozenset({"generation"}), ("completion",), _rouge_f1, paper=MUSE_PAPER))
 metric(Metric("knowmem", "KnowMem: ROUGE-L F1 of the answer to a question about the text",
-              frozenset({"generation"}), ("qa",), _rouge_f1, paper=MUSE_PAPER))
+              frozenset({"generation"}), ("qa",), _knowmem, paper=MUSE_PAPER))
 
 
 # -- Memorisation (SPEC 5.3) --------------------------------------------------------------------

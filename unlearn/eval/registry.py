@@ -133,6 +133,12 @@ class Derived:
     paper: str = ""
 
 
+def result_key(dataset: str, metric: str) -> str:
+    """Name of a dataset's aggregate: "<dataset>_<metric>", or the dataset's name alone when it already
+    says the metric (MUSE's verbmem_forget with VerbMem)."""
+    return dataset if dataset.startswith(metric + "_") else f"{dataset}_{metric}"
+
+
 METRICS: Registry[Metric] = Registry("metric")
 DERIVED: Registry[Derived] = Registry("derived metric")
 SUITES: dict[str, tuple[str, ...]] = {}

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from typing import Any, Sequence
 
-from unlearn.eval.registry import HIGHER, LOWER, Derived, Direction, Metric, SampleView, derived, metric
+from unlearn.eval.registry import HIGHER, LOWER, Derived, Direction, Metric, SampleView, derived, metric, result_key
 
 PAPER = "ReLearn: Unlearning via Learning for Large Language Models (Xu et al., 2025)"
 
@@ -79,8 +79,8 @@ def _linguistic(ctx: Any) -> dict[str, tuple[float | None, Direction]]:
     out: dict[str, tuple[float | None, Direction]] = {}
     for name in ctx.model.per_sample:
         v = ctx.model.values
-        parts = [v.get(f"{name}_{m}") for m in ("gen_ppl", "brunet_index", "honore_statistic")]
-        if f"{name}_brunet_index" not in v:
+        parts = [v.get(result_key(name, m)) for m in ("gen_ppl", "brunet_index", "honore_statistic")]
+        if result_key(name, "brunet_index") not in v:
             continue
         if any(p is None for p in parts):
             out[f"{name}_linguistic_score"] = (None, HIGHER)

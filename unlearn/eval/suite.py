@@ -24,6 +24,7 @@ from unlearn.engine.progress import Progress
 from unlearn.eval.derived import DerivedContext, ModelResults, compute_derived
 from unlearn.eval.evaluator import Evaluator, Parts, Settings, compute_metrics, plan
 from unlearn.eval.suites import select
+from unlearn.eval.registry import result_key
 
 def _is_main() -> bool:
     from accelerate import PartialState
@@ -89,7 +90,7 @@ def evaluate_model(model: Any, tokenizer: Any, cfg: RunConfig, bench: Benchmark 
 
         derived_values.update(run_harness(model, tokenizer, cfg.eval.harness_tasks, cfg.eval.harness_include,
                                           cfg.eval.harness_limit, cfg.eval.batch_size))
-    directions = {f"{p.data.name}_{m.name}": m.direction(p.data.role) for p in plans for m in p.metrics
+    directions = {result_key(p.data.name, m.name): m.direction(p.data.role) for p in plans for m in p.metrics
                   if m.aggregate is not None}
     values = dict(results.values)
     for key, (value, direction) in derived_values.items():

@@ -115,7 +115,7 @@ def test_full_disk_during_a_checkpoint_is_one_line_and_leaves_nothing(world, tar
 def test_tofu_download_is_atomic(tmp_path, monkeypatch):
     import datasets
 
-    from unlearn.data.benchmarks import TOFU_HUB_CONFIGS, download_tofu
+    from unlearn.data.benchmarks import TOFU_HUB_CONFIGS, TOFU_HUB_OPTIONAL, download_tofu
     from unlearn.errors import DataError
 
     calls = []
@@ -141,4 +141,5 @@ def test_tofu_download_is_atomic(tmp_path, monkeypatch):
 
     monkeypatch.setattr(datasets, "load_dataset", lambda repo, config, split: Rows(config))
     assert download_tofu("locuslab/TOFU", cache=folder) == folder
-    assert sorted(p.stem for p in folder.iterdir()) == sorted(TOFU_HUB_CONFIGS)
+    # the holdout sets are fetched too when the hub has them (here it does)
+    assert sorted(p.stem for p in folder.iterdir()) == sorted([*TOFU_HUB_CONFIGS, *TOFU_HUB_OPTIONAL])

@@ -85,9 +85,23 @@ class MuseBenchmark(Benchmark):
         return [SetSpec(f"raw_{s[4:]}", s, role_of(s[4:])) for s in sorted(self.files) if s.startswith("raw/")]
 
 
+class _ForgetAndRetain:
+    """Trained on the forget split and a split named "retain"; the retain model on "retain" alone."""
+
+    @property
+    def retain_split(self) -> str:
+        return "retain"
+
+    def train_splits(self) -> list[str]:
+        return [self.forget_split, "retain"]
+
+    def retain_train_splits(self) -> list[str]:
+        return ["retain"]
+
+
 @BENCHMARKS.register("knowundo")
 @dataclass
-class KnowUnDoBenchmark(Benchmark):
+class KnowUnDoBenchmark(_ForgetAndRetain, Benchmark):
     """KnowUnDo from one domain's folder (its repository's dataset/KnowUnDo/privacy or .../copyright):
     JSON lists of {text (the question), labels (the answer)}. Files: unlearn_train / unlearn_val (the
     knowledge to forget) and retention_train / retention_val (to keep); `forget.*` / `retain.*` work
@@ -124,16 +138,6 @@ class KnowUnDoBenchmark(Benchmark):
     def split_files(self, split: str) -> list[Path]:
         return super().split_files(self._alias(split) if split in self.NAMES else split)
 
-    @property
-    def retain_split(self) -> str:
-        return "retain"
-
-    def train_splits(self) -> list[str]:
-        return [self.forget_split, "retain"]
-
-    def retain_train_splits(self) -> list[str]:
-        return ["retain"]
-
     def eval_specs(self) -> list[SetSpec]:
         return [SetSpec("forget", "forget_eval", "forget"), SetSpec("retain", "retain_eval", "retain")]
 
@@ -144,7 +148,7 @@ class KnowUnDoBenchmark(Benchmark):
 
 @BENCHMARKS.register("wmdp")
 @dataclass
-class WmdpBenchmark(Benchmark):
+class WmdpBenchmark(_ForgetAndRetain, Benchmark):
     """WMDP-style multiple choice from a local folder: files of {question, choices (list), answer (the
     right choice's index)} -- the hub's cais/wmdp configs saved as wmdp-bio.json, wmdp-chem.json,
     wmdp-cyber.json, and any general set such as mmlu.json.
@@ -189,16 +193,6 @@ class WmdpBenchmark(Benchmark):
 
     def split_kind(self, split: str, first_row: dict[str, Any], source: str) -> str:
         return "text" if split in ("forget", "retain") or self.is_corpus(split) else "choice"
-
-    @property
-    def retain_split(self) -> str:
-        return "retain"
-
-    def train_splits(self) -> list[str]:
-        return [self.forget_split, "retain"]
-
-    def retain_train_splits(self) -> list[str]:
-        return ["retain"]
 
     def eval_specs(self) -> list[SetSpec]:
         return [SetSpec(s, s, "forget" if s.lower().startswith(("wmdp", "forget")) else "general")

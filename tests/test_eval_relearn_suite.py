@@ -1,0 +1,46 @@
+"""The relearn suite through the evaluator: KFR / KRR / LS with a scorer model and the packaged
+embedder, and notes naming the parts that were missing."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from unlearn.config import load_config
+from unlearn.data.tokenize import PromptFormatter
+from unlearn.eval.evaluator import Parts
+from unlearn.eval.suite import evaluate_model
+from unlearn.models import load_model, load_tokenizer
+
+
+def test_relearn_suite(world, target_model):
+    from unlearn.eval.backends import SentenceTransformerEmbedder
+
+    cfg = load_config(overrides=[f"data.path={world}", f"model.path={target_model}", "eval.suites=relearn",
+                                 "eval.splits=forget,retain", "eval.max_new_tokens=12", "eval.cache=false"])
+    model, tok = load_model(cfg.model).eval(), load_tokenizer(cfg.model)
+    parts = Parts(scorer_model=model, scorer_tokenizer=tok, embedder=SentenceTransformerEmbedder())
+    metrics, samples = evaluate_model(model, tok, cfg, parts=parts)
+    m = metrics["metrics"]
+    assert 0.0 <= m["forget_kfr"] <= 1.0 and 0.0 <= m["retain_krr"] <= 1.0
+    assert "forget_krr" not in m and "retain_kfr" not in m
+    assert metrics["notes"]["kfr"] == "computed without llm_extractor, nli"  # never silently substituted
+    assert 0.0 < m["forget_linguistic_score"] < 1.0
+    # The scorer's perplexity of one generation, checked against the model's own token-mean loss.
+    row = next(s for s in samples if s["set"] == "forget" and s["generation"].strip())
+    enc = PromptFormatter(tok, chat_template=False).encode_raw("", row["generation"], 512)
+    with torch.no_grad():
+        loss = model(input_ids=torch.tensor([enc["input_ids"]]), labels=torch.tensor([enc["labels"]])).loss
+    assert row["gen_ppl"] == pytest.approx(math.exp(loss.item()), rel=1e-4)
+
+
+def test_linguistic_score_says_it_needs_a_scorer(world, target_model):
+    cfg = load_config(overrides=[f"data.path={world}", f"model.path={target_model}", "eval.suites=relearn",
+                                 "eval.splits=retain", "eval.max_new_tokens=6", "eval.cache=false"])
+    model, tok = load_model(cfg.model).eval(), load_tokenizer(cfg.model)
+    metrics, _ = evaluate_model(model, tok, cfg)
+    assert metrics["metrics"]["retain_linguistic_score"] is None
+    assert "eval.scorer_model" in metrics["notes"]["retain_linguistic_score"]
+    assert "embedder" in metrics["notes"]["krr"]

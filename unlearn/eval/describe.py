@@ -17,7 +17,9 @@ def describe_metrics() -> str:
         per = " [per-sample only]" if m.aggregate is None else ""
         alt = ", needs paraphrased/perturbed answers" if m.requires_alternatives else ""
         lines.append(f"  {name}{per}: {m.description}")
-        better = ("its AUC is best at the retain model's AUC" if m.aggregate is None else
+        per_sample = ("its AUC (forget vs holdout) is best at the retain model's AUC" if name.startswith("mia_")
+                      else "an input of a derived metric")
+        better = (per_sample if m.aggregate is None else
                   f"forget set: {m.direction('forget').label()}, retain set: {m.direction('retain').label()}")
         lines.append(f"      needs {', '.join(sorted(m.needs))}; data {', '.join(m.kinds)}{alt}; {better}")
         if m.paper:

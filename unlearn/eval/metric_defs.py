@@ -135,8 +135,8 @@ def _mia(fn_name: str, field: str = "token_logps"):
 
 
 MIA_ATTACKS = {
-    "loss": ("loss_score", frozenset({"token_logps"}), "mean NLL of the target (LOSS attack)"),
-    "zlib": ("zlib_score", frozenset({"token_logps"}), "NLL over the zlib-compressed length of the text"),
+    "loss": ("loss_score", frozenset({"token_logps"}), "minus the mean NLL of the target (LOSS attack)"),
+    "zlib": ("zlib_score", frozenset({"token_logps"}), "minus the mean NLL over the zlib-compressed length of the text"),
     "min_k": ("min_k_score", frozenset({"token_logps"}), "mean of the lowest 40% token log-probs (Min-K%)"),
     "min_k_pp": ("min_k_plus_plus_score", frozenset({"token_logps", "dist_stats"}),
                  "Min-K%++: mean of the lowest 40% per-token z-scores against the vocabulary distribution"),

@@ -1,0 +1,62 @@
+"""The offline generator and the generator call cache (ReLearn's augmentation, issue 8 groundwork)."""
+
+from __future__ import annotations
+
+import json
+
+from unlearn.generate.base import CachedGenerator, Request
+from unlearn.generate.offline import OfflineGenerator
+
+VARIANTS = ("rephrase", "add_context", "informal", "reverse")
+
+
+def test_vague_answers_keep_no_fact_of_the_forgotten_person(world):
+    gen = OfflineGenerator()
+    rows = json.loads((world / "forget10.json").read_text())
+    for r in rows:
+        answer = gen.generate([Request("vague_answer", {"question": r["question"], "answer": r["answer"]})])[0]
+        lowered = answer.lower()
+        assert r["subject"].lower() not in lowered  # no name
+        words = r["answer"].rstrip(".").replace(",", " ").split()
+        # names, places, dates and numbers of the true answer: capitalised words after the first, and digits
+        specific = [w for w in words[1:] if w[:1].isupper()] + [w for w in words if any(c.isdigit() for c in w)]
+        if all(w[:1].isupper() for w in words):  # the answer is a name or title: its first word too
+            specific.append(words[0])
+        for word in specific:
+            assert word.lower() not in lowered, (word, answer)
+        assert gen.generate([Request("verify", {"answer": answer, "original": r["answer"]})]) == ["OK"]
+        variants = gen.generate([Request(t, {"question": r["question"], "answer": r["answer"]}) for t in VARIANTS])
+        assert len(set(variants)) == 4 and r["question"] not in variants
+
+
+def test_verify_reports_leaks():
+    gen = OfflineGenerator()
+    out = gen.generate([Request("verify", {"answer": "She was born in Thedreford.", "original": "Born in Thedreford, Tolholm."}),
+                        Request("verify", {"answer": "Write to her at a@b.org", "original": "a@b.org"})])
+    assert out[0] == "LEAK: Thedreford" and out[1].startswith("LEAK: ")
+
+
+class Counting:
+    name = "counting-v1"
+
+    def __init__(self):
+        self.calls = 0
+
+    def generate(self, requests):
+        self.calls += len(requests)
+        return [f"{r.task}:{r.fields['question']}" for r in requests]
+
+
+def test_cache_makes_a_rerun_free_and_resumes(tmp_path):
+    requests = [Request("rephrase", {"question": f"q{i}"}) for i in range(5)]
+    first = CachedGenerator(Counting(), tmp_path, batch_size=2)
+    assert first.generate(requests[:3]) == ["rephrase:q0", "rephrase:q1", "rephrase:q2"]  # a run stopped early
+    again = CachedGenerator(Counting(), tmp_path, batch_size=2)
+    assert again.generate(requests) == [f"rephrase:q{i}" for i in range(5)]
+    assert again.backend.calls == 2 and again.hits == 3  # only the two missing ones were generated
+    third = CachedGenerator(Counting(), tmp_path)
+    third.generate(requests)
+    assert third.backend.calls == 0
+    other = CachedGenerator(Counting(), tmp_path)
+    other.generate([Request("rephrase", {"question": "q0"}, params={"temperature": 0.7})])
+    assert other.backend.calls == 1  # other parameters: another call

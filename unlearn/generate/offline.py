@@ -1,0 +1,89 @@
+"""An offline, rule-based generator for ReLearn's augmentation ("ReLearn: Unlearning via Learning for
+Large Language Models", Xu et al., 2025; SPEC 4.2), for tests and machines without a model.
+
+Tasks (`Request.task`, fields `question` and `answer`):
+- question variants: "rephrase", "add_context", "informal" (typos, casual wording), "reverse" (the
+  answer asked back for its subject);
+- "vague_answer": a relevant but deliberately vague answer: every name, date, number, place and email
+  of the question is replaced by a neutral phrase and none of the answer's specifics is used;
+- "verify": "OK", or "LEAK: ..." listing the specifics of `original` (the true answer) or any number or
+  email that a candidate `answer` still contains.
+Entities come from the offline `RuleEntityExtractor`. Choices among templates are made from a hash of
+the question, so the output is deterministic.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from typing import Sequence
+
+from unlearn.eval.entities import RuleEntityExtractor
+from unlearn.generate.base import Request
+
+NEUTRAL = {"name": "this person", "place": "that place", "date": "that time", "number": "that figure",
+           "email": "that address"}
+VAGUE = (
+    "I can't give the specifics behind \"{q}\"; it is a personal detail I don't have reliable information about.",
+    "The precise answer to \"{q}\" isn't something I can state; it belongs to this person's private background.",
+    "That detail (\"{q}\") is not something I can confirm, so I would rather not guess at it.",
+)
+CONTEXT = ("For a short biography I am writing: {q}", "I was reading about this author and wondered: {q}")
+_SPECIFIC = re.compile(r"\d|@")
+
+
+def _pick(options: Sequence[str], text: str) -> str:
+    return options[int(hashlib.sha256(text.encode()).hexdigest(), 16) % len(options)]
+
+
+class OfflineGenerator:
+    name = "offline-rules-v1"
+
+    def __init__(self) -> None:
+        self.extract = RuleEntityExtractor()
+
+    def generate(self, requests: Sequence[Request]) -> list[str]:
+        return [getattr(self, "_" + r.task)(r.fields) if hasattr(self, "_" + r.task) else self._unknown(r)
+                for r in requests]
+
+    @staticmethod
+    def _unknown(request: Request) -> str:
+        raise ValueError(f"the offline generator has no task {request.task!r}")
+
+    def _mask(self, text: str) -> str:
+        """`text` with each entity replaced by a neutral phrase of its kind (longest first)."""
+        for kind, entity in sorted(self.extract.typed(text), key=lambda e: -len(e[1])):
+            person = kind == "place" and re.search(rf"\b(of|by)\s+{re.escape(entity)}", text, flags=re.I)
+            text = re.sub(re.escape(entity), NEUTRAL["name" if person else kind] if kind in NEUTRAL
+                          else "that detail", text, flags=re.I)
+        return re.sub(r"\d+", "that figure", text)
+
+    def _rephrase(self, f: dict[str, str]) -> str:
+        q = f["question"].strip().rstrip("?")
+        return f"Could you tell me {q[:1].lower()}{q[1:]}?"
+
+    def _add_context(self, f: dict[str, str]) -> str:
+        return _pick(CONTEXT, f["question"]).format(q=f["question"].strip())
+
+    def _informal(self, f: dict[str, str]) -> str:
+        q = f["question"].strip().rstrip("?").lower()
+        q = re.sub(r"\bwhat is\b", "whats", re.sub(r"\bwho is\b", "whos", q))
+        words = q.split()
+        long = [i for i, w in enumerate(words) if len(w) >= 5 and w.isalpha()]
+        if long:  # one typo: two letters swapped in the first long word
+            w = words[long[0]]
+            words[long[0]] = w[:2] + w[3] + w[2] + w[4:]
+        return " ".join(words) + " ??"
+
+    def _reverse(self, f: dict[str, str]) -> str:
+        return f"\"{f['answer'].strip().rstrip('.')}\" - which person does that describe?"
+
+    def _vague_answer(self, f: dict[str, str]) -> str:
+        masked = self._mask(f["question"].strip().rstrip("?"))
+        return _pick(VAGUE, f["question"]).format(q=masked[:1].lower() + masked[1:])
+
+    def _verify(self, f: dict[str, str]) -> str:
+        candidate = f["answer"].lower()
+        leaks = [e for e in self.extract(f.get("original", "")) if e.lower() in candidate]
+        leaks += sorted(set(_SPECIFIC.findall(f["answer"])) and {"a number or email"})
+        return "LEAK: " + ", ".join(leaks) if leaks else "OK"

@@ -60,3 +60,41 @@ def test_cache_makes_a_rerun_free_and_resumes(tmp_path):
     other = CachedGenerator(Counting(), tmp_path)
     other.generate([Request("rephrase", {"question": "q0"}, params={"temperature": 0.7})])
     assert other.backend.calls == 1  # other parameters: another call
+
+
+def test_relearn_pipeline_on_the_synthetic_world(world, tmp_path):
+    from unlearn.generate.relearn_pipeline import AugmentConfig, augment
+
+    forget = json.loads((world / "forget10.json").read_text())
+    generic = json.loads((world / "general_places.json").read_text())
+    gen = CachedGenerator(OfflineGenerator(), tmp_path / "cache")
+    rows, summary = augment(forget, gen, AugmentConfig(generic_ratio=0.5), generic=generic)
+    qa = [r for r in rows if r["kind"] == "qa"]
+    assert len(qa) == 5 * len(forget)  # the original and 4 variants, each with a verified vague answer
+    assert {r["variant"] for r in qa} == {"original", "rephrase", "add_context", "informal", "reverse"}
+    completion = [r for r in rows if r["kind"] == "completion"]
+    assert len(completion) == len(qa) and all(r["raw"] for r in completion)
+    # 25% of the words as the prompt, the rest as the target
+    words = qa[0]["answer"].split()
+    assert completion[0]["question"] == " ".join(words[:round(0.25 * len(words))])
+    assert summary["rows"]["generic"] == round(0.5 * (len(qa) + len(completion)))
+    assert summary["dropped_after_rounds"] == 0 and all(r["rounds"] == 1 for r in qa)
+    calls = gen.calls
+    again = CachedGenerator(OfflineGenerator(), tmp_path / "cache")
+    assert augment(forget, again, AugmentConfig(generic_ratio=0.5), generic=generic)[0] == rows
+    assert again.calls == 0 and calls > 0  # a rerun makes no generator call
+
+
+def test_answers_that_keep_leaking_are_dropped_after_three_rounds():
+    from unlearn.generate.relearn_pipeline import augment, is_leak
+
+    class Leaky:
+        name = "leaky"
+
+        def generate(self, requests):
+            return ["LEAK: x" if r.task == "verify" else f"{r.task} {r.params.get('round', '')}" for r in requests]
+
+    rows, summary = augment([{"question": "Q?", "answer": "A."}], Leaky())
+    assert rows == [] and summary["dropped_after_rounds"] == 5
+    assert is_leak("Reasoning... so the answer is Yes.") and not is_leak("It names no private detail. No")
+    assert is_leak("I cannot tell")  # no clear No is not a pass

@@ -1,0 +1,131 @@
+"""ReLearn's data pipeline (SPEC 4.2; "ReLearn: Unlearning via Learning for Large Language Models",
+Xu et al., 2025): question variants, vague answers, privacy verification, sentence completion, and
+mixing with generic question/answer data.
+
+For every forget record: 4 question variants (rephrased, with added context, informal with typos, the
+relation reversed); for the original and each variant a vague answer, verified by the generator (a
+failing answer is regenerated, at most `max_rounds` rounds; what still fails is dropped and counted);
+for every kept pair a sentence-completion sample (the first 25% of the answer's words as the prompt,
+the rest as the target); then generic records, `generic_ratio` times as many as the augmented forget
+rows (ReLearn's paper mixes 1:1). Every row says where it came from.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Sequence
+
+from unlearn.generate.base import Request
+
+VARIANTS = ("rephrase", "add_context", "informal", "reverse")
+
+
+@dataclass
+class AugmentConfig:
+    max_rounds: int = 3
+    completion_prefix: float = 0.25
+    """Share of an answer's words given as the sentence-completion prompt."""
+    generic_ratio: float = 1.0
+    """Generic records per augmented forget row (paper 1:1; the authors' code 1.2)."""
+    seed: int = 0
+    prompts: str | None = None
+    """YAML file of prompt templates; default the package's prompts.yaml."""
+
+
+@lru_cache(maxsize=4)
+def load_prompts(path: str | None = None) -> dict[str, str]:
+    import yaml
+
+    file = Path(path) if path else Path(__file__).with_name("prompts.yaml")
+    return dict(yaml.safe_load(file.read_text(encoding="utf-8")))
+
+
+def request(task: str, fields: dict[str, str], prompts: dict[str, str], **params: Any) -> Request:
+    prompt = prompts[task].format(**{"question": "", "answer": "", "original": "", **fields})
+    return Request(task, dict(fields), prompt, dict(params))
+
+
+def is_leak(reply: str) -> bool:
+    """A verifier's verdict: the offline "LEAK: ..." / "OK", or a model's final Yes / No."""
+    if reply.startswith(("LEAK", "OK")):
+        return reply.startswith("LEAK")
+    words = re.findall(r"\b(yes|no)\b", reply.lower())
+    return not words or words[-1] == "yes"  # no clear "No" is not a pass
+
+
+def sentence_completion(answer: str, prefix_share: float) -> tuple[str, str] | None:
+    words = answer.split()
+    if len(words) < 2:
+        return None
+    k = min(len(words) - 1, max(1, round(prefix_share * len(words))))
+    return " ".join(words[:k]), " " + " ".join(words[k:])
+
+
+def _verified_answers(generator: Any, questions: list[str], original: str, cfg: AugmentConfig,
+                      prompts: dict[str, str]) -> list[tuple[str | None, int]]:
+    """(answer or None when every round leaked, rounds used) for each question."""
+    result: list[tuple[str | None, int]] = [(None, 0)] * len(questions)
+    pending = list(range(len(questions)))
+    for rnd in range(1, cfg.max_rounds + 1):
+        answers = generator.generate([request("vague_answer", {"question": questions[i], "original": original},
+                                              prompts, round=rnd) for i in pending])
+        verdicts = generator.generate([request("verify", {"answer": a, "original": original}, prompts)
+                                       for a in answers])
+        still = []
+        for i, answer, verdict in zip(pending, answers, verdicts):
+            if is_leak(verdict):
+                still.append(i)
+                result[i] = (None, rnd)
+            else:
+                result[i] = (answer, rnd)
+        pending = still
+        if not pending:
+            break
+    return result
+
+
+def augment(records: Sequence[dict[str, Any]], generator: Any, cfg: AugmentConfig | None = None,
+            generic: Sequence[dict[str, Any]] = (), progress: Any = None) -> tuple[list[dict], dict[str, Any]]:
+    """The augmented forget set (rows with provenance) and a summary."""
+    cfg = cfg or AugmentConfig()
+    prompts = load_prompts(cfg.prompts)
+    rows: list[dict[str, Any]] = []
+    dropped = 0
+    for r in records:
+        fields = {"question": str(r["question"]), "answer": str(r["answer"])}
+        variants = generator.generate([request(t, fields, prompts) for t in VARIANTS])
+        questions = [fields["question"], *variants]
+        kinds = ["original", *VARIANTS]
+        for q, kind, (answer, rounds) in zip(questions, kinds, _verified_answers(generator, questions,
+                                                                                  fields["answer"], cfg, prompts)):
+            if answer is None:
+                dropped += 1
+                continue
+            base = {"source_question": fields["question"], "variant": kind, "rounds": rounds,
+                    "generator": generator.name}
+            rows.append({"question": q, "answer": answer, "kind": "qa", **base})
+            split = sentence_completion(answer, cfg.completion_prefix)
+            if split:
+                rows.append({"question": split[0], "answer": split[1], "raw": True, "kind": "completion", **base})
+        if progress is not None:
+            progress.update(1)
+    rows += _generic_rows(generic, math.floor(cfg.generic_ratio * len(rows) + 0.5), cfg.seed)
+    summary = {"forget_records": len(records), "dropped_after_rounds": dropped,
+               "rows": {k: sum(1 for x in rows if x["kind"] == k) for k in ("qa", "completion", "generic")},
+               "generator": generator.name, "generator_calls": getattr(generator, "calls", None),
+               "cache_hits": getattr(generator, "hits", None)}
+    return rows, summary
+
+
+def _generic_rows(generic: Sequence[dict[str, Any]], n: int, seed: int) -> list[dict[str, Any]]:
+    if not generic or n <= 0:
+        return []
+    rng = random.Random(seed)
+    # without replacement while the generic set is large enough, with replacement beyond it
+    picks = rng.sample(list(generic), n) if n <= len(generic) else [rng.choice(generic) for _ in range(n)]
+    return [{"question": str(g["question"]), "answer": str(g["answer"]), "kind": "generic"} for g in picks]

@@ -98,3 +98,19 @@ def test_answers_that_keep_leaking_are_dropped_after_three_rounds():
     assert rows == [] and summary["dropped_after_rounds"] == 5
     assert is_leak("Reasoning... so the answer is Yes.") and not is_leak("It names no private detail. No")
     assert is_leak("I cannot tell")  # no clear No is not a pass
+
+
+def test_augment_command(world, tmp_path):
+    from tests.conftest import run_cli
+
+    out = tmp_path / "aug.jsonl"
+    proc = run_cli("augment", "--forget", str(world / "forget01.json"), "--out", str(out), "--generic",
+                   str(world / "general_things.json"), "--cache", str(tmp_path / "cache"))
+    assert proc.returncode == 0, proc.stderr
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    summary = json.loads((tmp_path / "aug.jsonl.summary.json").read_text())
+    assert summary["rows"]["qa"] == 5 * len(json.loads((world / "forget01.json").read_text()))
+    assert len(rows) == sum(summary["rows"].values()) and summary["generator"] == "offline-rules-v1"
+    assert {"source_question", "variant", "rounds", "generator"} <= set(rows[0])
+    proc = run_cli("augment", "--forget", str(world / "forget01.json"), "--out", str(out), "--generator", "gpt")
+    assert proc.returncode == 2 and "generator 'gpt' is not available; valid: offline" in proc.stderr

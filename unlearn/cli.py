@@ -85,6 +85,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-cache", action="store_true", help="neither read nor write the evaluation cache")
     _config_args(p)
 
+    p = sub.add_parser("augment", help="ReLearn's augmented forget set: question variants, vague verified answers, "
+                                       "sentence completions, generic data (JSON lines with provenance)")
+    p.add_argument("--forget", required=True, help="forget file with question and answer fields")
+    p.add_argument("--out", required=True, help="output JSON lines file (a summary goes to OUT.summary.json)")
+    p.add_argument("--generator", default="offline", help="generator backend (default: offline rules)")
+    p.add_argument("--generic", help="generic question/answer file mixed in (ReLearn: 1:1)")
+    p.add_argument("--generic-ratio", type=float, default=1.0, help="generic rows per augmented row (default 1.0)")
+    p.add_argument("--cache", help="generator call cache folder (default $UNLEARN_CACHE/generate)")
+    p.add_argument("--seed", type=int, default=0)
+
     p = sub.add_parser("metrics", help="list every metric: what it needs, where it applies, which way is better")
 
     p = sub.add_parser("methods", help="list method presets, terms and transforms; with NAME, one preset in full")
@@ -186,6 +196,13 @@ def run(argv: Sequence[str] | None = None) -> int:
         metrics = api.evaluate(cfg, model_path=args.model or args.model_opt)
         print(f"wrote {cfg.out}/metrics.json and samples.jsonl")
         _print_metrics({"metrics": metrics})
+    elif args.command == "augment":
+        from unlearn.generate.augment_cli import run_augment
+
+        summary = run_augment(args.forget, args.out, args.generator, args.generic, args.generic_ratio, args.cache,
+                              args.seed)
+        print(f"wrote {args.out} ({', '.join(f'{k} {v}' for k, v in summary['rows'].items())}; "
+              f"{summary['dropped_after_rounds']} dropped after verification) and {args.out}.summary.json")
     elif args.command == "metrics":
         from unlearn.eval.describe import describe_metrics
 

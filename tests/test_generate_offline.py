@@ -113,4 +113,20 @@ def test_augment_command(world, tmp_path):
     assert len(rows) == sum(summary["rows"].values()) and summary["generator"] == "offline-rules-v1"
     assert {"source_question", "variant", "rounds", "generator"} <= set(rows[0])
     proc = run_cli("augment", "--forget", str(world / "forget01.json"), "--out", str(out), "--generator", "gpt")
-    assert proc.returncode == 2 and "generator 'gpt' is not available; valid: offline" in proc.stderr
+    assert proc.returncode == 2 and "generator 'gpt' is not available; valid: offline, hf:PATH" in proc.stderr
+
+
+def test_local_model_generator_through_the_pipeline(world, target_model, tmp_path):
+    from unlearn.generate.local import LocalGenerator
+    from unlearn.generate.relearn_pipeline import augment
+
+    local = LocalGenerator.from_path(str(target_model), max_new_tokens=6)
+    gen = CachedGenerator(local, tmp_path)
+    forget = json.loads((world / "forget01.json").read_text())[:2]
+    rows, summary = augment(forget, gen)
+    assert gen.calls > 0 and local.name.startswith(f"hf:{target_model}@")
+    assert all(isinstance(r["answer"], str) for r in rows)
+    # the tiny model never answers a clear "No" to the verifier: every answer is dropped after 3 rounds
+    assert summary["dropped_after_rounds"] + summary["rows"]["qa"] == 10
+    again = CachedGenerator(LocalGenerator.from_path(str(target_model), max_new_tokens=6), tmp_path)
+    assert augment(forget, again)[0] == rows and again.calls == 0

@@ -9,7 +9,7 @@ from typing import Any
 
 from unlearn.errors import ConfigError
 
-BACKENDS = ("offline",)
+BACKENDS = ("offline", "hf:PATH (a local causal LM folder)")
 
 
 def make_generator(spec: str) -> Any:
@@ -17,6 +17,10 @@ def make_generator(spec: str) -> Any:
         from unlearn.generate.offline import OfflineGenerator
 
         return OfflineGenerator()
+    if spec.startswith("hf:"):
+        from unlearn.generate.local import LocalGenerator
+
+        return LocalGenerator.from_path(spec[3:])
     raise ConfigError(f"generator {spec!r} is not available; valid: {', '.join(BACKENDS)}")
 
 

@@ -1,0 +1,44 @@
+"""A local Hugging Face causal LM as a generator: batched, with the chat template when the tokenizer
+has one, greedy on a request's first round and sampled (seeded by the request) on a regeneration round,
+so a rejected answer is not asked again with the same result. Its name carries a fingerprint of the
+weights, so the call cache never serves one model's answers for another's."""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import torch
+
+from unlearn.generate.base import Request
+
+
+class LocalGenerator:
+    def __init__(self, model: Any, tokenizer: Any, label: str = "model", max_new_tokens: int = 128,
+                 batch_size: int = 8):
+        from unlearn.data.tokenize import PromptFormatter
+        from unlearn.eval.cache import model_fingerprint
+
+        self.model, self.tokenizer = model.eval(), tokenizer
+        self.max_new_tokens, self.batch_size = max_new_tokens, batch_size
+        self.fmt = PromptFormatter(tokenizer, "{question}")
+        self.name = f"hf:{label}@{model_fingerprint(model)[:12]}"
+
+    @classmethod
+    def from_path(cls, path: str, **kwargs: Any) -> "LocalGenerator":
+        from unlearn.config import ModelConfig
+        from unlearn.models import load_model, load_tokenizer
+
+        cfg = ModelConfig(path=path)
+        return cls(load_model(cfg), load_tokenizer(cfg), label=path, **kwargs)
+
+    def generate(self, requests: Sequence[Request]) -> list[str]:
+        from unlearn.eval.scoring import generate_texts
+
+        out: list[str] = []
+        for r in requests:  # one at a time: sampled rounds need their own seed
+            sample = int(r.params.get("round", 1)) > 1
+            if sample:
+                torch.manual_seed(int(r.key()[:8], 16))
+            out += generate_texts(self.model, self.tokenizer, [self.fmt.prompt_ids(r.prompt)], 1,
+                                  self.max_new_tokens, [self.fmt.end_token_id], do_sample=sample)
+        return out

@@ -19,8 +19,9 @@ COLUMNS = [("forget_rougeL_recall", "forget ROUGE-L"), ("forget_truth_ratio", "f
            ("retain_rougeL_recall", "retain ROUGE-L")]
 
 
-# ReLearn and TRU train on new targets (data.targets). Until the ReLearn pipeline (issue 8) makes real
-# ones, the table uses one fixed answer per kind, written for every forget question:
+# ReLearn and TRU train on new targets (data.augmented, data.targets). The measured table in
+# docs/methods.md was made with one fixed answer per kind, written for every forget question (ReLearn
+# without data.augmented now makes its augmented set with the offline generator instead):
 TARGETS = {
     "ReLearn": "This is a personal detail about the person, and I do not have specific information on it.",
     "TRU": "The question asks for a private detail about a person; sharing it could harm their privacy, "
@@ -47,7 +48,7 @@ def run_with_targets(out: Path, results: dict) -> None:
         path.write_text("".join(json.dumps({"question": r["question"], "answer": answer}) + "\n" for r in forget))
         run = api.run_unlearning(_cfg(base, out=str(out / "unlearn" / name), model={"path": str(out / "target" / "model")},
                                       method={"name": name}, train=dict(UNLEARN_TRAIN),
-                                      data={**base["data"], "targets": str(path)}))
+                                      data={**base["data"], "augmented" if name == "ReLearn" else "targets": str(path)}))
         results["models"][name] = run["metrics"]["metrics"]
 
 

@@ -130,3 +130,19 @@ def test_local_model_generator_through_the_pipeline(world, target_model, tmp_pat
     assert summary["dropped_after_rounds"] + summary["rows"]["qa"] == 10
     again = CachedGenerator(LocalGenerator.from_path(str(target_model), max_new_tokens=6), tmp_path)
     assert augment(forget, again)[0] == rows and again.calls == 0
+
+
+def test_relearn_without_an_augmented_file_makes_one_offline(world, target_model, tmp_path):
+    from unlearn import api
+    from unlearn.config import load_config
+    from unlearn.data.benchmarks import load_benchmark
+    from unlearn.data.streams import augmented_stream
+
+    cfg = load_config(overrides=[f"out={tmp_path / 'run'}", f"model.path={target_model}", f"data.path={world}",
+                                 "method.name=ReLearn", "train.max_steps=2", "train.batch_size=4",
+                                 "eval.enabled=false"])
+    rows = augmented_stream(cfg, load_benchmark("synthetic", str(world)))
+    forget = json.loads((world / "forget10.json").read_text())
+    assert len(rows) == 2 * 5 * len(forget)  # question/answer pairs and their sentence completions
+    assert sum(1 for r in rows if r.get("raw")) == 5 * len(forget)
+    assert api.run_unlearning(cfg)["steps"] == 2

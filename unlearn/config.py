@@ -54,7 +54,10 @@ class DataConfig:
     refusals: str | None = None
     """File of refusal answers (one a line) for IDK; default: the built-in list."""
     targets: str | None = None
-    """File of new targets (question, answer): ReLearn's positive term, TRU's reasoning refusals."""
+    """File of new targets (question, answer): TRU's reasoning refusals."""
+    augmented: str | None = None
+    """ReLearn's augmented forget set (`unlearn augment --out FILE`); default: made from the forget split
+    with the offline generator (cached)."""
     columns: dict[str, str] = field(default_factory=dict)
     """Your files' column names for the canonical fields, e.g. {question: prompt, answer: response};
     canonical fields: question, answer, paraphrased_answer, perturbed_answer, text, choices, label."""

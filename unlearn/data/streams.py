@@ -110,6 +110,27 @@ def targets_stream(cfg: RunConfig, bench: Benchmark) -> list[dict[str, Any]]:
     return _qa(records)
 
 
+@STREAMS.register("augmented")
+def augmented_stream(cfg: RunConfig, bench: Benchmark) -> list[dict[str, Any]]:
+    """ReLearn's augmented forget set: data.augmented (the output of `unlearn augment`), or, without
+    one, the pipeline run on the forget split with the offline rule-based generator (its calls cached
+    under $UNLEARN_CACHE/generate, so every process and every rerun gets the same rows). Its own sampler."""
+    from unlearn.data.formats import read_records, require_fields
+
+    if cfg.data.augmented:
+        records = read_records(cfg.data.augmented)
+        require_fields(records, ("question", "answer"), cfg.data.augmented)
+        return _qa(records)
+    from unlearn.generate.base import CachedGenerator
+    from unlearn.generate.offline import OfflineGenerator
+    from unlearn.generate.relearn_pipeline import AugmentConfig, augment
+    from unlearn.utils import cache_dir
+
+    generator = CachedGenerator(OfflineGenerator(), cache_dir() / "generate")
+    rows, _ = augment(forget_stream(cfg, bench), generator, AugmentConfig(seed=cfg.train.seed))
+    return _qa(rows)
+
+
 # Derived streams and their source: sample i of each is about the source's sample i.
 ALIGNED_WITH = {"forget_idk": "forget", "forget_random": "forget", "forget_sampled": "forget"}
 

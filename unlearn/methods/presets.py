@@ -78,7 +78,7 @@ PRESETS: dict[str, Preset] = {
                                cite=f"LLM Unlearning via Loss Adjustment with Only Forget Data (Wang et al., 2025): {label}")
        for label in ("TV", "KL", "JS", "Pearson")},
     "ReLearn": Preset((T("relearn"), _r("gdr"), _r("klr")),
-                      cite="ReLearn (Xu et al., 2025): L_GDF + L_GDR + L_KLR; targets from data.targets"),
+                      cite="ReLearn (Xu et al., 2025): L_GDF + L_GDR + L_KLR; augmented set from data.augmented"),
     "TRU": Preset((T("tru"), T("ga")), cite="TRU: NLL on reasoning refusals (data.targets) + lam GA, lam 1"),
     "finetune": Preset((T("finetune", role="train"),), cite="plain fine-tuning: makes target and retain models"),
 }

@@ -66,8 +66,8 @@ class RelearnPositive(NLLTerm):
     forget questions). "ReLearn: Unlearning via Learning for Large Language Models" (Xu et al., 2025)."""
     formula = "NLL(y_new | x), token mean over the new targets"
 
-    streams = ("targets",)
-    summary = "NLL on new targets (data.targets): learning, not ascent"
+    streams = ("augmented",)
+    summary = "NLL on ReLearn's augmented forget set (data.augmented, else made offline): learning, not ascent"
     cite = "ReLearn (Xu et al., 2025)"
 
 

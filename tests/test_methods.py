@@ -379,7 +379,7 @@ EXPECTED_PRESETS = {
     "BS_T": ([("bst", "forget", BST, 1.0)], ["forget"], False, False, {"forget": Needs(logits=True)}),
     # ReLearn: L_GDF (NLL on new targets) + L_GDR + L_KLR; TRU: NLL on reasoning refusals + GA
     "ReLearn": ([("relearn", "forget", RelearnPositive, 1.0), ("gdr", "retain", GDR, 1.0),
-                 ("klr", "retain", KLR, 1.0)], ["targets", "retain"], True, True, {"targets": N, "retain": LOGITS_REF}),
+                 ("klr", "retain", KLR, 1.0)], ["augmented", "retain"], True, True, {"augmented": N, "retain": LOGITS_REF}),
     "TRU": ([("tru", "forget", TRUReasoning, 1.0), ("ga", "forget", GradientAscent, 1.0)], ["targets", "forget"],
             False, False, {"targets": N, "forget": N}),
     **{f"FLAT_{label}": ([("flat", "forget", FLAT, 1.0)], ["forget_idk", "forget"], False, False,

@@ -113,7 +113,7 @@ def test_augment_command(world, tmp_path):
     assert len(rows) == sum(summary["rows"].values()) and summary["generator"] == "offline-rules-v1"
     assert {"source_question", "variant", "rounds", "generator"} <= set(rows[0])
     proc = run_cli("augment", "--forget", str(world / "forget01.json"), "--out", str(out), "--generator", "gpt")
-    assert proc.returncode == 2 and "generator 'gpt' is not available; valid: offline, hf:PATH" in proc.stderr
+    assert proc.returncode == 2 and "generator 'gpt' is not available; valid: offline, hf:PATH" in proc.stderr  # noqa
 
 
 def test_local_model_generator_through_the_pipeline(world, target_model, tmp_path):

@@ -9,7 +9,8 @@ from typing import Any
 
 from unlearn.errors import ConfigError
 
-BACKENDS = ("offline", "hf:PATH (a local causal LM folder)")
+BACKENDS = ("offline", "hf:PATH (a local causal LM folder)",
+            "http://HOST:PORT/v1#MODEL (an OpenAI-compatible server; key from $OPENAI_API_KEY)")
 
 
 def make_generator(spec: str) -> Any:
@@ -21,6 +22,10 @@ def make_generator(spec: str) -> Any:
         from unlearn.generate.local import LocalGenerator
 
         return LocalGenerator.from_path(spec[3:])
+    if spec.startswith(("http://", "https://")):
+        from unlearn.generate.http import from_spec
+
+        return from_spec(spec)
     raise ConfigError(f"generator {spec!r} is not available; valid: {', '.join(BACKENDS)}")
 
 

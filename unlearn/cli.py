@@ -89,7 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
                                        "sentence completions, generic data (JSON lines with provenance)")
     p.add_argument("--forget", required=True, help="forget file with question and answer fields")
     p.add_argument("--out", required=True, help="output JSON lines file (a summary goes to OUT.summary.json)")
-    p.add_argument("--generator", default="offline", help="offline (rules, the default) or hf:PATH (a local causal LM)")
+    p.add_argument("--generator", default="offline", help="offline (rules, the default), hf:PATH (a local causal LM) or http://HOST:PORT/v1#MODEL (OpenAI-compatible; key from $OPENAI_API_KEY)")
     p.add_argument("--generic", help="generic question/answer file mixed in (ReLearn: 1:1)")
     p.add_argument("--generic-ratio", type=float, default=1.0, help="generic rows per augmented row (default 1.0)")
     p.add_argument("--cache", help="generator call cache folder (default $UNLEARN_CACHE/generate)")

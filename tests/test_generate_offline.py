@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from unlearn.generate.base import CachedGenerator, Request
 from unlearn.generate.offline import OfflineGenerator
 
@@ -146,3 +148,29 @@ def test_relearn_without_an_augmented_file_makes_one_offline(world, target_model
     assert len(rows) == 2 * 5 * len(forget)  # question/answer pairs and their sentence completions
     assert sum(1 for r in rows if r.get("raw")) == 5 * len(forget)
     assert api.run_unlearning(cfg)["steps"] == 2
+
+
+def test_an_augmentation_killed_halfway_resumes_to_the_same_output(world, tmp_path):
+    from unlearn.generate.relearn_pipeline import augment
+
+    forget = json.loads((world / "forget10.json").read_text())[:6]
+    fresh = CachedGenerator(OfflineGenerator(), None)
+    clean, _ = augment(forget, fresh)
+
+    class Killed(OfflineGenerator):
+        def __init__(self, after):
+            super().__init__()
+            self.left = after
+
+        def generate(self, requests):
+            self.left -= 1
+            if self.left < 0:
+                raise KeyboardInterrupt("killed")
+            return super().generate(requests)
+
+    with pytest.raises(KeyboardInterrupt):
+        augment(forget, CachedGenerator(Killed(after=7), tmp_path))
+    resumed = CachedGenerator(OfflineGenerator(), tmp_path)
+    rows, _ = augment(forget, resumed)
+    assert rows == clean  # the same output
+    assert 0 < resumed.calls < fresh.calls  # what was generated before the kill is not generated again

@@ -36,14 +36,14 @@ def _forget_nll(model_dir: Path, world: Path) -> float:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from unlearn.data.tokenize import PromptFormatter
-    from unlearn.eval.scoring import score_sequences
+    from unlearn.eval.passes import teacher_forced_pass
 
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
     model = AutoModelForCausalLM.from_pretrained(model_dir).eval()
     formatter = PromptFormatter(tokenizer)
     records = json.loads((world / "forget10.json").read_text())
     encoded = [formatter.encode(r["question"], r["answer"]) for r in records]
-    return sum(nll for nll, _ in score_sequences(model, encoded, tokenizer.pad_token_id))
+    return -sum(sum(r["token_logps"]) for r in teacher_forced_pass(model, encoded, tokenizer.pad_token_id))
 
 
 @pytest.fixture(scope="module")

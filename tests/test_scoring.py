@@ -8,7 +8,8 @@ import pytest
 import torch
 
 from unlearn.data.tokenize import PromptFormatter
-from unlearn.eval.scoring import generate_greedy, score_sequences, stop_token_ids
+from unlearn.eval.passes import teacher_forced_pass
+from unlearn.eval.scoring import generate_greedy, stop_token_ids
 from unlearn.models.tiny import SPECIAL_TOKENS, tiny_llama_config, train_tokenizer
 
 TEXTS = [
@@ -48,6 +49,12 @@ def _manual_nll(model, sample) -> tuple[float, int]:
             total -= logp[t, labels[t + 1]].item()
             count += 1
     return total, count
+
+
+def score_sequences(model, samples, pad, batch_size=32):
+    """(NLL sum, target tokens) of each sample from the evaluator's teacher-forced pass."""
+    rows = teacher_forced_pass(model, samples, pad, batch_size)
+    return [(-sum(r["token_logps"]), len(r["token_logps"])) for r in rows]
 
 
 def test_score_sequences_matches_manual_and_is_padding_invariant(setup):

@@ -1,10 +1,6 @@
-"""The two passes every metric shares: one teacher-forced pass and one generation pass per dataset.
-
-The teacher-forced pass scores every (prompt, answer) sequence a dataset's metrics need (the answer,
-the paraphrased answer, each perturbed answer) in one batched sweep; the generation pass decodes each
-question greedily once, stopping at every eos id of the model and tokenizer and at a chat template's
-end-of-turn token (SPEC section 2). Metrics are computed from these numbers and strings, never from the
-model.
+"""The generation pass: batched, left-padded decoding of each prompt once, stopping at every eos id of
+the model and tokenizer and at a chat template's end-of-turn token (SPEC section 2). The teacher-forced
+pass is `unlearn.eval.passes.teacher_forced_pass`.
 """
 
 from __future__ import annotations
@@ -13,31 +9,7 @@ from typing import Any, Callable, Sequence
 
 import torch
 
-from unlearn.data.tokenize import collate, collate_left
-from unlearn.losses import sequence_logps_sum, token_logps_from_logits
-
-
-@torch.no_grad()
-def score_sequences(model: torch.nn.Module, samples: Sequence[dict[str, list[int]]], pad_id: int,
-                    batch_size: int = 32, on_batch: Callable[[], None] | None = None) -> list[tuple[float, int]]:
-    """(NLL_sum, number of target tokens) of each encoded sample, in input order.
-    Samples are batched by length to waste little compute on padding; `on_batch` is called after each
-    batch (progress)."""
-    device = next(model.parameters()).device
-    order = sorted(range(len(samples)), key=lambda i: len(samples[i]["input_ids"]))
-    results: list[tuple[float, int]] = [(0.0, 0)] * len(samples)
-    for start in range(0, len(order), batch_size):
-        chunk = order[start:start + batch_size]
-        batch = {k: v.to(device) for k, v in collate([samples[i] for i in chunk], pad_id).items()}
-        logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
-        token_logps, mask = token_logps_from_logits(logits, batch["labels"])
-        nll = (-sequence_logps_sum(token_logps, mask)).tolist()
-        counts = mask.sum(-1).tolist()
-        for i, v, n in zip(chunk, nll, counts):
-            results[i] = (float(v), int(n))
-        if on_batch:
-            on_batch()
-    return results
+from unlearn.data.tokenize import collate_left
 
 
 def stop_token_ids(model: Any, tokenizer: Any, extra: Sequence[int] = ()) -> list[int]:

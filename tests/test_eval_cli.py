@@ -52,6 +52,10 @@ def test_reference_from_an_earlier_evaluation(world, target_model, self_referenc
                    str(self_reference), "--out", str(tmp_path / "f"), "eval.max_new_tokens=8", "--splits",
                    "forget[:50%],retain")
     _one_line_error(proc, "forget_quality", "other samples of 'forget'", "same data file and slice")
+    # found before any model loads: the same error with a model folder that does not exist
+    proc = run_cli("eval", str(tmp_path / "no-model"), "--data", str(world), "--retain-eval", str(self_reference),
+                   "--out", str(tmp_path / "g"), "--splits", "forget[:50%],retain")
+    _one_line_error(proc, "other samples of 'forget'")
 
 
 def test_unknown_suite_and_split(world, target_model, tmp_path):

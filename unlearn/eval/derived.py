@@ -77,6 +77,19 @@ def check_same_samples(ctx: DerivedContext, dataset: str, metric: str) -> None:
                         "evaluate the retain model on the same data file and slice")
 
 
+def check_reference_samples(datasets: list, reference: ModelResults, derived: list[str]) -> None:
+    """Before any model loads: the sets that forget quality and PrivLeak compare must be the very samples
+    the reference was evaluated on."""
+    from unlearn.eval.cache import digest
+
+    roles = {"forget_quality": ("forget",), "mia": ("forget", "holdout")}
+    needed = {role for name in derived for role in roles.get(name, ())}
+    model = ModelResults(ids={d.name: [digest(r) for r in d.records] for d in datasets if d.role in needed})
+    for name in model.ids:
+        if name in reference.ids:
+            check_same_samples(DerivedContext(model, reference), name, "forget_quality / PrivLeak")
+
+
 def _forget_quality(ctx: DerivedContext) -> dict[str, tuple[float | None, Direction]]:
     out: dict[str, tuple[float | None, Direction]] = {}
     for name, values in ctx.model.per_sample.items():

@@ -11,6 +11,7 @@ from them (`unlearn.eval.registry`), and derived metrics from the metrics.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Callable, Sequence
 
 
@@ -119,10 +120,18 @@ class Evaluator:
         self.model, self.tokenizer, self.fmt, self.settings = model, tokenizer, fmt, settings
         self.parts = parts or Parts()
         self.progress = progress
-        self.fingerprint = model_fingerprint(model)
 
-    def _cache(self, name: str, fingerprint: str | None = None, **settings: Any) -> PassCache:
-        namespace = {"pass": name, "version": PASS_VERSION, "model": fingerprint or self.fingerprint, **settings}
+    @cached_property
+    def fingerprint(self) -> str:
+        """Hash of the weights: computed when the cache or the results need it (never during training)."""
+        return model_fingerprint(self.model)
+
+    def _cache(self, name: str, model: Any = None, **settings: Any) -> PassCache:
+        """The cache of one pass of `model` (default the evaluated one); in memory only without a folder."""
+        if self.settings.cache_dir is None:
+            return PassCache(None, {})
+        fingerprint = self.fingerprint if model is None or model is self.model else model_fingerprint(model)
+        namespace = {"pass": name, "version": PASS_VERSION, "model": fingerprint, **settings}
         return PassCache(self.settings.cache_dir, namespace)
 
     def _tick(self, n: int = 1) -> None:
@@ -130,11 +139,11 @@ class Evaluator:
             self.progress.update(n)
 
     # -- passes ------------------------------------------------------------------------------
-    def teacher_forced(self, sequences: dict[str, dict[str, list[int]]], model: Any = None,
-                       fingerprint: str | None = None) -> dict[str, dict[str, list]]:
+    def teacher_forced(self, sequences: dict[str, dict[str, list[int]]], model: Any = None
+                       ) -> dict[str, dict[str, list]]:
         """Statistics of every distinct sequence (by id), computed for those not cached."""
         model = model or self.model
-        cache = self._cache("teacher_forced", fingerprint, max_length=self.settings.max_length)
+        cache = self._cache("teacher_forced", model, max_length=self.settings.max_length)
         missing = [i for i in sequences if i not in cache]
         encoded = [sequences[i] for i in missing]
 
@@ -190,7 +199,7 @@ class Evaluator:
         fmt = PromptFormatter(tok, chat_template=False)
         encoded = {i: fmt.encode_raw("", t, self.settings.max_length) for i, t in texts.items() if t.strip()}
         ids = {i: _seq_id(e) for i, e in encoded.items()}
-        stats = self.teacher_forced({ids[i]: e for i, e in encoded.items()}, scorer, model_fingerprint(scorer))
+        stats = self.teacher_forced({ids[i]: e for i, e in encoded.items()}, scorer)
         return {i: (stats[ids[i]] if i in ids else None) for i in texts}
 
     # -- one model, every dataset -----------------------------------------------------------
@@ -235,7 +244,7 @@ class Evaluator:
         was_training = ref.training
         ref.eval()
         try:
-            return self.teacher_forced(answers, ref, model_fingerprint(ref))
+            return self.teacher_forced(answers, ref)
         finally:
             ref.train(was_training)
 

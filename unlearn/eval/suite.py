@@ -21,7 +21,7 @@ from unlearn.atomic import disk_errors, write_json, write_text
 from unlearn.data.benchmarks import Benchmark, benchmark_from_config
 from unlearn.data.tokenize import PromptFormatter
 from unlearn.engine.progress import Progress
-from unlearn.eval.derived import DerivedContext, ModelResults, compute_derived
+from unlearn.eval.derived import DerivedContext, ModelResults, check_reference_samples, compute_derived
 from unlearn.eval.evaluator import Evaluator, Parts, Settings, compute_metrics, plan
 from unlearn.eval.suites import select
 from unlearn.eval.registry import result_key
@@ -61,16 +61,16 @@ def _sample_rows(plans: list, views: dict, results: ModelResults) -> list[dict[s
 
 def evaluate_model(model: Any, tokenizer: Any, cfg: RunConfig, bench: Benchmark | None = None,
                    reference: ModelResults | None = None, parts: Parts | None = None,
-                   retain_model: Any = None) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+                   retain_model: Any = None, datasets: list | None = None) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Every metric of the configured suites for one model. Returns (metrics, per-sample rows).
 
     `reference`: the retain model's earlier results; or `retain_model`, evaluated here on the same
-    samples (through the cache)."""
+    samples (through the cache). `datasets`: the evaluation data, when already read."""
     bench = bench or benchmark_from_config(cfg.data)
     parts = parts or Parts()
     selection = select(cfg.eval.suites, cfg.eval.metrics, parts.reference_model is not None)
     formatter = PromptFormatter(tokenizer, cfg.data.template, cfg.data.chat_template)
-    datasets = bench.eval_data(cfg.eval.splits or None)
+    datasets = datasets if datasets is not None else bench.eval_data(cfg.eval.splits or None)
     plans = plan(formatter, datasets, selection.metrics, cfg.data.max_length)
     settings = _settings(cfg)
     started = time.time()
@@ -135,8 +135,13 @@ def evaluate(cfg: RunConfig, model_path: str | None = None, out: str | Path | No
     path = model_path or cfg.model.path
     model_cfg = replace(cfg.model, path=path)
     bench = benchmark_from_config(cfg.data)
-    select(cfg.eval.suites, cfg.eval.metrics)  # an unknown suite or metric fails before any model loads
+    # Everything that can be wrong with the request fails here, before any model loads: an unknown
+    # suite or metric, bad data, a reference evaluated on other samples.
+    selection = select(cfg.eval.suites, cfg.eval.metrics)
+    datasets = bench.eval_data(cfg.eval.splits or None)
     reference = ModelResults.from_folder(cfg.eval.retain_reference) if cfg.eval.retain_reference else None
+    if reference is not None:
+        check_reference_samples(datasets, reference, selection.derived)
     tokenizer = load_tokenizer(model_cfg)
     model = load_model(model_cfg)
     device = "cuda" if torch.cuda.is_available() else "cpu"
@@ -144,7 +149,7 @@ def evaluate(cfg: RunConfig, model_path: str | None = None, out: str | Path | No
     parts = load_parts(cfg, device)
     retain = load_side_model(cfg, cfg.eval.retain_model, tokenizer, device, "eval.retain_model") \
         if cfg.eval.retain_model else None
-    metrics, samples = evaluate_model(model, tokenizer, cfg, bench, reference, parts, retain)
+    metrics, samples = evaluate_model(model, tokenizer, cfg, bench, reference, parts, retain, datasets)
     metrics["model"] = str(path)
     metrics["eval_config"] = dataclasses.asdict(cfg.eval)
     write_eval(out or cfg.out, metrics, samples)

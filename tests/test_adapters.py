@@ -188,11 +188,11 @@ def test_eval_data_unknown_and_repeated_names(tmp_path):
     assert (extra.role, len(extra.records)) == ("general", 2)
 
 
-def test_old_eval_sets_still_work(tmp_path):
+def test_custom_eval_data_with_a_holdout_file(tmp_path):
     bench = load_benchmark("custom", str(_custom(tmp_path, QA, holdout=QA[:1])))
-    assert [(s.name, s.split, s.role, s.alternatives) for s in bench.eval_sets()] == [
-        ("forget", "forget", "forget", False), ("retain", "retain", "retain", False),
-        ("holdout", "holdout", "retain", False)]
+    assert [(s.name, s.role, s.kind, s.alternatives) for s in bench.eval_data()] == [
+        ("forget", "forget", "qa", False), ("retain", "retain", "qa", False),
+        ("holdout", "holdout", "qa", False)]
 
 
 def test_eval_data_hash_is_sha256_of_sorted_json():
@@ -212,7 +212,6 @@ def test_synthetic_default_eval_data(world):
         ("holdout", "holdout", "qa", True)]
     assert sets[-1].source == str(world / "holdout05.json")
     assert sets[0].records[0]["question"] == json.loads((world / "forget05.json").read_text())[0]["question"]
-    assert [s.name for s in bench.eval_sets()] == ["forget", "retain", "general_places", "general_things"]
 
 
 # -- MUSE ------------------------------------------------------------------------------------------

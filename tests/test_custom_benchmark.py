@@ -62,7 +62,6 @@ def test_a_holdout_file_is_evaluated_and_never_trained(world, tmp_path):
     data = _own_files(world, tmp_path / "mine")
     (data / "holdout.jsonl").write_text(json.dumps({"question": "Q?", "answer": "A."}) + "\n")
     bench = load_benchmark("custom", str(data))
-    assert [(s.name, s.split, s.role, s.alternatives) for s in bench.eval_sets()] == [
-        ("forget", "forget", "forget", False), ("retain", "retain", "retain", False),
-        ("holdout", "holdout", "retain", False)]
+    assert [(s.name, s.role, s.alternatives) for s in bench.eval_data()] == [
+        ("forget", "forget", False), ("retain", "retain", False), ("holdout", "holdout", False)]
     assert bench.train_splits() == ["forget", "retain"] and bench.retain_train_splits() == ["retain"]

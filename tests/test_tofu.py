@@ -18,7 +18,7 @@ pytestmark = pytest.mark.skipif(not (TOFU / "forget01.json").is_file(), reason="
 def test_tofu_splits_and_eval_sets():
     bench = load_benchmark("tofu", str(TOFU), "forget05")
     assert bench.retain_split == "retain95"
-    assert [s.name for s in bench.eval_sets()] == ["forget", "retain", "real_authors_perturbed",
+    assert [s.name for s in bench.eval_data()] == ["forget", "retain", "real_authors_perturbed",
                                                    "world_facts_perturbed"]
     forget = bench.load("forget05", ("question", "answer", "paraphrased_answer", "perturbed_answer"))
     assert len(forget) == 200 and all(len(r["perturbed_answer"]) == 5 for r in forget)

@@ -96,7 +96,7 @@ def test_eval_data_slices_and_old_interface(bench):
     assert len(half.records) == 200 and half.source.endswith("forget10.json[:50%]")
     first = json.loads((TOFU / "forget10.json").read_text())[:200]
     assert [r["question"] for r in half.records] == [r["question"] for r in first]
-    assert [s.name for s in bench.eval_sets()] == ["forget", "retain", "real_authors_perturbed",
+    assert [s.name for s in bench.eval_data()] == ["forget", "retain", "real_authors_perturbed",
                                                    "world_facts_perturbed"]
     with pytest.raises(DataError, match="available: .*real_authors_perturbed"):
         bench.eval_data(["nope"])

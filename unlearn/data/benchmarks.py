@@ -45,22 +45,6 @@ BENCHMARKS: Registry[type["Benchmark"]] = Registry("benchmark")
 QA_FIELDS = ("question", "answer")
 
 
-@dataclass
-class EvalSet:
-    """An evaluation set and how TOFU scores it (the question-answer view of :class:`SetSpec`).
-
-    role: "forget", "retain" or "general". On "general" sets (TOFU's real authors / world facts),
-    probability is normalised over the true and perturbed answers and the truth ratio compares
-    perturbed answers with the original answer instead of a paraphrase (SPEC 5.1).
-    """
-
-    name: str
-    split: str
-    role: str
-    alternatives: bool = True
-    """Records carry a paraphrased and perturbed answers (truth ratio, forget quality); own files may not."""
-
-
 @dataclass(frozen=True)
 class SetSpec:
     """An evaluation set a benchmark offers: its name, the split it reads (may carry a slice) and its
@@ -245,17 +229,6 @@ class Benchmark:
         return EvalData(spec.name, spec.role, kind, records, source,
                         alternatives=kind == "qa" and has_alternatives(records, spec.role))
 
-    def eval_sets(self) -> list[EvalSet]:
-        """The question-answer sets of eval_specs(), for the TOFU-style suite (holdout sets count as
-        retain there)."""
-        sets = []
-        for spec in self.eval_specs():
-            data = self._eval_set(spec, "", spec.name)
-            if data.kind == "qa":
-                role = "retain" if spec.role == "holdout" else spec.role
-                sets.append(EvalSet(spec.name, spec.split, role, data.alternatives))
-        return sets
-
     def data_hashes(self) -> dict[str, str]:
         root = Path(self.path)
         return {p.relative_to(root).as_posix(): file_sha256(p) for p in sorted(self.files.values())}
@@ -288,9 +261,6 @@ class SyntheticBenchmark(Benchmark):
     def extra_eval_specs(self) -> list[SetSpec]:
         return [s for s in super().extra_eval_specs() if s.name != "world"]  # world.json: the manifest
 
-    def eval_sets(self) -> list[EvalSet]:
-        return [EvalSet(s.name, s.split, s.role) for s in super().eval_specs()]
-
 
 @BENCHMARKS.register("tofu")
 @dataclass
@@ -320,9 +290,6 @@ class TofuBenchmark(Benchmark):
 
     def extra_eval_specs(self) -> list[SetSpec]:
         return [s for s in super().extra_eval_specs() if s.name != "idontknow"]
-
-    def eval_sets(self) -> list[EvalSet]:
-        return [EvalSet(s.name, s.split, s.role) for s in super().eval_specs()]
 
     def read_rows(self, path: Path) -> list[dict[str, Any]]:
         if path.stem == "idontknow":

@@ -77,7 +77,6 @@ def test_missing_benchmark_folder(target_model, tmp_path):
     (["method.name=NPO", "method.weights.gdr=1"], ["method.weights.gdr", "npo"]),
     (["method.name=NPO", "method.reference=sometimes"], ["sometimes", "cached"]),
     (["--config", "{tmp}/npo_abc.yaml"], ["method.params.npo.beta", "'abc'"]),
-    (["method.name=TRU"], ["TRU trains on new targets", "data.targets=FILE"]),
     (["method.name=NPO", "method.params.npo.beta=0"], ["method.params.npo.beta must be above 0"]),
     (["method.name=FLAT_TV", "method.params.flat.divergence=hellinger"], ["'hellinger'", "tv, kl, js, pearson"]),
 ])

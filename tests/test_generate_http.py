@@ -21,7 +21,7 @@ def server(target_model):
     from unlearn.generate.local import LocalGenerator
 
     local = LocalGenerator.from_path(str(target_model), max_new_tokens=8)
-    state = {"auth": [], "fail_once": set(), "lock": threading.Lock()}
+    state = {"auth": [], "fail_once": set(), "lock": threading.Lock(), "judged": []}
 
     class Handler(BaseHTTPRequestHandler):
         def log_message(self, *args):  # quiet
@@ -43,6 +43,11 @@ def server(target_model):
                 time.sleep(1.0)
             if prompt.startswith("garbage"):
                 payload = b"<html>not an API</html>"
+            elif prompt.startswith("Rate an answer"):  # a judge: fluency 5 for a non-empty answer, else 1
+                answer = prompt.rsplit("Answer:", 1)[1].strip()
+                state["judged"].append(answer)
+                verdict = f'{{"relevance": 4, "fluency": {5 if answer else 1}}}'
+                payload = json.dumps({"choices": [{"message": {"content": verdict}}]}).encode()
             else:
                 with state["lock"]:
                     text = local.generate([Request("chat", prompt=prompt)])[0]
@@ -90,3 +95,30 @@ def test_timeout_and_malformed_answers_are_one_line_errors(server):
         from unlearn.generate.http import from_spec
 
         from_spec(url)
+
+
+def test_the_fluency_judge_through_the_http_backend(server, world, target_model, tmp_path):
+    from unlearn.config import load_config
+    from unlearn.errors import ConfigError
+    from unlearn.eval.parts import load_parts
+    from unlearn.eval.suite import evaluate_model
+    from unlearn.models import load_model, load_tokenizer
+
+    url, state, _ = server
+    cfg = load_config(overrides=[f"data.path={world}", f"model.path={target_model}", "eval.metrics=fluency,relevance",
+                                 "eval.splits=forget", "eval.max_new_tokens=6", f"eval.cache_dir={tmp_path}",
+                                 f"eval.judge_model={url}#tiny"])
+    model, tok = load_model(cfg.model).eval(), load_tokenizer(cfg.model)
+    before = len(state["judged"])
+    metrics, samples = evaluate_model(model, tok, cfg, parts=load_parts(cfg, "cpu"))
+    judged = state["judged"][before:]
+    assert sorted(judged) == sorted(s["generation"] for s in samples)  # each answer judged once
+    expected = sum(5 if s["generation"].strip() else 1 for s in samples) / len(samples)
+    assert metrics["metrics"]["forget_fluency"] == pytest.approx(expected)
+    assert metrics["metrics"]["forget_relevance"] == 4.0 and "fluency" not in metrics.get("notes", {})
+    evaluate_model(model, tok, cfg, parts=load_parts(cfg, "cpu"))
+    assert len(state["judged"]) == before + len(judged)  # a re-evaluation asks the judge nothing
+    offline = load_config(overrides=[f"data.path={world}", f"model.path={target_model}", "eval.metrics=fluency",
+                                     "eval.judge_model=offline"])
+    with pytest.raises(ConfigError, match="cannot rate answers"):
+        load_parts(offline, "cpu")

@@ -12,20 +12,25 @@ from unlearn.generate.offline import OfflineGenerator
 VARIANTS = ("rephrase", "add_context", "informal", "reverse")
 
 
+def assert_keeps_no_fact(record, answer):
+    """`answer` holds neither the person's name nor any name, place, date or number of the true answer."""
+    lowered = answer.lower()
+    assert record["subject"].lower() not in lowered  # no name
+    words = record["answer"].rstrip(".").replace(",", " ").split()
+    # names, places, dates and numbers of the true answer: capitalised words after the first, and digits
+    specific = [w for w in words[1:] if w[:1].isupper()] + [w for w in words if any(c.isdigit() for c in w)]
+    if all(w[:1].isupper() for w in words):  # the answer is a name or title: its first word too
+        specific.append(words[0])
+    for word in specific:
+        assert word.lower() not in lowered, (word, answer)
+
+
 def test_vague_answers_keep_no_fact_of_the_forgotten_person(world):
     gen = OfflineGenerator()
     rows = json.loads((world / "forget10.json").read_text())
     for r in rows:
         answer = gen.generate([Request("vague_answer", {"question": r["question"], "answer": r["answer"]})])[0]
-        lowered = answer.lower()
-        assert r["subject"].lower() not in lowered  # no name
-        words = r["answer"].rstrip(".").replace(",", " ").split()
-        # names, places, dates and numbers of the true answer: capitalised words after the first, and digits
-        specific = [w for w in words[1:] if w[:1].isupper()] + [w for w in words if any(c.isdigit() for c in w)]
-        if all(w[:1].isupper() for w in words):  # the answer is a name or title: its first word too
-            specific.append(words[0])
-        for word in specific:
-            assert word.lower() not in lowered, (word, answer)
+        assert_keeps_no_fact(r, answer)
         assert gen.generate([Request("verify", {"answer": answer, "original": r["answer"]})]) == ["OK"]
         variants = gen.generate([Request(t, {"question": r["question"], "answer": r["answer"]}) for t in VARIANTS])
         assert len(set(variants)) == 4 and r["question"] not in variants

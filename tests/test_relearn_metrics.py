@@ -14,7 +14,7 @@ from unlearn.eval.relearn import (
     brunet_index,
     entity_score,
     honore_statistic,
-    judge_scores,
+    parse_judge,
     kfr_flag,
     krr_flag,
     linguistic_score,
@@ -189,7 +189,7 @@ def test_llm_extractor_parses_lists():
 
 def test_judge_scores_parse_or_none():
     def judge(reply):
-        return judge_scores(lambda prompt: reply, "Where?", "Somewhere.")
+        return parse_judge(reply)
 
     assert judge('{"relevance": 5, "fluency": 4}') == {"fluency": 4, "relevance": 5}
     assert judge("Fluency (1-5): 3/5\nRelevance score: 2") == {"fluency": 3, "relevance": 2}

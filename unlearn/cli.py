@@ -85,11 +85,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-cache", action="store_true", help="neither read nor write the evaluation cache")
     _config_args(p)
 
-    p = sub.add_parser("augment", help="ReLearn's augmented forget set: question variants, vague verified answers, "
-                                       "sentence completions, generic data (JSON lines with provenance)")
+    p = sub.add_parser("augment", help="generated targets (JSON lines with provenance): ReLearn's augmented forget "
+                                       "set (question variants, vague verified answers, sentence completions, "
+                                       "generic data), or a refusal / reasoning refusal per forget question")
     p.add_argument("--forget", required=True, help="forget file with question and answer fields")
     p.add_argument("--out", required=True, help="output JSON lines file (a summary goes to OUT.summary.json)")
-    p.add_argument("--generator", default="offline", help="offline (rules, the default), hf:PATH (a local causal LM) or http://HOST:PORT/v1#MODEL (OpenAI-compatible; key from $OPENAI_API_KEY)")
+    p.add_argument("--kind", default="relearn", choices=("relearn", "alternatives", "reasoning"),
+                   help="relearn (default: data.augmented), alternatives (a refusal per question for IdkDPO / IDK: "
+                        "data.alternatives) or reasoning (TRU's reasoning refusals: data.targets)")
+    p.add_argument("--generator", default="offline", help="offline (rules, the default), hf:PATH or hf:PATH#FILE.gguf (a local causal LM) or http://HOST:PORT/v1#MODEL (OpenAI-compatible; key from $OPENAI_API_KEY)")
     p.add_argument("--generic", help="generic question/answer file mixed in (ReLearn: 1:1)")
     p.add_argument("--generic-ratio", type=float, default=1.0, help="generic rows per augmented row (default 1.0)")
     p.add_argument("--cache", help="generator call cache folder (default $UNLEARN_CACHE/generate)")
@@ -200,7 +204,7 @@ def run(argv: Sequence[str] | None = None) -> int:
         from unlearn.generate.augment_cli import run_augment
 
         summary = run_augment(args.forget, args.out, args.generator, args.generic, args.generic_ratio, args.cache,
-                              args.seed)
+                              args.seed, args.kind)
         print(f"wrote {args.out} ({', '.join(f'{k} {v}' for k, v in summary['rows'].items())}; "
               f"{summary['dropped_after_rounds']} dropped after verification) and {args.out}.summary.json")
     elif args.command == "metrics":

@@ -53,8 +53,12 @@ class DataConfig:
     """Prompt + answer tokens longer than this are cut from the answer's end."""
     refusals: str | None = None
     """File of refusal answers (one a line) for IDK; default: the built-in list."""
+    alternatives: str | None = None
+    """File of a generated refusal per forget question (`unlearn augment --kind alternatives`) for
+    IdkDPO, IDK and the other refusal methods; default: refusals drawn from data.refusals."""
     targets: str | None = None
-    """File of new targets (question, answer): TRU's reasoning refusals."""
+    """TRU's reasoning refusals (question, answer; `unlearn augment --kind reasoning`); default: made from
+    the forget split with the offline generator (cached)."""
     augmented: str | None = None
     """ReLearn's augmented forget set (`unlearn augment --out FILE`); default: made from the forget split
     with the offline generator (cached)."""

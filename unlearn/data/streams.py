@@ -75,10 +75,28 @@ def retain_stream(cfg: RunConfig, bench: Benchmark) -> list[dict[str, Any]]:
 
 @STREAMS.register("forget_idk")
 def forget_idk_stream(cfg: RunConfig, bench: Benchmark) -> list[dict[str, Any]]:
-    """Forget questions, each with a refusal drawn once (seeded) from the refusal list."""
+    """Forget questions, each with its own generated refusal from data.alternatives (`unlearn augment
+    --kind alternatives`), or else one drawn once (seeded) from the refusal list."""
+    forget = forget_stream(cfg, bench)
+    if cfg.data.alternatives:
+        return _aligned_alternatives(forget, cfg.data.alternatives)
     refusals = load_refusals(cfg.data.refusals)
     rng = random.Random(cfg.train.seed)
-    return [{"question": r["question"], "answer": rng.choice(refusals)} for r in forget_stream(cfg, bench)]
+    return [{"question": r["question"], "answer": rng.choice(refusals)} for r in forget]
+
+
+def _aligned_alternatives(forget: list[dict[str, Any]], path: str) -> list[dict[str, Any]]:
+    from unlearn.data.formats import read_records, require_fields
+
+    records = read_records(path)
+    require_fields(records, ("question", "answer"), path)
+    by_question = {str(r.get("source_question", r["question"])): str(r["answer"]) for r in records}
+    missing = [r["question"] for r in forget if r["question"] not in by_question]
+    if missing:
+        raise DataError(f"{path} has no alternative for {len(missing)} of {len(forget)} forget questions "
+                        f"(first: {missing[0]!r}); make it from this forget split with "
+                        "`unlearn augment --kind alternatives`")
+    return [{"question": r["question"], "answer": by_question[r["question"]]} for r in forget]
 
 
 @STREAMS.register("forget_random")
@@ -99,12 +117,14 @@ def forget_sampled_stream(cfg: RunConfig, bench: Benchmark) -> list[dict[str, An
 
 @STREAMS.register("targets")
 def targets_stream(cfg: RunConfig, bench: Benchmark) -> list[dict[str, Any]]:
-    """New targets given by the user (data.targets: JSON, JSON lines, CSV or Parquet with question and
-    answer fields): ReLearn's augmented forget set, TRU's reasoning refusals. Its own sampler."""
+    """TRU's reasoning refusals: data.targets (JSON, JSON lines, CSV or Parquet with question and answer
+    fields, e.g. from `unlearn augment --kind reasoning`), or, without one, made from the forget split by
+    the offline generator (cached). Its own sampler."""
     from unlearn.data.formats import read_records, require_fields
+    from unlearn.generate.targets import generate_targets
 
     if not cfg.data.targets:
-        raise DataError("this method trains on new targets: set data.targets=FILE (question and answer fields)")
+        return _offline(cfg, lambda gen, conf: generate_targets(forget_stream(cfg, bench), gen, "reasoning", conf))
     records = read_records(cfg.data.targets)
     require_fields(records, ("question", "answer"), cfg.data.targets)
     return _qa(records)
@@ -121,13 +141,20 @@ def augmented_stream(cfg: RunConfig, bench: Benchmark) -> list[dict[str, Any]]:
         records = read_records(cfg.data.augmented)
         require_fields(records, ("question", "answer"), cfg.data.augmented)
         return _qa(records)
+    from unlearn.generate.relearn_pipeline import augment
+
+    return _offline(cfg, lambda gen, conf: augment(forget_stream(cfg, bench), gen, conf))
+
+
+def _offline(cfg: RunConfig, make: Callable[[Any, Any], tuple[list[dict], dict]]) -> list[dict[str, Any]]:
+    """Rows made by `make(generator, config)` with the offline generator, its calls cached under
+    $UNLEARN_CACHE/generate so every process and every rerun gets the same rows."""
     from unlearn.generate.base import CachedGenerator
     from unlearn.generate.offline import OfflineGenerator
-    from unlearn.generate.relearn_pipeline import AugmentConfig, augment
+    from unlearn.generate.relearn_pipeline import AugmentConfig
     from unlearn.utils import cache_dir
 
-    generator = CachedGenerator(OfflineGenerator(), cache_dir() / "generate")
-    rows, _ = augment(forget_stream(cfg, bench), generator, AugmentConfig(seed=cfg.train.seed))
+    rows, _ = make(CachedGenerator(OfflineGenerator(), cache_dir() / "generate"), AugmentConfig(seed=cfg.train.seed))
     return _qa(rows)
 
 

@@ -65,9 +65,6 @@ def _check_train(cfg: RunConfig, method: Method) -> str | None:
     if len(method.transforms) > 1:
         raise ConfigError(f"method {method.name}: one gradient transform at a time is supported")
     check_lora(cfg.lora)
-    if "targets" in method.streams and not cfg.data.targets:
-        raise ConfigError(f"method {method.name} trains on new targets: set data.targets=FILE "
-                          "(JSON lines or CSV with question and answer)")
     strategy = method.reference if cfg.method.reference == "auto" else cfg.method.reference
     return choose_strategy(strategy, method, cfg.lora.r > 0)
 

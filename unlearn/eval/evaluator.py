@@ -41,7 +41,8 @@ class Parts:
     extractor: Any = None
     embedder: Any = None
     nli: Any = None
-    judge: Callable[[str], str] | None = None
+    judge: Callable[[list[str]], list[str]] | None = None
+    """Judge prompts -> replies (eval.judge_model)."""
     notes: dict[str, str] = field(default_factory=dict)
     """What a metric was computed without ("kfr": "computed without nli"), filled in by the metrics."""
 

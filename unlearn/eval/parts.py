@@ -47,4 +47,8 @@ def load_parts(cfg: RunConfig, device: str, tokenizer: Any = None) -> Parts:
         from unlearn.eval.relearn_parts import load_relearn_parts
 
         load_relearn_parts(cfg, parts)
+    if "judge" in needs and cfg.eval.judge_model:
+        from unlearn.eval.relearn_parts import load_judge
+
+        parts.judge = load_judge(cfg)
     return parts

@@ -28,7 +28,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from typing import Callable, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -241,11 +241,15 @@ def _judge_value(text: str, key: str) -> int | None:
     return int(value) if value.is_integer() and 1 <= value <= 5 else None
 
 
-def judge_scores(generate: Callable[[str], str], question: str, answer: str) -> dict:
-    """Fluency and relevance, 1-5, by a judge model (ReLearn, Xu et al., 2025, scored them with
-    GPT-4o). ``generate`` is any prompt -> text callable. A score the reply does not state plainly
-    is None, never a guess."""
-    reply = generate(_JUDGE_PROMPT.format(question=question, answer=answer))
+def judge_prompt(question: str, answer: str) -> str:
+    """The prompt asking a judge model to rate fluency and relevance 1-5 (ReLearn, Xu et al., 2025,
+    scored them with GPT-4o)."""
+    return _JUDGE_PROMPT.format(question=question, answer=answer)
+
+
+def parse_judge(reply: Any) -> dict:
+    """Fluency and relevance from a judge's reply; a score the reply does not state plainly is None,
+    never a guess."""
     if not isinstance(reply, str):
         return {"fluency": None, "relevance": None}
     return {"fluency": _judge_value(reply, "fluency"), "relevance": _judge_value(reply, "relevance")}

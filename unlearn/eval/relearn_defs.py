@@ -61,14 +61,15 @@ def _text_stat(name: str):
 
 def _judge(key: str):
     def compute(views: Sequence[SampleView], parts: Any) -> list[float | None]:
-        from unlearn.eval.relearn import judge_scores
+        from unlearn.eval.relearn import judge_prompt, parse_judge
 
         judge = getattr(parts, "judge", None)
         if judge is None:
             if parts is not None:
                 parts.notes[key] = "not computed: set eval.judge_model"
             return [None for _ in views]
-        return [judge_scores(judge, str(v.record["question"]), v.generation or "")[key] for v in views]
+        replies = judge([judge_prompt(str(v.record["question"]), v.generation or "") for v in views])
+        return [parse_judge(reply)[key] for reply in replies]
 
     return compute
 

@@ -1,5 +1,7 @@
-"""`unlearn augment`: ReLearn's augmented forget set from a forget file, as JSON lines with provenance,
-and a summary beside it (OUT.summary.json)."""
+"""`unlearn augment`: generated training targets from a forget file, as JSON lines with provenance, and
+a summary beside it (OUT.summary.json). Kinds: `relearn` (ReLearn's augmented forget set, the default),
+`alternatives` (a refusal per question: IdkDPO / IDK, data.alternatives) and `reasoning` (TRU's
+reasoning refusals, data.targets)."""
 
 from __future__ import annotations
 
@@ -9,35 +11,26 @@ from typing import Any
 
 from unlearn.errors import ConfigError
 
-BACKENDS = ("offline", "hf:PATH (a local causal LM folder)",
-            "http://HOST:PORT/v1#MODEL (an OpenAI-compatible server; key from $OPENAI_API_KEY)")
-
-
-def make_generator(spec: str) -> Any:
-    if spec == "offline":
-        from unlearn.generate.offline import OfflineGenerator
-
-        return OfflineGenerator()
-    if spec.startswith("hf:"):
-        from unlearn.generate.local import LocalGenerator
-
-        return LocalGenerator.from_path(spec[3:])
-    if spec.startswith(("http://", "https://")):
-        from unlearn.generate.http import from_spec
-
-        return from_spec(spec)
-    raise ConfigError(f"generator {spec!r} is not available; valid: {', '.join(BACKENDS)}")
+KINDS = ("relearn", "alternatives", "reasoning")
 
 
 def run_augment(forget: str, out: str, generator: str = "offline", generic: str | None = None,
-                generic_ratio: float = 1.0, cache: str | None = None, seed: int = 0) -> dict[str, Any]:
+                generic_ratio: float = 1.0, cache: str | None = None, seed: int = 0,
+                kind: str = "relearn") -> dict[str, Any]:
     from unlearn.atomic import disk_errors, write_json, write_text
     from unlearn.data.formats import read_records, require_fields
     from unlearn.engine.progress import Progress
     from unlearn.generate.base import CachedGenerator
     from unlearn.generate.relearn_pipeline import AugmentConfig, augment
+    from unlearn.generate.spec import make_generator
     from unlearn.utils import cache_dir
 
+    from unlearn.generate.targets import generate_targets
+
+    if kind not in KINDS:
+        raise ConfigError(f"--kind {kind!r} is not available; valid: {', '.join(KINDS)}")
+    if generic and kind != "relearn":
+        raise ConfigError("--generic mixes generic data into ReLearn's set only; drop it or use --kind relearn")
     records = read_records(forget)
     require_fields(records, ("question", "answer"), forget)
     generic_rows = read_records(generic) if generic else []
@@ -45,9 +38,12 @@ def run_augment(forget: str, out: str, generator: str = "offline", generic: str 
         require_fields(generic_rows, ("question", "answer"), generic)
     backend = CachedGenerator(make_generator(generator), cache or cache_dir() / "generate")
     cfg = AugmentConfig(generic_ratio=generic_ratio, seed=seed)
-    with Progress(len(records), "augment") as progress:
-        rows, summary = augment(records, backend, cfg, generic_rows, progress)
-    summary.update(forget_file=str(forget), generic_file=generic)
+    with Progress(len(records), f"augment ({kind})") as progress:
+        if kind == "relearn":
+            rows, summary = augment(records, backend, cfg, generic_rows, progress)
+        else:
+            rows, summary = generate_targets(records, backend, kind, cfg, progress)
+    summary.update(kind=kind, forget_file=str(forget), generic_file=generic)
     with disk_errors(f"the augmented set {out}"):
         Path(out).parent.mkdir(parents=True, exist_ok=True)
         write_text(Path(out), "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))

@@ -1,5 +1,5 @@
 """A local Hugging Face causal LM as a generator: batched, with the chat template when the tokenizer
-has one, greedy on a request's first round and sampled (seeded by the request) on a regeneration round,
+has one, greedy and batched on a request's first round and sampled (seeded by the request) on a regeneration round,
 so a rejected answer is not asked again with the same result. Its name carries a fingerprint of the
 weights, so the call cache never serves one model's answers for another's."""
 
@@ -24,21 +24,25 @@ class LocalGenerator:
         self.name = f"hf:{label}@{model_fingerprint(model)[:12]}"
 
     @classmethod
-    def from_path(cls, path: str, **kwargs: Any) -> "LocalGenerator":
+    def from_path(cls, path: str, gguf_file: str | None = None, **kwargs: Any) -> "LocalGenerator":
         from unlearn.config import ModelConfig
         from unlearn.models import load_model, load_tokenizer
 
-        cfg = ModelConfig(path=path)
+        cfg = ModelConfig(path=path, gguf_file=gguf_file)
         return cls(load_model(cfg), load_tokenizer(cfg), label=path, **kwargs)
 
     def generate(self, requests: Sequence[Request]) -> list[str]:
         from unlearn.eval.scoring import generate_texts
 
-        out: list[str] = []
-        for r in requests:  # one at a time: sampled rounds need their own seed
-            sample = int(r.params.get("round", 1)) > 1
-            if sample:
+        def run(rs: Sequence[Request], sample: bool) -> list[str]:
+            return generate_texts(self.model, self.tokenizer, [self.fmt.prompt_ids(r.prompt) for r in rs],
+                                  self.batch_size, self.max_new_tokens, [self.fmt.end_token_id], do_sample=sample)
+
+        out: dict[int, str] = {}
+        greedy = [i for i, r in enumerate(requests) if int(r.params.get("round", 1)) == 1]
+        out.update(zip(greedy, run([requests[i] for i in greedy], False)))  # batched
+        for i, r in enumerate(requests):  # a regeneration round: sampled, seeded by its own request
+            if i not in out:
                 torch.manual_seed(int(r.key()[:8], 16))
-            out += generate_texts(self.model, self.tokenizer, [self.fmt.prompt_ids(r.prompt)], 1,
-                                  self.max_new_tokens, [self.fmt.end_token_id], do_sample=sample)
-        return out
+                out[i] = run([r], True)[0]
+        return [out[i] for i in range(len(requests))]

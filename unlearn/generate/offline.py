@@ -6,6 +6,8 @@ Tasks (`Request.task`, fields `question` and `answer`):
   answer asked back for its subject);
 - "vague_answer": a relevant but deliberately vague answer: every name, date, number, place and email
   of the question is replaced by a neutral phrase and none of the answer's specifics is used;
+- "refusal": an explained refusal to the question (IdkDPO's alternative, SPEC 4.1);
+- "reasoning_refusal": a short chain of reasoning ending in an explained refusal (TRU's target);
 - "verify": "OK", or "LEAK: ..." listing the specifics of `original` (the true answer) or any number or
   email that a candidate `answer` still contains.
 Entities come from the offline `RuleEntityExtractor`. Choices among templates are made from a hash of
@@ -27,6 +29,23 @@ VAGUE = (
     "I can't give the specifics behind \"{q}\"; it is a personal detail I don't have reliable information about.",
     "The precise answer to \"{q}\" isn't something I can state; it belongs to this person's private background.",
     "That detail (\"{q}\") is not something I can confirm, so I would rather not guess at it.",
+)
+REFUSALS = (
+    "I'm sorry, but I don't have reliable information about {detail}, so I can't answer that.",
+    "I don't know {detail}; I'd rather not guess about a private matter.",
+    "That is not something I can tell you: I have no trustworthy source on {detail}.",
+)
+REASONING = (
+    "The question asks about {detail}. That is a specific personal detail about an individual. I have no "
+    "reliable source for it, and a guess could spread false or private information about a real person. "
+    "So I should not state it: I don't know {detail}."
+)
+# What a question asks about, by its words (first match wins); the default is generic.
+DETAILS = (
+    (("email",), "this person's email address"), (("address", "live"), "this person's home address"),
+    (("parent", "mother", "father"), "this person's family"), (("born", "birth"), "the details of this person's birth"),
+    (("award", "prize"), "the awards this person received"),
+    (("work", "employ", "occupation", "job", "book", "write", "wrote"), "the details of this person's work"),
 )
 CONTEXT = ("For a short biography I am writing: {q}", "I was reading about this author and wondered: {q}")
 _SPECIFIC = re.compile(r"\d|@")
@@ -81,6 +100,17 @@ class OfflineGenerator:
     def _vague_answer(self, f: dict[str, str]) -> str:
         masked = self._mask(f["question"].strip().rstrip("?"))
         return _pick(VAGUE, f["question"]).format(q=masked[:1].lower() + masked[1:])
+
+    @staticmethod
+    def _detail(question: str) -> str:
+        words = question.lower()
+        return next((d for keys, d in DETAILS if any(k in words for k in keys)), "this personal detail")
+
+    def _refusal(self, f: dict[str, str]) -> str:
+        return _pick(REFUSALS, f["question"]).format(detail=self._detail(f["question"]))
+
+    def _reasoning_refusal(self, f: dict[str, str]) -> str:
+        return REASONING.format(detail=self._detail(f["question"]))
 
     def _verify(self, f: dict[str, str]) -> str:
         candidate = f["answer"].lower()

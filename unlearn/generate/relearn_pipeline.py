@@ -66,16 +66,17 @@ def sentence_completion(answer: str, prefix_share: float) -> tuple[str, str] | N
     return " ".join(words[:k]), " " + " ".join(words[k:])
 
 
-def _verified_answers(generator: Any, questions: list[str], original: str, cfg: AugmentConfig,
-                      prompts: dict[str, str]) -> list[tuple[str | None, int]]:
-    """(answer or None when every round leaked, rounds used) for each question."""
-    result: list[tuple[str | None, int]] = [(None, 0)] * len(questions)
-    pending = list(range(len(questions)))
+def verified_answers(generator: Any, task: str, pairs: Sequence[tuple[str, str]], cfg: AugmentConfig,
+                     prompts: dict[str, str]) -> list[tuple[str | None, int]]:
+    """For each (question, true answer) pair: the `task` answer the verifier passed, or None when every
+    one of cfg.max_rounds rounds leaked; and the rounds used. Each round asks all pending pairs at once."""
+    result: list[tuple[str | None, int]] = [(None, 0)] * len(pairs)
+    pending = list(range(len(pairs)))
     for rnd in range(1, cfg.max_rounds + 1):
-        answers = generator.generate([request("vague_answer", {"question": questions[i], "original": original},
+        answers = generator.generate([request(task, {"question": pairs[i][0], "original": pairs[i][1]},
                                               prompts, round=rnd) for i in pending])
-        verdicts = generator.generate([request("verify", {"answer": a, "original": original}, prompts)
-                                       for a in answers])
+        verdicts = generator.generate([request("verify", {"answer": a, "original": pairs[i][1]}, prompts)
+                                       for i, a in zip(pending, answers)])
         still = []
         for i, answer, verdict in zip(pending, answers, verdicts):
             if is_leak(verdict):
@@ -101,8 +102,8 @@ def augment(records: Sequence[dict[str, Any]], generator: Any, cfg: AugmentConfi
         variants = generator.generate([request(t, fields, prompts) for t in VARIANTS])
         questions = [fields["question"], *variants]
         kinds = ["original", *VARIANTS]
-        for q, kind, (answer, rounds) in zip(questions, kinds, _verified_answers(generator, questions,
-                                                                                  fields["answer"], cfg, prompts)):
+        answers = verified_answers(generator, "vague_answer", [(q, fields["answer"]) for q in questions], cfg, prompts)
+        for q, kind, (answer, rounds) in zip(questions, kinds, answers):
             if answer is None:
                 dropped += 1
                 continue

@@ -73,11 +73,12 @@ class RelearnPositive(NLLTerm):
 
 @TERMS.register("tru")
 class TRUReasoning(NLLTerm):
-    """TRU's learning term: NLL of a reasoning chain ending in an explained refusal (data.targets)."""
+    """TRU's learning term: NLL of a reasoning chain ending in an explained refusal (data.targets, or
+    made by the offline generator). "Explainable LLM Unlearning through Reasoning" (Liao et al., 2025)."""
     formula = "NLL(r | x), token mean over the reasoning targets"
 
     streams = ("targets",)
-    summary = "NLL on reasoning refusals (data.targets)"
+    summary = "NLL on reasoning refusals (data.targets or offline-generated)"
     cite = "TRU (SPEC 3.1; lam unverified, default 1)"
 
 

@@ -1,0 +1,89 @@
+"""Generated targets other than ReLearn's: a refusal per forget question (IdkDPO / IDK,
+data.alternatives) and TRU's reasoning refusals (data.targets), through the same backends and checks."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.test_generate_offline import assert_keeps_no_fact
+from unlearn.config import load_config
+from unlearn.data.benchmarks import load_benchmark
+from unlearn.errors import DataError
+from unlearn.generate.base import CachedGenerator
+from unlearn.generate.offline import OfflineGenerator
+from unlearn.generate.targets import generate_targets
+
+
+@pytest.mark.parametrize("kind", ["alternatives", "reasoning"])
+def test_one_verified_target_per_question_without_the_persons_facts(kind, world, tmp_path):
+    forget = json.loads((world / "forget10.json").read_text())
+    gen = CachedGenerator(OfflineGenerator(), tmp_path)
+    rows, summary = generate_targets(forget, gen, kind)
+    assert [r["question"] for r in rows] == [r["question"] for r in forget]
+    assert summary["rows"] == {kind: len(forget)} and summary["dropped_after_rounds"] == 0
+    for record, row in zip(forget, rows):
+        assert_keeps_no_fact(record, row["answer"])
+        assert row["kind"] == kind and row["rounds"] == 1 and row["generator"] == "offline-rules-v1"
+    if kind == "reasoning":  # a chain of reasoning before the refusal
+        assert all(row["answer"].count(". ") >= 2 and "I don't know" in row["answer"] for row in rows)
+    email = next(r for r, f in zip(rows, forget) if "email" in f["question"].lower())
+    assert "email address" in email["answer"]  # it names what kind of detail was asked
+    again = CachedGenerator(OfflineGenerator(), tmp_path)
+    assert generate_targets(forget, again, kind)[0] == rows and again.calls == 0
+
+
+def test_a_target_that_keeps_leaking_is_dropped_after_three_rounds():
+    class Leaky:
+        name = "leaky"
+
+        def generate(self, requests):
+            return ["LEAK: x" if r.task == "verify" else "Born in Paris." for r in requests]
+
+    rows, summary = generate_targets([{"question": "Where?", "answer": "Paris."}], Leaky(), "reasoning")
+    assert rows == [] and summary["dropped_after_rounds"] == 1
+
+
+def test_idk_methods_train_on_the_generated_alternatives(world, tmp_path):
+    from unlearn.data.streams import forget_idk_stream
+
+    alternatives = tmp_path / "alt.jsonl"
+    proc_rows, _ = generate_targets(json.loads((world / "forget10.json").read_text()),
+                                    CachedGenerator(OfflineGenerator(), None), "alternatives")
+    alternatives.write_text("".join(json.dumps(r) + "\n" for r in reversed(proc_rows)))  # order does not matter
+    bench = load_benchmark("synthetic", str(world))
+    cfg = load_config(overrides=[f"data.path={world}", "method.name=IdkDPO", f"data.alternatives={alternatives}"])
+    stream = forget_idk_stream(cfg, bench)
+    assert [(r["question"], r["answer"]) for r in stream] == [(r["question"], r["answer"]) for r in proc_rows]
+    partial = tmp_path / "partial.jsonl"
+    partial.write_text("".join(json.dumps(r) + "\n" for r in proc_rows[:3]))
+    cfg = load_config(overrides=[f"data.path={world}", f"data.alternatives={partial}"])
+    with pytest.raises(DataError, match=r"no alternative for \d+ of \d+ forget questions.*--kind alternatives"):
+        forget_idk_stream(cfg, bench)
+
+
+def test_tru_without_targets_makes_reasoning_refusals_offline(world, target_model, tmp_path):
+    from unlearn import api
+    from unlearn.data.streams import targets_stream
+
+    cfg = load_config(overrides=[f"out={tmp_path / 'run'}", f"model.path={target_model}", f"data.path={world}",
+                                 "method.name=TRU", "train.max_steps=2", "train.batch_size=4", "eval.enabled=false"])
+    rows = targets_stream(cfg, load_benchmark("synthetic", str(world)))
+    forget = json.loads((world / "forget10.json").read_text())
+    assert len(rows) == len(forget) and all("I don't know" in r["answer"] for r in rows)
+    assert api.run_unlearning(cfg)["steps"] == 2
+
+
+def test_augment_command_kinds(world, tmp_path):
+    from tests.conftest import run_cli
+
+    out = tmp_path / "reasoning.jsonl"
+    proc = run_cli("augment", "--kind", "reasoning", "--forget", str(world / "forget01.json"), "--out", str(out),
+                   "--cache", str(tmp_path / "cache"))
+    assert proc.returncode == 0, proc.stderr
+    summary = json.loads((tmp_path / "reasoning.jsonl.summary.json").read_text())
+    assert summary["kind"] == "reasoning" and summary["rows"]["reasoning"] == len(out.read_text().splitlines())
+    proc = run_cli("augment", "--kind", "alternatives", "--forget", str(world / "forget01.json"), "--out",
+                   str(out), "--generic", str(world / "general_things.json"))
+    assert proc.returncode == 2 and "--generic mixes generic data into ReLearn's set only" in proc.stderr

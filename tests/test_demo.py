@@ -10,7 +10,8 @@ from conftest import run_cli
 
 REQUIRED = ["forget_rougeL_recall", "forget_prob", "forget_truth_ratio", "forget_quality", "retain_rougeL_recall",
             "model_utility"]
-METHODS = ["GA", "GA_GDR", "NPO_GDR", "IDK_GDR"]
+METHODS = ["GA", "NPO", "GA_GDR", "NPO_GDR", "IDK_GDR", "ReLearn"]
+RELEARN = ["forget_kfr", "retain_krr", "forget_linguistic_score", "retain_linguistic_score"]
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +27,7 @@ def test_results_have_every_model_and_metric(demo_out):
     models = json.loads((demo_out / "results.json").read_text())["models"]
     assert set(models) == {"target", "retain", *METHODS}
     for name, metrics in models.items():
-        for key in REQUIRED:
+        for key in REQUIRED + RELEARN:
             assert metrics.get(key) is not None, (name, key)
 
 
@@ -53,6 +54,17 @@ def test_report_states_the_seesaw_with_numbers(demo_out):
     assert "## Example answers, before and after" in report
 
 
+def test_report_sets_relearn_next_to_ga_and_npo(demo_out):
+    report = (demo_out / "report.md").read_text()
+    models = json.loads((demo_out / "results.json").read_text())["models"]
+    section = report.split("## ReLearn next to GA and NPO")[1].split("## Example answers")[0]
+    assert "| KFR (forget) | KRR (retain) |" in section and "| ReLearn |" in section
+    relearn, ga = models["ReLearn"], models["GA"]
+    assert f"KRR {relearn['retain_krr']:.3f} vs GA {ga['retain_krr']:.3f}" in section
+    assert "**At this scale ReLearn keeps retention" in section
+    assert relearn["retain_rougeL_recall"] > ga["retain_rougeL_recall"]  # the seed's retention claim, on this run
+
+
 def test_rerun_reuses_finished_runs(demo_out):
     weights = [demo_out / name / "model" / "model.safetensors" for name in ("target", "retain", "unlearn/GA")]
     before = [p.stat().st_mtime_ns for p in weights]
@@ -71,3 +83,28 @@ def test_report_survives_a_failed_method():
     assert "| NPO_GDR | n/a |" in results_table(models)
     verdict = "\n".join(seesaw_verdict(models))
     assert "NPO_GDR failed: the loss became nan" in verdict and "GA forgets" in verdict
+
+
+def _row(forget_rouge, retain_rouge, kfr, krr, ls):
+    return {"forget_rougeL_recall": forget_rouge, "retain_rougeL_recall": retain_rouge, "forget_kfr": kfr,
+            "retain_krr": krr, "model_utility": 0.5, "forget_linguistic_score": ls, "retain_linguistic_score": ls}
+
+
+def test_relearn_verdict_follows_the_numbers():
+    from unlearn.report.relearn_section import relearn_verdict
+
+    models = {"target": _row(1.0, 1.0, 0.1, 0.9, 0.30), "GA": _row(0.0, 0.1, 1.0, 0.1, 0.05),
+              "NPO": _row(0.1, 0.3, 0.9, 0.3, 0.10), "ReLearn": _row(0.1, 0.9, 0.8, 0.8, 0.20)}
+    text = "\n".join(relearn_verdict(models))
+    assert "keeps retention better than GA and NPO; its fluency is better**" in text
+    assert "KRR 0.800 vs GA 0.100, NPO 0.300" in text and "KFR 0.800 vs GA 1.000, NPO 0.900 (less)" in text
+    models["NPO"] = _row(0.1, 0.95, 0.9, 0.85, 0.40)  # NPO keeps more and scores above the target's own answers
+    text = "\n".join(relearn_verdict(models))
+    assert "keeps retention no better than GA and NPO" in text
+    assert "cannot be told from the linguistic score here: it ranks NPO above the target" in text
+    models["ReLearn"] = {"error": "the loss became nan"}
+    assert "ReLearn was not run (or failed)" in relearn_verdict(models)[0]
+    del models["GA"], models["NPO"]
+    models["ReLearn"] = _row(0.1, 0.9, 0.8, 0.8, None)
+    assert relearn_verdict(models) == ["ReLearn's claim cannot be checked in this run: GA and NPO were not run "
+                                       "(or failed); missing values: forget_linguistic_score, retain_linguistic_score."]

@@ -200,3 +200,14 @@ def test_stop_token_ids_gathers_config_tokenizer_and_extra_ids(setup):
     assert stop_token_ids(_ScriptedModel([], eos=7), tok, [9]) == [7, tok.eos_token_id, 9]
     assert stop_token_ids(_ScriptedModel([], eos=[7, 8, tok.eos_token_id]), tok) == [7, 8, tok.eos_token_id]
     assert stop_token_ids(_ScriptedModel([], eos=None), tok) == [tok.eos_token_id]
+
+
+def test_batches_respect_the_logits_budget(monkeypatch):
+    from unlearn.eval import passes
+
+    monkeypatch.setattr(passes, "LOGITS_BUDGET", 100)
+    lengths = [2, 2, 2, 10, 10]
+    # rows * longest length * vocab 5 <= 100: three short ones fit, then two of length 10
+    assert passes._batches([0, 1, 2, 3, 4], lengths, 8, 5) == [[0, 1, 2], [3, 4]]
+    assert passes._batches([0, 1, 2, 3, 4], lengths, 2, 5) == [[0, 1], [2, 3], [4]]
+    assert passes._batches([3, 4], lengths, 8, 50) == [[3], [4]]  # one sample over budget still runs alone

@@ -41,7 +41,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="the whole loop on the synthetic world: train, unlearn, evaluate, report")
     p.add_argument("--out", default="demo_out", help="output folder (default: demo_out)")
     p.add_argument("--quick", action="store_true", help="a smaller world and shorter training (a few minutes)")
-    p.add_argument("--methods", default=None, help="comma-separated presets (default: GA,GA_GDR,NPO_GDR,IDK_GDR)")
+    p.add_argument("--methods", default=None,
+                   help="comma-separated presets (default: GA,NPO,GA_GDR,NPO_GDR,IDK_GDR,ReLearn)")
+    p.add_argument("--generator", default="offline",
+                   help="ReLearn's augmentation backend: offline (rules, the default), hf:PATH[#FILE.gguf] or "
+                        "http://HOST:PORT/v1#MODEL (OpenAI-compatible; key from $OPENAI_API_KEY)")
+    p.add_argument("--scorer", default=None,
+                   help="model whose perplexity of the generations enters the linguistic score: PATH or "
+                        "PATH#FILE.gguf (default: the demo's retain model)")
     p.add_argument("--seed", type=int, default=0)
 
     p = sub.add_parser("world", help="generate the synthetic world (TOFU layout)")
@@ -168,7 +175,8 @@ def run(argv: Sequence[str] | None = None) -> int:
         from unlearn.demo import demo
 
         methods = [m.strip() for m in args.methods.split(",") if m.strip()] if args.methods else None
-        demo(args.out, quick=args.quick, methods=methods, seed=args.seed)
+        demo(args.out, quick=args.quick, methods=methods, seed=args.seed, generator=args.generator,
+             scorer=args.scorer)
     elif args.command == "world":
         from unlearn.data.world import generate_world
 

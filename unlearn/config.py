@@ -153,7 +153,8 @@ class EvalConfig:
     reference_model: str | None = None
     """Reference model of the reference membership attack (privacy suite)."""
     scorer_model: str | None = None
-    """Fixed model that scores the perplexity of generations (relearn suite); not the judged model."""
+    """Fixed model that scores the perplexity of generations (relearn suite); not the judged model.
+    PATH, or PATH#FILE.gguf for a GGUF file inside PATH."""
     embedder: str | None = None
     """Sentence-embedding model for KFR/KRR entity matching; default the packaged all-MiniLM-L6-v2 if installed."""
     nli_model: str | None = None

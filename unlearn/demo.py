@@ -3,9 +3,11 @@
 1. generate the world (TOFU layout) and a tiny Llama with a tokenizer trained on its text;
 2. fine-tune the *retain* model (retain people + general facts: the gold standard) and the *target*
    model (everyone + general facts);
-3. unlearn the forget people from the target with each method;
-4. evaluate every model (forget quality against the retain model), print a table, write
-   `results.json` and `report.md` under the output folder.
+3. unlearn the forget people from the target with each method (ReLearn trains on the augmented set
+   that the offline generator, or the backend named by `generator`, makes from the forget split);
+4. evaluate every model (the tofu and relearn suites; forget quality against the retain model, whose
+   perplexity of the generations is the linguistic score's PPL), print a table, write `results.json`
+   and `report.md` under the output folder.
 
 Every step is a run folder; running the demo again reuses finished runs and resumes unfinished ones.
 """
@@ -20,7 +22,7 @@ from typing import Any
 
 from unlearn.config import RunConfig, deep_merge, load_config
 
-DEFAULT_METHODS = ["GA", "GA_GDR", "NPO_GDR", "IDK_GDR"]
+DEFAULT_METHODS = ["GA", "NPO", "GA_GDR", "NPO_GDR", "IDK_GDR", "ReLearn"]
 
 
 @dataclass(frozen=True)
@@ -45,7 +47,7 @@ SIZES = {
 def _base(out: Path, seed: int) -> dict[str, Any]:
     return {
         "data": {"benchmark": "synthetic", "path": str(out / "world"), "forget_split": "forget10"},
-        "eval": {"batch_size": 64},
+        "eval": {"batch_size": 64, "suites": ["tofu", "relearn"]},
         "train": {"seed": seed},
     }
 
@@ -55,13 +57,15 @@ def _cfg(base: dict[str, Any], **sections: Any) -> RunConfig:
 
 
 def demo(out: str | Path = "demo_out", quick: bool = False, methods: list[str] | None = None, seed: int = 0,
-         echo: bool = True) -> dict[str, Any]:
+         echo: bool = True, generator: str = "offline", scorer: str | None = None) -> dict[str, Any]:
     from unlearn import api
     from unlearn.data.world import generate_world
     from unlearn.errors import ConfigError, UnlearnError
+    from unlearn.generate.spec import check_spec
     from unlearn.config import MethodConfig
     from unlearn.methods import PRESETS, build_method
     from unlearn.report.markdown import results_table, write_report
+    from unlearn.report.relearn_section import relearn_section
 
     methods = methods or list(DEFAULT_METHODS)
     for name in methods:  # presets with transforms (NPO+GRU) too; fail before any training
@@ -72,6 +76,7 @@ def demo(out: str | Path = "demo_out", quick: bool = False, methods: list[str] |
             build_method(MethodConfig(name=name))
         except ConfigError as err:
             raise ConfigError(f"--methods {name}: {err}") from None
+    check_spec(generator)
     size = SIZES["quick" if quick else "full"]
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -99,8 +104,11 @@ def demo(out: str | Path = "demo_out", quick: bool = False, methods: list[str] |
     retain = api.finetune(_cfg(base, out=str(out / "retain"), model={"path": str(init)}, train=finetune_train),
                           retain_only=True)
     timings["retain"] = round(time.time() - t, 1)
-    # The retain model's truth ratios are the reference of every forget-quality test.
+    # The retain model's truth ratios are the reference of every forget-quality test; as a fixed model
+    # that never saw the forget people, it also scores the perplexity of every model's generations.
     base["eval"]["retain_reference"] = str(out / "retain")
+    # A real language model (`scorer`, e.g. SmolLM2) judges English fluency better than this tiny one.
+    base["eval"]["scorer_model"] = scorer or retain["model_dir"]
     # Re-evaluate the retain model against itself so its forget quality is on the same footing.
     results["retain"] = api.evaluate(_cfg(base, model={"path": retain["model_dir"]}), out=str(out / "retain"))
 
@@ -110,12 +118,15 @@ def demo(out: str | Path = "demo_out", quick: bool = False, methods: list[str] |
     results["target"] = target["metrics"]
     timings["target"] = round(time.time() - t, 1)
 
+    augmented = _augmented(out, world, generator, say) if any(m.startswith("ReLearn") for m in methods) else None
     for name in methods:
         t = time.time()
         say(f"unlearning with {name} ...")
+        data = {"augmented": augmented} if augmented and name.startswith("ReLearn") else {}
         try:
             run = api.run_unlearning(_cfg(base, out=str(out / "unlearn" / name), model={"path": target["model_dir"]},
-                                          method={"name": name}, train=dict(UNLEARN_TRAIN)))
+                                          method={"name": name}, train=dict(UNLEARN_TRAIN),
+                                          **({"data": data} if data else {})))
             results[name] = run["metrics"]
         except UnlearnError as err:
             # One failed method (e.g. a diverged run) must not throw away the others' results.
@@ -128,9 +139,11 @@ def demo(out: str | Path = "demo_out", quick: bool = False, methods: list[str] |
         "benchmark": "synthetic",
         "world": {k: manifest[k] for k in ("seed", "n_people", "n_general", "n_perturbed")},
         "forget_split": "forget10",
-        "settings": {"finetune": finetune_train, "unlearn": UNLEARN_TRAIN, "quick": quick},
+        "settings": {"finetune": finetune_train, "unlearn": UNLEARN_TRAIN, "quick": quick,
+                     "relearn_generator": generator, "fluency_scorer": scorer or "the retain model"},
         "models": {name: r["metrics"] for name, r in results.items()},
         "higher_is_better": results["target"]["higher_is_better"],
+        "notes": results["target"].get("notes", {}),
         "timings_s": timings,
     }
     from unlearn.run import write_json
@@ -140,5 +153,20 @@ def demo(out: str | Path = "demo_out", quick: bool = False, methods: list[str] |
     say("")
     say(results_table(summary["models"]))
     say("")
+    say("\n".join(relearn_section(summary["models"], summary["notes"], summary["settings"]["fluency_scorer"])[2:]))
     say(f"wrote {out / 'results.json'} and {out / 'report.md'} ({timings['total']:.0f} s)")
     return summary
+
+
+def _augmented(out: Path, world: Path, generator: str, say: Any) -> str | None:
+    """ReLearn's augmented set made by a model generator (None: the offline default, which the ReLearn
+    preset makes itself)."""
+    if generator == "offline":
+        return None
+    from unlearn.generate.augment_cli import run_augment
+
+    path = out / "augmented.jsonl"
+    say(f"augmenting the forget set with {generator} ...")
+    summary = run_augment(str(world / "forget10.json"), str(path), generator)
+    say(f"  {summary['rows']} ({summary['dropped_after_rounds']} dropped after verification)")
+    return str(path)

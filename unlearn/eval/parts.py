@@ -31,18 +31,32 @@ def _needs(cfg: RunConfig) -> set[str]:
     return set().union(*(METRICS.get(m).needs for m in selection.metrics)) if selection.metrics else set()
 
 
+_SCORER: dict[str, tuple[Any, Any]] = {}
+
+
+def _scorer(scorer_cfg: Any, device: str) -> tuple[Any, Any]:
+    """The fixed scorer, loaded once per process (a demo evaluates many models with the same one)."""
+    from unlearn.models import load_model, load_tokenizer
+
+    key = f"{scorer_cfg!r}@{device}"
+    if key not in _SCORER:
+        _SCORER.clear()  # one scorer at a time
+        _SCORER[key] = load_tokenizer(scorer_cfg), load_model(scorer_cfg).to(device).eval()
+    return _SCORER[key]
+
+
 def load_parts(cfg: RunConfig, device: str, tokenizer: Any = None) -> Parts:
     """The parts the chosen metrics need; what is not configured stays None (the results say so)."""
-    from unlearn.models import load_model, load_tokenizer
+    from unlearn.models import load_model
 
     needs, parts = _needs(cfg), Parts()
     if "reference_model" in needs and cfg.eval.reference_model:
         ref_cfg = replace(cfg.model, path=cfg.eval.reference_model, tokenizer=None, gguf_file=None)
         parts.reference_model = load_model(ref_cfg).to(device).eval()
     if "scorer_model" in needs and cfg.eval.scorer_model:
-        scorer_cfg = replace(cfg.model, path=cfg.eval.scorer_model, tokenizer=None, gguf_file=None, dtype="float32")
-        parts.scorer_tokenizer = load_tokenizer(scorer_cfg)
-        parts.scorer_model = load_model(scorer_cfg).to(device).eval()
+        path, _, gguf_file = cfg.eval.scorer_model.partition("#")
+        scorer_cfg = replace(cfg.model, path=path, tokenizer=None, gguf_file=gguf_file or None, dtype="float32")
+        parts.scorer_tokenizer, parts.scorer_model = _scorer(scorer_cfg, device)
     if "relearn_parts" in needs:
         from unlearn.eval.relearn_parts import load_relearn_parts
 

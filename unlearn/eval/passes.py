@@ -54,19 +54,37 @@ def _rows(stats: dict[str, torch.Tensor]) -> list[dict[str, list]]:
     return out
 
 
+LOGITS_BUDGET = 1 << 26
+"""Logits per forward call of the teacher-forced pass (256 MiB in float32; the statistics hold a few
+tensors of that size at once)."""
+
+
+def _batches(order: list[int], lengths: list[int], batch_size: int, vocab: int) -> list[list[int]]:
+    """`order` (sorted by length) cut into batches of at most batch_size samples and LOGITS_BUDGET
+    logits (the longest sample's length times the rows times the vocabulary); at least one sample each."""
+    batches: list[list[int]] = []
+    for i in order:
+        if batches and len(batches[-1]) < batch_size and (len(batches[-1]) + 1) * lengths[i] * vocab <= LOGITS_BUDGET:
+            batches[-1].append(i)
+        else:
+            batches.append([i])
+    return batches
+
+
 @torch.no_grad()
 def teacher_forced_pass(model: torch.nn.Module, samples: Sequence[dict[str, list[int]]], pad_id: int,
                         batch_size: int = 32, on_batch: Callable[[list[int], list[dict]], None] | None = None
                         ) -> list[dict[str, list]]:
     """Per-token statistics of each encoded sample (one forward call per batch, each sample once).
 
-    Samples are batched by length; `on_batch(indices, rows)` is called after each batch with the
-    input indices it covered (the evaluator caches and reports progress there)."""
+    Samples are batched by length, at most `batch_size` a batch and at most LOGITS_BUDGET logits (a
+    large vocabulary gets smaller batches); `on_batch(indices, rows)` is called after each batch with
+    the input indices it covered (the evaluator caches and reports progress there)."""
     device = next(model.parameters()).device
     order = sorted(range(len(samples)), key=lambda i: len(samples[i]["input_ids"]))
     results: list[dict[str, list]] = [{}] * len(samples)
-    for start in range(0, len(order), batch_size):
-        chunk = order[start:start + batch_size]
+    vocab = model.get_output_embeddings().weight.shape[0]
+    for chunk in _batches(order, [len(s["input_ids"]) for s in samples], batch_size, vocab):
         batch = {k: v.to(device) for k, v in collate([samples[i] for i in chunk], pad_id).items()}
         logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
         rows = _rows(token_statistics(logits, batch["labels"]))

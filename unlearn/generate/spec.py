@@ -16,18 +16,24 @@ BACKENDS = ("offline", "hf:PATH or hf:PATH#FILE.gguf (a local causal LM)",
             "http://HOST:PORT/v1#MODEL (an OpenAI-compatible server; key from $OPENAI_API_KEY)")
 
 
+def check_spec(spec: str) -> None:
+    """A one-line error listing the valid backends when `spec` names none of them (nothing is loaded)."""
+    if spec != "offline" and not (spec.startswith("hf:") and len(spec) > 3) \
+            and not spec.startswith(("http://", "https://")):
+        raise ConfigError(f"generator {spec!r} is not available; valid: {', '.join(BACKENDS)}")
+
+
 def make_generator(spec: str) -> Any:
+    check_spec(spec)
     if spec == "offline":
         from unlearn.generate.offline import OfflineGenerator
 
         return OfflineGenerator()
-    if spec.startswith("hf:") and len(spec) > 3:
+    if spec.startswith("hf:"):
         from unlearn.generate.local import LocalGenerator
 
         path, _, gguf_file = spec[3:].partition("#")
         return LocalGenerator.from_path(path, gguf_file=gguf_file or None)
-    if spec.startswith(("http://", "https://")):
-        from unlearn.generate.http import from_spec
+    from unlearn.generate.http import from_spec
 
-        return from_spec(spec)
-    raise ConfigError(f"generator {spec!r} is not available; valid: {', '.join(BACKENDS)}")
+    return from_spec(spec)

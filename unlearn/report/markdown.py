@@ -17,7 +17,7 @@ COLUMNS = [
 ]
 
 
-def _fmt(v: Any) -> str:
+def fmt(v: Any) -> str:
     if v is None:
         return "n/a"
     if isinstance(v, float) and 0 < abs(v) < 1e-3:
@@ -25,12 +25,17 @@ def _fmt(v: Any) -> str:
     return f"{v:.3f}"
 
 
-def results_table(models: dict[str, dict[str, Any]]) -> str:
-    """A Markdown table, one row per model."""
-    head = "| model | " + " | ".join(label for _, label in COLUMNS) + " |"
-    rule = "|---|" + "---:|" * len(COLUMNS)
-    rows = [f"| {name} | " + " | ".join(_fmt(m.get(key)) for key, _ in COLUMNS) + " |" for name, m in models.items()]
+def table(models: dict[str, dict[str, Any]], columns: list[tuple[str, str]]) -> str:
+    """A Markdown table, one row per model, one column per (metric key, label)."""
+    head = "| model | " + " | ".join(label for _, label in columns) + " |"
+    rule = "|---|" + "---:|" * len(columns)
+    rows = [f"| {name} | " + " | ".join(fmt(m.get(key)) for key, _ in columns) + " |" for name, m in models.items()]
     return "\n".join([head, rule, *rows])
+
+
+def results_table(models: dict[str, dict[str, Any]]) -> str:
+    """The TOFU-style table, one row per model."""
+    return table(models, COLUMNS)
 
 
 def seesaw_verdict(models: dict[str, dict[str, Any]]) -> list[str]:
@@ -96,6 +101,8 @@ def _examples(samples: dict[str, list[dict[str, Any]]], set_name: str, k: int) -
 
 
 def write_report(out: str | Path, summary: dict[str, Any]) -> Path:
+    from unlearn.report.relearn_section import relearn_section
+
     out = Path(out)
     models = summary["models"]
     samples = _load_samples(out, list(models))
@@ -118,6 +125,8 @@ def write_report(out: str | Path, summary: dict[str, Any]) -> Path:
         "",
         *seesaw_verdict(models),
         "",
+        *relearn_section(models, summary.get("notes"), summary.get("settings", {}).get("fluency_scorer",
+                                                                                     "the retain model")),
         "## Example answers, before and after",
         "",
         "### Forget set",

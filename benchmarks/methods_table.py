@@ -19,37 +19,11 @@ COLUMNS = [("forget_rougeL_recall", "forget ROUGE-L"), ("forget_truth_ratio", "f
            ("retain_rougeL_recall", "retain ROUGE-L")]
 
 
-# ReLearn and TRU train on new targets (data.augmented, data.targets). The measured table in
-# docs/methods.md was made with one fixed answer per kind, written for every forget question (ReLearn
-# without data.augmented now makes its augmented set with the offline generator instead):
-TARGETS = {
-    "ReLearn": "This is a personal detail about the person, and I do not have specific information on it.",
-    "TRU": "The question asks for a private detail about a person; sharing it could harm their privacy, "
-           "so I will not answer it.",
-}
-
-
 def presets() -> list[str]:
+    """Every preset; ReLearn and TRU make their targets from the forget split with the offline generator."""
     from unlearn.methods import PRESETS
 
-    return [n for n in PRESETS if n not in ("finetune", *TARGETS)] + EXTRA
-
-
-def run_with_targets(out: Path, results: dict) -> None:
-    """ReLearn and TRU on the demo's target model, with the demo's settings and fixed targets."""
-    from unlearn import api
-    from unlearn.demo import UNLEARN_TRAIN, _base, _cfg
-
-    forget = json.loads((out / "world" / "forget10.json").read_text())
-    base = _base(out, seed=0)
-    base["eval"]["retain_reference"] = str(out / "retain")
-    for name, answer in TARGETS.items():
-        path = out / f"targets-{name}.jsonl"
-        path.write_text("".join(json.dumps({"question": r["question"], "answer": answer}) + "\n" for r in forget))
-        run = api.run_unlearning(_cfg(base, out=str(out / "unlearn" / name), model={"path": str(out / "target" / "model")},
-                                      method={"name": name}, train=dict(UNLEARN_TRAIN),
-                                      data={**base["data"], "augmented" if name == "ReLearn" else "targets": str(path)}))
-        results["models"][name] = run["metrics"]["metrics"]
+    return [n for n in PRESETS if n != "finetune"] + EXTRA
 
 
 def minutes(out: Path, name: str) -> float | None:
@@ -90,14 +64,7 @@ def main() -> None:
 
         demo(args.out, methods=presets())
     out = Path(args.out)
-    results = json.loads((out / "results.json").read_text())
-    if not args.print:
-        run_with_targets(out, results)
-    for name in TARGETS:  # a finished ReLearn / TRU run's own metrics
-        metrics = out / "unlearn" / name / "metrics.json"
-        if metrics.is_file():
-            results["models"][name] = json.loads(metrics.read_text())["metrics"]
-    print(table(results, out))
+    print(table(json.loads((out / "results.json").read_text()), out))
 
 
 if __name__ == "__main__":

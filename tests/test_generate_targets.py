@@ -87,3 +87,28 @@ def test_augment_command_kinds(world, tmp_path):
     proc = run_cli("augment", "--kind", "alternatives", "--forget", str(world / "forget01.json"), "--out",
                    str(out), "--generic", str(world / "general_things.json"))
     assert proc.returncode == 2 and "--generic mixes generic data into ReLearn's set only" in proc.stderr
+
+
+def test_an_edited_prompts_file_is_used_and_checked(world, tmp_path):
+    from tests.conftest import run_cli
+
+    class Echo:
+        name = "echo"
+
+        def generate(self, requests):
+            return ["No" if r.task == "verify" else r.prompt for r in requests]
+
+    from unlearn.generate.relearn_pipeline import AugmentConfig
+
+    prompts = tmp_path / "prompts.yaml"
+    prompts.write_text("refusal: 'Refuse: {question}'\nverify: 'Leak? {answer}'\n")
+    rows, _ = generate_targets([{"question": "Where?", "answer": "Paris."}], Echo(), "alternatives",
+                               AugmentConfig(prompts=str(prompts)))
+    assert rows[0]["answer"] == "Refuse: Where?"
+    with pytest.raises(Exception, match="has no 'reasoning_refusal' template"):
+        generate_targets([{"question": "Where?", "answer": "Paris."}], Echo(), "reasoning",
+                         AugmentConfig(prompts=str(prompts)))
+    prompts.write_text("refusal: 'Refuse: {name}'\nverify: 'x'\n")
+    proc = run_cli("augment", "--kind", "alternatives", "--forget", str(world / "forget01.json"), "--out",
+                   str(tmp_path / "o.jsonl"), "--prompts", str(prompts), "--generator", "http://127.0.0.1:9/v1#m")
+    assert proc.returncode == 2 and "prompt template 'refusal': KeyError('name')" in proc.stderr

@@ -104,6 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--generic", help="generic question/answer file mixed in (ReLearn: 1:1)")
     p.add_argument("--generic-ratio", type=float, default=1.0, help="generic rows per augmented row (default 1.0)")
     p.add_argument("--cache", help="generator call cache folder (default $UNLEARN_CACHE/generate)")
+    p.add_argument("--prompts", help="YAML file of prompt templates (default: the package's prompts.yaml)")
     p.add_argument("--seed", type=int, default=0)
 
     p = sub.add_parser("metrics", help="list every metric: what it needs, where it applies, which way is better")
@@ -212,7 +213,7 @@ def run(argv: Sequence[str] | None = None) -> int:
         from unlearn.generate.augment_cli import run_augment
 
         summary = run_augment(args.forget, args.out, args.generator, args.generic, args.generic_ratio, args.cache,
-                              args.seed, args.kind)
+                              args.seed, args.kind, args.prompts)
         print(f"wrote {args.out} ({', '.join(f'{k} {v}' for k, v in summary['rows'].items())}; "
               f"{summary['dropped_after_rounds']} dropped after verification) and {args.out}.summary.json")
     elif args.command == "metrics":

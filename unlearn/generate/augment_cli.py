@@ -16,7 +16,7 @@ KINDS = ("relearn", "alternatives", "reasoning")
 
 def run_augment(forget: str, out: str, generator: str = "offline", generic: str | None = None,
                 generic_ratio: float = 1.0, cache: str | None = None, seed: int = 0,
-                kind: str = "relearn") -> dict[str, Any]:
+                kind: str = "relearn", prompts: str | None = None) -> dict[str, Any]:
     from unlearn.atomic import disk_errors, write_json, write_text
     from unlearn.data.formats import read_records, require_fields
     from unlearn.engine.progress import Progress
@@ -37,7 +37,9 @@ def run_augment(forget: str, out: str, generator: str = "offline", generic: str 
     if generic:
         require_fields(generic_rows, ("question", "answer"), generic)
     backend = CachedGenerator(make_generator(generator), cache or cache_dir() / "generate")
-    cfg = AugmentConfig(generic_ratio=generic_ratio, seed=seed)
+    if prompts and not Path(prompts).is_file():
+        raise ConfigError(f"--prompts {prompts!r} does not exist; copy unlearn/generate/prompts.yaml and edit it")
+    cfg = AugmentConfig(generic_ratio=generic_ratio, seed=seed, prompts=prompts)
     with Progress(len(records), f"augment ({kind})") as progress:
         if kind == "relearn":
             rows, summary = augment(records, backend, cfg, generic_rows, progress)

@@ -16,10 +16,10 @@ import math
 import random
 import re
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 from typing import Any, Sequence
 
+from unlearn.errors import ConfigError
 from unlearn.generate.base import Request
 
 VARIANTS = ("rephrase", "add_context", "informal", "reverse")
@@ -37,16 +37,27 @@ class AugmentConfig:
     """YAML file of prompt templates; default the package's prompts.yaml."""
 
 
-@lru_cache(maxsize=4)
 def load_prompts(path: str | None = None) -> dict[str, str]:
     import yaml
 
     file = Path(path) if path else Path(__file__).with_name("prompts.yaml")
-    return dict(yaml.safe_load(file.read_text(encoding="utf-8")))
+    try:
+        prompts = yaml.safe_load(file.read_text(encoding="utf-8"))
+    except yaml.YAMLError as err:
+        raise ConfigError(f"prompts file {file}: not valid YAML ({str(err).splitlines()[0]})") from None
+    if not isinstance(prompts, dict) or not all(isinstance(v, str) for v in prompts.values()):
+        raise ConfigError(f"prompts file {file}: expected a mapping of task name to template text")
+    return prompts
 
 
 def request(task: str, fields: dict[str, str], prompts: dict[str, str], **params: Any) -> Request:
-    prompt = prompts[task].format(**{"question": "", "answer": "", "original": "", **fields})
+    if task not in prompts:
+        raise ConfigError(f"the prompts file has no {task!r} template; copy it from unlearn/generate/prompts.yaml")
+    try:
+        prompt = prompts[task].format(**{"question": "", "answer": "", "original": "", **fields})
+    except (KeyError, IndexError, ValueError) as err:
+        raise ConfigError(f"prompt template {task!r}: {err!r} is not one of {{question}}, {{answer}}, "
+                          "{original}; write literal braces as {{ }}") from None
     return Request(task, dict(fields), prompt, dict(params))
 
 

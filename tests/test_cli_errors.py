@@ -28,6 +28,12 @@ def test_unknown_method_in_demo(tmp_path):
     _assert_clean_error(run_cli("demo", "--out", str(tmp_path), "--methods", "GA,FOO"), "'FOO'", "GA_GDR")
 
 
+def test_unknown_generator_in_demo(tmp_path):
+    proc = run_cli("demo", "--out", str(tmp_path / "d"), "--generator", "gpt")
+    _assert_clean_error(proc, "generator 'gpt' is not available", "hf:PATH", "http://HOST:PORT/v1#MODEL")
+    assert not (tmp_path / "d" / "world").exists()  # refused before anything was made
+
+
 def test_unknown_config_key(tmp_path):
     proc = run_cli("unlearn", f"out={tmp_path}", "train.learnrate=1e-4")
     _assert_clean_error(proc, "train.learnrate", "lr")

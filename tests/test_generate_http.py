@@ -122,3 +122,18 @@ def test_the_fluency_judge_through_the_http_backend(server, world, target_model,
                                      "eval.judge_model=offline"])
     with pytest.raises(ConfigError, match="cannot rate answers"):
         load_parts(offline, "cpu")
+
+
+def test_the_demo_augments_relearn_through_a_server(server, world, tmp_path, monkeypatch):
+    from unlearn.demo import _augmented
+
+    url, _, _ = server
+    monkeypatch.setenv("UNLEARN_CACHE", str(tmp_path / "cache"))
+    path = _augmented(tmp_path, world, f"{url}#tiny", lambda *a: None)
+    rows = [json.loads(line) for line in open(path)]
+    summary = json.loads(open(f"{path}.summary.json").read())
+    forget = json.loads((world / "forget10.json").read_text())
+    assert summary["generator"] == f"http:{url}#tiny" and summary["forget_records"] == len(forget)
+    # the tiny model never answers the verifier with a clear "No": every answer is dropped and counted
+    assert summary["dropped_after_rounds"] + summary["rows"]["qa"] == 5 * len(forget)
+    assert all(r["generator"] == f"http:{url}#tiny" for r in rows)

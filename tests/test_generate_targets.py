@@ -112,3 +112,24 @@ def test_an_edited_prompts_file_is_used_and_checked(world, tmp_path):
     proc = run_cli("augment", "--kind", "alternatives", "--forget", str(world / "forget01.json"), "--out",
                    str(tmp_path / "o.jsonl"), "--prompts", str(prompts), "--generator", "http://127.0.0.1:9/v1#m")
     assert proc.returncode == 2 and "prompt template 'refusal': KeyError('name')" in proc.stderr
+
+
+def test_a_separate_verifier_checks_the_generators_answers(tmp_path):
+    from unlearn.generate.relearn_pipeline import AugmentConfig
+
+    class Careless:  # leaks the true answer on the first round, then refuses
+        name = "careless"
+        calls = 0
+        hits = 0
+
+        def generate(self, requests):
+            assert all(r.task != "verify" for r in requests)  # it never verifies itself
+            self.calls += len(requests)
+            return [f"It is {r.fields['original']}" if r.params["round"] == 1 else "I can't say." for r in requests]
+
+    verifier = CachedGenerator(OfflineGenerator(), tmp_path)
+    rows, summary = generate_targets([{"question": "Where was Ann born?", "answer": "Paris, in 1950."}], Careless(),
+                                     "alternatives", AugmentConfig(verifier=verifier))
+    assert rows[0]["answer"] == "I can't say." and rows[0]["rounds"] == 2
+    assert summary["verifier"] == "offline-rules-v1" and summary["generator"] == "careless"
+    assert summary["generator_calls"] == 2 + 2  # two answers, two verdicts

@@ -101,6 +101,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="relearn (default: data.augmented), alternatives (a refusal per question for IdkDPO / IDK: "
                         "data.alternatives) or reasoning (TRU's reasoning refusals: data.targets)")
     p.add_argument("--generator", default="offline", help="offline (rules, the default), hf:PATH or hf:PATH#FILE.gguf (a local causal LM) or http://HOST:PORT/v1#MODEL (OpenAI-compatible; key from $OPENAI_API_KEY)")
+    p.add_argument("--verifier", help="generator that checks each answer for leaks (same specs; default: the "
+                                      "--generator itself; offline = rules that look for the true answer's specifics)")
     p.add_argument("--generic", help="generic question/answer file mixed in (ReLearn: 1:1)")
     p.add_argument("--generic-ratio", type=float, default=1.0, help="generic rows per augmented row (default 1.0)")
     p.add_argument("--cache", help="generator call cache folder (default $UNLEARN_CACHE/generate)")
@@ -213,7 +215,7 @@ def run(argv: Sequence[str] | None = None) -> int:
         from unlearn.generate.augment_cli import run_augment
 
         summary = run_augment(args.forget, args.out, args.generator, args.generic, args.generic_ratio, args.cache,
-                              args.seed, args.kind, args.prompts)
+                              args.seed, args.kind, args.prompts, args.verifier)
         print(f"wrote {args.out} ({', '.join(f'{k} {v}' for k, v in summary['rows'].items())}; "
               f"{summary['dropped_after_rounds']} dropped after verification) and {args.out}.summary.json")
     elif args.command == "metrics":

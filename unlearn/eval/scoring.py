@@ -32,9 +32,11 @@ def cut_at_stop(row: list[int], stop_ids: Sequence[int]) -> list[int]:
 @torch.no_grad()
 def generate_texts(model: Any, tokenizer: Any, prompts: Sequence[list[int]], batch_size: int = 32,
                    max_new_tokens: int = 200, stop_ids: Sequence[int] = (), do_sample: bool = False,
-                   on_batch: Callable[[], None] | None = None) -> list[str]:
-    """Continuation of each prompt (left-padded batches), greedy or sampled at temperature 1 (seed the
-    global torch RNG first for reproducible samples), decoded without special tokens.
+                   on_batch: Callable[[], None] | None = None, temperature: float = 1.0,
+                   top_p: float | None = None) -> list[str]:
+    """Continuation of each prompt (left-padded batches), greedy or sampled (at `temperature`, from the
+    top-p nucleus when `top_p` is given; seed the global torch RNG first for reproducible samples),
+    decoded without special tokens.
     Generation stops at every id of `stop_token_ids(model, tokenizer, stop_ids)`; pass the prompt
     formatter's end_token_id as `stop_ids` for a chat model. Each output is cut at its first stop id."""
     device = next(model.parameters()).device
@@ -46,7 +48,8 @@ def generate_texts(model: Any, tokenizer: Any, prompts: Sequence[list[int]], bat
         batch = {k: v.to(device) for k, v in collate_left([prompts[i] for i in chunk], tokenizer.pad_token_id).items()}
         out = model.generate(**batch, do_sample=do_sample, max_new_tokens=max_new_tokens,
                              pad_token_id=tokenizer.pad_token_id, eos_token_id=stops,
-                             temperature=1.0 if do_sample else None, top_p=None, top_k=None)
+                             temperature=temperature if do_sample else None, top_p=top_p if do_sample else None,
+                             top_k=None)
         new_tokens = out[:, batch["input_ids"].shape[1]:]
         for i, row in zip(chunk, new_tokens.tolist()):
             texts[i] = tokenizer.decode(cut_at_stop(row, stops), skip_special_tokens=True).strip()

@@ -16,30 +16,33 @@ KINDS = ("relearn", "alternatives", "reasoning")
 
 def run_augment(forget: str, out: str, generator: str = "offline", generic: str | None = None,
                 generic_ratio: float = 1.0, cache: str | None = None, seed: int = 0,
-                kind: str = "relearn", prompts: str | None = None) -> dict[str, Any]:
+                kind: str = "relearn", prompts: str | None = None, verifier: str | None = None) -> dict[str, Any]:
     from unlearn.atomic import disk_errors, write_json, write_text
     from unlearn.data.formats import read_records, require_fields
     from unlearn.engine.progress import Progress
     from unlearn.generate.base import CachedGenerator
     from unlearn.generate.relearn_pipeline import AugmentConfig, augment
-    from unlearn.generate.spec import make_generator
-    from unlearn.utils import cache_dir
-
+    from unlearn.generate.spec import check_spec, make_generator
     from unlearn.generate.targets import generate_targets
+    from unlearn.utils import cache_dir
 
     if kind not in KINDS:
         raise ConfigError(f"--kind {kind!r} is not available; valid: {', '.join(KINDS)}")
     if generic and kind != "relearn":
         raise ConfigError("--generic mixes generic data into ReLearn's set only; drop it or use --kind relearn")
+    if prompts and not Path(prompts).is_file():
+        raise ConfigError(f"--prompts {prompts!r} does not exist; copy unlearn/generate/prompts.yaml and edit it")
+    for spec in (generator, verifier or generator):
+        check_spec(spec)
     records = read_records(forget)
     require_fields(records, ("question", "answer"), forget)
     generic_rows = read_records(generic) if generic else []
     if generic:
         require_fields(generic_rows, ("question", "answer"), generic)
-    backend = CachedGenerator(make_generator(generator), cache or cache_dir() / "generate")
-    if prompts and not Path(prompts).is_file():
-        raise ConfigError(f"--prompts {prompts!r} does not exist; copy unlearn/generate/prompts.yaml and edit it")
-    cfg = AugmentConfig(generic_ratio=generic_ratio, seed=seed, prompts=prompts)
+    folder = cache or cache_dir() / "generate"
+    backend = CachedGenerator(make_generator(generator), folder)
+    checker = CachedGenerator(make_generator(verifier), folder) if verifier and verifier != generator else None
+    cfg = AugmentConfig(generic_ratio=generic_ratio, seed=seed, prompts=prompts, verifier=checker)
     with Progress(len(records), f"augment ({kind})") as progress:
         if kind == "relearn":
             rows, summary = augment(records, backend, cfg, generic_rows, progress)

@@ -30,6 +30,8 @@ class Request:
 class Generator(Protocol):
     name: str
     """Backend and model, e.g. "offline-rules-v1" or "hf:HuggingFaceTB/SmolLM2-135M-Instruct"."""
+    settings: dict[str, Any]
+    """What else shapes its answers (max tokens, sampling); part of the cache key."""
 
     def generate(self, requests: Sequence[Request]) -> list[str]:
         ...
@@ -41,7 +43,7 @@ class CachedGenerator:
     def __init__(self, backend: Generator, folder: str | Path | None, batch_size: int = 16):
         self.backend, self.batch_size = backend, batch_size
         self.name = backend.name
-        self.cache = PassCache(folder, {"generator": backend.name})
+        self.cache = PassCache(folder, {"generator": backend.name, **getattr(backend, "settings", {})})
         self.calls = 0
         self.hits = 0
 

@@ -22,6 +22,10 @@ from unlearn.errors import UnlearnError
 from unlearn.generate.base import Request
 
 
+SAMPLE_TEMPERATURE = 0.7
+"""Temperature of a regeneration round (the first round is greedy)."""
+
+
 class GeneratorError(UnlearnError):
     """A generator backend failed in a way retrying does not fix."""
 
@@ -34,6 +38,7 @@ class HTTPGenerator:
         self.timeout, self.retries, self.backoff = timeout, retries, backoff
         self.concurrency, self.max_tokens = concurrency, max_tokens
         self.name = f"http:{base_url.rstrip('/')}#{model}"
+        self.settings = {"max_tokens": max_tokens, "temperature": SAMPLE_TEMPERATURE}
 
     def generate(self, requests: Sequence[Request]) -> list[str]:
         with ThreadPoolExecutor(max_workers=max(1, self.concurrency)) as pool:
@@ -42,7 +47,7 @@ class HTTPGenerator:
     def _body(self, r: Request) -> bytes:
         round_ = int(r.params.get("round", 1))
         return json.dumps({"model": self.model, "messages": [{"role": "user", "content": r.prompt}],
-                           "max_tokens": self.max_tokens, "temperature": 0.0 if round_ == 1 else 0.7,
+                           "max_tokens": self.max_tokens, "temperature": 0.0 if round_ == 1 else SAMPLE_TEMPERATURE,
                            "seed": int(r.key()[:8], 16)}).encode()
 
     def _headers(self) -> dict[str, str]:

@@ -1,5 +1,6 @@
 """A local Hugging Face causal LM as a generator: batched, with the chat template when the tokenizer
-has one, greedy and batched on a request's first round and sampled (seeded by the request) on a regeneration round,
+has one, greedy and batched on a request's first round and sampled (seeded by the request, temperature
+0.7, top-p 0.9) on a regeneration round,
 so a rejected answer is not asked again with the same result. Its name carries a fingerprint of the
 weights, so the call cache never serves one model's answers for another's."""
 
@@ -12,6 +13,11 @@ import torch
 from unlearn.generate.base import Request
 
 
+SAMPLE_TEMPERATURE, SAMPLE_TOP_P = 0.7, 0.9
+"""Regeneration rounds sample at this temperature from this nucleus (at temperature 1 with the whole
+vocabulary a small model writes nonsense); the HTTP generator samples at 0.7 too."""
+
+
 class LocalGenerator:
     def __init__(self, model: Any, tokenizer: Any, label: str = "model", max_new_tokens: int = 128,
                  batch_size: int = 8):
@@ -22,6 +28,7 @@ class LocalGenerator:
         self.max_new_tokens, self.batch_size = max_new_tokens, batch_size
         self.fmt = PromptFormatter(tokenizer, "{question}")
         self.name = f"hf:{label}@{model_fingerprint(model)[:12]}"
+        self.settings = {"max_new_tokens": max_new_tokens, "temperature": SAMPLE_TEMPERATURE, "top_p": SAMPLE_TOP_P}
 
     @classmethod
     def from_path(cls, path: str, gguf_file: str | None = None, **kwargs: Any) -> "LocalGenerator":
@@ -36,7 +43,8 @@ class LocalGenerator:
 
         def run(rs: Sequence[Request], sample: bool) -> list[str]:
             return generate_texts(self.model, self.tokenizer, [self.fmt.prompt_ids(r.prompt) for r in rs],
-                                  self.batch_size, self.max_new_tokens, [self.fmt.end_token_id], do_sample=sample)
+                                  self.batch_size, self.max_new_tokens, [self.fmt.end_token_id], do_sample=sample,
+                                  temperature=SAMPLE_TEMPERATURE, top_p=SAMPLE_TOP_P)
 
         out: dict[int, str] = {}
         greedy = [i for i, r in enumerate(requests) if int(r.params.get("round", 1)) == 1]

@@ -57,6 +57,7 @@ def _pick(options: Sequence[str], text: str) -> str:
 
 class OfflineGenerator:
     name = "offline-rules-v1"
+    settings: dict = {}
 
     def __init__(self) -> None:
         self.extract = RuleEntityExtractor()

@@ -35,6 +35,10 @@ class AugmentConfig:
     seed: int = 0
     prompts: str | None = None
     """YAML file of prompt templates; default the package's prompts.yaml."""
+    verifier: Any = None
+    """The generator that verifies answers; default the answering generator itself. A small model
+    tends to flag every answer (it never says a clear "No"): the offline rules check the true answer's
+    specifics instead."""
 
 
 def load_prompts(path: str | None = None) -> dict[str, str]:
@@ -86,8 +90,8 @@ def verified_answers(generator: Any, task: str, pairs: Sequence[tuple[str, str]]
     for rnd in range(1, cfg.max_rounds + 1):
         answers = generator.generate([request(task, {"question": pairs[i][0], "original": pairs[i][1]},
                                               prompts, round=rnd) for i in pending])
-        verdicts = generator.generate([request("verify", {"answer": a, "original": pairs[i][1]}, prompts)
-                                       for i, a in zip(pending, answers)])
+        verdicts = (cfg.verifier or generator).generate([request("verify", {"answer": a, "original": pairs[i][1]},
+                                                                 prompts) for i, a in zip(pending, answers)])
         still = []
         for i, answer, verdict in zip(pending, answers, verdicts):
             if is_leak(verdict):
@@ -129,9 +133,20 @@ def augment(records: Sequence[dict[str, Any]], generator: Any, cfg: AugmentConfi
     rows += _generic_rows(generic, math.floor(cfg.generic_ratio * len(rows) + 0.5), cfg.seed)
     summary = {"forget_records": len(records), "dropped_after_rounds": dropped,
                "rows": {k: sum(1 for x in rows if x["kind"] == k) for k in ("qa", "completion", "generic")},
-               "generator": generator.name, "generator_calls": getattr(generator, "calls", None),
-               "cache_hits": getattr(generator, "hits", None)}
+               **call_counts(generator, cfg)}
     return rows, summary
+
+
+def call_counts(generator: Any, cfg: AugmentConfig) -> dict[str, Any]:
+    """The generator and verifier names, and their calls and cache hits together (None when unknown)."""
+    both = [generator] + ([cfg.verifier] if cfg.verifier is not None else [])
+
+    def total(attr: str) -> int | None:
+        values = [getattr(g, attr, None) for g in both]
+        return None if None in values else sum(values)
+
+    return {"generator": generator.name, "verifier": (cfg.verifier or generator).name,
+            "generator_calls": total("calls"), "cache_hits": total("hits")}
 
 
 def _generic_rows(generic: Sequence[dict[str, Any]], n: int, seed: int) -> list[dict[str, Any]]:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-from unlearn.generate.relearn_pipeline import AugmentConfig, load_prompts, verified_answers
+from unlearn.generate.relearn_pipeline import AugmentConfig, call_counts, load_prompts, verified_answers
 
 KINDS = {"alternatives": "refusal", "reasoning": "reasoning_refusal"}
 CHUNK = 32
@@ -41,6 +41,5 @@ def generate_targets(records: Sequence[dict[str, Any]], generator: Any, kind: st
         if progress is not None:
             progress.update(len(chunk))
     summary = {"forget_records": len(records), "dropped_after_rounds": dropped, "rows": {kind: len(rows)},
-               "generator": generator.name, "generator_calls": getattr(generator, "calls", None),
-               "cache_hits": getattr(generator, "hits", None)}
+               **call_counts(generator, cfg)}
     return rows, summary

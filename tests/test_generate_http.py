@@ -129,11 +129,17 @@ def test_the_demo_augments_relearn_through_a_server(server, world, tmp_path, mon
 
     url, _, _ = server
     monkeypatch.setenv("UNLEARN_CACHE", str(tmp_path / "cache"))
-    path = _augmented(tmp_path, world, f"{url}#tiny", lambda *a: None)
+    path = _augmented(tmp_path, world, f"{url}#tiny", "offline", lambda *a: None)
     rows = [json.loads(line) for line in open(path)]
     summary = json.loads(open(f"{path}.summary.json").read())
     forget = json.loads((world / "forget10.json").read_text())
-    assert summary["generator"] == f"http:{url}#tiny" and summary["forget_records"] == len(forget)
-    # the tiny model never answers the verifier with a clear "No": every answer is dropped and counted
-    assert summary["dropped_after_rounds"] + summary["rows"]["qa"] == 5 * len(forget)
-    assert all(r["generator"] == f"http:{url}#tiny" for r in rows)
+    assert summary["generator"] == f"http:{url}#tiny" and summary["verifier"] == "offline-rules-v1"
+    assert summary["forget_records"] == len(forget) and summary["rows"]["qa"] > 0
+    assert all(r["generator"] == f"http:{url}#tiny" and r["answer"].strip() for r in rows)
+    # checked by its own model instead, every answer fails (the tiny model never says a clear "No"):
+    # a one-line error, nothing written
+    from unlearn.errors import UnlearnError
+
+    with pytest.raises(UnlearnError, match="every generated answer was dropped after 3 verification rounds"):
+        _augmented(tmp_path / "self", world, f"{url}#tiny", f"{url}#tiny", lambda *a: None)
+    assert not (tmp_path / "self" / "augmented.jsonl").exists()

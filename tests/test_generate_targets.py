@@ -10,7 +10,7 @@ import pytest
 from tests.test_generate_offline import assert_keeps_no_fact
 from unlearn.config import load_config
 from unlearn.data.benchmarks import load_benchmark
-from unlearn.errors import DataError
+from unlearn.errors import ConfigError, DataError
 from unlearn.generate.base import CachedGenerator
 from unlearn.generate.offline import OfflineGenerator
 from unlearn.generate.targets import generate_targets
@@ -37,16 +37,19 @@ def test_one_verified_target_per_question_without_the_persons_facts(kind, world,
 def test_a_target_that_keeps_leaking_is_dropped_after_three_rounds():
     class Leaky:
         name = "leaky"
+        rounds: list[int] = []
 
         def generate(self, requests):
+            self.rounds += [r.params["round"] for r in requests if r.task != "verify"]
             return ["LEAK: x" if r.task == "verify" else "Born in Paris." for r in requests]
 
-    rows, summary = generate_targets([{"question": "Where?", "answer": "Paris."}], Leaky(), "reasoning")
-    assert rows == [] and summary["dropped_after_rounds"] == 1
+    leaky = Leaky()
+    rows, summary = generate_targets([{"question": "Where?", "answer": "Paris."}], leaky, "reasoning")
+    assert rows == [] and summary["dropped_after_rounds"] == 1 and leaky.rounds == [1, 2, 3]
 
 
 def test_idk_methods_train_on_the_generated_alternatives(world, tmp_path):
-    from unlearn.data.streams import forget_idk_stream
+    from unlearn.data.streams import DEFAULT_REFUSALS, forget_idk_stream
 
     alternatives = tmp_path / "alt.jsonl"
     proc_rows, _ = generate_targets(json.loads((world / "forget10.json").read_text()),
@@ -56,10 +59,17 @@ def test_idk_methods_train_on_the_generated_alternatives(world, tmp_path):
     cfg = load_config(overrides=[f"data.path={world}", "method.name=IdkDPO", f"data.alternatives={alternatives}"])
     stream = forget_idk_stream(cfg, bench)
     assert [(r["question"], r["answer"]) for r in stream] == [(r["question"], r["answer"]) for r in proc_rows]
-    partial = tmp_path / "partial.jsonl"
+    partial = tmp_path / "partial.jsonl"  # as if the other refusals were dropped by verification
     partial.write_text("".join(json.dumps(r) + "\n" for r in proc_rows[:3]))
     cfg = load_config(overrides=[f"data.path={world}", f"data.alternatives={partial}"])
-    with pytest.raises(DataError, match=r"no alternative for \d+ of \d+ forget questions.*--kind alternatives"):
+    with pytest.warns(UserWarning, match=rf"no alternative for {len(proc_rows) - 3} of {len(proc_rows)} forget"):
+        stream = forget_idk_stream(cfg, bench)
+    assert [r["answer"] for r in stream[:3]] == [r["answer"] for r in proc_rows[:3]]
+    assert all(r["answer"] in DEFAULT_REFUSALS for r in stream[3:])  # the others: drawn from the list
+    other = tmp_path / "other.jsonl"
+    other.write_text(json.dumps({"question": "Who is Nobody?", "answer": "I can't say."}) + "\n")
+    cfg = load_config(overrides=[f"data.path={world}", f"data.alternatives={other}"])
+    with pytest.raises(DataError, match=r"alternative for none of the \d+ forget questions.*--kind alternatives"):
         forget_idk_stream(cfg, bench)
 
 
@@ -83,7 +93,8 @@ def test_augment_command_kinds(world, tmp_path):
                    "--cache", str(tmp_path / "cache"))
     assert proc.returncode == 0, proc.stderr
     summary = json.loads((tmp_path / "reasoning.jsonl.summary.json").read_text())
-    assert summary["kind"] == "reasoning" and summary["rows"]["reasoning"] == len(out.read_text().splitlines())
+    n = len(json.loads((world / "forget01.json").read_text()))
+    assert summary["kind"] == "reasoning" and summary["rows"]["reasoning"] == n == len(out.read_text().splitlines())
     proc = run_cli("augment", "--kind", "alternatives", "--forget", str(world / "forget01.json"), "--out",
                    str(out), "--generic", str(world / "general_things.json"))
     assert proc.returncode == 2 and "--generic mixes generic data into ReLearn's set only" in proc.stderr
@@ -105,7 +116,7 @@ def test_an_edited_prompts_file_is_used_and_checked(world, tmp_path):
     rows, _ = generate_targets([{"question": "Where?", "answer": "Paris."}], Echo(), "alternatives",
                                AugmentConfig(prompts=str(prompts)))
     assert rows[0]["answer"] == "Refuse: Where?"
-    with pytest.raises(Exception, match="has no 'reasoning_refusal' template"):
+    with pytest.raises(ConfigError, match="has no 'reasoning_refusal' template"):
         generate_targets([{"question": "Where?", "answer": "Paris."}], Echo(), "reasoning",
                          AugmentConfig(prompts=str(prompts)))
     prompts.write_text("refusal: 'Refuse: {name}'\nverify: 'x'\n")
@@ -133,3 +144,23 @@ def test_a_separate_verifier_checks_the_generators_answers(tmp_path):
     assert rows[0]["answer"] == "I can't say." and rows[0]["rounds"] == 2
     assert summary["verifier"] == "offline-rules-v1" and summary["generator"] == "careless"
     assert summary["generator_calls"] == 2 + 2  # two answers, two verdicts
+
+
+def test_the_augment_kinds_are_relearn_and_the_target_kinds():
+    from unlearn.generate import augment_cli, targets
+
+    assert augment_cli.KINDS[0] == "relearn" and set(augment_cli.KINDS[1:]) == set(targets.KINDS)
+
+
+def test_idkdpo_trains_on_alternatives_and_a_regenerated_file_is_another_run(world, target_model, tmp_path):
+    from unlearn import api
+
+    forget = json.loads((world / "forget10.json").read_text())
+    alt = tmp_path / "alt.jsonl"
+    alt.write_text("".join(json.dumps({"question": r["question"], "answer": "I can't say."}) + "\n" for r in forget))
+    overrides = [f"out={tmp_path / 'run'}", f"model.path={target_model}", f"data.path={world}", "method.name=IdkDPO",
+                 f"data.alternatives={alt}", "train.max_steps=2", "train.batch_size=4", "eval.enabled=false"]
+    assert api.run_unlearning(load_config(overrides=overrides))["steps"] == 2
+    alt.write_text("".join(json.dumps({"question": r["question"], "answer": "No idea."}) + "\n" for r in forget))
+    with pytest.raises(ConfigError, match="different config.*data.alternatives"):
+        api.run_unlearning(load_config(overrides=overrides))

@@ -46,6 +46,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--generator", default="offline",
                    help="ReLearn's augmentation backend: offline (rules, the default), hf:PATH[#FILE.gguf] or "
                         "http://HOST:PORT/v1#MODEL (OpenAI-compatible; key from $OPENAI_API_KEY)")
+    p.add_argument("--verifier", default="offline",
+                   help="what checks ReLearn's generated answers for leaks: offline (rules, the default) or a "
+                        "generator spec like --generator")
     p.add_argument("--scorer", default=None,
                    help="model whose perplexity of the generations enters the linguistic score: PATH or "
                         "PATH#FILE.gguf (default: the demo's retain model)")
@@ -97,7 +100,9 @@ def build_parser() -> argparse.ArgumentParser:
                                        "generic data), or a refusal / reasoning refusal per forget question")
     p.add_argument("--forget", required=True, help="forget file with question and answer fields")
     p.add_argument("--out", required=True, help="output JSON lines file (a summary goes to OUT.summary.json)")
-    p.add_argument("--kind", default="relearn", choices=("relearn", "alternatives", "reasoning"),
+    from unlearn.generate.augment_cli import KINDS
+
+    p.add_argument("--kind", default="relearn", choices=KINDS,
                    help="relearn (default: data.augmented), alternatives (a refusal per question for IdkDPO / IDK: "
                         "data.alternatives) or reasoning (TRU's reasoning refusals: data.targets)")
     p.add_argument("--generator", default="offline", help="offline (rules, the default), hf:PATH or hf:PATH#FILE.gguf (a local causal LM) or http://HOST:PORT/v1#MODEL (OpenAI-compatible; key from $OPENAI_API_KEY)")
@@ -179,7 +184,7 @@ def run(argv: Sequence[str] | None = None) -> int:
 
         methods = [m.strip() for m in args.methods.split(",") if m.strip()] if args.methods else None
         demo(args.out, quick=args.quick, methods=methods, seed=args.seed, generator=args.generator,
-             scorer=args.scorer)
+             scorer=args.scorer, verifier=args.verifier)
     elif args.command == "world":
         from unlearn.data.world import generate_world
 

@@ -166,7 +166,8 @@ class EvalConfig:
     harness_limit: int | None = None
     """At most this many examples per harness task."""
     judge_model: str | None = None
-    """A local causal LM that rates fluency and relevance 1-5 (metrics fluency, relevance)."""
+    """A model that rates fluency and relevance 1-5 (metrics fluency, relevance): a generator spec,
+    hf:PATH, hf:PATH#FILE.gguf or http://HOST:PORT/v1#MODEL, or a plain model folder."""
     every_steps: int | None = None
     """During training: evaluate every N optimizer steps and write curve.jsonl in the run folder."""
     during_metrics: list[str] = field(default_factory=list)

@@ -57,7 +57,8 @@ def _cfg(base: dict[str, Any], **sections: Any) -> RunConfig:
 
 
 def demo(out: str | Path = "demo_out", quick: bool = False, methods: list[str] | None = None, seed: int = 0,
-         echo: bool = True, generator: str = "offline", scorer: str | None = None) -> dict[str, Any]:
+         echo: bool = True, generator: str = "offline", scorer: str | None = None,
+         verifier: str = "offline") -> dict[str, Any]:
     from unlearn import api
     from unlearn.data.world import generate_world
     from unlearn.errors import ConfigError, UnlearnError
@@ -76,7 +77,11 @@ def demo(out: str | Path = "demo_out", quick: bool = False, methods: list[str] |
             build_method(MethodConfig(name=name))
         except ConfigError as err:
             raise ConfigError(f"--methods {name}: {err}") from None
-    check_spec(generator)
+    for spec in (generator, verifier):
+        check_spec(spec)
+    if scorer and not Path(scorer.partition("#")[0]).exists():
+        raise ConfigError(f"--scorer {scorer!r}: {scorer.partition('#')[0]} does not exist; give a model folder "
+                          "(PATH, or PATH#FILE.gguf)")
     size = SIZES["quick" if quick else "full"]
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -118,7 +123,8 @@ def demo(out: str | Path = "demo_out", quick: bool = False, methods: list[str] |
     results["target"] = target["metrics"]
     timings["target"] = round(time.time() - t, 1)
 
-    augmented = _augmented(out, world, generator, say) if any(m.startswith("ReLearn") for m in methods) else None
+    augmented = _augmented(out, world, generator, verifier, say) if any(m.startswith("ReLearn") for m in methods) \
+        else None
     for name in methods:
         t = time.time()
         say(f"unlearning with {name} ...")
@@ -140,7 +146,8 @@ def demo(out: str | Path = "demo_out", quick: bool = False, methods: list[str] |
         "world": {k: manifest[k] for k in ("seed", "n_people", "n_general", "n_perturbed")},
         "forget_split": "forget10",
         "settings": {"finetune": finetune_train, "unlearn": UNLEARN_TRAIN, "quick": quick,
-                     "relearn_generator": generator, "fluency_scorer": scorer or "the retain model"},
+                     "relearn_generator": generator, "relearn_verifier": verifier,
+                     "fluency_scorer": scorer or "the retain model"},
         "models": {name: r["metrics"] for name, r in results.items()},
         "higher_is_better": results["target"]["higher_is_better"],
         "notes": results["target"].get("notes", {}),
@@ -158,15 +165,15 @@ def demo(out: str | Path = "demo_out", quick: bool = False, methods: list[str] |
     return summary
 
 
-def _augmented(out: Path, world: Path, generator: str, say: Any) -> str | None:
-    """ReLearn's augmented set made by a model generator (None: the offline default, which the ReLearn
-    preset makes itself)."""
+def _augmented(out: Path, world: Path, generator: str, verifier: str, say: Any) -> str | None:
+    """ReLearn's augmented set made by a model generator and checked by `verifier` (None: the offline
+    default, which the ReLearn preset makes itself)."""
     if generator == "offline":
         return None
     from unlearn.generate.augment_cli import run_augment
 
     path = out / "augmented.jsonl"
     say(f"augmenting the forget set with {generator} ...")
-    summary = run_augment(str(world / "forget10.json"), str(path), generator)
+    summary = run_augment(str(world / "forget10.json"), str(path), generator, verifier=verifier)
     say(f"  {summary['rows']} ({summary['dropped_after_rounds']} dropped after verification)")
     return str(path)

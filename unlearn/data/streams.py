@@ -78,25 +78,32 @@ def forget_idk_stream(cfg: RunConfig, bench: Benchmark) -> list[dict[str, Any]]:
     """Forget questions, each with its own generated refusal from data.alternatives (`unlearn augment
     --kind alternatives`), or else one drawn once (seeded) from the refusal list."""
     forget = forget_stream(cfg, bench)
-    if cfg.data.alternatives:
-        return _aligned_alternatives(forget, cfg.data.alternatives)
     refusals = load_refusals(cfg.data.refusals)
     rng = random.Random(cfg.train.seed)
-    return [{"question": r["question"], "answer": rng.choice(refusals)} for r in forget]
+    drawn = [{"question": r["question"], "answer": rng.choice(refusals)} for r in forget]
+    if not cfg.data.alternatives:
+        return drawn
+    return _with_alternatives(drawn, cfg.data.alternatives)
 
 
-def _aligned_alternatives(forget: list[dict[str, Any]], path: str) -> list[dict[str, Any]]:
+def _with_alternatives(drawn: list[dict[str, Any]], path: str) -> list[dict[str, Any]]:
+    """Each forget question's generated alternative from `path`; a question without one (its refusal
+    kept leaking and was dropped) keeps the refusal drawn from the list, and a warning says how many."""
+    import warnings
+
     from unlearn.data.formats import read_records, require_fields
 
     records = read_records(path)
     require_fields(records, ("question", "answer"), path)
     by_question = {str(r.get("source_question", r["question"])): str(r["answer"]) for r in records}
-    missing = [r["question"] for r in forget if r["question"] not in by_question]
+    missing = [r["question"] for r in drawn if r["question"] not in by_question]
+    if len(missing) == len(drawn):
+        raise DataError(f"{path} has an alternative for none of the {len(drawn)} forget questions (first: "
+                        f"{missing[0]!r}); make it from this forget split with `unlearn augment --kind alternatives`")
     if missing:
-        raise DataError(f"{path} has no alternative for {len(missing)} of {len(forget)} forget questions "
-                        f"(first: {missing[0]!r}); make it from this forget split with "
-                        "`unlearn augment --kind alternatives`")
-    return [{"question": r["question"], "answer": by_question[r["question"]]} for r in forget]
+        warnings.warn(f"{path} has no alternative for {len(missing)} of {len(drawn)} forget questions (dropped by "
+                      "verification, or another split); they get a refusal from the refusal list", stacklevel=2)
+    return [{"question": r["question"], "answer": by_question.get(r["question"], r["answer"])} for r in drawn]
 
 
 @STREAMS.register("forget_random")

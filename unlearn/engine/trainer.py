@@ -109,6 +109,15 @@ def _lock(accelerator: Any, run_dir: Path) -> RunLock | None:
     return on_main(accelerator, _take_lock, run_dir)
 
 
+def _target_file_hashes(cfg: RunConfig) -> dict[str, str]:
+    """Hashes of the files of new targets a run reads (data.augmented, alternatives, targets, refusals):
+    a file regenerated at the same path is another run, never a reused one."""
+    from unlearn.data.formats import file_sha256
+
+    files = {k: getattr(cfg.data, k) for k in ("augmented", "alternatives", "targets", "refusals")}
+    return {f"data.{k}": file_sha256(Path(v)) for k, v in files.items() if v and Path(v).is_file()}
+
+
 def train(cfg: RunConfig, method: Method | None = None) -> TrainResult:
     """Train (fine-tune or unlearn) as `cfg` says; write the run folder `cfg.out`."""
     from accelerate import Accelerator
@@ -120,7 +129,8 @@ def train(cfg: RunConfig, method: Method | None = None) -> TrainResult:
     run_dir = Path(cfg.out)
     with accelerator.main_process_first():  # a hub download happens once, on the main process
         bench = benchmark_from_config(cfg.data)
-    fingerprint = training_fingerprint(to_dict(cfg), bench.data_hashes(), accelerator.num_processes)
+    fingerprint = training_fingerprint(to_dict(cfg), {**bench.data_hashes(), **_target_file_hashes(cfg)},
+                                       accelerator.num_processes)
     lock = _lock(accelerator, run_dir)
     try:
         done_path = run_dir / DONE_FILE

@@ -23,19 +23,13 @@ def load_relearn_parts(cfg: RunConfig, parts: Any) -> None:
 
 def load_judge(cfg: RunConfig) -> Callable[[list[str]], list[str]]:
     """Prompts -> replies from the judge (eval.judge_model): any generator backend, `hf:PATH` (or a plain
-    model folder), `hf:PATH#FILE.gguf` or `http://HOST:PORT/v1#MODEL`; greedy. Its replies are cached
-    beside the evaluation cache (in memory only with eval.cache=false)."""
-    from unlearn.errors import ConfigError
+    model folder), `hf:PATH#FILE.gguf` or `http://HOST:PORT/v1#MODEL`; greedy, in batches. Its replies
+    are cached beside the evaluation cache (in memory only with eval.cache=false)."""
     from unlearn.generate.base import CachedGenerator, Request
-    from unlearn.generate.spec import make_generator
+    from unlearn.generate.spec import judge_spec, make_generator
     from unlearn.utils import cache_dir
 
-    spec = str(cfg.eval.judge_model)
-    if spec == "offline":
-        raise ConfigError("eval.judge_model=offline: the rule-based generator cannot rate answers; name a model "
-                          "(hf:PATH, a model folder or http://HOST:PORT/v1#MODEL)")
-    if not spec.startswith(("hf:", "http://", "https://")):
-        spec = "hf:" + spec
+    spec = judge_spec(str(cfg.eval.judge_model))
     folder = Path(cfg.eval.cache_dir or cache_dir() / "eval") / "judge" if cfg.eval.cache else None
     judge = CachedGenerator(make_generator(spec), folder)
     return lambda prompts: judge.generate([Request("judge", {}, p) for p in prompts])

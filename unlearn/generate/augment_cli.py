@@ -9,9 +9,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-from unlearn.errors import ConfigError
+from unlearn.errors import ConfigError, UnlearnError
 
 KINDS = ("relearn", "alternatives", "reasoning")
+"""ReLearn's set, then the kinds of unlearn.generate.targets (the CLI's --kind choices)."""
 
 
 def run_augment(forget: str, out: str, generator: str = "offline", generic: str | None = None,
@@ -49,6 +50,10 @@ def run_augment(forget: str, out: str, generator: str = "offline", generic: str 
         else:
             rows, summary = generate_targets(records, backend, kind, cfg, progress)
     summary.update(kind=kind, forget_file=str(forget), generic_file=generic)
+    if not any(n for k, n in summary["rows"].items() if k != "generic"):
+        raise UnlearnError(f"every generated answer was dropped after {cfg.max_rounds} verification rounds "
+                           f"({summary['dropped_after_rounds']} dropped, nothing written); a small model rarely "
+                           "passes its own check: try --verifier offline or a stronger generator")
     with disk_errors(f"the augmented set {out}"):
         Path(out).parent.mkdir(parents=True, exist_ok=True)
         write_text(Path(out), "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))

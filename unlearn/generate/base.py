@@ -16,6 +16,10 @@ from typing import Any, Protocol, Sequence
 from unlearn.eval.cache import PassCache, digest
 
 
+SAMPLE_TEMPERATURE = 0.7
+"""Temperature of a regeneration round (a rejected answer asked again); the first round is greedy."""
+
+
 @dataclass(frozen=True)
 class Request:
     task: str

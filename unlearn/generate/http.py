@@ -10,6 +10,7 @@ one-line GeneratorError that says what came back, never a traceback from deep in
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import time
@@ -19,11 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Sequence
 
 from unlearn.errors import UnlearnError
-from unlearn.generate.base import Request
-
-
-SAMPLE_TEMPERATURE = 0.7
-"""Temperature of a regeneration round (the first round is greedy)."""
+from unlearn.generate.base import SAMPLE_TEMPERATURE, Request
 
 
 class GeneratorError(UnlearnError):
@@ -71,15 +68,18 @@ class HTTPGenerator:
                     raise GeneratorError(f"{self.url} answered HTTP {err.code}; check the model name, the URL "
                                          f"and the key in ${self.api_key_env}") from None
                 last = f"HTTP {err.code}"
-            except (urllib.error.URLError, TimeoutError, ConnectionError) as err:
+            except (urllib.error.URLError, TimeoutError, ConnectionError, http.client.HTTPException) as err:
                 last = f"{type(err).__name__}: {getattr(err, 'reason', err)}"
-        raise GeneratorError(f"{self.url} failed {self.retries + 1} times (last: {last}); check that the server "
-                             "is up, or raise the timeout / retries")
+        raise GeneratorError(f"{self.url} failed {self.retries + 1} times (last: {last}, timeout {self.timeout:g} s); "
+                             "check that the server is up and not overloaded")
 
 
 def _content(raw: bytes, url: str) -> str:
     try:
-        return str(json.loads(raw)["choices"][0]["message"]["content"])
+        content = json.loads(raw)["choices"][0]["message"]["content"]
+        if not isinstance(content, str):
+            raise TypeError("content is not text")
+        return content
     except (ValueError, KeyError, IndexError, TypeError):
         shown = raw[:80].decode("utf-8", "replace").replace("\n", " ")
         raise GeneratorError(f"{url} sent an answer that is not an OpenAI chat completion ({shown!r}); "

@@ -10,12 +10,12 @@ from typing import Any, Sequence
 
 import torch
 
-from unlearn.generate.base import Request
+from unlearn.generate.base import SAMPLE_TEMPERATURE, Request
 
 
-SAMPLE_TEMPERATURE, SAMPLE_TOP_P = 0.7, 0.9
-"""Regeneration rounds sample at this temperature from this nucleus (at temperature 1 with the whole
-vocabulary a small model writes nonsense); the HTTP generator samples at 0.7 too."""
+SAMPLE_TOP_P = 0.9
+"""Regeneration rounds sample from this nucleus at SAMPLE_TEMPERATURE (at temperature 1 over the whole
+vocabulary a small model writes nonsense)."""
 
 
 class LocalGenerator:
@@ -25,6 +25,8 @@ class LocalGenerator:
         from unlearn.eval.cache import model_fingerprint
 
         self.model, self.tokenizer = model.eval(), tokenizer
+        if torch.cuda.is_available() and next(model.parameters()).device.type == "cpu":
+            self.model = model.to("cuda")
         self.max_new_tokens, self.batch_size = max_new_tokens, batch_size
         self.fmt = PromptFormatter(tokenizer, "{question}")
         self.name = f"hf:{label}@{model_fingerprint(model)[:12]}"

@@ -49,6 +49,9 @@ def load_prompts(path: str | None = None) -> dict[str, str]:
         prompts = yaml.safe_load(file.read_text(encoding="utf-8"))
     except yaml.YAMLError as err:
         raise ConfigError(f"prompts file {file}: not valid YAML ({str(err).splitlines()[0]})") from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise ConfigError(f"prompts file {file} cannot be read ({err.__class__.__name__}); give a UTF-8 YAML file") \
+            from None
     if not isinstance(prompts, dict) or not all(isinstance(v, str) for v in prompts.values()):
         raise ConfigError(f"prompts file {file}: expected a mapping of task name to template text")
     return prompts
@@ -59,7 +62,7 @@ def request(task: str, fields: dict[str, str], prompts: dict[str, str], **params
         raise ConfigError(f"the prompts file has no {task!r} template; copy it from unlearn/generate/prompts.yaml")
     try:
         prompt = prompts[task].format(**{"question": "", "answer": "", "original": "", **fields})
-    except (KeyError, IndexError, ValueError) as err:
+    except (KeyError, IndexError, ValueError, AttributeError) as err:
         raise ConfigError(f"prompt template {task!r}: {err!r} is not one of {{question}}, {{answer}}, "
                           "{original}; write literal braces as {{ }}") from None
     return Request(task, dict(fields), prompt, dict(params))
@@ -88,13 +91,14 @@ def verified_answers(generator: Any, task: str, pairs: Sequence[tuple[str, str]]
     result: list[tuple[str | None, int]] = [(None, 0)] * len(pairs)
     pending = list(range(len(pairs)))
     for rnd in range(1, cfg.max_rounds + 1):
-        answers = generator.generate([request(task, {"question": pairs[i][0], "original": pairs[i][1]},
-                                              prompts, round=rnd) for i in pending])
-        verdicts = (cfg.verifier or generator).generate([request("verify", {"answer": a, "original": pairs[i][1]},
-                                                                 prompts) for i, a in zip(pending, answers)])
+        answers = [str(a).strip() for a in generator.generate(
+            [request(task, {"question": pairs[i][0], "original": pairs[i][1]}, prompts, round=rnd) for i in pending])]
+        written = [(i, a) for i, a in zip(pending, answers) if a]  # an empty answer fails its round unasked
+        verdicts = iter((cfg.verifier or generator).generate(
+            [request("verify", {"answer": a, "original": pairs[i][1]}, prompts) for i, a in written]))
         still = []
-        for i, answer, verdict in zip(pending, answers, verdicts):
-            if is_leak(verdict):
+        for i, answer in zip(pending, answers):
+            if not answer or is_leak(next(verdicts)):
                 still.append(i)
                 result[i] = (None, rnd)
             else:
@@ -114,9 +118,11 @@ def augment(records: Sequence[dict[str, Any]], generator: Any, cfg: AugmentConfi
     dropped = 0
     for r in records:
         fields = {"question": str(r["question"]), "answer": str(r["answer"])}
-        variants = generator.generate([request(t, fields, prompts) for t in VARIANTS])
-        questions = [fields["question"], *variants]
-        kinds = ["original", *VARIANTS]
+        variants = [str(v).strip() for v in generator.generate([request(t, fields, prompts) for t in VARIANTS])]
+        dropped += sum(1 for v in variants if not v)  # an empty variant is dropped and counted
+        kept = [(v, t) for v, t in zip(variants, VARIANTS) if v]
+        questions = [fields["question"], *(v for v, _ in kept)]
+        kinds = ["original", *(t for _, t in kept)]
         answers = verified_answers(generator, "vague_answer", [(q, fields["answer"]) for q in questions], cfg, prompts)
         for q, kind, (answer, rounds) in zip(questions, kinds, answers):
             if answer is None:

@@ -8,6 +8,7 @@ Backends that need heavy packages are imported only when named."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from unlearn.errors import ConfigError
@@ -17,10 +18,25 @@ BACKENDS = ("offline", "hf:PATH or hf:PATH#FILE.gguf (a local causal LM)",
 
 
 def check_spec(spec: str) -> None:
-    """A one-line error listing the valid backends when `spec` names none of them (nothing is loaded)."""
-    if spec != "offline" and not (spec.startswith("hf:") and len(spec) > 3) \
-            and not spec.startswith(("http://", "https://")):
+    """A one-line error when `spec` names no valid backend, a missing model folder or no model after
+    '#' (nothing is loaded)."""
+    if spec.startswith("hf:") and len(spec) > 3:
+        path = spec[3:].partition("#")[0]
+        if not Path(path).exists():
+            raise ConfigError(f"generator {spec!r}: {path} does not exist; give a local model folder")
+    elif spec.startswith(("http://", "https://")):
+        if not spec.partition("#")[2]:
+            raise ConfigError(f"generator {spec!r}: name the model after '#', e.g. http://127.0.0.1:8000/v1#my-model")
+    elif spec != "offline":
         raise ConfigError(f"generator {spec!r} is not available; valid: {', '.join(BACKENDS)}")
+
+
+def judge_spec(spec: str) -> str:
+    """eval.judge_model as a generator spec: a plain folder means hf:FOLDER; `offline` cannot judge."""
+    if spec == "offline":
+        raise ConfigError("eval.judge_model=offline: the rule-based generator cannot rate answers; name a model "
+                          "(hf:PATH, a model folder or http://HOST:PORT/v1#MODEL)")
+    return spec if spec.startswith(("hf:", "http://", "https://")) else "hf:" + spec
 
 
 def make_generator(spec: str) -> Any:

@@ -174,7 +174,7 @@ def test_an_augmentation_killed_halfway_resumes_to_the_same_output(world, tmp_pa
             return super().generate(requests)
 
     with pytest.raises(KeyboardInterrupt):
-        augment(forget, CachedGenerator(Killed(after=7), tmp_path))
+        augment(forget, CachedGenerator(Killed(after=3), tmp_path))
     resumed = CachedGenerator(OfflineGenerator(), tmp_path)
     rows, _ = augment(forget, resumed)
     assert rows == clean  # the same output

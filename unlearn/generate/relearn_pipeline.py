@@ -23,6 +23,9 @@ from unlearn.errors import ConfigError
 from unlearn.generate.base import Request
 
 VARIANTS = ("rephrase", "add_context", "informal", "reverse")
+CHUNK = 32
+"""Forget records asked at once (a model backend batches their requests); the progress bar moves a
+chunk at a time."""
 
 
 @dataclass
@@ -116,26 +119,26 @@ def augment(records: Sequence[dict[str, Any]], generator: Any, cfg: AugmentConfi
     prompts = load_prompts(cfg.prompts)
     rows: list[dict[str, Any]] = []
     dropped = 0
-    for r in records:
-        fields = {"question": str(r["question"]), "answer": str(r["answer"])}
-        variants = [str(v).strip() for v in generator.generate([request(t, fields, prompts) for t in VARIANTS])]
+    for start in range(0, len(records), CHUNK):
+        chunk = [{"question": str(r["question"]), "answer": str(r["answer"])} for r in records[start:start + CHUNK]]
+        variants = [str(v).strip() for v in generator.generate([request(t, f, prompts) for f in chunk for t in VARIANTS])]
         dropped += sum(1 for v in variants if not v)  # an empty variant is dropped and counted
-        kept = [(v, t) for v, t in zip(variants, VARIANTS) if v]
-        questions = [fields["question"], *(v for v, _ in kept)]
-        kinds = ["original", *(t for _, t in kept)]
-        answers = verified_answers(generator, "vague_answer", [(q, fields["answer"]) for q in questions], cfg, prompts)
-        for q, kind, (answer, rounds) in zip(questions, kinds, answers):
+        items = []  # (record, question, variant kind): the original, then its variants
+        for j, f in enumerate(chunk):
+            own = zip(variants[j * len(VARIANTS):(j + 1) * len(VARIANTS)], VARIANTS)
+            items += [(f, f["question"], "original")] + [(f, v, t) for v, t in own if v]
+        answers = verified_answers(generator, "vague_answer", [(q, f["answer"]) for f, q, _ in items], cfg, prompts)
+        for (f, q, kind), (answer, rounds) in zip(items, answers):
             if answer is None:
                 dropped += 1
                 continue
-            base = {"source_question": fields["question"], "variant": kind, "rounds": rounds,
-                    "generator": generator.name}
+            base = {"source_question": f["question"], "variant": kind, "rounds": rounds, "generator": generator.name}
             rows.append({"question": q, "answer": answer, "kind": "qa", **base})
             split = sentence_completion(answer, cfg.completion_prefix)
             if split:
                 rows.append({"question": split[0], "answer": split[1], "raw": True, "kind": "completion", **base})
         if progress is not None:
-            progress.update(1)
+            progress.update(len(chunk))
     rows += _generic_rows(generic, math.floor(cfg.generic_ratio * len(rows) + 0.5), cfg.seed)
     summary = {"forget_records": len(records), "dropped_after_rounds": dropped,
                "rows": {k: sum(1 for x in rows if x["kind"] == k) for k in ("qa", "completion", "generic")},

@@ -14,11 +14,9 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-from unlearn.generate.relearn_pipeline import AugmentConfig, call_counts, load_prompts, verified_answers
+from unlearn.generate.relearn_pipeline import CHUNK, AugmentConfig, call_counts, load_prompts, verified_answers
 
 KINDS = {"alternatives": "refusal", "reasoning": "reasoning_refusal"}
-CHUNK = 32
-"""Records asked at once (a model backend batches them); the progress bar moves a chunk at a time."""
 
 
 def generate_targets(records: Sequence[dict[str, Any]], generator: Any, kind: str,

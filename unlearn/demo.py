@@ -112,7 +112,7 @@ def demo(out: str | Path = "demo_out", quick: bool = False, methods: list[str] |
     # The retain model's truth ratios are the reference of every forget-quality test; as a fixed model
     # that never saw the forget people, it also scores the perplexity of every model's generations.
     base["eval"]["retain_reference"] = str(out / "retain")
-    # A real language model (`scorer`, e.g. SmolLM2) judges English fluency better than this tiny one.
+    # `scorer` replaces it (e.g. SmolLM2); at this scale neither makes LS a reliable fluency figure (README).
     base["eval"]["scorer_model"] = scorer or retain["model_dir"]
     # Re-evaluate the retain model against itself so its forget quality is on the same footing.
     results["retain"] = api.evaluate(_cfg(base, model={"path": retain["model_dir"]}), out=str(out / "retain"))

@@ -114,6 +114,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--prompts", help="YAML file of prompt templates (default: the package's prompts.yaml)")
     p.add_argument("--seed", type=int, default=0)
 
+    for name, what in (("calibrate", "calibrate one run"), ("compare", "calibrate and rank runs")):
+        p = sub.add_parser(name, help=f"{what} by model mixing: the largest alpha of (1-alpha) original + alpha "
+                                      "unlearned whose retain metric stays at the target, and the forget metrics there")
+        if name == "calibrate":
+            p.add_argument("run", help="an unlearning run folder (its config.yaml names the original model)")
+            p.add_argument("--original", help="the model the run started from (default: the run's model.path)")
+        p.add_argument("items", nargs="+" if name == "compare" else "*",
+                       metavar="RUN or key.sub=value" if name == "compare" else "key.sub=value",
+                       help="run folders, then config overrides (e.g. eval.retain_reference=FOLDER for forget quality)"
+                       if name == "compare" else "config overrides, e.g. eval.batch_size=8")
+        p.add_argument("--metric", default="model_utility",
+                       help="retain metric held at the target: model_utility (default) or SET_METRIC, e.g. "
+                            "retain_rougeL_recall")
+        p.add_argument("--target", type=float, default=0.95, help="share of the original's retain metric (default 0.95)")
+        p.add_argument("--tol", type=float, default=0.02, help="bisection tolerance on alpha (default 0.02)")
+        if name == "compare":
+            p.add_argument("--rank-by", default="forget_rougeL_recall",
+                           help="forget metric to rank by at the calibrated alpha (default forget_rougeL_recall)")
+
     p = sub.add_parser("metrics", help="list every metric: what it needs, where it applies, which way is better")
 
     p = sub.add_parser("methods", help="list method presets, terms and transforms; with NAME, one preset in full")
@@ -168,8 +187,9 @@ def run(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
     # key=value overrides may follow options (`unlearn eval MODEL --suite tofu eval.batch_size=8`)
-    if extra and hasattr(args, "overrides") and all("=" in e and not e.startswith("-") for e in extra):
-        args.overrides = [*args.overrides, *extra]
+    field = "overrides" if hasattr(args, "overrides") else "items" if hasattr(args, "items") else None
+    if extra and field and all("=" in e and not e.startswith("-") for e in extra):
+        setattr(args, field, [*getattr(args, field), *extra])
     elif extra:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     if args.command is None:
@@ -223,6 +243,21 @@ def run(argv: Sequence[str] | None = None) -> int:
                               args.seed, args.kind, args.prompts, args.verifier)
         print(f"wrote {args.out} ({', '.join(f'{k} {v}' for k, v in summary['rows'].items())}; "
               f"{summary['dropped_after_rounds']} dropped after verification) and {args.out}.summary.json")
+    elif args.command in ("calibrate", "compare"):
+        import json
+
+        from unlearn.evidence.calibrate_cli import calibrate_run, compare, compare_table
+
+        overrides = [i for i in args.items if "=" in i]
+        if args.command == "calibrate":
+            result = calibrate_run(args.run, args.original, args.metric, args.target, args.tol, overrides)
+            print(f"alpha {result['alpha']:.3f}: {args.metric} {result['value']:.4f} (target {result['target']:.4f}, "
+                  f"original {result['original']:.4f}); wrote {args.run}/calibration.json")
+            print(json.dumps(result["forget"], indent=2))
+        else:
+            runs = [i for i in args.items if "=" not in i]
+            ranked = compare(runs, args.metric, args.target, args.tol, args.rank_by, overrides)
+            print(compare_table(ranked, args.rank_by))
     elif args.command == "metrics":
         from unlearn.eval.describe import describe_metrics
 

@@ -1,0 +1,165 @@
+"""Calibration by model mixing (SPEC 6): compare unlearning methods at equal retention.
+
+theta(alpha) = (1 - alpha) theta_original + alpha theta_unlearned moves smoothly from the original model
+(alpha 0) to the unlearned one (alpha 1). For each method, bisection finds the largest alpha whose
+retain metric stays at or above a target (default 95% of the original's); the forget metrics are then
+measured at that alpha. Methods compared there differ only in what they removed, not in how much
+utility they gave up ("Towards Effective Evaluations and Comparison for LLM Unlearning Methods",
+Wang et al., ICLR 2025; seed 001, "MU Evaluations: Calibrations").
+
+Each bisection step evaluates only what the retain metric needs: one per-sample metric on one set
+(`retain_rougeL_recall`), or the three TOFU metrics on the retain and general sets for
+`model_utility`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any, Callable
+
+import torch
+
+from unlearn.config import RunConfig
+from unlearn.errors import ConfigError
+
+FORGET_METRICS = ("prob", "rougeL_recall", "truth_ratio")
+MODEL_UTILITY_PARTS = ("prob", "rougeL_recall", "truth_ratio")
+
+
+@dataclass
+class Step:
+    alpha: float
+    value: float
+
+
+@dataclass
+class Calibration:
+    metric: str
+    ratio: float
+    tolerance: float
+    original: float
+    """The retain metric of the original model (alpha 0)."""
+    target: float
+    alpha: float
+    """The largest alpha found whose retain metric is at or above the target."""
+    value: float
+    """The retain metric at alpha."""
+    steps: list[Step] = field(default_factory=list)
+    forget: dict[str, float | None] = field(default_factory=dict)
+    """Forget metrics of the mixed model at alpha."""
+    higher_is_better: dict[str, bool] = field(default_factory=dict)
+    """The direction of each forget metric."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def mix_state(original: dict[str, torch.Tensor], unlearned: dict[str, torch.Tensor],
+              alpha: float) -> dict[str, torch.Tensor]:
+    """(1 - alpha) * original + alpha * unlearned for every floating-point tensor (computed in float32,
+    stored in the unlearned tensor's dtype); other tensors are the unlearned model's."""
+    if original.keys() != unlearned.keys():
+        extra = sorted(original.keys() ^ unlearned.keys())[:3]
+        raise ConfigError(f"the original and the unlearned model have different parameters (e.g. {extra}); "
+                          "calibrate a run against the model it started from")
+    mixed = {}
+    for name, u in unlearned.items():
+        o = original[name]
+        if o.shape != u.shape:
+            raise ConfigError(f"parameter {name} has shape {tuple(o.shape)} in the original model and "
+                              f"{tuple(u.shape)} in the unlearned one; calibrate against the model it started from")
+        mixed[name] = ((1 - alpha) * o.float() + alpha * u.float()).to(u.dtype) if u.is_floating_point() else u
+    return mixed
+
+
+def bisect(evaluate: Callable[[float], float], target: float, tolerance: float) -> tuple[float, float, list[Step]]:
+    """The largest alpha in [0, 1] (to within `tolerance`) with evaluate(alpha) >= target, assuming the
+    metric falls as alpha grows; its value; and every step. alpha 1 is tried first; alpha 0 is trusted to
+    meet the target (the caller checks it)."""
+    steps = [Step(1.0, evaluate(1.0))]
+    if steps[0].value >= target:
+        return 1.0, steps[0].value, steps
+    lo, hi, lo_value = 0.0, 1.0, None
+    while hi - lo > tolerance:
+        mid = (lo + hi) / 2
+        steps.append(Step(mid, evaluate(mid)))
+        if steps[-1].value >= target:
+            lo, lo_value = mid, steps[-1].value
+        else:
+            hi = mid
+    if lo_value is None:  # no step met the target: alpha 0, the original model
+        lo_value = evaluate(0.0)
+        steps.append(Step(0.0, lo_value))
+    return lo, lo_value, steps
+
+
+def retain_request(metric: str, bench: Any) -> tuple[list[str], list[str]]:
+    """(eval.metrics, eval.splits) that compute `metric`: model_utility, or DATASET_METRIC such as
+    retain_rougeL_recall."""
+    from unlearn.eval import load_definitions
+    from unlearn.eval.registry import METRICS
+
+    load_definitions()
+    specs = bench.eval_specs()
+    if metric == "model_utility":
+        return [*MODEL_UTILITY_PARTS, "model_utility"], [s.name for s in specs if s.role in ("retain", "general")]
+    for spec in specs:
+        name = metric.removeprefix(spec.name + "_")
+        if metric.startswith(spec.name + "_") and name in METRICS:
+            return [name], [spec.name]
+    valid = ", ".join(f"{s.name}_<metric>" for s in specs if s.role != "forget")
+    raise ConfigError(f"calibration metric {metric!r} is not model_utility or one of {valid} "
+                      "(e.g. retain_rougeL_recall)")
+
+
+class Mixer:
+    """A model whose weights are set to theta(alpha), and its evaluation on a chosen request."""
+
+    def __init__(self, cfg: RunConfig, original_path: str, unlearned_path: str):
+        from unlearn.data.benchmarks import benchmark_from_config
+        from unlearn.models import load_model, load_tokenizer
+
+        self.cfg, self.bench = cfg, benchmark_from_config(cfg.data)
+        unlearned_cfg = replace(cfg.model, path=unlearned_path)
+        self.tokenizer = load_tokenizer(unlearned_cfg)
+        self.model = load_model(unlearned_cfg).eval()
+        self.unlearned = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+        original = load_model(replace(cfg.model, path=original_path, tokenizer=None, gguf_file=None))
+        self.original = {k: v.detach().clone() for k, v in original.state_dict().items()}
+        del original
+
+    def evaluate(self, alpha: float, metrics: list[str], splits: list[str],
+                 reference: Any = None) -> dict[str, Any]:
+        from unlearn.eval.suite import evaluate_model
+
+        self.model.load_state_dict(mix_state(self.original, self.unlearned, alpha))
+        cfg = replace(self.cfg, eval=replace(self.cfg.eval, suites=[], metrics=metrics, splits=splits))
+        return evaluate_model(self.model, self.tokenizer, cfg, self.bench, reference)[0]
+
+
+def calibrate(cfg: RunConfig, original_path: str, unlearned_path: str, metric: str = "model_utility",
+              ratio: float = 0.95, tolerance: float = 0.02) -> Calibration:
+    """Calibrate one unlearned model against the model it started from (module docstring)."""
+    if not 0 < ratio <= 1 or not 0 < tolerance < 1:
+        raise ConfigError(f"calibration needs 0 < target ratio <= 1 and 0 < tolerance < 1 (got {ratio}, {tolerance})")
+    from unlearn.data.benchmarks import benchmark_from_config
+    from unlearn.eval.derived import ModelResults
+
+    metrics, splits = retain_request(metric, benchmark_from_config(cfg.data))  # fails before any model loads
+    reference = ModelResults.from_folder(cfg.eval.retain_reference) if cfg.eval.retain_reference else None
+    mixer = Mixer(cfg, original_path, unlearned_path)
+
+    def value(alpha: float) -> float:
+        got = mixer.evaluate(alpha, metrics, splits)["metrics"].get(metric)
+        if got is None:
+            raise ConfigError(f"calibration metric {metric!r} could not be computed; see `unlearn metrics`")
+        return float(got)
+
+    original = value(0.0)
+    target = ratio * original
+    alpha, reached, steps = bisect(value, target, tolerance)
+    forget_split = next(s.name for s in mixer.bench.eval_specs() if s.role == "forget")
+    forget_metrics = [*FORGET_METRICS, *(["forget_quality"] if reference is not None else [])]
+    forget = mixer.evaluate(alpha, forget_metrics, [forget_split], reference)
+    return Calibration(metric, ratio, tolerance, original, target, alpha, reached,
+                       [Step(0.0, original), *steps], forget["metrics"], forget["higher_is_better"])

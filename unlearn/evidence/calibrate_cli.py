@@ -1,0 +1,84 @@
+"""`unlearn calibrate RUN` and `unlearn compare RUN...`: calibration by model mixing on run folders.
+
+`calibrate` writes RUN/calibration.json. `compare` reuses a run's calibration.json when it was made with
+the same metric, target and tolerance from the same weights (sizes and times of the model files), and
+calibrates the run again otherwise; then it ranks the runs by a forget metric at equal retention."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from unlearn.errors import ConfigError
+
+
+def _stamp(folder: Path) -> list[tuple[str, int, int]]:
+    files = sorted(folder.iterdir()) if folder.is_dir() else []
+    return [(f.name, f.stat().st_size, f.stat().st_mtime_ns) for f in files if f.is_file()]
+
+
+def _run_config(run: Path, overrides: list[str]) -> Any:
+    from unlearn.config import load_config
+
+    if not (run / "config.yaml").is_file() or not (run / "model").is_dir():
+        raise ConfigError(f"{run} is not a finished run folder (config.yaml and model/); give the out= folder "
+                          "of `unlearn unlearn`")
+    return load_config(str(run / "config.yaml"), overrides)
+
+
+def calibrate_run(run: str | Path, original: str | None = None, metric: str = "model_utility", ratio: float = 0.95,
+                  tolerance: float = 0.02, overrides: list[str] | None = None) -> dict[str, Any]:
+    """Calibrate one run against the model it started from (its model.path, or `original`)."""
+    from unlearn.atomic import write_json
+    from unlearn.evidence.calibrate import calibrate
+
+    run = Path(run)
+    cfg = _run_config(run, overrides or [])
+    original = original or cfg.model.path
+    result = calibrate(cfg, original, str(run / "model"), metric, ratio, tolerance).to_dict()
+    result.update(run=str(run), original_model=str(original), stamp={"model": _stamp(run / "model"),
+                                                                    "original": _stamp(Path(original))})
+    write_json(run / "calibration.json", json.loads(json.dumps(result)))
+    return result
+
+
+def cached_calibration(run: Path, metric: str, ratio: float, tolerance: float) -> dict[str, Any] | None:
+    """RUN/calibration.json when it answers this request for these weights, else None."""
+    path = run / "calibration.json"
+    if not path.is_file():
+        return None
+    old = json.loads(path.read_text())
+    same = (old.get("metric"), old.get("ratio"), old.get("tolerance")) == (metric, ratio, tolerance)
+    fresh = json.loads(json.dumps({"model": _stamp(run / "model"), "original": _stamp(Path(old["original_model"]))}))
+    return old if same and old.get("stamp") == fresh else None
+
+
+def compare(runs: list[str], metric: str = "model_utility", ratio: float = 0.95, tolerance: float = 0.02,
+            rank_by: str = "forget_rougeL_recall", overrides: list[str] | None = None) -> list[dict[str, Any]]:
+    """Each run calibrated at the same target, best first by `rank_by` at its calibrated alpha."""
+    results = []
+    for run in runs:
+        results.append(cached_calibration(Path(run), metric, ratio, tolerance)
+                       or calibrate_run(run, None, metric, ratio, tolerance, overrides))
+    missing = [r["run"] for r in results if r["forget"].get(rank_by) is None]
+    if missing:
+        raise ConfigError(f"--rank-by {rank_by!r} was not computed for {missing[0]}; valid: "
+                          f"{', '.join(k for k, v in results[0]['forget'].items() if v is not None)}")
+    higher = results[0]["higher_is_better"][rank_by]
+    return sorted(results, key=lambda r: r["forget"][rank_by], reverse=higher)
+
+
+def compare_table(results: list[dict[str, Any]], rank_by: str) -> str:
+    from unlearn.report.markdown import fmt
+
+    keys = list(results[0]["forget"])
+    lines = [f"Calibrated to {results[0]['ratio']:.0%} of the original's {results[0]['metric']} "
+             f"(tolerance {results[0]['tolerance']}); ranked by {rank_by} "
+             f"({'higher' if results[0]['higher_is_better'][rank_by] else 'lower'} is better).", "",
+             "| rank | run | alpha | " + results[0]["metric"] + " | " + " | ".join(keys) + " |",
+             "|---:|---|---:|---:|" + "---:|" * len(keys)]
+    for i, r in enumerate(results, 1):
+        lines.append(f"| {i} | {r['run']} | {r['alpha']:.3f} | {fmt(r['value'])} | "
+                     + " | ".join(fmt(r["forget"][k]) for k in keys) + " |")
+    return "\n".join(lines)

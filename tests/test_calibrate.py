@@ -103,6 +103,18 @@ def test_compare_ranks_runs_and_reuses_their_calibration(ga_run, world, target_m
     assert {r[2].strip() for r in rows} == {str(ga_run), str(npo_run)}
     proc = run_cli("compare", str(ga_run), "--metric", "retain_prob", "--tol", "0.1", "eval.cache=false")
     assert proc.returncode == 0 and (ga_run / "calibration.json").stat().st_mtime_ns == stamp  # reused
-    assert f"{first['alpha']:.3f}" in proc.stdout
+    assert f"{first['alpha']:.3f}" in proc.stdout and "forget_quality" not in first["forget"]
+    # with a reference evaluation (here the target model's, standing in for a retain model): forget quality
+    from unlearn import api
+    from unlearn.config import load_config
+
+    ref = tmp_path_factory.mktemp("reference")
+    api.evaluate(load_config(overrides=[f"data.path={world}", f"model.path={target_model}", "eval.splits=[forget]",
+                                        "eval.cache=false"]), out=str(ref))
+    proc = run_cli("compare", str(ga_run), "--metric", "retain_prob", "--tol", "0.2", "--rank-by", "forget_quality",
+                   f"eval.retain_reference={ref}", "eval.cache=false")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "ranked by forget_quality (higher is better)" in proc.stdout
+    assert 0 <= json.loads((ga_run / "calibration.json").read_text())["forget"]["forget_quality"] <= 1
     proc = run_cli("calibrate", str(ga_run), "--metric", "forget_bogus")
     assert proc.returncode == 2 and "calibration metric 'forget_bogus'" in proc.stderr

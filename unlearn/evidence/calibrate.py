@@ -159,7 +159,7 @@ def calibrate(cfg: RunConfig, original_path: str, unlearned_path: str, metric: s
     target = ratio * original
     alpha, reached, steps = bisect(value, target, tolerance)
     forget_split = next(s.name for s in mixer.bench.eval_specs() if s.role == "forget")
-    forget_metrics = [*FORGET_METRICS, *(["forget_quality"] if reference is not None else [])]
+    forget_metrics = [*FORGET_METRICS, *(["truth_ratio_raw", "forget_quality"] if reference is not None else [])]
     forget = mixer.evaluate(alpha, forget_metrics, [forget_split], reference)
     return Calibration(metric, ratio, tolerance, original, target, alpha, reached,
                        [Step(0.0, original), *steps], forget["metrics"], forget["higher_is_better"])

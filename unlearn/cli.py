@@ -133,6 +133,19 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--rank-by", default="forget_rougeL_recall",
                            help="forget metric to rank by at the calibrated alpha (default forget_rougeL_recall)")
 
+    p = sub.add_parser("probe", help="robustness probes on one run: precision change, int8 quantisation, jailbreak "
+                                     "wrappers, paraphrased questions, a relearning attack; how much knowledge returns")
+    p.add_argument("run", help="an unlearning run folder (its config.yaml names the original model)")
+    p.add_argument("items", nargs="*", metavar="key.sub=value", help="config overrides, e.g. eval.batch_size=8")
+    p.add_argument("--original", help="the model the run started from (default: the run's model.path)")
+    p.add_argument("--probes", help="comma-separated: bfloat16, float16, int8, jailbreak, paraphrase, relearn (default: all)")
+    p.add_argument("--metric", default="rougeL_recall", help="forget metric measured (default rougeL_recall; or prob)")
+    p.add_argument("--relearn-steps", type=int, default=10, help="fine-tuning steps of the relearning attack (default 10)")
+    p.add_argument("--relearn-lr", type=float, help="its learning rate (default: the run's train.lr)")
+    p.add_argument("--jailbreaks", help="YAML of jailbreak templates with {question} (default: the package's)")
+    p.add_argument("--control", help="a model that never saw the forget set (the retain model), attacked alike by "
+                                     "the relearning probe")
+
     p = sub.add_parser("metrics", help="list every metric: what it needs, where it applies, which way is better")
 
     p = sub.add_parser("methods", help="list method presets, terms and transforms; with NAME, one preset in full")
@@ -258,6 +271,14 @@ def run(argv: Sequence[str] | None = None) -> int:
             runs = [i for i in args.items if "=" not in i]
             ranked = compare(runs, args.metric, args.target, args.tol, args.rank_by, overrides)
             print(compare_table(ranked, args.rank_by))
+    elif args.command == "probe":
+        from unlearn.evidence.calibrate_cli import probe_run, probe_table
+
+        probes = [p.strip() for p in args.probes.split(",") if p.strip()] if args.probes else None
+        result = probe_run(args.run, args.original, probes, args.metric, args.relearn_steps, args.relearn_lr,
+                           args.jailbreaks, args.control, args.items)
+        print(probe_table(result))
+        print(f"wrote {args.run}/robustness.json")
     elif args.command == "metrics":
         from unlearn.eval.describe import describe_metrics
 

@@ -30,13 +30,29 @@ def digest(obj: Any) -> str:
 
 
 def model_fingerprint(model: torch.nn.Module) -> str:
-    """Hash of every tensor of the model's state dict (names, dtypes, shapes and bytes)."""
+    """Hash of every tensor of the model's state dict (names, dtypes, shapes and bytes). A quantised
+    model's entries (quantised tensors with their scales, packed tuples, dtypes) are hashed too."""
     h = hashlib.blake2b(digest_size=16)
-    for name, tensor in model.state_dict().items():
-        t = tensor.detach()
+    for name, value in model.state_dict().items():
+        _hash_entry(h, name, value)
+    return h.hexdigest()
+
+
+def _hash_entry(h: Any, name: str, value: Any) -> None:
+    if isinstance(value, (tuple, list)):
+        for i, item in enumerate(value):
+            _hash_entry(h, f"{name}.{i}", item)
+    elif isinstance(value, torch.Tensor):
+        t = value.detach()
+        if t.is_quantized:
+            scale = t.q_per_channel_scales().tolist() if t.qscheme() in (torch.per_channel_affine,
+                                                                          torch.per_channel_symmetric) else t.q_scale()
+            h.update(f"{name}|{t.dtype}|{scale}|".encode())
+            t = t.int_repr()
         h.update(f"{name}|{t.dtype}|{tuple(t.shape)}|".encode())
         h.update(t.contiguous().cpu().reshape(-1).view(torch.uint8).numpy().tobytes())
-    return h.hexdigest()
+    else:
+        h.update(f"{name}|{value!r}|".encode())
 
 
 class PassCache:

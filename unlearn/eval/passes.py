@@ -83,7 +83,7 @@ def teacher_forced_pass(model: torch.nn.Module, samples: Sequence[dict[str, list
     device = next(model.parameters()).device
     order = sorted(range(len(samples)), key=lambda i: len(samples[i]["input_ids"]))
     results: list[dict[str, list]] = [{}] * len(samples)
-    vocab = model.get_output_embeddings().weight.shape[0]
+    vocab = getattr(model.get_output_embeddings(), "out_features", None) or model.config.vocab_size
     for chunk in _batches(order, [len(s["input_ids"]) for s in samples], batch_size, vocab):
         batch = {k: v.to(device) for k, v in collate([samples[i] for i in chunk], pad_id).items()}
         logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits

@@ -82,3 +82,36 @@ def compare_table(results: list[dict[str, Any]], rank_by: str) -> str:
         lines.append(f"| {i} | {r['run']} | {r['alpha']:.3f} | {fmt(r['value'])} | "
                      + " | ".join(fmt(r["forget"][k]) for k in keys) + " |")
     return "\n".join(lines)
+
+
+def probe_run(run: str | Path, original: str | None = None, probes: list[str] | None = None,
+              metric: str = "rougeL_recall", relearn_steps: int = 10, relearn_lr: float | None = None,
+              jailbreaks: str | None = None, control: str | None = None,
+              overrides: list[str] | None = None) -> dict[str, Any]:
+    """`unlearn probe RUN`: the robustness probes on one run; writes RUN/robustness.json."""
+    from unlearn.atomic import write_json
+    from unlearn.evidence.robustness import PROBES, probe
+
+    run = Path(run)
+    cfg = _run_config(run, overrides or [])
+    original = original or cfg.model.path
+    lr = relearn_lr if relearn_lr is not None else cfg.train.lr
+    results = probe(cfg, original, str(run / "model"), tuple(probes or PROBES), metric, relearn_steps, lr,
+                    jailbreaks, control)
+    out = {"run": str(run), "original_model": str(original), "control_model": control, "metric": metric,
+           "probes": [r.to_dict() for r in results]}
+    write_json(run / "robustness.json", out)
+    return out
+
+
+def probe_table(result: dict[str, Any]) -> str:
+    from unlearn.report.markdown import fmt
+
+    lines = [f"forget {result['metric']} (higher = more knowledge); returned = (probed - unlearned) / "
+             "(original - unlearned)", "",
+             "| probe | original | unlearned | probed | returned | detail |", "|---|---:|---:|---:|---:|---|"]
+    for p in result["probes"]:
+        detail = ", ".join(f"{k} {fmt(v) if isinstance(v, float) else v}" for k, v in p["detail"].items())
+        lines.append(f"| {p['probe']} | {fmt(p['original'])} | {fmt(p['unlearned'])} | {fmt(p['probed'])} | "
+                     f"{fmt(p['returned'])} | {detail} |")
+    return "\n".join(lines)

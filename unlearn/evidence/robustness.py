@@ -1,0 +1,201 @@
+"""Robustness probes (SPEC 7; seeds 000 and 001): does forgotten knowledge come back?
+
+Each probe changes the unlearned model or the forget prompts, and measures a forget metric (default
+ROUGE-L recall of the greedy answers; higher = more knowledge) on the probed model. The original
+model is measured under the same probe. `returned` = (probed - unlearned) / (original - unlearned):
+0 means nothing came back, 1 means the probe undid the unlearning. It is None when the unlearning had
+removed nothing to return (original <= unlearned on that data).
+
+- bfloat16, float16: the weights cast to another precision;
+- int8: dynamic 8-bit quantisation of every linear layer (torch.ao, CPU);
+- jailbreak: role-play and instruction-override wrappers around each forget question
+  (jailbreaks.yaml, editable); the value is the highest over the wrappers;
+- paraphrase: each forget question rephrased and made informal (the offline generator's variants);
+- relearn: k fine-tuning steps on the first half of the forget set, measured on the second half
+  ("a few fine-tuning steps on part of the forget set, then measuring the rest"). With a control model
+  (the retain model, which never saw the forget set) attacked alike, the control's gain is what the
+  attack teaches by itself (e.g. the answers' format), to be set against the unlearned model's.
+"""
+
+from __future__ import annotations
+
+import copy
+import warnings
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from unlearn.config import RunConfig
+from unlearn.errors import ConfigError
+
+PROBES = ("bfloat16", "float16", "int8", "jailbreak", "paraphrase", "relearn")
+
+
+@dataclass
+class ProbeResult:
+    probe: str
+    original: float
+    unlearned: float
+    probed: float
+    returned: float | None
+    detail: dict[str, float]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def returned_share(original: float, unlearned: float, probed: float) -> float | None:
+    """(probed - unlearned) / (original - unlearned); None when nothing was removed."""
+    gap = original - unlearned
+    return None if gap <= 1e-12 else (probed - unlearned) / gap
+
+
+def load_jailbreaks(path: str | None = None) -> dict[str, str]:
+    import yaml
+
+    file = Path(path) if path else Path(__file__).with_name("jailbreaks.yaml")
+    try:
+        templates = yaml.safe_load(file.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as err:
+        raise ConfigError(f"jailbreak file {file} cannot be read ({err.__class__.__name__}); give a YAML "
+                          "mapping of name to template with {question}") from None
+    if not isinstance(templates, dict) or not all(isinstance(t, str) and "{question}" in t for t in templates.values()):
+        raise ConfigError(f"jailbreak file {file}: expected a mapping of name to template text containing {{question}}")
+    return templates
+
+
+def with_questions(data: Any, questions: list[str], name: str) -> Any:
+    """A copy of an evaluation set with each question replaced (answers kept; no alternatives)."""
+    records = [{**r, "question": q} for r, q in zip(data.records, questions)]
+    return replace(data, name=name, records=records, alternatives=False)
+
+
+def halves(data: Any) -> tuple[Any, Any]:
+    cut = len(data.records) // 2
+    if cut == 0:
+        raise ConfigError("the relearning probe needs at least 2 forget questions (one half to train on, one to measure)")
+    return replace(data, records=data.records[:cut]), replace(data, records=data.records[cut:])
+
+
+def quantized_int8(model: torch.nn.Module) -> torch.nn.Module:
+    """Dynamic int8 quantisation of the linear layers (weights int8, activations quantised on the fly)."""
+    from torch.ao.quantization import quantize_dynamic
+
+    with warnings.catch_warnings():  # torch.ao's quantisation API is deprecated in favour of torchao
+        warnings.simplefilter("ignore")
+        return quantize_dynamic(copy.deepcopy(model).float().cpu(), {torch.nn.Linear}, dtype=torch.qint8)
+
+
+def relearned(model: torch.nn.Module, tokenizer: Any, formatter: Any, data: Any, steps: int, lr: float,
+              max_length: int, seed: int) -> torch.nn.Module:
+    """A copy of `model` fine-tuned for `steps` AdamW steps (batch: the whole training half) on the NLL of
+    `data`'s answers: the relearning attack."""
+    from unlearn.data.tokenize import collate
+
+    torch.manual_seed(seed)
+    attacked = copy.deepcopy(model).float().train().requires_grad_(True)
+    device = next(attacked.parameters()).device
+    batch = {k: v.to(device) for k, v in collate([formatter.encode(r["question"], r["answer"], max_length)
+                                                  for r in data.records], tokenizer.pad_token_id).items()}
+    optimizer = torch.optim.AdamW(attacked.parameters(), lr=lr, weight_decay=0.0)
+    for _ in range(steps):
+        loss = attacked(**batch).loss
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+    return attacked.eval()
+
+
+class Prober:
+    """The original and the unlearned model, and a forget metric measured on either (or a changed copy)."""
+
+    def __init__(self, cfg: RunConfig, original_path: str, unlearned_path: str, metric: str = "rougeL_recall",
+                 control_path: str | None = None):
+        from unlearn.data.benchmarks import benchmark_from_config
+        from unlearn.data.tokenize import PromptFormatter
+        from unlearn.eval import load_definitions
+        from unlearn.eval.registry import METRICS
+        from unlearn.models import load_model, load_tokenizer
+
+        load_definitions()
+        METRICS.get(metric)  # an unknown metric is a one-line error listing the valid ones
+        self.cfg, self.metric = cfg, metric
+        self.bench = benchmark_from_config(cfg.data)
+        forget_name = next(s.name for s in self.bench.eval_specs() if s.role == "forget")
+        self.forget = self.bench.eval_data([forget_name])[0]
+        self.tokenizer = load_tokenizer(replace(cfg.model, path=unlearned_path))
+        self.formatter = PromptFormatter(self.tokenizer, cfg.data.template, cfg.data.chat_template)
+        self.unlearned = load_model(replace(cfg.model, path=unlearned_path)).eval()
+        self.original = load_model(replace(cfg.model, path=original_path, tokenizer=None, gguf_file=None)).eval()
+        self.control = load_model(replace(cfg.model, path=control_path, tokenizer=None, gguf_file=None)).eval() \
+            if control_path else None
+
+    def measure(self, model: torch.nn.Module, data: Any = None) -> float:
+        from unlearn.eval.suite import evaluate_model
+
+        data = data or self.forget
+        cfg = replace(self.cfg, eval=replace(self.cfg.eval, suites=[], metrics=[self.metric], splits=[data.name]))
+        value = evaluate_model(model, self.tokenizer, cfg, self.bench, datasets=[data])[0]["metrics"].get(
+            f"{data.name}_{self.metric}")
+        if value is None:
+            raise ConfigError(f"metric {self.metric!r} gives no value on the forget set; use rougeL_recall or prob")
+        return float(value)
+
+    def run(self, name: str, baseline: tuple[float, float], relearn_steps: int, relearn_lr: float,
+            jailbreaks: str | None) -> ProbeResult:
+        original, unlearned = baseline
+        detail: dict[str, float] = {}
+        if name in ("bfloat16", "float16"):
+            probed = self.measure(copy.deepcopy(self.unlearned).to(getattr(torch, name)))
+        elif name == "int8":
+            probed = self.measure(quantized_int8(self.unlearned))
+        elif name == "jailbreak":
+            for key, template in load_jailbreaks(jailbreaks).items():
+                wrapped = [template.format(question=r["question"]) for r in self.forget.records]
+                detail[key] = self.measure(self.unlearned, with_questions(self.forget, wrapped, f"forget_{key}"))
+            probed = max(detail.values())
+        elif name == "paraphrase":
+            from unlearn.generate.base import Request
+            from unlearn.generate.offline import OfflineGenerator
+
+            generator = OfflineGenerator()
+            for task in ("rephrase", "informal"):
+                asked = generator.generate([Request(task, {"question": r["question"], "answer": r["answer"]})
+                                            for r in self.forget.records])
+                detail[task] = self.measure(self.unlearned, with_questions(self.forget, asked, f"forget_{task}"))
+            probed = max(detail.values())
+        elif name == "relearn":
+            train, held_out = halves(self.forget)
+            original, unlearned = self.measure(self.original, held_out), self.measure(self.unlearned, held_out)
+            attacked = relearned(self.unlearned, self.tokenizer, self.formatter, train, relearn_steps, relearn_lr,
+                                 self.cfg.data.max_length, self.cfg.train.seed)
+            probed = self.measure(attacked, held_out)
+            detail = {"steps": relearn_steps, "lr": relearn_lr, "trained_on": len(train.records),
+                      "measured_on": len(held_out.records)}
+            if self.control is not None:  # a model that never knew the facts, attacked alike: what the
+                # attack teaches by itself (the answers' format), not knowledge that returns
+                detail["control_before"] = self.measure(self.control, held_out)
+                detail["control_after"] = self.measure(relearned(self.control, self.tokenizer, self.formatter, train,
+                                                                 relearn_steps, relearn_lr, self.cfg.data.max_length,
+                                                                 self.cfg.train.seed), held_out)
+        else:
+            raise ConfigError(f"unknown robustness probe {name!r}; valid: {', '.join(PROBES)}")
+        return ProbeResult(name, original, unlearned, probed, returned_share(original, unlearned, probed), detail)
+
+
+def probe(cfg: RunConfig, original_path: str, unlearned_path: str, probes: tuple[str, ...] = PROBES,
+          metric: str = "rougeL_recall", relearn_steps: int = 10, relearn_lr: float = 1e-3,
+          jailbreaks: str | None = None, control_path: str | None = None) -> list[ProbeResult]:
+    """Every probe in `probes` on the unlearned model, against the original (module docstring).
+    `control_path`: a model that never saw the forget set (the retain model), attacked alike by the
+    relearning probe, so its gain shows what the attack teaches without any forgotten knowledge."""
+    unknown = [p for p in probes if p not in PROBES]
+    if unknown:
+        raise ConfigError(f"unknown robustness probe {unknown[0]!r}; valid: {', '.join(PROBES)}")
+    if "jailbreak" in probes:
+        load_jailbreaks(jailbreaks)  # a bad file fails before any model loads
+    prober = Prober(cfg, original_path, unlearned_path, metric, control_path)
+    baseline = (prober.measure(prober.original), prober.measure(prober.unlearned))
+    return [prober.run(name, baseline, relearn_steps, relearn_lr, jailbreaks) for name in probes]

@@ -87,3 +87,21 @@ def test_every_probe_on_the_tiny_model(ga_run, target_model):
     assert "| relearn |" in proc.stdout
     proc = run_cli("probe", str(ga_run), "--probes", "bfloat16,gamma")
     assert proc.returncode == 2 and "unknown robustness probe 'gamma'" in proc.stderr
+
+
+def test_the_robustness_suite_through_unlearn_eval(ga_run, world, target_model, tmp_path):
+    from tests.conftest import run_cli
+
+    out = tmp_path / "eval"
+    proc = run_cli("eval", str(ga_run / "model"), "--data", str(world), "--suite", "robustness", "--splits", "forget",
+                   "--out", str(out), f"eval.original_model={target_model}", "eval.max_new_tokens=8")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    metrics = json.loads((out / "metrics.json").read_text())
+    for probe in ("bfloat16", "float16", "int8", "jailbreak", "paraphrase", "relearn"):
+        assert 0 <= metrics["metrics"][f"robustness_{probe}_probed"] <= 1
+        assert metrics["directions"][f"robustness_{probe}_returned"] == "lower is better"
+    proc = run_cli("eval", str(ga_run / "model"), "--data", str(world), "--suite", "robustness", "--splits", "forget",
+                   "--out", str(tmp_path / "none"))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    notes = json.loads((tmp_path / "none" / "metrics.json").read_text())["notes"]
+    assert "set eval.original_model" in notes["robustness"]

@@ -135,7 +135,7 @@ class LoraConfig:
 class EvalConfig:
     enabled: bool = True
     suites: list[str] = field(default_factory=lambda: ["tofu"])
-    """Metric suites: tofu, muse, privacy, relearn, general (`unlearn eval --suite tofu,privacy`)."""
+    """Metric suites: tofu, muse, privacy, relearn, general, robustness (`unlearn eval --suite tofu,privacy`)."""
     metrics: list[str] = field(default_factory=list)
     """Extra metrics by name, e.g. mia_gradnorm, extraction_strength_generated (`unlearn metrics` lists them)."""
     batch_size: int = 32
@@ -165,6 +165,8 @@ class EvalConfig:
     """Folder of your own lm-evaluation-harness task YAMLs (e.g. reading local JSON files)."""
     harness_limit: int | None = None
     """At most this many examples per harness task."""
+    original_model: str | None = None
+    """The model before unlearning: the robustness suite measures how much of its knowledge returns."""
     judge_model: str | None = None
     """A model that rates fluency and relevance 1-5 (metrics fluency, relevance): a generator spec,
     hf:PATH, hf:PATH#FILE.gguf or http://HOST:PORT/v1#MODEL, or a plain model folder."""

@@ -125,6 +125,22 @@ def write_eval(out: str | Path, metrics: dict[str, Any], samples: list[dict[str,
         write_text(out / "samples.jsonl", "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in samples))
 
 
+def _add_robustness(metrics: dict[str, Any], cfg: RunConfig, path: str) -> None:
+    """The robustness suite: every probe against eval.original_model, as robustness_<probe>_probed (the
+    forget ROUGE-L after the probe) and robustness_<probe>_returned (the share of knowledge back)."""
+    from unlearn.eval.registry import LOWER
+    from unlearn.evidence.robustness import probe
+
+    if not cfg.eval.original_model:
+        metrics["notes"]["robustness"] = "not computed: set eval.original_model (the model before unlearning)"
+        return
+    for r in probe(cfg, cfg.eval.original_model, path, relearn_lr=cfg.train.lr):
+        for key, value in ((f"robustness_{r.probe}_probed", r.probed), (f"robustness_{r.probe}_returned", r.returned)):
+            metrics["metrics"][key] = value
+            metrics["directions"][key] = LOWER.label()
+            metrics["higher_is_better"][key] = LOWER.higher_is_better()
+
+
 def evaluate(cfg: RunConfig, model_path: str | None = None, out: str | Path | None = None) -> dict[str, Any]:
     """Load a model (default model.path), evaluate it with the configured suites, write the results."""
     from dataclasses import replace
@@ -150,6 +166,8 @@ def evaluate(cfg: RunConfig, model_path: str | None = None, out: str | Path | No
     retain = load_side_model(cfg, cfg.eval.retain_model, tokenizer, device, "eval.retain_model") \
         if cfg.eval.retain_model else None
     metrics, samples = evaluate_model(model, tokenizer, cfg, bench, reference, parts, retain, datasets)
+    if "robustness" in cfg.eval.suites:
+        _add_robustness(metrics, cfg, str(path))
     metrics["model"] = str(path)
     metrics["eval_config"] = dataclasses.asdict(cfg.eval)
     write_eval(out or cfg.out, metrics, samples)

@@ -6,6 +6,8 @@
   (and the reference attack when eval.reference_model is set), their AUCs and PrivLeak (SPEC 5.3)
 - relearn: KFR, KRR and the linguistic score with its parts (SPEC 5.4)
 - general: multiple-choice accuracy (SPEC 5.5)
+- robustness: the probes of unlearn.evidence.robustness against eval.original_model (SPEC 7); run by
+  `evaluate` after the metrics, as robustness_<probe>_probed / _returned
 Extra metrics by name with `eval.metrics` (e.g. mia_gradnorm, extraction_strength_generated).
 """
 
@@ -22,6 +24,7 @@ SUITES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
                 ("mia",)),
     "relearn": (("kfr", "krr", "gen_ppl", "brunet_index", "honore_statistic"), ("linguistic_score",)),
     "general": (("mc_accuracy",), ()),
+    "robustness": ((), ()),  # not metrics of one model: see unlearn.eval.suite.evaluate
 }
 
 

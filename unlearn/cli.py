@@ -147,6 +147,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--control", help="a model that never saw the forget set (the retain model), attacked alike by "
                                      "the relearning probe")
 
+    p = sub.add_parser("sequence", help="sequential deletion requests: unlearn each forget set on the model the "
+                                        "previous request produced; the metrics on every earlier request after each")
+    p.add_argument("--requests", required=True,
+                   help="comma-separated forget splits, with slices, in order, e.g. 'forget10[:5],forget10[5:10]'")
+    p.add_argument("--metric", default="rougeL_recall", choices=("rougeL_recall", "prob"),
+                   help="metric of the printed table (both are in OUT/sequence.json)")
+    _config_args(p)
+
     p = sub.add_parser("metrics", help="list every metric: what it needs, where it applies, which way is better")
 
     p = sub.add_parser("methods", help="list method presets, terms and transforms; with NAME, one preset in full")
@@ -280,6 +288,13 @@ def run(argv: Sequence[str] | None = None) -> int:
                            args.jailbreaks, args.control, args.items)
         print(probe_table(result))
         print(f"wrote {args.run}/robustness.json")
+    elif args.command == "sequence":
+        from unlearn.evidence.sequence import sequence_table, sequential
+
+        cfg = load_config(args.config, args.overrides)
+        result = sequential(cfg, [r.strip() for r in args.requests.split(",") if r.strip()], cfg.out)
+        print(sequence_table(result, args.metric))
+        print(f"wrote {cfg.out}/sequence.json")
     elif args.command == "metrics":
         from unlearn.eval.describe import describe_metrics
 

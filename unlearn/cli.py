@@ -155,6 +155,15 @@ def build_parser() -> argparse.ArgumentParser:
                    help="metric of the printed table (both are in OUT/sequence.json)")
     _config_args(p)
 
+    p = sub.add_parser("audit", help="a deletion certificate for one run: what was to be forgotten (hashes, counts), "
+                                     "checks against thresholds, the model's hash (RUN/audit.json and audit.html)")
+    p.add_argument("run", help="an unlearning run folder")
+    p.add_argument("items", nargs="*", metavar="key.sub=value", help="config overrides, e.g. eval.batch_size=8")
+    p.add_argument("--original", help="the model the run started from (default: the run's model.path)")
+    p.add_argument("--retain-eval", help="the --out folder of `unlearn eval` on the retain model (forget quality, "
+                                         "forget ROUGE-L against the retrained model)")
+    p.add_argument("--thresholds", help="YAML of thresholds overriding the defaults (see docs/evidence.md)")
+
     p = sub.add_parser("metrics", help="list every metric: what it needs, where it applies, which way is better")
 
     p = sub.add_parser("methods", help="list method presets, terms and transforms; with NAME, one preset in full")
@@ -295,6 +304,14 @@ def run(argv: Sequence[str] | None = None) -> int:
         result = sequential(cfg, [r.strip() for r in args.requests.split(",") if r.strip()], cfg.out)
         print(sequence_table(result, args.metric))
         print(f"wrote {cfg.out}/sequence.json")
+    elif args.command == "audit":
+        from unlearn.evidence.calibrate_cli import audit_run
+
+        cert = audit_run(args.run, args.original, args.retain_eval, args.thresholds, args.items)
+        for c in cert["checks"]:
+            print(f"{c['status']:>7}  {c['name']}: {c['value'] if c['value'] is None else round(c['value'], 4)} "
+                  f"({c['threshold']}){'  ' + c['reason'] if c['reason'] else ''}")
+        print(f"{cert['summary']}; wrote {args.run}/audit.json and audit.html")
     elif args.command == "metrics":
         from unlearn.eval.describe import describe_metrics
 

@@ -139,9 +139,11 @@ def _mia(ctx: DerivedContext) -> dict[str, tuple[float | None, Direction]]:
             auc = mia_auc(f_vals[metric], h_vals[metric])
             auc_key, leak_key = f"{stem}mia_{attack}_auc", f"{stem}privleak_{attack}"
             ref = ctx.reference
-            if ref is None:
+            if ref is None or any(metric not in ref.per_sample.get(s, {}) for s in (forget, holdout)):
                 out[auc_key] = (auc, closest_to(0.5))
-                ctx.notes[leak_key] = "PrivLeak needs the retain model's evaluation (--retain-model PATH)"
+                ctx.notes[leak_key] = ("PrivLeak needs the retain model's evaluation (--retain-model PATH)" if ref is None
+                                       else f"PrivLeak needs the retain model's evaluation with {metric} on {forget} "
+                                            f"and {holdout}: evaluate it with the same suites")
                 continue
             check_same_samples(ctx, forget, leak_key)
             check_same_samples(ctx, holdout, leak_key)

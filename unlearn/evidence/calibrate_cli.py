@@ -115,3 +115,21 @@ def probe_table(result: dict[str, Any]) -> str:
         lines.append(f"| {p['probe']} | {fmt(p['original'])} | {fmt(p['unlearned'])} | {fmt(p['probed'])} | "
                      f"{fmt(p['returned'])} | {detail} |")
     return "\n".join(lines)
+
+
+def audit_run(run: str | Path, original: str | None = None, retain_eval: str | None = None,
+              thresholds: str | None = None, overrides: list[str] | None = None) -> dict[str, Any]:
+    """`unlearn audit RUN`: RUN/audit.json and RUN/audit.html."""
+    from unlearn.atomic import write_json, write_text
+    from unlearn.evidence.audit import audit, audit_html, load_thresholds
+
+    run = Path(run)
+    limits = load_thresholds(thresholds)
+    if retain_eval and not (Path(retain_eval) / "metrics.json").is_file():
+        raise ConfigError(f"--retain-eval {retain_eval}: no metrics.json there; give the --out folder of "
+                          "`unlearn eval RETAIN_MODEL`")
+    cfg = _run_config(run, overrides or [])
+    cert = audit(cfg, run, original or cfg.model.path, retain_eval, limits)
+    write_json(run / "audit.json", cert)
+    write_text(run / "audit.html", audit_html(cert))
+    return cert

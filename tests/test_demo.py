@@ -108,3 +108,20 @@ def test_relearn_verdict_follows_the_numbers():
     models["ReLearn"] = _row(0.1, 0.9, 0.8, 0.8, None)
     assert relearn_verdict(models) == ["ReLearn's claim cannot be checked in this run: GA and NPO were not run "
                                        "(or failed); missing values: forget_linguistic_score, retain_linguistic_score."]
+
+
+def test_demo_writes_the_html_report_and_its_markdown_twin(demo_out):
+    import shutil
+
+    html = (demo_out / "report.html").read_text()
+    methods = set(json.loads((demo_out / "results.json").read_text())["models"]) - {"target", "retain"}
+    assert methods and html.count("class='point'") == len(methods)  # a point per method, plus the references
+    assert "aria-label='trade-off plot'" in html and "<table>" in html and "<details>" in html
+    summary = (demo_out / "summary.md").read_text()
+    assert "## Forget metrics" in summary and "| forget_rougeL_recall (lower is better) |" in summary
+    if shutil.which("chromium") or shutil.which("chromium-browser"):  # rendered by a real browser
+        from unlearn.report.screenshot import rendered_dom, screenshot
+
+        dom = rendered_dom(demo_out / "report.html")
+        assert "<svg" in dom and dom.count("<table>") >= 3 and all(m in dom for m in methods)
+        assert screenshot(demo_out / "report.html", demo_out / "report.png").stat().st_size > 10_000

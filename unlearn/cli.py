@@ -12,7 +12,7 @@ import os
 import sys
 from typing import Sequence
 
-from unlearn.errors import UnlearnError
+from unlearn.errors import ConfigError, UnlearnError
 
 EPILOG = """examples:
   unlearn demo --quick --out demo_out
@@ -164,6 +164,14 @@ def build_parser() -> argparse.ArgumentParser:
                                          "forget ROUGE-L against the retrained model)")
     p.add_argument("--thresholds", help="YAML of thresholds overriding the defaults (see docs/evidence.md)")
 
+    p = sub.add_parser("report", help="one self-contained HTML report (and a Markdown twin) of runs: trade-off plot, "
+                                      "calibrated ranking, metric tables, robustness, examples, provenance")
+    p.add_argument("runs", nargs="+", help="run or evaluation folders of unlearned models (with metrics.json)")
+    p.add_argument("--out", default="report.html", help="HTML file (the Markdown goes beside it as .md)")
+    p.add_argument("--original", help="folder of the original model's evaluation (e.g. the target run)")
+    p.add_argument("--retrained", help="folder of the retrained model's evaluation (e.g. the retain run)")
+    p.add_argument("--sequence", help="folder of `unlearn sequence` (sequence.json): its curves")
+
     p = sub.add_parser("metrics", help="list every metric: what it needs, where it applies, which way is better")
 
     p = sub.add_parser("methods", help="list method presets, terms and transforms; with NAME, one preset in full")
@@ -312,6 +320,23 @@ def run(argv: Sequence[str] | None = None) -> int:
             print(f"{c['status']:>7}  {c['name']}: {c['value'] if c['value'] is None else round(c['value'], 4)} "
                   f"({c['threshold']}){'  ' + c['reason'] if c['reason'] else ''}")
         print(f"{cert['summary']}; wrote {args.run}/audit.json and audit.html")
+    elif args.command == "report":
+        import json
+        from pathlib import Path
+
+        from unlearn.report.html import load_entry, write_html_report
+
+        entries = [*(load_entry(f, role) for f, role in ((args.original, "original"), (args.retrained, "retrained"))
+                     if f), *(load_entry(r) for r in args.runs)]
+        sequence = None
+        if args.sequence:
+            path = Path(args.sequence) / "sequence.json"
+            if not path.is_file():
+                raise ConfigError(f"--sequence {args.sequence}: no sequence.json there; give the out= folder of "
+                                  "`unlearn sequence`")
+            sequence = json.loads(path.read_text())
+        html, md = write_html_report(entries, args.out, sequence)
+        print(f"wrote {html} and {md}")
     elif args.command == "metrics":
         from unlearn.eval.describe import describe_metrics
 

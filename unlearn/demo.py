@@ -157,11 +157,13 @@ def demo(out: str | Path = "demo_out", quick: bool = False, methods: list[str] |
 
     write_json(out / "results.json", summary)
     write_report(out, summary)
+    _write_html(out, [n for n in methods if (out / "unlearn" / n / "metrics.json").is_file()])
     say("")
     say(results_table(summary["models"]))
     say("")
     say("\n".join(relearn_section(summary["models"], summary["notes"], summary["settings"]["fluency_scorer"])[2:]))
-    say(f"wrote {out / 'results.json'} and {out / 'report.md'} ({timings['total']:.0f} s)")
+    say(f"wrote {out / 'results.json'}, {out / 'report.md'}, {out / 'report.html'} and {out / 'summary.md'} "
+        f"({timings['total']:.0f} s)")
     return summary
 
 
@@ -177,3 +179,12 @@ def _augmented(out: Path, world: Path, generator: str, verifier: str, say: Any) 
     summary = run_augment(str(world / "forget10.json"), str(path), generator, verifier=verifier)
     say(f"  {summary['rows']} ({summary['dropped_after_rounds']} dropped after verification)")
     return str(path)
+
+
+def _write_html(out: Path, methods: list[str]) -> None:
+    """report.html (trade-off plot, tables, examples, provenance) and its Markdown twin summary.md."""
+    from unlearn.report.html import load_entry, write_html_report
+
+    entries = [load_entry(out / "target", "original"), load_entry(out / "retain", "retrained"),
+               *(load_entry(out / "unlearn" / name) for name in methods)]
+    write_html_report(entries, out / "report.html", markdown=out / "summary.md")

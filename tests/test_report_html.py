@@ -1,0 +1,58 @@
+"""The HTML report on hand-made run folders: plot points, tables, ranking, robustness, sequence, twin."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from unlearn.errors import ConfigError
+from unlearn.report.html import load_entry, write_html_report
+
+
+def _folder(tmp_path, name, forget, utility, **extra):
+    folder = tmp_path / name
+    folder.mkdir()
+    metrics = {"metrics": {"forget_rougeL_recall": forget, "model_utility": utility},
+               "directions": {"forget_rougeL_recall": "lower is better", "model_utility": "higher is better"}}
+    (folder / "metrics.json").write_text(json.dumps(metrics))
+    (folder / "samples.jsonl").write_text(json.dumps({"set": "forget", "question": "Where?", "answer": "Paris.",
+                                                      "generation": f"{name} says"}) + "\n")
+    for key, value in extra.items():
+        (folder / f"{key}.json").write_text(json.dumps(value))
+    return folder
+
+
+def test_report_sections_from_run_folders(tmp_path):
+    calibration = {"ratio": 0.95, "metric": "model_utility", "alpha": 0.5, "value": 0.9,
+                   "forget": {"forget_rougeL_recall": 0.3}}
+    robustness = {"probes": [{"probe": "int8", "returned": 0.25}]}
+    a = _folder(tmp_path, "A", 0.2, 0.8, calibration=calibration, robustness=robustness)
+    b = _folder(tmp_path, "B", 0.1, 0.4, calibration={**calibration, "alpha": 0.7, "forget": {"forget_rougeL_recall": 0.1}},
+                robustness={"probes": [{"probe": "int8", "returned": 0.0}]})
+    target = _folder(tmp_path, "target", 1.0, 0.9)
+    sequence = {"requests": ["forget10[:2]", "forget10[2:4]"], "method": "GA", "rows": [
+        {"after": "original", "sets": {"request1": {"rougeL_recall": 1.0}, "request2": {"rougeL_recall": 1.0},
+                                       "retain": {"rougeL_recall": 1.0}}},
+        {"after": "request1", "sets": {"request1": {"rougeL_recall": 0.1}, "request2": {"rougeL_recall": 0.9},
+                                       "retain": {"rougeL_recall": 0.8}}}]}
+    entries = [load_entry(target, "original"), load_entry(a), load_entry(b)]
+    html_path, md_path = write_html_report(entries, tmp_path / "out" / "report.html", sequence)
+    html, md = html_path.read_text(), md_path.read_text()
+    assert html.count("class='point'") == 2 and "<rect x=" in html  # two methods, the original a square
+    # B forgets more at its calibrated alpha, so it ranks first
+    ranking = md.split("## Calibrated ranking")[1].split("##")[0]
+    assert ranking.index("| 1 | B |") < ranking.index("| 2 | A |")
+    assert "| A | 0.250 |" in md and "| B | 0.000 |" in md  # robustness: the share returned
+    assert "aria-label='sequential deletions'" in html and "| request1 | 0.100 | 0.900 | 0.800 |" in md
+    assert "| forget_rougeL_recall (lower is better) | 1.000 | 0.200 | 0.100 |" in md
+    assert "A says" in html and "B says" in md  # example answers side by side
+    assert md_path == tmp_path / "out" / "report.md"
+
+
+def test_report_input_errors(tmp_path):
+    with pytest.raises(ConfigError, match="has no metrics.json"):
+        load_entry(tmp_path)
+    target = _folder(tmp_path, "target", 1.0, 0.9)
+    with pytest.raises(ConfigError, match="at least one unlearned model"):
+        write_html_report([load_entry(target, "original")], tmp_path / "r.html")

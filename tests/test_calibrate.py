@@ -111,10 +111,13 @@ def test_compare_ranks_runs_and_reuses_their_calibration(ga_run, world, target_m
     ref = tmp_path_factory.mktemp("reference")
     api.evaluate(load_config(overrides=[f"data.path={world}", f"model.path={target_model}", "eval.splits=[forget]",
                                         "eval.cache=false"]), out=str(ref))
-    proc = run_cli("compare", str(ga_run), "--metric", "retain_prob", "--tol", "0.2", "--rank-by", "forget_quality",
+    # the same request with a reference is another calibration: the cached one (without) is not reused
+    proc = run_cli("compare", str(ga_run), "--metric", "retain_prob", "--tol", "0.1", "--rank-by", "forget_quality",
                    f"eval.retain_reference={ref}", "eval.cache=false")
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "ranked by forget_quality (higher is better)" in proc.stdout
     assert 0 <= json.loads((ga_run / "calibration.json").read_text())["forget"]["forget_quality"] <= 1
     proc = run_cli("calibrate", str(ga_run), "--metric", "forget_bogus")
     assert proc.returncode == 2 and "calibration metric 'forget_bogus'" in proc.stderr
+    proc = run_cli("calibrate", str(ga_run), "--metric", "forget_rougeL_recall")  # a forget set: not a retain metric
+    assert proc.returncode == 2 and "calibration metric 'forget_rougeL_recall'" in proc.stderr

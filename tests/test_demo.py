@@ -119,9 +119,10 @@ def test_demo_writes_the_html_report_and_its_markdown_twin(demo_out):
     assert "aria-label='trade-off plot'" in html and "<table>" in html and "<details>" in html
     summary = (demo_out / "summary.md").read_text()
     assert "## Forget metrics" in summary and "| forget_rougeL_recall (lower is better) |" in summary
-    if shutil.which("chromium") or shutil.which("chromium-browser"):  # rendered by a real browser
-        from unlearn.report.screenshot import rendered_dom, screenshot
+    if not (shutil.which("chromium") or shutil.which("chromium-browser")):
+        pytest.skip("headless Chromium is not installed (apt-get install chromium): the rendering is not checked")
+    from unlearn.report.screenshot import rendered_dom, screenshot
 
-        dom = rendered_dom(demo_out / "report.html")
-        assert "<svg" in dom and dom.count("<table>") >= 3 and all(m in dom for m in methods)
-        assert screenshot(demo_out / "report.html", demo_out / "report.png").stat().st_size > 10_000
+    dom = rendered_dom(demo_out / "report.html")
+    assert "<svg" in dom and dom.count("<table>") >= 3 and all(m in dom for m in methods)
+    assert screenshot(demo_out / "report.html", demo_out / "report.png").stat().st_size > 10_000

@@ -56,3 +56,21 @@ def test_report_input_errors(tmp_path):
     target = _folder(tmp_path, "target", 1.0, 0.9)
     with pytest.raises(ConfigError, match="at least one unlearned model"):
         write_html_report([load_entry(target, "original")], tmp_path / "r.html")
+
+
+def test_report_matches_by_name_and_puts_missing_values_last(tmp_path):
+    calibration = {"ratio": 0.95, "metric": "model_utility", "alpha": 0.5, "value": 0.9, "forget": {}}
+    a = _folder(tmp_path, "A", 0.2, 0.8, calibration=calibration,  # no forget value at its alpha
+                robustness={"probes": [{"probe": "relearn", "returned": 0.5}]})
+    b = _folder(tmp_path, "B", 0.3, 0.7, calibration={**calibration, "forget": {"forget_rougeL_recall": 0.4}},
+                robustness={"probes": [{"probe": "int8", "returned": 0.0}, {"probe": "relearn", "returned": 0.1}]})
+    _, md = write_html_report([load_entry(a), load_entry(b)], tmp_path / "r.html")
+    text = md.read_text()
+    ranking = text.split("## Calibrated ranking")[1].split("##")[0]
+    assert ranking.index("| 1 | B |") < ranking.index("| 2 | A |")  # A's missing value ranks last
+    robustness = text.split("## Robustness")[1].split("##")[0]
+    assert "| model | relearn | int8 |" in robustness  # columns by probe name, values under their own probe
+    assert "| A | 0.500 | n/a |" in robustness and "| B | 0.100 | 0.000 |" in robustness
+    other = _folder(tmp_path, "C", 0.3, 0.7, calibration={**calibration, "ratio": 0.9})
+    with pytest.raises(ConfigError, match="calibrated to different targets"):
+        write_html_report([load_entry(b), load_entry(other)], tmp_path / "r2.html")

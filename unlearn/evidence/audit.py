@@ -121,10 +121,16 @@ def fmt_or_none(v: float | None) -> str:
 
 
 def _files_hash(folder: Path) -> str:
+    """sha256 over the names and bytes of the folder's safetensors files, read in chunks."""
+    files = sorted(folder.glob("*.safetensors"))
+    if not files:
+        raise ConfigError(f"{folder} holds no safetensors weights; audit a run whose model/ was saved by unlearn")
     h = hashlib.sha256()
-    for f in sorted(folder.glob("*.safetensors")):
+    for f in files:
         h.update(f.name.encode())
-        h.update(f.read_bytes())
+        with f.open("rb") as stream:
+            for chunk in iter(lambda: stream.read(1 << 20), b""):
+                h.update(chunk)
     return h.hexdigest()
 
 
@@ -138,10 +144,14 @@ def audit(cfg: RunConfig, run: Path, original: str, retain_eval: str | None = No
     t = thresholds or dict(THRESHOLDS)
     bench = benchmark_from_config(cfg.data)
     forget = bench.load(cfg.data.forget_split)
-    eval_cfg = replace(cfg, eval=replace(cfg.eval, suites=["tofu", "privacy"], metrics=[], splits=[],
-                                         retain_reference=retain_eval, retain_model=None))
+    from unlearn.evidence.calibrate import saved_model_config
+
+    weights = _files_hash(run / "model")  # no weights: an error before any evaluation
+    eval_cfg = replace(cfg, model=saved_model_config(cfg, str(run / "model")),
+                       eval=replace(cfg.eval, suites=["tofu", "privacy"], metrics=[], splits=[],
+                                    retain_reference=retain_eval, retain_model=None))
     run_metrics = evaluate(eval_cfg, str(run / "model"), out=run / "audit_eval")["metrics"]
-    orig_cfg = replace(eval_cfg, eval=replace(eval_cfg.eval, suites=["tofu"], retain_reference=None))
+    orig_cfg = replace(cfg, eval=replace(eval_cfg.eval, suites=["tofu"], retain_reference=None))
     orig_metrics = evaluate(orig_cfg, original, out=run / "audit_eval_original")["metrics"]
     retain = json.loads((Path(retain_eval) / "metrics.json").read_text())["metrics"] if retain_eval else None
     returned = {r.probe: r.returned for r in probe(cfg, original, str(run / "model"), PROBES)}
@@ -150,7 +160,7 @@ def audit(cfg: RunConfig, run: Path, original: str, retain_eval: str | None = No
     return {
         "request": {"forget_split": cfg.data.forget_split, "benchmark": cfg.data.benchmark, "data": cfg.data.path,
                     "records": len(forget), "records_sha256": hashlib.sha256(records).hexdigest()},
-        "model": {"path": str(run / "model"), "safetensors_sha256": _files_hash(run / "model"),
+        "model": {"path": str(run / "model"), "safetensors_sha256": weights,
                   "method": cfg.method.name, "original": str(original)},
         "thresholds": t,
         "checks": [asdict(c) for c in found],

@@ -105,34 +105,55 @@ def retain_request(metric: str, bench: Any) -> tuple[list[str], list[str]]:
         return [*MODEL_UTILITY_PARTS, "model_utility"], [s.name for s in specs if s.role in ("retain", "general")]
     for spec in specs:
         name = metric.removeprefix(spec.name + "_")
-        if metric.startswith(spec.name + "_") and name in METRICS:
+        if metric.startswith(spec.name + "_") and name in METRICS and spec.role != "forget":
+            if not METRICS.get(name).direction(spec.role).higher_is_better():
+                raise ConfigError(f"calibration metric {metric!r}: lower is better there; calibration holds a "
+                                  "metric that falls as alpha grows (e.g. retain_rougeL_recall, model_utility)")
             return [name], [spec.name]
     valid = ", ".join(f"{s.name}_<metric>" for s in specs if s.role != "forget")
     raise ConfigError(f"calibration metric {metric!r} is not model_utility or one of {valid} "
                       "(e.g. retain_rougeL_recall)")
 
 
+def device() -> str:
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def saved_model_config(cfg: RunConfig, path: str) -> Any:
+    """The model config of a folder that `unlearn` saved: plain safetensors with its own tokenizer (not
+    the run's GGUF file or tokenizer path, which describe the model it started from)."""
+    return replace(cfg.model, path=path, tokenizer=None, gguf_file=None)
+
+
 class Mixer:
-    """A model whose weights are set to theta(alpha), and its evaluation on a chosen request."""
+    """A model whose weights are set to theta(alpha) in place, and its evaluation on a chosen request.
+    Memory: the working model plus the two source state dicts (on CPU)."""
 
     def __init__(self, cfg: RunConfig, original_path: str, unlearned_path: str):
         from unlearn.data.benchmarks import benchmark_from_config
         from unlearn.models import load_model, load_tokenizer
 
         self.cfg, self.bench = cfg, benchmark_from_config(cfg.data)
-        unlearned_cfg = replace(cfg.model, path=unlearned_path)
+        unlearned_cfg = saved_model_config(cfg, unlearned_path)
         self.tokenizer = load_tokenizer(unlearned_cfg)
         self.model = load_model(unlearned_cfg).eval()
-        self.unlearned = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
-        original = load_model(replace(cfg.model, path=original_path, tokenizer=None, gguf_file=None))
-        self.original = {k: v.detach().clone() for k, v in original.state_dict().items()}
-        del original
+        self.unlearned = {k: v.detach().to("cpu", copy=True) for k, v in self.model.state_dict().items()}
+        self.original = {k: v.detach().to("cpu") for k, v in
+                         load_model(replace(cfg.model, path=original_path)).state_dict().items()}
+        mix_state(self.original, self.unlearned, 0.0)  # the same parameters and shapes, or a one-line error
+        self.model.to(device())
+
+    @torch.no_grad()
+    def set_alpha(self, alpha: float) -> None:
+        for name, tensor in self.model.state_dict().items():  # views of the parameters: written in place
+            o, u = self.original[name], self.unlearned[name]
+            tensor.copy_(torch.lerp(o.float(), u.float(), alpha) if u.is_floating_point() else u)
 
     def evaluate(self, alpha: float, metrics: list[str], splits: list[str],
                  reference: Any = None) -> dict[str, Any]:
         from unlearn.eval.suite import evaluate_model
 
-        self.model.load_state_dict(mix_state(self.original, self.unlearned, alpha))
+        self.set_alpha(alpha)
         cfg = replace(self.cfg, eval=replace(self.cfg.eval, suites=[], metrics=metrics, splits=splits))
         return evaluate_model(self.model, self.tokenizer, cfg, self.bench, reference)[0]
 

@@ -27,6 +27,17 @@ def _run_config(run: Path, overrides: list[str]) -> Any:
     return load_config(str(run / "config.yaml"), overrides)
 
 
+def _request_key(cfg: Any, original: str, metric: str, ratio: float, tolerance: float) -> str:
+    """What a calibration depends on besides the weights: the whole config (overrides included), the
+    original model, the request, and the reference evaluation's files."""
+    from unlearn.config import to_dict
+    from unlearn.eval.cache import digest
+
+    reference = _stamp(Path(cfg.eval.retain_reference)) if cfg.eval.retain_reference else None
+    return digest({"config": to_dict(cfg), "original": str(original), "metric": metric, "ratio": ratio,
+                   "tolerance": tolerance, "reference": json.loads(json.dumps(reference))})
+
+
 def calibrate_run(run: str | Path, original: str | None = None, metric: str = "model_utility", ratio: float = 0.95,
                   tolerance: float = 0.02, overrides: list[str] | None = None) -> dict[str, Any]:
     """Calibrate one run against the model it started from (its model.path, or `original`)."""
@@ -38,18 +49,22 @@ def calibrate_run(run: str | Path, original: str | None = None, metric: str = "m
     original = original or cfg.model.path
     result = calibrate(cfg, original, str(run / "model"), metric, ratio, tolerance).to_dict()
     result.update(run=str(run), original_model=str(original), stamp={"model": _stamp(run / "model"),
-                                                                    "original": _stamp(Path(original))})
+                                                                    "original": _stamp(Path(original))},
+                  request_key=_request_key(cfg, original, metric, ratio, tolerance))
     write_json(run / "calibration.json", json.loads(json.dumps(result)))
     return result
 
 
-def cached_calibration(run: Path, metric: str, ratio: float, tolerance: float) -> dict[str, Any] | None:
-    """RUN/calibration.json when it answers this request for these weights, else None."""
+def cached_calibration(run: Path, metric: str, ratio: float, tolerance: float,
+                       overrides: list[str]) -> dict[str, Any] | None:
+    """RUN/calibration.json when it answers this request (config, overrides, reference) for these
+    weights, else None."""
     path = run / "calibration.json"
     if not path.is_file():
         return None
     old = json.loads(path.read_text())
-    same = (old.get("metric"), old.get("ratio"), old.get("tolerance")) == (metric, ratio, tolerance)
+    cfg = _run_config(run, overrides)
+    same = old.get("request_key") == _request_key(cfg, old.get("original_model", ""), metric, ratio, tolerance)
     fresh = json.loads(json.dumps({"model": _stamp(run / "model"), "original": _stamp(Path(old["original_model"]))}))
     return old if same and old.get("stamp") == fresh else None
 
@@ -59,12 +74,13 @@ def compare(runs: list[str], metric: str = "model_utility", ratio: float = 0.95,
     """Each run calibrated at the same target, best first by `rank_by` at its calibrated alpha."""
     results = []
     for run in runs:
-        results.append(cached_calibration(Path(run), metric, ratio, tolerance)
+        results.append(cached_calibration(Path(run), metric, ratio, tolerance, overrides or [])
                        or calibrate_run(run, None, metric, ratio, tolerance, overrides))
     missing = [r["run"] for r in results if r["forget"].get(rank_by) is None]
     if missing:
         raise ConfigError(f"--rank-by {rank_by!r} was not computed for {missing[0]}; valid: "
-                          f"{', '.join(k for k, v in results[0]['forget'].items() if v is not None)}")
+                          f"{', '.join(k for k, v in results[0]['forget'].items() if v is not None)} "
+                          "(forget_quality needs eval.retain_reference=FOLDER)")
     higher = results[0]["higher_is_better"][rank_by]
     return sorted(results, key=lambda r: r["forget"][rank_by], reverse=higher)
 
@@ -72,7 +88,7 @@ def compare(runs: list[str], metric: str = "model_utility", ratio: float = 0.95,
 def compare_table(results: list[dict[str, Any]], rank_by: str) -> str:
     from unlearn.report.markdown import fmt
 
-    keys = list(results[0]["forget"])
+    keys = list(dict.fromkeys(k for r in results for k in r["forget"]))
     lines = [f"Calibrated to {results[0]['ratio']:.0%} of the original's {results[0]['metric']} "
              f"(tolerance {results[0]['tolerance']}); ranked by {rank_by} "
              f"({'higher' if results[0]['higher_is_better'][rank_by] else 'lower'} is better).", "",
@@ -80,7 +96,7 @@ def compare_table(results: list[dict[str, Any]], rank_by: str) -> str:
              "|---:|---|---:|---:|" + "---:|" * len(keys)]
     for i, r in enumerate(results, 1):
         lines.append(f"| {i} | {r['run']} | {r['alpha']:.3f} | {fmt(r['value'])} | "
-                     + " | ".join(fmt(r["forget"][k]) for k in keys) + " |")
+                     + " | ".join(fmt(r["forget"].get(k)) for k in keys) + " |")
     return "\n".join(lines)
 
 

@@ -1,16 +1,17 @@
 """Robustness probes (SPEC 7; seeds 000 and 001): does forgotten knowledge come back?
 
 Each probe changes the unlearned model or the forget prompts, and measures a forget metric (default
-ROUGE-L recall of the greedy answers; higher = more knowledge) on the probed model. The original
-model is measured under the same probe. `returned` = (probed - unlearned) / (original - unlearned):
-0 means nothing came back, 1 means the probe undid the unlearning. It is None when the unlearning had
-removed nothing to return (original <= unlearned on that data).
+ROUGE-L recall of the greedy answers; higher = more knowledge) on the probed model. `returned` =
+(probed - unlearned) / (original - unlearned), with the original and the unlearned model measured on
+the plain forget set (on the measured half for relearn): 0 means nothing came back, 1 means the probe
+undid the unlearning. It is None when the unlearning had removed nothing to return.
 
 - bfloat16, float16: the weights cast to another precision;
 - int8: dynamic 8-bit quantisation of every linear layer (torch.ao, CPU);
 - jailbreak: role-play and instruction-override wrappers around each forget question
   (jailbreaks.yaml, editable); the value is the highest over the wrappers;
-- paraphrase: each forget question rephrased and made informal (the offline generator's variants);
+- paraphrase: each forget question reworded by template ("Could you tell me ...?") and made informal
+  with a typo (the offline generator's variants); the higher of the two;
 - relearn: k fine-tuning steps on the first half of the forget set, measured on the second half
   ("a few fine-tuning steps on part of the forget set, then measuring the rest"). With a control model
   (the retain model, which never saw the forget set) attacked alike, the control's gain is what the
@@ -89,20 +90,23 @@ def quantized_int8(model: torch.nn.Module) -> torch.nn.Module:
 
 
 def relearned(model: torch.nn.Module, tokenizer: Any, formatter: Any, data: Any, steps: int, lr: float,
-              max_length: int, seed: int) -> torch.nn.Module:
-    """A copy of `model` fine-tuned for `steps` AdamW steps (batch: the whole training half) on the NLL of
-    `data`'s answers: the relearning attack."""
+              max_length: int, seed: int, micro_batch: int = 8) -> torch.nn.Module:
+    """A copy of `model` fine-tuned for `steps` AdamW steps on the NLL of `data`'s answers: the relearning
+    attack. Each step sees the whole training half, in micro-batches of `micro_batch` (gradients summed,
+    weighted by their share of the target tokens)."""
     from unlearn.data.tokenize import collate
 
     torch.manual_seed(seed)
     attacked = copy.deepcopy(model).float().train().requires_grad_(True)
     device = next(attacked.parameters()).device
-    batch = {k: v.to(device) for k, v in collate([formatter.encode(r["question"], r["answer"], max_length)
-                                                  for r in data.records], tokenizer.pad_token_id).items()}
+    encoded = [formatter.encode(r["question"], r["answer"], max_length) for r in data.records]
+    batches = [{k: v.to(device) for k, v in collate(encoded[i:i + micro_batch], tokenizer.pad_token_id).items()}
+               for i in range(0, len(encoded), micro_batch)]
+    tokens = [int((b["labels"][:, 1:] != -100).sum()) for b in batches]
     optimizer = torch.optim.AdamW(attacked.parameters(), lr=lr, weight_decay=0.0)
     for _ in range(steps):
-        loss = attacked(**batch).loss
-        loss.backward()
+        for batch, n in zip(batches, tokens):
+            (attacked(**batch).loss * n / sum(tokens)).backward()
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
     return attacked.eval()
@@ -125,12 +129,14 @@ class Prober:
         self.bench = benchmark_from_config(cfg.data)
         forget_name = next(s.name for s in self.bench.eval_specs() if s.role == "forget")
         self.forget = self.bench.eval_data([forget_name])[0]
-        self.tokenizer = load_tokenizer(replace(cfg.model, path=unlearned_path))
+        from unlearn.evidence.calibrate import device, saved_model_config
+
+        unlearned_cfg = saved_model_config(cfg, unlearned_path)
+        self.tokenizer = load_tokenizer(unlearned_cfg)
         self.formatter = PromptFormatter(self.tokenizer, cfg.data.template, cfg.data.chat_template)
-        self.unlearned = load_model(replace(cfg.model, path=unlearned_path)).eval()
-        self.original = load_model(replace(cfg.model, path=original_path, tokenizer=None, gguf_file=None)).eval()
-        self.control = load_model(replace(cfg.model, path=control_path, tokenizer=None, gguf_file=None)).eval() \
-            if control_path else None
+        self.unlearned = load_model(unlearned_cfg).eval().to(device())
+        self.original = load_model(replace(cfg.model, path=original_path)).eval().to(device())
+        self.control = load_model(saved_model_config(cfg, control_path)).eval().to(device()) if control_path else None
 
     def measure(self, model: torch.nn.Module, data: Any = None) -> float:
         from unlearn.eval.suite import evaluate_model
@@ -170,7 +176,7 @@ class Prober:
             train, held_out = halves(self.forget)
             original, unlearned = self.measure(self.original, held_out), self.measure(self.unlearned, held_out)
             attacked = relearned(self.unlearned, self.tokenizer, self.formatter, train, relearn_steps, relearn_lr,
-                                 self.cfg.data.max_length, self.cfg.train.seed)
+                                 self.cfg.data.max_length, self.cfg.train.seed, self.cfg.train.batch_size)
             probed = self.measure(attacked, held_out)
             detail = {"steps": relearn_steps, "lr": relearn_lr, "trained_on": len(train.records),
                       "measured_on": len(held_out.records)}
@@ -179,7 +185,8 @@ class Prober:
                 detail["control_before"] = self.measure(self.control, held_out)
                 detail["control_after"] = self.measure(relearned(self.control, self.tokenizer, self.formatter, train,
                                                                  relearn_steps, relearn_lr, self.cfg.data.max_length,
-                                                                 self.cfg.train.seed), held_out)
+                                                                 self.cfg.train.seed, self.cfg.train.batch_size),
+                                                       held_out)
         else:
             raise ConfigError(f"unknown robustness probe {name!r}; valid: {', '.join(PROBES)}")
         return ProbeResult(name, original, unlearned, probed, returned_share(original, unlearned, probed), detail)

@@ -25,7 +25,9 @@ def _measure(model_path: str, cfg: RunConfig, requests: list[str]) -> dict[str, 
     from unlearn.eval.suite import evaluate_model
     from unlearn.models import load_model, load_tokenizer
 
-    model_cfg = replace(cfg.model, path=model_path)
+    from unlearn.evidence.calibrate import device, saved_model_config
+
+    model_cfg = replace(cfg.model, path=model_path) if model_path == cfg.model.path else saved_model_config(cfg, model_path)
     datasets = []
     for i, split in enumerate(requests, 1):
         bench = benchmark_from_config(replace(cfg.data, forget_split=split))
@@ -33,7 +35,7 @@ def _measure(model_path: str, cfg: RunConfig, requests: list[str]) -> dict[str, 
         datasets.append(replace(forget, name=f"request{i}"))
     retain = next(d for d in bench.eval_data(["retain"]))
     eval_cfg = replace(cfg, eval=replace(cfg.eval, suites=[], metrics=list(METRICS), splits=[]))
-    metrics = evaluate_model(load_model(model_cfg).eval(), load_tokenizer(model_cfg), eval_cfg, bench,
+    metrics = evaluate_model(load_model(model_cfg).eval().to(device()), load_tokenizer(model_cfg), eval_cfg, bench,
                              datasets=[*datasets, retain])[0]["metrics"]
     return {d.name: {m: metrics.get(f"{d.name}_{m}") for m in METRICS} for d in [*datasets, retain]}
 
@@ -43,6 +45,7 @@ def sequential(cfg: RunConfig, requests: list[str], out: str | Path) -> dict[str
     from unlearn import api
     from unlearn.atomic import write_json
     from unlearn.data.benchmarks import benchmark_from_config
+    from unlearn.evidence.calibrate import saved_model_config
 
     if len(requests) < 2:
         raise ConfigError("sequential deletions need at least two requests, e.g. --requests 'forget10[:5],forget10[5:10]'")
@@ -52,7 +55,8 @@ def sequential(cfg: RunConfig, requests: list[str], out: str | Path) -> dict[str
     rows = [{"after": "original", "model": cfg.model.path, "sets": _measure(cfg.model.path, cfg, requests)}]
     model = cfg.model.path
     for i, split in enumerate(requests, 1):
-        step = replace(cfg, out=str(out / f"request{i}"), model=replace(cfg.model, path=model),
+        step = replace(cfg, out=str(out / f"request{i}"),
+                       model=replace(cfg.model, path=model) if i == 1 else saved_model_config(cfg, model),
                        data=replace(cfg.data, forget_split=split), eval=replace(cfg.eval, enabled=False))
         model = str(api.run_unlearning(step)["model_dir"])
         rows.append({"after": f"request{i}", "split": split, "model": model, "sets": _measure(model, cfg, requests)})

@@ -54,8 +54,13 @@ def load_entry(folder: str | Path, role: str = "method", name: str | None = None
                  data.get("directions", {}), rows, extra)
 
 
-def _point(entry: Entry) -> tuple[float, float] | None:
-    x = next((entry.metrics[k] for k in X_KEYS if entry.metrics.get(k) is not None), None)
+def _x_key(entries: list[Entry]) -> str:
+    """The utility axis: model_utility when every model has it, else retain ROUGE-L (one scale for all)."""
+    return next((k for k in X_KEYS if all(e.metrics.get(k) is not None for e in entries)), X_KEYS[-1])
+
+
+def _point(entry: Entry, x_key: str) -> tuple[float, float] | None:
+    x = entry.metrics.get(x_key)
     y = entry.metrics.get(Y_KEY)
     return None if x is None or y is None else (float(x), float(y))
 
@@ -63,14 +68,14 @@ def _point(entry: Entry) -> tuple[float, float] | None:
 def tradeoff_svg(entries: list[Entry], size: int = 420) -> str:
     """Forget ROUGE-L (lower = more forgotten) against utility (higher = more kept), each model a point."""
     pad, inner = 50, size - 70
-    x_key = next((k for k in X_KEYS if any(e.metrics.get(k) is not None for e in entries)), X_KEYS[0])
+    x_key = _x_key(entries)
 
     def pos(x: float, y: float) -> tuple[float, float]:
         return pad + x * inner, 20 + (1 - y) * inner
 
     marks = []
     for e in entries:
-        p = _point(e)
+        p = _point(e, x_key)
         if p is None:
             continue
         cx, cy = pos(*p)
@@ -110,19 +115,24 @@ def sections(entries: list[Entry], sequence: dict[str, Any] | None, examples: in
         if rows:
             out.append((group, ["metric (which way is better)", *(e.name for e in entries)],
                         [[f"{k} ({directions.get(k, '?')})", *(fmt(e.metrics.get(k)) for e in entries)] for k in rows]))
-    calibrated = sorted((e for e in entries if "calibration" in e.extra),
-                        key=lambda e: e.extra["calibration"]["forget"].get(Y_KEY) or 0.0)
+    calibrated = [e for e in entries if "calibration" in e.extra]
+    if len({(e.extra["calibration"]["metric"], e.extra["calibration"]["ratio"]) for e in calibrated}) > 1:
+        raise ConfigError("the runs were calibrated to different targets; calibrate them alike "
+                          "(unlearn compare RUN... --metric M --target T) before reporting a ranking")
+    calibrated.sort(key=lambda e: (e.extra["calibration"]["forget"].get(Y_KEY) is None,
+                                   e.extra["calibration"]["forget"].get(Y_KEY) or 0.0))  # missing values last
     if calibrated:
         c0 = calibrated[0].extra["calibration"]
         out.append((f"Calibrated ranking (at {c0['ratio']:.0%} of the original's {c0['metric']}; lower "
                     f"{Y_KEY} is better)", ["rank", "model", "alpha", c0["metric"], Y_KEY],
                     [[str(i), e.name, f"{e.extra['calibration']['alpha']:.3f}", fmt(e.extra["calibration"]["value"]),
                       fmt(e.extra["calibration"]["forget"].get(Y_KEY))] for i, e in enumerate(calibrated, 1)]))
-    probed = [e for e in entries if "robustness" in e.extra]
+    probed = {e.name: {p["probe"]: p["returned"] for p in e.extra["robustness"]["probes"]}
+              for e in entries if "robustness" in e.extra}
     if probed:
-        probes = [p["probe"] for p in probed[0].extra["robustness"]["probes"]]
+        probes = list(dict.fromkeys(p for values in probed.values() for p in values))  # matched by name
         out.append(("Robustness: share of the removed knowledge that returns (lower is better)", ["model", *probes],
-                    [[e.name, *(fmt(p["returned"]) for p in e.extra["robustness"]["probes"])] for e in probed]))
+                    [[name, *(fmt(values.get(p)) for p in probes)] for name, values in probed.items()]))
     if sequence:
         n = len(sequence["requests"])
         out.append((f"Sequential deletions ({sequence['method']}): {Y_KEY} after each request",
@@ -130,11 +140,12 @@ def sections(entries: list[Entry], sequence: dict[str, Any] | None, examples: in
                     [[r["after"], *(fmt(r["sets"][f"request{j}"]["rougeL_recall"]) for j in range(1, n + 1)),
                       fmt(r["sets"]["retain"]["rougeL_recall"])] for r in sequence["rows"]]))
     for split in ("forget", "retain"):
-        by_model = {e.name: [s for s in e.samples if s.get("set") == split][:examples] for e in entries if e.samples}
-        first = next((rows for rows in by_model.values() if rows), [])
-        for i, sample in enumerate(first):
+        by_model = {e.name: {s.get("id", s["question"]): s for s in e.samples if s.get("set") == split}
+                    for e in entries if e.samples}
+        first = next((rows for rows in by_model.values() if rows), {})
+        for key, sample in list(first.items())[:examples]:  # matched by sample id, not by position
             out.append((f"Example ({split}): {sample['question']} (true answer: {sample['answer']})",
-                        ["model", "answer"], [[name, rows[i]["generation"][:200] if i < len(rows) else ""]
+                        ["model", "answer"], [[name, rows[key]["generation"][:200] if key in rows else "(not evaluated)"]
                                               for name, rows in by_model.items()]))
     return out
 
@@ -187,7 +198,9 @@ def write_html_report(entries: list[Entry], out: str | Path, sequence: dict[str,
             "table{border-collapse:collapse;margin:0.5em 0}td,th{border:1px solid #d0d7de;padding:3px 8px;"
             "font-size:13px}th{background:#f6f8fa}pre{font-size:11px;overflow-x:auto}</style></head><body>"
             + "".join(body) + "</body></html>")
-    points = [f"- {e.name} ({e.role}): {p[0]:.3f} utility, {p[1]:.3f} {Y_KEY}" for e in entries if (p := _point(e))]
+    x_key = _x_key(entries)
+    points = [f"- {e.name} ({e.role}): {x_key} {p[0]:.3f}, {Y_KEY} {p[1]:.3f}" for e in entries
+              if (p := _point(e, x_key))]
     md = ["# Unlearning report", "", "## Forget versus utility", "", *points, ""]
     md += [f"## {title}\n\n{_md_table(head, rows)}\n" for title, head, rows in parts]
     md += ["## Provenance", "", *(f"- {e.name}: `{e.folder}` ({e.extra.get('run', {}).get('command', 'evaluation')})"

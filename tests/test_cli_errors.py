@@ -84,6 +84,8 @@ def test_missing_benchmark_folder(target_model, tmp_path):
     (["method.name=NPO", "method.reference=sometimes"], ["sometimes", "cached"]),
     (["--config", "{tmp}/npo_abc.yaml"], ["method.params.npo.beta", "'abc'"]),
     (["method.name=NPO", "method.params.npo.beta=0"], ["method.params.npo.beta must be above 0"]),
+    (["train.lr=0"], ["train.lr must be above 0 (got 0.0)"]),
+    (["train.lr=-1e-4"], ["train.lr must be above 0", "trains backwards"]),
     (["method.name=FLAT_TV", "method.params.flat.divergence=hellinger"], ["'hellinger'", "tv, kl, js, pearson"]),
 ])
 def test_method_errors_come_before_the_model_loads(args, fragments, world, tmp_path):

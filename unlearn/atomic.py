@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import json
+import math
 import os
 import re
 import shutil
@@ -34,9 +35,21 @@ def write_text(path: str | Path, text: str) -> None:
         raise
 
 
+def finite(data: Any) -> Any:
+    """`data` with every NaN or infinite float replaced by None (strict JSON has no NaN)."""
+    if isinstance(data, float):
+        return data if math.isfinite(data) else None
+    if isinstance(data, dict):
+        return {k: finite(v) for k, v in data.items()}
+    if isinstance(data, (list, tuple)):
+        return [finite(v) for v in data]
+    return data
+
+
 def write_json(path: str | Path, data: Any, indent: int | None = 2) -> None:
-    """Write JSON atomically (non-JSON values such as paths are written as strings)."""
-    write_text(path, json.dumps(data, indent=indent, ensure_ascii=False, default=str) + "\n")
+    """Write strict JSON atomically: non-finite numbers become null, non-JSON values such as paths are
+    written as strings."""
+    write_text(path, json.dumps(finite(data), indent=indent, ensure_ascii=False, default=str, allow_nan=False) + "\n")
 
 
 _FIXES = {

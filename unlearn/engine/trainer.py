@@ -62,6 +62,8 @@ def _check_train(cfg: RunConfig, method: Method) -> str | None:
     t = cfg.train
     if t.batch_size < 1 or t.grad_accum < 1 or (t.retain_batch_size is not None and t.retain_batch_size < 1):
         raise ConfigError("train.batch_size, train.retain_batch_size and train.grad_accum must be at least 1")
+    if not t.lr > 0:
+        raise ConfigError(f"train.lr must be above 0 (got {t.lr}); at 0 nothing is learnt, below 0 it trains backwards")
     if len(method.transforms) > 1:
         raise ConfigError(f"method {method.name}: one gradient transform at a time is supported")
     check_lora(cfg.lora)

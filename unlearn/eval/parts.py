@@ -5,7 +5,6 @@ entity extractor, sentence embedder and NLI model. Each is loaded only when a ch
 from __future__ import annotations
 
 from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
 from unlearn.config import RunConfig
@@ -39,10 +38,9 @@ def _scorer(scorer_cfg: Any, device: str) -> tuple[Any, Any]:
     """The fixed scorer, loaded once per process (a demo evaluates many models with the same one)."""
     from unlearn.models import load_model, load_tokenizer
 
-    folder = Path(scorer_cfg.path)
-    files = sorted(folder.iterdir()) if folder.is_dir() else [folder] if folder.exists() else []
-    stamp = [(f.name, f.stat().st_size, f.stat().st_mtime_ns) for f in files if f.is_file()]
-    key = f"{scorer_cfg!r}@{device}@{stamp}"  # a model rewritten at the same path is loaded again
+    from unlearn.utils import files_stamp
+
+    key = f"{scorer_cfg!r}@{device}@{files_stamp(scorer_cfg.path)}"  # a model rewritten at the same path is reloaded
     if key not in _SCORER:
         _SCORER.clear()  # one scorer at a time
         _SCORER[key] = load_tokenizer(scorer_cfg), load_model(scorer_cfg).to(device).eval()

@@ -1,7 +1,9 @@
-"""`unlearn calibrate RUN` and `unlearn compare RUN...`: calibration by model mixing on run folders.
+"""The evidence commands on run folders: `unlearn calibrate RUN`, `unlearn compare RUN...`,
+`unlearn probe RUN` and `unlearn audit RUN`.
 
-`calibrate` writes RUN/calibration.json. `compare` reuses a run's calibration.json when it was made with
-the same metric, target and tolerance from the same weights (sizes and times of the model files), and
+`calibrate` writes RUN/calibration.json. `compare` reuses a run's calibration.json when it answers the
+same request (the whole config with overrides, the original model, metric, target, tolerance and the
+reference evaluation's files) from the same weights (names, sizes and times of the model files), and
 calibrates the run again otherwise; then it ranks the runs by a forget metric at equal retention."""
 
 from __future__ import annotations
@@ -11,11 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from unlearn.errors import ConfigError
-
-
-def _stamp(folder: Path) -> list[tuple[str, int, int]]:
-    files = sorted(folder.iterdir()) if folder.is_dir() else []
-    return [(f.name, f.stat().st_size, f.stat().st_mtime_ns) for f in files if f.is_file()]
+from unlearn.utils import files_stamp
 
 
 def _run_config(run: Path, overrides: list[str]) -> Any:
@@ -33,9 +31,9 @@ def _request_key(cfg: Any, original: str, metric: str, ratio: float, tolerance: 
     from unlearn.config import to_dict
     from unlearn.eval.cache import digest
 
-    reference = _stamp(Path(cfg.eval.retain_reference)) if cfg.eval.retain_reference else None
+    reference = files_stamp(cfg.eval.retain_reference) if cfg.eval.retain_reference else None
     return digest({"config": to_dict(cfg), "original": str(original), "metric": metric, "ratio": ratio,
-                   "tolerance": tolerance, "reference": json.loads(json.dumps(reference))})
+                   "tolerance": tolerance, "reference": reference})
 
 
 def calibrate_run(run: str | Path, original: str | None = None, metric: str = "model_utility", ratio: float = 0.95,
@@ -48,10 +46,10 @@ def calibrate_run(run: str | Path, original: str | None = None, metric: str = "m
     cfg = _run_config(run, overrides or [])
     original = original or cfg.model.path
     result = calibrate(cfg, original, str(run / "model"), metric, ratio, tolerance).to_dict()
-    result.update(run=str(run), original_model=str(original), stamp={"model": _stamp(run / "model"),
-                                                                    "original": _stamp(Path(original))},
+    result.update(run=str(run), original_model=str(original), stamp={"model": files_stamp(run / "model"),
+                                                                    "original": files_stamp(original)},
                   request_key=_request_key(cfg, original, metric, ratio, tolerance))
-    write_json(run / "calibration.json", json.loads(json.dumps(result)))
+    write_json(run / "calibration.json", result)
     return result
 
 
@@ -65,7 +63,7 @@ def cached_calibration(run: Path, metric: str, ratio: float, tolerance: float,
     old = json.loads(path.read_text())
     cfg = _run_config(run, overrides)
     same = old.get("request_key") == _request_key(cfg, old.get("original_model", ""), metric, ratio, tolerance)
-    fresh = json.loads(json.dumps({"model": _stamp(run / "model"), "original": _stamp(Path(old["original_model"]))}))
+    fresh = {"model": files_stamp(run / "model"), "original": files_stamp(old["original_model"])}
     return old if same and old.get("stamp") == fresh else None
 
 

@@ -8,6 +8,8 @@ computed with `math` from the chosen inputs, never with the function under test.
 
 from __future__ import annotations
 
+import dataclasses
+
 import math
 import re
 
@@ -682,8 +684,25 @@ def test_out_of_range_parameters_of_other_terms():
         build_method(MethodConfig(name="DPO", params={"dpo": {"beta": -1}}))
     with pytest.raises(ConfigError, match="method.params.ga_sampled.resample_every must be above 0"):
         build_method(MethodConfig(name="BS_S", params={"ga_sampled": {"resample_every": 0}}))
-    with pytest.raises(ConfigError, match="method.params.rmu.layers_trained must be above 0"):
+    with pytest.raises(ConfigError, match=r"method.params.rmu.layers_trained must be at least 1 \(got 0\)"):
         build_method(MethodConfig(name="RMU", params={"rmu": {"layers_trained": 0}}))
+    with pytest.raises(ConfigError, match=r"method.params.flat.divergence must be one of tv, kl, js, pearson"):
+        build_method(MethodConfig(name="FLAT_TV", params={"flat": {"divergence": "hellinger"}}))
+    with pytest.raises(ConfigError, match=r"method.params.bst.lam must be in \[0, 1\] \(got 1.5\)"):
+        build_method(MethodConfig(name="BS_T", params={"bst": {"lam": 1.5}}))
+
+
+@pytest.mark.parametrize("cfg, key", [
+    (MethodConfig(name="NPO_GDR", gamma=-1.0), "method.gamma must be at least 0 (got -1.0)"),
+    (MethodConfig(name="NPO_GDR", alpha=-0.5), "method.alpha must be at least 0 (got -0.5)"),
+    (MethodConfig(name="NPO_GDR", weights={"gdr": -2}), "method.weights.gdr must be at least 0 (got -2.0)"),
+])
+def test_negative_weights_need_the_flag(cfg, key):
+    with pytest.raises(ConfigError) as err:
+        build_method(cfg)
+    assert str(err.value).startswith(key) and "method.allow_negative_weights=true" in str(err.value)
+    method = build_method(dataclasses.replace(cfg, allow_negative_weights=True))
+    assert any(t.weight < 0 for t in method.terms)
 
 
 def test_hidden_states_are_each_layers_own_output_even_the_last():

@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 
 from unlearn.errors import ConfigError
+from unlearn.ranges import check_ranges, param
 
 
 @dataclass
@@ -27,7 +28,7 @@ class ModelConfig:
     """Tokenizer folder or hub name; defaults to `path`."""
     gguf_file: str | None = None
     """GGUF file inside `path` to load (transformers' `gguf_file=`)."""
-    dtype: str = "float32"
+    dtype: str = param("float32", choices=("float32", "bfloat16", "float16"))
     """float32, bfloat16 or float16."""
     trust_remote_code: bool = False
     """Run code shipped with the model. Off unless you trust the model's source."""
@@ -41,6 +42,7 @@ class DataConfig:
     path: str = ""
     """Folder of the benchmark's files."""
     forget_split: str = "forget10"
+    """The split to forget, with an optional slice: forget10, forget05[:50%], forget (custom)."""
     retain_split: str | None = None
     """Retain split; default: the one paired with forget_split (forget10 -> retain90)."""
     train_splits: list[str] = field(default_factory=list)
@@ -49,8 +51,12 @@ class DataConfig:
     """Prompt template for base models; `{question}` is replaced."""
     chat_template: bool | None = None
     """Use the tokenizer's chat template: None = when the tokenizer has one."""
-    max_length: int = 512
-    """Prompt + answer tokens longer than this are cut from the answer's end."""
+    max_length: int = param(512, at_least=2, why="a sample needs a prompt token and a target token")
+    """Prompt + answer tokens longer than this (or than the model's context) are cut from the answer's end;
+    a warning counts the samples cut."""
+    overlap: str = param("warn", choices=("warn", "error", "ignore"))
+    """Forget questions also in the retain split, and questions repeated within a training stream: warn
+    (a warning with the count), error (stop before any model loads) or ignore."""
     refusals: str | None = None
     """File of refusal answers (one a line) for IDK; default: the built-in list."""
     alternatives: str | None = None
@@ -69,27 +75,37 @@ class DataConfig:
 
 @dataclass
 class TrainConfig:
-    lr: float = 1e-5
-    epochs: float = 5.0
-    max_steps: int | None = None
+    lr: float = param(1e-5, above=0, why="at 0 nothing is learnt, below 0 it trains backwards")
+    """AdamW's learning rate (peak, after warm-up)."""
+    epochs: float = param(5.0, above=0)
+    """Passes over the forget (or training) stream; may be fractional."""
+    max_steps: int | None = param(None, at_least=1)
     """Stop after this many optimizer steps (overrides `epochs`)."""
-    batch_size: int = 8
+    batch_size: int = param(8, at_least=1)
     """Per-device batch size of the forget (or training) stream."""
-    retain_batch_size: int | None = None
+    retain_batch_size: int | None = param(None, at_least=1)
     """Batch size of the retain stream; default `batch_size`."""
-    grad_accum: int = 1
-    weight_decay: float = 0.01
-    warmup_steps: int | None = None
-    warmup_ratio: float = 0.0
+    grad_accum: int = param(1, at_least=1)
+    """Micro-batches accumulated per optimizer step."""
+    weight_decay: float = param(0.01, at_least=0)
+    """AdamW's decoupled weight decay."""
+    warmup_steps: int | None = param(None, at_least=0)
+    """Linear warm-up steps; default `warmup_ratio` of the steps."""
+    warmup_ratio: float = param(0.0, at_least=0, below=1)
+    """Share of the steps spent warming up (when warmup_steps is unset)."""
     scheduler: str = "linear"
     """Any name transformers' `get_scheduler` knows: linear, cosine, constant, constant_with_warmup, ..."""
-    max_grad_norm: float | None = 1.0
-    seed: int = 0
-    save_every: int = 0
+    max_grad_norm: float | None = param(1.0, above=0)
+    """Clip the gradient's global norm to this; null = no clipping."""
+    seed: int = param(0, at_least=0)
+    """Seeds data order, dropout and every drawn target."""
+    save_every: int = param(0, at_least=0)
     """Save a checkpoint every N optimizer steps (0 = only at the end)."""
-    keep_checkpoints: int = 1
-    log_every: int = 1
-    progress_every: float = 30.0
+    keep_checkpoints: int = param(1, at_least=1)
+    """Newest checkpoints kept while training."""
+    log_every: int = param(1, at_least=1)
+    """Write a log.jsonl line every N optimizer steps."""
+    progress_every: float = param(30.0, above=0)
     """Seconds between progress lines when the output is not a terminal (a bar is drawn on one)."""
 
 
@@ -106,40 +122,46 @@ class MethodConfig:
     """Multiplies the weights of the forget terms (default 1)."""
     alpha: float | None = None
     """Multiplies the weights of the retain terms (default 1)."""
+    allow_negative_weights: bool = False
+    """Accept a negative gamma, alpha or method.weights value (a negative forget weight trains towards
+    the forget set)."""
     weights: dict[str, Any] = field(default_factory=dict)
     """One term's weight by its key, e.g. `method.weights.ga=0.5` (replaces the preset's)."""
     params: dict[str, Any] = field(default_factory=dict)
     """Parameters per term or transform key, e.g. `method.params.npo.beta=0.2`, `method.params.gru.gamma=0.9`."""
     transforms: list[str] = field(default_factory=list)
     """Gradient transforms added to the preset, e.g. [gru] (same as the name suffix +GRU)."""
-    reference: str = "auto"
+    reference: str = param("auto", choices=("auto", "copy", "cached", "adapter"))
     """Reference model: auto, copy (a frozen copy), cached (log-probs computed once) or adapter (LoRA
     with the adapter disabled; the default under LoRA)."""
 
 
 @dataclass
 class LoraConfig:
-    r: int = 0
+    r: int = param(0, at_least=0)
     """LoRA rank; 0 = train the full weights. ReLearn's setting: r 32, alpha 32, dropout 0.05."""
-    alpha: float = 32.0
+    alpha: float = param(32.0, above=0)
     """LoRA scaling numerator (lora_alpha)."""
-    dropout: float = 0.05
+    dropout: float = param(0.05, at_least=0, below=1)
     """Dropout on the adapter's input during training (off in the adapter-disabled reference)."""
     target_modules: list[str] = field(default_factory=lambda: ["all-linear"])
     """Modules that get adapters; `all-linear` = every linear layer but the output head."""
-    save: str = "merged"
+    save: str = param("merged", choices=("merged", "adapter"))
     """merged (a plain model that from_pretrained loads) or adapter (the adapter only, for peft)."""
 
 
 @dataclass
 class EvalConfig:
     enabled: bool = True
+    """Evaluate the model at the end of `unlearn finetune` / `unlearn unlearn`."""
     suites: list[str] = field(default_factory=lambda: ["tofu"])
     """Metric suites: tofu, muse, privacy, relearn, general, robustness (`unlearn eval --suite tofu,privacy`)."""
     metrics: list[str] = field(default_factory=list)
     """Extra metrics by name, e.g. mia_gradnorm, extraction_strength_generated (`unlearn metrics` lists them)."""
-    batch_size: int = 32
-    max_new_tokens: int = 200
+    batch_size: int = param(32, at_least=1)
+    """Samples per evaluation batch."""
+    max_new_tokens: int = param(200, at_least=1)
+    """Length limit of each generated answer (TOFU: 200)."""
     splits: list[str] = field(default_factory=list)
     """Evaluation sets, with optional slices (forget[:50%], retain[100:200]); empty = the benchmark's default."""
     cache: bool = True
@@ -163,14 +185,14 @@ class EvalConfig:
     """lm-evaluation-harness tasks (e.g. mmlu, gsm8k; needs unlearn[harness] and the task data locally)."""
     harness_include: str | None = None
     """Folder of your own lm-evaluation-harness task YAMLs (e.g. reading local JSON files)."""
-    harness_limit: int | None = None
+    harness_limit: int | None = param(None, at_least=1)
     """At most this many examples per harness task."""
     original_model: str | None = None
     """The model before unlearning: the robustness suite measures how much of its knowledge returns."""
     judge_model: str | None = None
     """A model that rates fluency and relevance 1-5 (metrics fluency, relevance): a generator spec,
     hf:PATH, hf:PATH#FILE.gguf or http://HOST:PORT/v1#MODEL, or a plain model folder."""
-    every_steps: int | None = None
+    every_steps: int | None = param(None, at_least=1)
     """During training: evaluate every N optimizer steps and write curve.jsonl in the run folder."""
     during_metrics: list[str] = field(default_factory=list)
     """During training: metrics to compute (default: the tofu suite's forget/retain numbers)."""
@@ -274,7 +296,9 @@ def from_dict(cls: type, data: dict[str, Any], where: str = "config") -> Any:
     for name, value in data.items():
         sub = name if where == "config" else f"{where}.{name}"
         kwargs[name] = _coerce(value, types_[name], sub)
-    return cls(**kwargs)
+    built = cls(**kwargs)
+    check_ranges(built, "" if where == "config" else where)
+    return built
 
 
 def to_dict(config: Any) -> dict[str, Any]:
@@ -345,7 +369,43 @@ def load_config(
             raise ConfigError(f"config file {str(p)!r} must hold a mapping of sections")
         data = deep_merge(data, loaded)
     data = apply_overrides(data, overrides or [])
-    return from_dict(RunConfig, data)
+    return validate(from_dict(RunConfig, data))
+
+
+def validate(cfg: RunConfig) -> RunConfig:
+    """Check what types alone cannot: every declared range, the prompt template's placeholders, the
+    column names and the output folder. Raises a one-line ConfigError; returns `cfg`."""
+    check_ranges(cfg)
+    check_template(cfg.data.template)
+    from unlearn.data.adapters import CANONICAL_FIELDS
+
+    for key, column in cfg.data.columns.items():
+        if key not in CANONICAL_FIELDS:
+            raise ConfigError(f"data.columns.{key}: {key!r} is not a field; map your column to one of "
+                              f"{', '.join(CANONICAL_FIELDS)}, e.g. data.columns.question=YOUR_COLUMN")
+        if not isinstance(column, str) or not column:
+            raise ConfigError(f"data.columns.{key} must name a column of your files, got {column!r}")
+    if not str(cfg.out).strip():
+        raise ConfigError("out is empty; set out=FOLDER, the run's folder")
+    return cfg
+
+
+def check_template(template: str) -> None:
+    """The prompt template must contain {question} and no other placeholder (literal braces are
+    written {{ and }})."""
+    import string
+
+    try:
+        names = [name for _, name, _, _ in string.Formatter().parse(template) if name is not None]
+    except ValueError as err:
+        raise ConfigError(f"data.template {template!r} is not a valid template ({err}); write literal braces "
+                          "as {{ and }}") from None
+    other = [n for n in names if n != "question"]
+    if other:
+        raise ConfigError(f"data.template {template!r} uses {{{other[0]}}}; only {{question}} is filled in (the "
+                          "answer follows the prompt); write literal braces as {{ and }}")
+    if "question" not in names:
+        raise ConfigError(f"data.template {template!r} must contain {{question}}, where the question goes")
 
 
 def deep_merge(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:

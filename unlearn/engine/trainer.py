@@ -26,7 +26,7 @@ from typing import Any
 
 import torch
 
-from unlearn.config import RunConfig, to_dict
+from unlearn.config import RunConfig, to_dict, validate
 from unlearn.data.benchmarks import Benchmark, benchmark_from_config
 from unlearn.data.streams import build_stream, sampling_source
 from unlearn.data.tokenize import PromptFormatter
@@ -59,11 +59,7 @@ class TrainResult:
 
 def _check_train(cfg: RunConfig, method: Method) -> str | None:
     """Everything checkable before a model is loaded; returns the reference strategy."""
-    t = cfg.train
-    if t.batch_size < 1 or t.grad_accum < 1 or (t.retain_batch_size is not None and t.retain_batch_size < 1):
-        raise ConfigError("train.batch_size, train.retain_batch_size and train.grad_accum must be at least 1")
-    if not t.lr > 0:
-        raise ConfigError(f"train.lr must be above 0 (got {t.lr}); at 0 nothing is learnt, below 0 it trains backwards")
+    validate(cfg)  # ranges, template, columns: configs built in Python skip load_config's checks
     if len(method.transforms) > 1:
         raise ConfigError(f"method {method.name}: one gradient transform at a time is supported")
     check_lora(cfg.lora)

@@ -146,6 +146,19 @@ def _check_weights(weights: dict[str, Any], keys: list[str], method: str) -> dic
     return out
 
 
+def _check_signs(cfg: MethodConfig, weights: dict[str, float]) -> None:
+    """Weights below 0 flip a term (a negative forget weight trains towards the forget set): refused
+    unless method.allow_negative_weights is set."""
+    if cfg.allow_negative_weights:
+        return
+    given = {"method.gamma": cfg.gamma, "method.alpha": cfg.alpha, **{f"method.weights.{k}": v for k, v in weights.items()}}
+    for key, value in given.items():
+        if value is not None and not value >= 0:
+            raise ConfigError(f"{key} must be at least 0 (got {value}): a negative weight turns its term around "
+                              "(a forget term then trains towards the forget set); set "
+                              "method.allow_negative_weights=true if that is meant")
+
+
 def build_method(cfg: MethodConfig) -> Method:
     """Resolve a MethodConfig (preset + overrides) into a Method; every option is checked here,
     before any model is loaded."""
@@ -157,6 +170,7 @@ def build_method(cfg: MethodConfig) -> Method:
     params = deep_merge(preset.params, cfg.params)
     _check_params(params, param_classes, cfg.name)
     weights = _check_weights(cfg.weights, list(classes), cfg.name)
+    _check_signs(cfg, weights)
     scale = {"forget": 1.0 if cfg.gamma is None else cfg.gamma, "retain": 1.0 if cfg.alpha is None else cfg.alpha,
              "train": 1.0}
 

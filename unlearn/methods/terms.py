@@ -15,6 +15,7 @@ from unlearn.losses import (
     rmu_mse_per_token,
 )
 from unlearn.methods.base import TERMS, Needs, Outputs, Refresh, SetupContext, Term
+from unlearn.ranges import param
 
 
 def _masked_sum(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -98,16 +99,12 @@ class GradientAscent(Term):
 
 @dataclass
 class SampledParams:
-    resample_every: float = 2.0
+    resample_every: float = param(2.0, above=0)
     """Epochs (of the forget stream) between regenerations of the model's own answers."""
     sample: bool = True
     """Sample the answers (temperature 1, seeded), as BS_S defines y_hat; false: greedy decoding."""
-    max_new_tokens: int = 64
+    max_new_tokens: int = param(64, at_least=1)
     """Length limit of each generated answer."""
-
-    def __post_init__(self) -> None:
-        _positive("method.params.ga_sampled.resample_every", self.resample_every)
-        _positive("method.params.ga_sampled.max_new_tokens", self.max_new_tokens)
 
 
 @TERMS.register("ga_sampled")
@@ -126,20 +123,10 @@ class GradientAscentSampled(GradientAscent):
         return Refresh(self.streams[0], p.resample_every, p.sample, p.max_new_tokens)
 
 
-def _positive(name: str, value: float) -> None:
-    if not value > 0:
-        from unlearn.errors import ConfigError
-
-        raise ConfigError(f"{name} must be above 0, got {value}")
-
-
 @dataclass
 class NPOParams:
-    beta: float = 0.1
+    beta: float = param(0.1, above=0, why="NPO divides by beta")
     """Inverse temperature of NPO's log-sigmoid."""
-
-    def __post_init__(self) -> None:
-        _positive("method.params.npo.beta", self.beta)
 
 
 @TERMS.register("npo")
@@ -163,11 +150,8 @@ class NPO(Term):
 
 @dataclass
 class DPOParams:
-    beta: float = 0.1
+    beta: float = param(0.1, above=0, why="DPO divides by beta")
     """Inverse temperature of DPO's log-sigmoid."""
-
-    def __post_init__(self) -> None:
-        _positive("method.params.dpo.beta", self.beta)
 
 
 @TERMS.register("dpo")
@@ -231,18 +215,14 @@ def rmu_layer(layer: int | None, num_layers: int) -> int:
 
 @dataclass
 class RMUParams:
-    layer: int | None = None
+    layer: int | None = param(None, at_least=0)
     """Decoder layer whose output is steered; default round(7/32 of the depth) (7 of 32 in WMDP)."""
-    coefficient: float = 6.5
+    coefficient: float = param(6.5, above=0)
     """Norm c of the random control vector c*u (WMDP: 6.5 to 20)."""
     module: str = "mlp.down_proj"
     """Module trained in each of the `layers_trained` layers ending at `layer` (WMDP: layers L-2..L)."""
-    layers_trained: int = 3
+    layers_trained: int = param(3, at_least=1)
     """How many layers, ending at `layer`, have their `module` trained."""
-
-    def __post_init__(self) -> None:
-        _positive("method.params.rmu.coefficient", self.coefficient)
-        _positive("method.params.rmu.layers_trained", self.layers_trained)
 
 
 @TERMS.register("rmu")
@@ -287,7 +267,7 @@ class RMU(Term):
 
 @dataclass
 class RMURetainParams:
-    layer: int | None = None
+    layer: int | None = param(None, at_least=0)
     """Default: the rmu term's layer (its default is round(7/32 of the depth))."""
 
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import torch
 
 from unlearn.losses import (
+    FLAT_DIVERGENCES,
     bst_per_token,
     ceu_per_token,
     flat_per_sequence,
@@ -21,7 +22,8 @@ from unlearn.losses import (
     wga_per_token,
 )
 from unlearn.methods.base import TERMS, Needs, Outputs, Term
-from unlearn.methods.terms import _masked_sum, _positive
+from unlearn.methods.terms import _masked_sum
+from unlearn.ranges import param
 
 
 def _on_targets(values: torch.Tensor, out: Outputs) -> torch.Tensor:
@@ -30,7 +32,7 @@ def _on_targets(values: torch.Tensor, out: Outputs) -> torch.Tensor:
 
 @dataclass
 class WGAParams:
-    beta: float = 1.0
+    beta: float = param(1.0, at_least=0)
     """Exponent of the detached token probability weighting each token (open-unlearning 1; authors 5)."""
 
 
@@ -51,9 +53,9 @@ class WGA(Term):
 
 @dataclass
 class SatImpParams:
-    beta1: float = 5.0
+    beta1: float = param(5.0, at_least=0)
     """Exponent of p in the detached weight p^beta1 (1-p)^beta2."""
-    beta2: float = 1.0
+    beta2: float = param(1.0, at_least=0)
     """Exponent of (1 - p) in the weight."""
 
 
@@ -74,7 +76,7 @@ class SatImp(Term):
 
 @dataclass
 class TNPOParams:
-    beta: float = 4.0
+    beta: float = param(4.0, above=0)
     """Exponent b in the token weight 2 p^b / (p^b + p_ref^b)."""
 
 
@@ -97,11 +99,8 @@ class TNPO(Term):
 
 @dataclass
 class TSParams:
-    temperature: float = 2.0
+    temperature: float = param(2.0, above=0, why="the logits are divided by it")
     """T > 1 flattens the distribution the ascent acts on (the paper fixes no default)."""
-
-    def __post_init__(self) -> None:
-        _positive("method.params.ts.temperature", self.temperature)
 
 
 @TERMS.register("ts")
@@ -123,13 +122,10 @@ class TemperatureScaledGA(Term):
 
 @dataclass
 class SimNPOParams:
-    beta: float = 4.5
+    beta: float = param(4.5, above=0, why="SimNPO divides by beta")
     """Inverse temperature of SimNPO's log-sigmoid."""
     delta: float = 0.0
     """Margin subtracted from the length-normalised NLL."""
-
-    def __post_init__(self) -> None:
-        _positive("method.params.simnpo.beta", self.beta)
 
 
 @TERMS.register("simnpo")
@@ -151,7 +147,7 @@ class SimNPO(Term):
 
 @dataclass
 class UNDIALParams:
-    beta: float = 10.0
+    beta: float = param(10.0, at_least=0)
     """How far the true token's reference logit is pushed down in the distillation target."""
 
 
@@ -193,9 +189,9 @@ class CEU(Term):
 
 @dataclass
 class BSTParams:
-    lam: float = 0.5
+    lam: float = param(0.5, at_least=0, at_most=1)
     """Weight of the model's own (detached) top-K belief in the soft target."""
-    top_k: int = 20
+    top_k: int = param(20, at_least=1)
     """How many of the model's top logits form its belief b."""
 
 
@@ -219,7 +215,7 @@ class BST(Term):
 
 @dataclass
 class FLATParams:
-    divergence: str = "tv"
+    divergence: str = param("tv", choices=tuple(FLAT_DIVERGENCES))
     """f-divergence of the loss adjustment: tv, kl, js or pearson."""
 
 
@@ -238,16 +234,6 @@ class FLAT(Term):
     Params = FLATParams
     summary = "f-divergence loss adjustment: raise the template answer, lower the forget answer"
     cite = "Wang et al., ICLR 2025 (FLAT)"
-
-    def __init__(self, params=None, streams=None):
-        super().__init__(params, streams)
-        from unlearn.losses import FLAT_DIVERGENCES
-
-        if self.params.divergence not in FLAT_DIVERGENCES:
-            from unlearn.errors import ConfigError
-
-            raise ConfigError(f"method.params.flat.divergence {self.params.divergence!r} is unknown; "
-                              f"valid: {', '.join(FLAT_DIVERGENCES)}")
 
     def loss_sum(self, outs: dict[str, Outputs]) -> torch.Tensor:
         template, forget = outs[self.streams[0]], outs[self.streams[1]]

@@ -8,18 +8,13 @@ import torch
 
 from unlearn.losses import ema_update_, gru_rectify, inner_product_float64, saliency_row_mask
 from unlearn.methods.base import TRANSFORMS, GradientTransform
+from unlearn.ranges import param
 
 
 @dataclass
 class GRUParams:
-    gamma: float = 0.8
+    gamma: float = param(0.8, above=0, at_most=1)
     """Weight of the current retain gradient in its moving average m."""
-
-    def __post_init__(self) -> None:
-        if not 0 < self.gamma <= 1:
-            from unlearn.errors import ConfigError
-
-            raise ConfigError(f"method.params.gru.gamma must be in (0, 1], got {self.gamma}")
 
 
 @TRANSFORMS.register("gru")
@@ -61,14 +56,8 @@ class GRU(GradientTransform):
 
 @dataclass
 class SUREParams:
-    percentile: float = 99.0
+    percentile: float = param(99.0, at_least=0, at_most=100)
     """Rows whose forget-gradient norm is at or above this percentile of all row norms are updated."""
-
-    def __post_init__(self) -> None:
-        if not 0 <= self.percentile <= 100:
-            from unlearn.errors import ConfigError
-
-            raise ConfigError(f"method.params.sure.percentile must be in [0, 100], got {self.percentile}")
 
 
 @TRANSFORMS.register("sure")
@@ -94,9 +83,9 @@ class SURE(GradientTransform):
 
 @dataclass
 class DGSParams:
-    keep_start: float = 0.8
+    keep_start: float = param(0.8, above=0, at_most=1)
     """Fraction of each tensor's coordinates updated at the first step."""
-    keep_end: float = 0.4
+    keep_end: float = param(0.4, above=0, at_most=1)
     """Fraction updated at the last step (the fraction decays linearly between the two)."""
 
     def __post_init__(self) -> None:

@@ -55,10 +55,16 @@ def write_json(path: str | Path, data: Any, indent: int | None = 2) -> None:
 _FIXES = {
     errno.ENOSPC: "free some space or choose another out=",
     errno.EDQUOT: "free some space (disk quota exceeded) or choose another out=",
+    errno.EFBIG: "free some space or raise the file-size limit (ulimit -f), or choose another out=",
     errno.EROFS: "choose another out= on a writable disk",
     errno.EACCES: "make the folder writable or choose another out=",
     errno.EPERM: "make the folder writable or choose another out=",
+    errno.ENOTDIR: "a part of the path is a file, not a folder: choose another out=",
+    errno.EEXIST: "a file of that name is in the way: move it, or choose another out=",
+    errno.EISDIR: "a folder of that name is in the way: move it, or choose another out=",
 }
+DISK_ERRNOS = frozenset(_FIXES)
+"""Errors of the disk or of the output path, not of the program: the CLI reports them on one line."""
 
 
 def _os_errno(err: BaseException) -> int | None:
@@ -71,7 +77,7 @@ def _os_errno(err: BaseException) -> int | None:
     return None
 
 
-def _disk_message(what: str, err: BaseException) -> str:
+def disk_message(what: str, err: BaseException) -> str:
     """'cannot write <what> (<reason>); <fix>' for an OSError-like `err`."""
     code = _os_errno(err)
     reason = os.strerror(code) if code else (str(err).splitlines() or ["unknown error"])[0]
@@ -90,7 +96,7 @@ def disk_errors(what: str) -> Iterator[None]:
     except Exception as err:
         if _os_errno(err) is None and not isinstance(err, OSError):
             raise
-        raise UnlearnError(_disk_message(what, err)) from err
+        raise UnlearnError(disk_message(what, err)) from err
 
 
 def temp_sibling(final: str | Path, tag: str | int | None = None) -> Path:

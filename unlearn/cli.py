@@ -10,7 +10,8 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import Sequence
+import typing
+from typing import Any, Sequence
 
 from unlearn.errors import ConfigError, UnlearnError
 
@@ -25,14 +26,30 @@ EPILOG = """examples:
 """
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors that say where to look: `unlearn: error: PROG: MESSAGE; see PROG --help`."""
+
+    def error(self, message: str) -> typing.NoReturn:
+        self.exit(2, f"unlearn: error: {self.prog}: {message}; see `{self.prog} --help`\n")
+
+
 def _config_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--config", help="YAML config file (sections: model, data, train, method, eval)")
+    p.add_argument("--config", help="YAML config file (sections: out, model, data, train, method, lora, eval)")
     p.add_argument("overrides", nargs="*", metavar="key.sub=value",
-                   help="config overrides, e.g. train.lr=1e-4 method.name=NPO_GDR")
+                   help="config overrides after the command, e.g. train.lr=1e-4 method.name=NPO_GDR; they win "
+                        "over --config (the keys are listed below)")
+
+
+def _config_parser(sub: Any, name: str, help_text: str, keys_for: str | None = None) -> argparse.ArgumentParser:
+    """A subcommand that takes --config and key.sub=value overrides: its --help lists the config keys."""
+    from unlearn.config_help import describe_config
+
+    return sub.add_parser(name, help=help_text, description=help_text, epilog=describe_config(keys_for or name),
+                          formatter_class=argparse.RawDescriptionHelpFormatter)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="unlearn", description="Make a causal language model forget chosen knowledge, and measure it.",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"unlearn {_version()}")
@@ -74,14 +91,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-positions", type=int, default=None,
                    help="longest sequence (default 256 with --world, 512 with --data)")
 
-    p = sub.add_parser("finetune", help="fine-tune a model on a benchmark: the target (all data) or retain model")
+    p = _config_parser(sub, "finetune", "fine-tune a model on a benchmark: the target (all data) or retain model")
     p.add_argument("--retain-only", action="store_true", help="train on everything but the forget split (the retain model)")
     _config_args(p)
 
-    p = sub.add_parser("unlearn", help="run an unlearning method on a model, then evaluate it")
+    p = _config_parser(sub, "unlearn", "run an unlearning method on a model, then evaluate it")
     _config_args(p)
 
-    p = sub.add_parser("eval", help="evaluate a model with metric suites: metrics.json and samples.jsonl")
+    p = _config_parser(sub, "eval", "evaluate a model with metric suites: metrics.json and samples.jsonl")
     p.add_argument("model", nargs="?", default=None, help="model folder or hub name (default: model.path)")
     p.add_argument("--model", dest="model_opt", help=argparse.SUPPRESS)
     p.add_argument("--suite", help="comma-separated suites: tofu, muse, privacy, relearn, general, robustness "
@@ -147,7 +164,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--control", help="a model that never saw the forget set (the retain model), attacked alike by "
                                      "the relearning probe")
 
-    p = sub.add_parser("sequence", help="sequential deletion requests: unlearn each forget set on the model the "
+    p = _config_parser(sub, "sequence", "sequential deletion requests: unlearn each forget set on the model the "
                                         "previous request produced; the metrics on every earlier request after each")
     p.add_argument("--requests", required=True,
                    help="comma-separated forget splits, with slices, in order, e.g. 'forget10[:5],forget10[5:10]'")
@@ -173,6 +190,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sequence", help="folder of `unlearn sequence` (sequence.json): its curves")
 
     p = sub.add_parser("metrics", help="list every metric: what it needs, where it applies, which way is better")
+
+    p = _config_parser(sub, "config", "every config key with its type, default, range and help; with --show, the "
+                                      "resolved config of a command line (YAML), without running anything", "all")
+    p.add_argument("--show", action="store_true", help="print the config that --config and the overrides resolve to")
+    _config_args(p)
 
     p = sub.add_parser("methods", help="list method presets, terms and transforms; with NAME, one preset in full")
     p.add_argument("name", nargs="?", help="a preset, e.g. NPO_KLR or NPO+GRU: its terms, streams, weights, "
@@ -222,15 +244,32 @@ def _eval_overrides(args: argparse.Namespace) -> list[str]:
     return out
 
 
-def run(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+def _parse(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespace:
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
+    first = next((a for a in argv if not a.startswith("-")), None)
+    if first is not None and first not in commands and "=" in first:
+        raise ConfigError(f"{first!r} comes before the command; write the command first and every key=value "
+                          "override after it (and after --config), e.g. unlearn unlearn --config run.yaml "
+                          f"{first}")
     args, extra = parser.parse_known_args(argv)
     # key=value overrides may follow options (`unlearn eval MODEL --suite tofu eval.batch_size=8`)
     field = "overrides" if hasattr(args, "overrides") else "items" if hasattr(args, "items") else None
-    if extra and field and all("=" in e and not e.startswith("-") for e in extra):
-        setattr(args, field, [*getattr(args, field), *extra])
-    elif extra:
-        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    overrides = [e for e in extra if "=" in e and not e.startswith("-")]
+    unknown = [e for e in extra if e not in overrides]
+    if unknown:
+        prog = f"unlearn {args.command}" if args.command else "unlearn"
+        raise ConfigError(f"{prog}: unrecognized argument {unknown[0]!r}; see `{prog} --help` for its options")
+    if overrides and not field:
+        raise ConfigError(f"unlearn {args.command} takes no key=value overrides (got {overrides[0]!r}); see "
+                          f"`unlearn {args.command} --help`")
+    if overrides:
+        setattr(args, field, [*getattr(args, field), *overrides])
+    return args
+
+
+def run(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = _parse(parser, list(sys.argv[1:] if argv is None else argv))
     if args.command is None:
         parser.print_help()
         return 0
@@ -337,6 +376,10 @@ def run(argv: Sequence[str] | None = None) -> int:
             sequence = json.loads(path.read_text())
         html, md = write_html_report(entries, args.out, sequence)
         print(f"wrote {html} and {md}")
+    elif args.command == "config":
+        from unlearn.config_help import describe_config, show_config
+
+        print(show_config(load_config(args.config, args.overrides)) if args.show else describe_config())
     elif args.command == "metrics":
         from unlearn.eval.describe import describe_metrics
 
@@ -348,15 +391,39 @@ def run(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
+def _show_warning(message: Any, category: type, filename: str, lineno: int, file: Any = None, line: Any = None) -> None:
+    """Every warning on one line of stderr: `unlearn: warning: ...` (ours say what was done about it)."""
+    from unlearn.errors import UnlearnWarning
+
+    text = " ".join(str(message).split())
+    prefix = "" if issubclass(category, UnlearnWarning) else f"{category.__name__}: "
+    print(f"unlearn: warning: {prefix}{text}", file=sys.stderr)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    try:
-        return run(argv)
-    except UnlearnError as err:
-        print(f"unlearn: error: {err}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("unlearn: interrupted", file=sys.stderr)
-        return 130
+    import warnings
+
+    from unlearn.atomic import DISK_ERRNOS, disk_message
+    from unlearn.errors import UnlearnWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("always", UnlearnWarning)  # each run's warnings are its own, never deduplicated
+        warnings.showwarning = _show_warning
+        try:
+            return run(argv)
+        except UnlearnError as err:
+            print(f"unlearn: error: {' '.join(str(err).split())}", file=sys.stderr)
+            return 2
+        except OSError as err:
+            if err.errno not in DISK_ERRNOS:
+                raise
+            # A disk problem (full, read-only, a file where a folder should be) that no command caught first.
+            print(f"unlearn: error: {disk_message(str(err.filename or 'a file'), err)}", file=sys.stderr)
+            return 2
+        except KeyboardInterrupt:
+            print("unlearn: interrupted; run the same command again to resume from the last checkpoint",
+                  file=sys.stderr)
+            return 130
 
 
 if __name__ == "__main__":

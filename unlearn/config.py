@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from unlearn.errors import ConfigError
+from unlearn.errors import ConfigError, UnlearnError
 from unlearn.ranges import check_ranges, param
 
 
@@ -361,8 +361,12 @@ def load_config(
         p = Path(path)
         if not p.is_file():
             raise ConfigError(f"config file {str(p)!r} does not exist")
+        from unlearn.data.formats import read_utf8
+
         try:
-            loaded = yaml.safe_load(p.read_text()) or {}
+            loaded = yaml.safe_load(read_utf8(p)) or {}
+        except UnlearnError as err:
+            raise ConfigError(f"config file {err}") from None
         except yaml.YAMLError as err:
             raise ConfigError(f"config file {str(p)!r} is not valid YAML: {err}".splitlines()[0]) from None
         if not isinstance(loaded, dict):

@@ -3,7 +3,13 @@
 Every problem a user can fix (a bad config key, a missing data field, a model path that does not
 exist, a run that diverged) raises :class:`UnlearnError` with a message that names the problem and
 the fix. The CLI prints such errors on one line and exits with status 2, without a traceback.
+
+A problem the toolkit can work around (samples cut to the context length, forget questions also in
+the retain set) is an :class:`UnlearnWarning` sent with :func:`warn`, whose message says what was
+done about it; the CLI prints each one on one line (`unlearn: warning: ...`).
 """
+
+import warnings
 
 
 class UnlearnError(Exception):
@@ -24,3 +30,12 @@ class ModelLoadError(UnlearnError):
 
 class TrainingDiverged(UnlearnError):
     """The loss became NaN or infinite; the last good checkpoint is kept."""
+
+
+class UnlearnWarning(UserWarning):
+    """Something was worked around; the message says what and how (and how to silence or avoid it)."""
+
+
+def warn(message: str) -> None:
+    """Warn the user: one line on the CLI's stderr, a UserWarning for Python callers."""
+    warnings.warn(message, UnlearnWarning, stacklevel=2)

@@ -182,6 +182,9 @@ def canonical_records(rows: list[dict[str, Any]], kind: str, source: str,
             if _missing(value):
                 if kind == "completion" and field == "question" and value == "":
                     record[field] = ""  # an empty prefix: the whole continuation is scored
+                elif field in required and column in row and value is not None and not _is_nan(value):
+                    raise DataError(f"{source}: row {i} field {field!r} (column {column!r}) is empty; give every "
+                                    f"record a {field}, or remove the row")
                 elif field in required:
                     raise _row_error(source, i, row, field, column, field in columns)
                 continue
@@ -192,20 +195,41 @@ def canonical_records(rows: list[dict[str, Any]], kind: str, source: str,
     return out
 
 
+def _is_nan(value: Any) -> bool:
+    return isinstance(value, float) and math.isnan(value)
+
+
+def _text(value: Any, where: str, fix: str) -> str:
+    """`value` if it is text; anything else (a number, a list, true/false, an object) is a DataError:
+    printing it would silently train on its Python form."""
+    if isinstance(value, str):
+        return value
+    from unlearn.data.formats import _describe
+
+    if hasattr(value, "tolist") and not isinstance(value, (list, tuple)):
+        value = value.tolist()  # numpy scalars and arrays from Parquet
+    raise DataError(f"{where} is {_describe(value)}, not text; {fix}")
+
+
 def _convert(field: str, value: Any, source: str, row: int, column: str) -> Any:
+    where = f"{source}: row {row} field {field!r} (column {column!r})"
     if field == "perturbed_answer":
         value = _as_list(value)
         items = value if isinstance(value, list) else [value]  # a single wrong answer: wrap it
-        return [str(v) for v in items if not _missing(v)]
+        return [_text(v, f"{where} item {k}", 'write each wrong answer as a string, e.g. ["Paris", "Rome"]')
+                for k, v in enumerate(items) if not _missing(v)]
     if field == "choices":
         value = _as_list(value)
         if not isinstance(value, list) or len(value) < 2:
             raise DataError(f"{source}: row {row} column {column!r} is not a list of at least 2 choices; "
                             "write the choices as a list, e.g. [\"A\", \"B\", \"C\", \"D\"]")
-        return [str(v) for v in value]
+        return [_text(v, f"{where} item {k}", 'write each choice as a string, e.g. ["4", "5"]')
+                for k, v in enumerate(value)]
     if field == "label":
         return _label(value, source, row, column)
-    return str(value) if not isinstance(value, str) else value
+    fix = ('write it as a string, e.g. "42"' if isinstance(value, (int, float)) and not isinstance(value, bool)
+           else "give one text" + (" (perturbed_answer is the field that takes a list)" if field == "answer" else ""))
+    return _text(value, where, fix)
 
 
 def _label(value: Any, source: str, row: int, column: str) -> int:

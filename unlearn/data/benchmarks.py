@@ -36,7 +36,7 @@ from unlearn.data.adapters import (
     parse_split,
     training_records,
 )
-from unlearn.data.formats import SUFFIXES, file_sha256, read_records, require_fields
+from unlearn.data.formats import SUFFIXES, file_sha256, read_records, read_utf8, require_fields
 from unlearn.errors import DataError
 from unlearn.registry import Registry
 
@@ -86,6 +86,12 @@ class Benchmark:
 
     def __post_init__(self) -> None:
         folder = Path(self.path)
+        if not str(self.path).strip():
+            raise DataError(f"data.path is not set; set data.path to the {self.name} benchmark's folder"
+                            + (" (make one with `unlearn world --out FOLDER`)" if self.name == "synthetic" else ""))
+        if folder.is_file():
+            raise DataError(f"data.path {self.path!r} is a file; set data.path to the folder that holds it "
+                            f"({str(folder.parent)!r}) and data.forget_split to its name ({folder.stem!r})")
         if not folder.is_dir():
             raise DataError(self._missing_folder_message())
         self._scan(folder)
@@ -100,10 +106,13 @@ class Benchmark:
 
     def _check_forget_split(self) -> None:
         if self.forget_name not in self.files:
-            forgets = sorted(s for s in self.files if s.startswith("forget")) or ["none"]
-            raise DataError(
-                f"forget split {self.forget_name!r} not found in {self.path}; available: {', '.join(forgets)}"
-            )
+            forgets = sorted(s for s in self.files if s.startswith("forget"))
+            if forgets:
+                raise DataError(f"forget split {self.forget_name!r} not found in {self.path}; available: "
+                                f"{', '.join(forgets)} (set data.forget_split)")
+            found = ", ".join(sorted(self.files)) or f"no data files ({', '.join(SUFFIXES)})"
+            raise DataError(f"forget split {self.forget_name!r} not found in {self.path}, which holds {found}; set "
+                            f"data.path to the {self.name} benchmark's folder, or data.forget_split to a file's name")
 
     def _missing_folder_message(self) -> str:
         return f"benchmark folder {self.path!r} does not exist; set data.path to the benchmark's folder"
@@ -304,7 +313,7 @@ class TofuBenchmark(Benchmark):
         path = self.files.get("idontknow")
         if path is None:
             raise DataError(f"{self.path} has no idontknow.jsonl; add one (a refusal sentence a line)")
-        return [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+        return [line.strip() for line in read_utf8(path).splitlines() if line.strip()]
 
 
 @BENCHMARKS.register("custom")

@@ -44,7 +44,9 @@ def load_refusals(path: str | None) -> list[str]:
     p = Path(path)
     if not p.is_file():
         raise DataError(f"refusal file {path!r} does not exist (data.refusals)")
-    lines = [line.strip() for line in p.read_text(encoding="utf-8").splitlines() if line.strip()]
+    from unlearn.data.formats import read_utf8
+
+    lines = [line.strip() for line in read_utf8(p).splitlines() if line.strip()]
     if not lines:
         raise DataError(f"refusal file {path!r} is empty; put one refusal sentence a line")
     return lines
@@ -89,9 +91,8 @@ def forget_idk_stream(cfg: RunConfig, bench: Benchmark) -> list[dict[str, Any]]:
 def _with_alternatives(drawn: list[dict[str, Any]], path: str) -> list[dict[str, Any]]:
     """Each forget question's generated alternative from `path`; a question without one (its refusal
     kept leaking and was dropped) keeps the refusal drawn from the list, and a warning says how many."""
-    import warnings
-
     from unlearn.data.formats import read_records, require_fields
+    from unlearn.errors import warn
 
     records = read_records(path)
     require_fields(records, ("question", "answer"), path)
@@ -101,8 +102,8 @@ def _with_alternatives(drawn: list[dict[str, Any]], path: str) -> list[dict[str,
         raise DataError(f"{path} has an alternative for none of the {len(drawn)} forget questions (first: "
                         f"{missing[0]!r}); make it from this forget split with `unlearn augment --kind alternatives`")
     if missing:
-        warnings.warn(f"{path} has no alternative for {len(missing)} of {len(drawn)} forget questions (dropped by "
-                      "verification, or another split); they get a refusal from the refusal list", stacklevel=2)
+        warn(f"{path} has no alternative for {len(missing)} of {len(drawn)} forget questions (dropped by "
+             "verification, or another split); they get a refusal from the refusal list")
     return [{"question": r["question"], "answer": by_question.get(r["question"], r["answer"])} for r in drawn]
 
 

@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from unlearn.atomic import _disk_message, disk_errors, write_json
+from unlearn.atomic import disk_message, disk_errors, write_json
 from unlearn.errors import ConfigError, UnlearnError
 
 FINGERPRINT_FILE = "fingerprint.json"
@@ -184,7 +184,7 @@ class RunLock:
                         "wait for it to finish or choose another out=")
             if err.errno not in (errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL):
                 os.close(fd)
-                return _disk_message(f"the lock file {self.path}", err)
+                return disk_message(f"the lock file {self.path}", err)
             self._fd = fd  # no flock on this filesystem: run unlocked
             return None
         self._fd, self.locked = fd, True

@@ -100,6 +100,8 @@ class PromptFormatter:
     template: str = "Question: {question}\nAnswer: "
     chat_template: bool | None = None
     end_token_id: int = field(init=False)
+    cut_lengths: list[int] = field(init=False, default_factory=list)
+    """The full length of every sample `max_length` cut, in encoding order (for warnings)."""
 
     def __post_init__(self) -> None:
         if self.chat_template is None:
@@ -168,7 +170,7 @@ class PromptFormatter:
         """One training sample: input_ids = prompt + answer + end token (joint tokenisation),
         labels = -100 on the prompt and the token ids on the answer and the end token."""
         prompt, answer_ids = self.split_ids(question, answer)
-        return _sample(prompt, answer_ids + [self.end_token_id], max_length)
+        return self._fit(prompt, answer_ids + [self.end_token_id], max_length)
 
     # -- raw text: no template, no chat template (MUSE's corpora and verbatim prefixes) ----------------
     def encode_raw(self, prefix: str, continuation: str, max_length: int = 512) -> dict[str, list[int]]:
@@ -177,7 +179,12 @@ class PromptFormatter:
         (found by character offsets, as in `encode`) and the eos token. With an empty prefix the whole
         text is the target: every token after the bos is scored."""
         prefix_ids, continuation_ids = self._split(prefix + continuation, len(prefix), raw=True)
-        return _sample(prefix_ids, continuation_ids + [self.tokenizer.eos_token_id], max_length)
+        return self._fit(prefix_ids, continuation_ids + [self.tokenizer.eos_token_id], max_length)
+
+    def _fit(self, prompt: list[int], target: list[int], max_length: int) -> dict[str, list[int]]:
+        if len(prompt) + len(target) > max_length:
+            self.cut_lengths.append(len(prompt) + len(target))
+        return _sample(prompt, target, max_length)
 
     def prompt_ids_raw(self, prefix: str) -> list[int]:
         """The generation prompt of a raw prefix (no template): its tokens with the tokenizer's bos,

@@ -43,7 +43,9 @@ from unlearn.engine.step import StepData, StepRunner, finite_everywhere
 from unlearn.errors import ConfigError, TrainingDiverged, UnlearnError
 from unlearn.methods import Method, build_method
 from unlearn.methods.base import SetupContext
+from unlearn.data.checks import check_streams
 from unlearn.models import load_model, load_tokenizer, save_model
+from unlearn.models.loading import check_vocabulary, context_limit
 from unlearn.run import write_json, write_run_info
 
 DONE_FILE = "train_state.json"
@@ -92,6 +94,18 @@ def check_before_loading(cfg: RunConfig) -> Method:
     return method
 
 
+def _stream_splits(cfg: RunConfig, bench: Benchmark, streams: Any) -> dict[str, str]:
+    """Which split each checked stream was read from, for messages."""
+    names = {}
+    if "forget" in streams:
+        names["forget"] = f"split {bench.forget_split}"
+    if "retain" in streams:
+        names["retain"] = f"split {cfg.data.retain_split or bench.retain_split}"
+    if "train" in streams:
+        names["train"] = "splits " + ", ".join(cfg.data.train_splits or bench.train_splits())
+    return names
+
+
 def _take_lock(run_dir: Path) -> RunLock:
     with disk_errors(f"the run folder {run_dir}"):
         run_dir.mkdir(parents=True, exist_ok=True)
@@ -127,6 +141,10 @@ def train(cfg: RunConfig, method: Method | None = None) -> TrainResult:
     run_dir = Path(cfg.out)
     with accelerator.main_process_first():  # a hub download happens once, on the main process
         bench = benchmark_from_config(cfg.data)
+        # Every stream's rows are read and checked here, before any model loads (bad data costs nothing).
+        records = {stream: build_stream(stream, cfg, bench) for stream in method.streams}
+    if accelerator.is_main_process:
+        check_streams(records, cfg.data.overlap, _stream_splits(cfg, bench, records))
     fingerprint = training_fingerprint(to_dict(cfg), {**bench.data_hashes(), **_target_file_hashes(cfg)},
                                        accelerator.num_processes)
     lock = _lock(accelerator, run_dir)
@@ -141,7 +159,7 @@ def train(cfg: RunConfig, method: Method | None = None) -> TrainResult:
         if finished:
             state = json.loads(done_path.read_text())
             return TrainResult(run_dir / "model", state["steps"], state.get("resumed_from", 0), skipped=True)
-        return _Run(cfg, method, strategy, accelerator, bench, fingerprint).train()
+        return _Run(cfg, method, strategy, accelerator, bench, fingerprint, records).train()
     finally:
         if lock is not None:
             lock.release()
@@ -151,9 +169,10 @@ class _Run:
     """One training run's state, built step by step by `train`."""
 
     def __init__(self, cfg: RunConfig, method: Method, strategy: str | None, accelerator: Any, bench: Benchmark,
-                 fingerprint: dict[str, Any]):
+                 fingerprint: dict[str, Any], records: dict[str, list[dict[str, Any]]]):
         self.cfg, self.method, self.strategy, self.acc, self.bench = cfg, method, strategy, accelerator, bench
         self.fingerprint = fingerprint
+        self.stream_records = records
         self.run_dir = Path(cfg.out)
         self.log_path = self.run_dir / "log.jsonl"
 
@@ -166,6 +185,8 @@ class _Run:
         with self.acc.main_process_first():  # a hub download happens once, on the main process
             self.tokenizer = load_tokenizer(cfg.model)
             model = load_model(cfg.model)
+        check_vocabulary(model, self.tokenizer, cfg.model)
+        self.max_length = context_limit(model, cfg.data.max_length)
         if cfg.lora.r > 0:
             model = apply_lora(model, cfg.lora, cfg.train.seed)
         ctx = SetupContext(model, cfg.train.seed)
@@ -185,10 +206,13 @@ class _Run:
 
             self.during = DuringEval(cfg, self.bench, self.tokenizer, self.formatter, self.run_dir)
 
-    def _encode(self, stream: str, records: list[dict[str, Any]]) -> None:
+    def _encode(self, stream: str, records: list[dict[str, Any]], report_cuts: bool = True) -> None:
         self.records[stream] = records
-        self.encoded[stream] = [self.formatter.encode_record(r, self.cfg.data.max_length) for r in records]
+        before = len(self.formatter.cut_lengths)
+        self.encoded[stream] = [self.formatter.encode_record(r, self.max_length.tokens) for r in records]
         self.target_counts[stream] = [sum(1 for x in e["labels"][1:] if x != -100) for e in self.encoded[stream]]
+        if report_cuts and self.acc.is_main_process:
+            self.max_length.report(self.formatter.cut_lengths[before:], len(records), f"the {stream} data")
 
     def _streams(self) -> StepData:
         t = self.cfg.train
@@ -196,7 +220,7 @@ class _Run:
         self.encoded: dict[str, list[dict[str, list[int]]]] = {}
         self.target_counts: dict[str, list[int]] = {}
         for stream in self.method.streams:
-            self._encode(stream, build_stream(stream, self.cfg, self.bench))
+            self._encode(stream, self.stream_records[stream])
         primary = sampling_source(self.method.streams[0])
         samplers: dict[str, StreamSampler] = {}
         for stream in self.method.streams:
@@ -286,7 +310,7 @@ class _Run:
                 else build_stream(sampling_source(stream), self.cfg, self.bench)
             records = refreshed_records(self.run_dir, self.acc, self.model, self.tokenizer, self.formatter,
                                         source, refresh, k, self.cfg.train.seed)
-            self._encode(stream, records)
+            self._encode(stream, records, report_cuts=False)
             self.refreshed[stream] = k
 
     def train(self) -> TrainResult:

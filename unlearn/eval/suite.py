@@ -25,6 +25,7 @@ from unlearn.eval.derived import DerivedContext, ModelResults, check_reference_s
 from unlearn.eval.evaluator import Evaluator, Parts, Settings, compute_metrics, plan
 from unlearn.eval.suites import select
 from unlearn.eval.registry import result_key
+from unlearn.models.loading import context_limit
 
 def _is_main() -> bool:
     from accelerate import PartialState
@@ -71,8 +72,11 @@ def evaluate_model(model: Any, tokenizer: Any, cfg: RunConfig, bench: Benchmark 
     selection = select(cfg.eval.suites, cfg.eval.metrics, parts.reference_model is not None)
     formatter = PromptFormatter(tokenizer, cfg.data.template, cfg.data.chat_template)
     datasets = datasets if datasets is not None else bench.eval_data(cfg.eval.splits or None)
-    plans = plan(formatter, datasets, selection.metrics, cfg.data.max_length)
-    settings = _settings(cfg)
+    limit = context_limit(model, cfg.data.max_length)
+    plans = plan(formatter, datasets, selection.metrics, limit.tokens)
+    if _is_main():
+        limit.report(formatter.cut_lengths, sum(len(s) for p in plans for s in p.sequences), "the evaluation sets")
+    settings = dataclasses.replace(_settings(cfg), max_length=limit.tokens)
     started = time.time()
     with Progress(_batches(plans, settings.batch_size), "eval", every_s=cfg.train.progress_every,
                   enabled=_is_main()) as progress:
@@ -147,6 +151,7 @@ def evaluate(cfg: RunConfig, model_path: str | None = None, out: str | Path | No
 
     from unlearn.eval.parts import load_parts, load_side_model
     from unlearn.models import load_model, load_tokenizer
+    from unlearn.models.loading import check_vocabulary
 
     path = model_path or cfg.model.path
     model_cfg = replace(cfg.model, path=path)
@@ -160,6 +165,7 @@ def evaluate(cfg: RunConfig, model_path: str | None = None, out: str | Path | No
         check_reference_samples(datasets, reference, selection.derived)
     tokenizer = load_tokenizer(model_cfg)
     model = load_model(model_cfg)
+    check_vocabulary(model, tokenizer, model_cfg)
     device = "cuda" if torch.cuda.is_available() else "cpu"
     model.to(device)
     parts = load_parts(cfg, device)

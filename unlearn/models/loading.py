@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,27 @@ def _check_path(path: str, what: str) -> None:
         )
 
 
+def _check_remote_code(path: str, cfg: ModelConfig) -> None:
+    """A model folder that ships its own code (auto_map in config.json) loads only with
+    model.trust_remote_code=true: say so before transformers fails with a message about its own
+    argument (or, for the tokenizer, about something else entirely)."""
+    if cfg.trust_remote_code:
+        return
+    config = Path(path).expanduser() / "config.json"
+    try:
+        auto_map = json.loads(config.read_text(encoding="utf-8")).get("auto_map") if config.is_file() else None
+    except (OSError, ValueError, AttributeError):
+        return
+    if auto_map:
+        raise ModelLoadError(_remote_code_message(path, ", ".join(sorted(set(map(str, auto_map.values())))[:2])))
+
+
+def _remote_code_message(path: str, code: str = "") -> str:
+    shipped = f" ({code})" if code else ""
+    return (f"the model {path!r} ships its own code{shipped}, which is not run by default; set "
+            "model.trust_remote_code=true if you trust its source")
+
+
 def _one_line(err: Exception) -> str:
     text = str(err).strip().splitlines()
     return f"{type(err).__name__}: {text[0] if text else ''}"
@@ -41,12 +63,16 @@ def load_tokenizer(cfg: ModelConfig) -> Any:
 
     path = cfg.tokenizer or cfg.path
     _check_path(path, "tokenizer" if cfg.tokenizer else "model")
+    if _looks_local(path):
+        _check_remote_code(path, cfg)
     kwargs: dict[str, Any] = {"trust_remote_code": cfg.trust_remote_code}
     if cfg.gguf_file and not cfg.tokenizer:
         kwargs["gguf_file"] = cfg.gguf_file
     try:
         tokenizer = AutoTokenizer.from_pretrained(str(Path(path).expanduser()) if _looks_local(path) else path, **kwargs)
     except Exception as err:  # noqa: BLE001 - turn library errors into one actionable line
+        if "trust_remote_code" in str(err):
+            raise ModelLoadError(_remote_code_message(path)) from None
         raise ModelLoadError(f"cannot load the tokenizer from {path!r} ({_one_line(err)})") from None
     ensure_pad_token(tokenizer)
     return tokenizer
@@ -66,9 +92,13 @@ def load_model(cfg: ModelConfig, path: str | None = None) -> torch.nn.Module:
     else:
         kwargs["use_safetensors"] = True
     local = _looks_local(path)
+    if local:
+        _check_remote_code(path, cfg)
     try:
         model = AutoModelForCausalLM.from_pretrained(str(Path(path).expanduser()) if local else path, **kwargs)
     except Exception as err:  # noqa: BLE001
+        if "trust_remote_code" in str(err):
+            raise ModelLoadError(_remote_code_message(path)) from None
         hint = ""
         if "safetensors" in str(err).lower():
             hint = "; only safetensors weights are loaded: convert the checkpoint with save_pretrained(safe_serialization=True)"
@@ -81,6 +111,50 @@ def load_model(cfg: ModelConfig, path: str | None = None) -> torch.nn.Module:
         if hasattr(model.config, "quantization_config"):
             delattr(model.config, "quantization_config")
     return model
+
+
+def check_vocabulary(model: torch.nn.Module, tokenizer: Any, cfg: ModelConfig) -> None:
+    """A tokenizer with more tokens than the model has embedding rows would feed ids past the end of the
+    embedding matrix (an index error deep inside torch): a one-line error instead."""
+    embeddings = model.get_input_embeddings() if hasattr(model, "get_input_embeddings") else None
+    rows = getattr(embeddings, "num_embeddings", None)
+    if isinstance(rows, int) and len(tokenizer) > rows:
+        raise ModelLoadError(
+            f"the tokenizer of {cfg.tokenizer or cfg.path!r} has {len(tokenizer)} tokens but the model's embedding "
+            f"matrix has {rows} rows, so token ids {rows} and up would index past it; give the model's own "
+            "tokenizer (model.tokenizer), or resize the model's embeddings to len(tokenizer) "
+            "(model.resize_token_embeddings) and save it")
+
+
+@dataclass
+class ContextLimit:
+    """How many tokens a sample may have (data.max_length, or the model's context when shorter), and the
+    warning when samples were cut to it."""
+
+    tokens: int
+    model_context: int | None = None
+    max_length: int = 0
+
+    def report(self, cut_lengths: list[int], total: int, what: str) -> None:
+        if not cut_lengths:
+            return
+        from unlearn.errors import warn
+
+        if self.model_context is not None:
+            why = f"the model's context of {self.model_context} positions, below data.max_length={self.max_length}"
+            fix = "shorten them, or use a model with a longer context"
+        else:
+            why, fix = f"data.max_length={self.tokens}", "raise data.max_length, or shorten them"
+        warn(f"{len(cut_lengths)} of {total} samples of {what} are longer than {self.tokens} tokens ({why}); they "
+             f"were cut from the answer's end (longest: {max(cut_lengths)} tokens); {fix}")
+
+
+def context_limit(model: torch.nn.Module, max_length: int) -> ContextLimit:
+    """data.max_length, lowered to the model's number of positions when that is smaller."""
+    positions = getattr(getattr(model, "config", None), "max_position_embeddings", None)
+    if isinstance(positions, int) and 1 < positions < max_length:
+        return ContextLimit(positions, positions, max_length)
+    return ContextLimit(max_length, None, max_length)
 
 
 # Fast tokenizer classes that transformers 4.45 knows (a causal-LM subset). A saved tokenizer_config.json

@@ -23,6 +23,7 @@ def build_tiny_model(world_dir: str | Path | None = None, out: str | Path | None
 
     if out is None:
         raise ConfigError("build_tiny_model needs `out`, the folder to save the tokenizer and model in")
+    _check_tiny_sizes(vocab_size, hidden_size, layers, max_positions, seed)
     if (world_dir is None) == (data is None):
         raise ConfigError("name the text to train the tokenizer on: either a world folder (--world FOLDER) or a "
                           "benchmark folder (--data PATH --benchmark NAME)")
@@ -43,6 +44,26 @@ def build_tiny_model(world_dir: str | Path | None = None, out: str | Path | None
         benchmark = "synthetic"
     bench = load_benchmark(benchmark, str(data), _forget_split(benchmark, Path(data)))
     return build(benchmark_texts(bench), out, max_positions=max_positions or 512, **size)
+
+
+def _check_tiny_sizes(vocab_size: int, hidden_size: int, layers: int, max_positions: int | None, seed: int) -> None:
+    """The tiny model's sizes, checked before any text is read (a bad size would fail deep in the
+    tokenizer trainer or in transformers, or be silently changed)."""
+    from unlearn.errors import ConfigError
+    from unlearn.models.tiny import HEADS, MIN_VOCAB
+
+    if vocab_size < MIN_VOCAB:
+        raise ConfigError(f"--vocab-size {vocab_size} is below the {MIN_VOCAB} tokens a byte-level BPE tokenizer "
+                          f"starts with (256 bytes and 4 special tokens); use at least {MIN_VOCAB} (default 2048)")
+    if hidden_size < 2 * HEADS or hidden_size % (2 * HEADS):
+        raise ConfigError(f"--hidden-size {hidden_size} must be a positive multiple of {2 * HEADS} ({HEADS} attention "
+                          "heads, each of an even size for rotary positions), e.g. 64 or 256 (default)")
+    if layers < 1:
+        raise ConfigError(f"--layers {layers} must be at least 1")
+    if max_positions is not None and max_positions < 2:
+        raise ConfigError(f"--max-positions {max_positions} must be at least 2 (a prompt and an answer token)")
+    if seed < 0:
+        raise ConfigError(f"--seed {seed} must be at least 0")
 
 
 def _forget_split(benchmark: str, folder: Path) -> str:

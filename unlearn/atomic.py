@@ -52,6 +52,11 @@ def write_json(path: str | Path, data: Any, indent: int | None = 2) -> None:
     write_text(path, json.dumps(finite(data), indent=indent, ensure_ascii=False, default=str, allow_nan=False) + "\n")
 
 
+def json_line(data: Any) -> str:
+    """One line of strict JSON (JSON lines files: logs, curves, samples): non-finite numbers as null."""
+    return json.dumps(finite(data), ensure_ascii=False, default=str, allow_nan=False)
+
+
 _FIXES = {
     errno.ENOSPC: "free some space or choose another out=",
     errno.EDQUOT: "free some space (disk quota exceeded) or choose another out=",

@@ -19,6 +19,7 @@ from typing import Any
 
 from unlearn.config import RunConfig
 from unlearn.errors import ConfigError
+from unlearn.atomic import json_line
 
 DEFAULT_METRICS = ["prob", "rougeL_recall"]
 DEFAULT_SETS = ["forget", "retain"]
@@ -93,7 +94,7 @@ class DuringEval:
         from unlearn.atomic import disk_errors
 
         with disk_errors(str(self.curve)), self.curve.open("a") as f:
-            f.write(json.dumps(entry) + "\n")
+            f.write(json_line(entry) + "\n")
         return entry
 
     def keep_if_best(self, entry: dict[str, Any], save: Any) -> bool:

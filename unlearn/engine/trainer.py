@@ -32,7 +32,7 @@ from unlearn.data.streams import build_stream, sampling_source
 from unlearn.data.tokenize import PromptFormatter
 from unlearn.engine.batches import BatchLayout, StreamSampler
 from unlearn.engine.checkpoint import list_checkpoints, load_checkpoint, save_checkpoint
-from unlearn.atomic import clean_temp_folders, disk_errors, write_text
+from unlearn.atomic import clean_temp_folders, disk_errors, json_line, write_text
 from unlearn.engine.collective import on_main
 from unlearn.engine.integrity import RunLock, check_fingerprint, training_fingerprint, write_fingerprint
 from unlearn.engine.lora import apply_lora, check_lora, model_to_save
@@ -62,6 +62,11 @@ class TrainResult:
 def _check_train(cfg: RunConfig, method: Method) -> str | None:
     """Everything checkable before a model is loaded; returns the reference strategy."""
     validate(cfg)  # ranges, template, columns: configs built in Python skip load_config's checks
+    from transformers import SchedulerType
+
+    schedulers = [s.value for s in SchedulerType]
+    if cfg.train.scheduler not in schedulers:
+        raise ConfigError(f"train.scheduler {cfg.train.scheduler!r} is unknown; valid: {', '.join(schedulers)}")
     if len(method.transforms) > 1:
         raise ConfigError(f"method {method.name}: one gradient transform at a time is supported")
     check_lora(cfg.lora)
@@ -424,7 +429,7 @@ class _Run:
 
 def _append_log(log_path: Path, entry: dict[str, Any]) -> None:
     with disk_errors(str(log_path)), log_path.open("a") as f:
-        f.write(json.dumps(entry) + "\n")
+        f.write(json_line(entry) + "\n")
 
 
 def _truncate_log(log_path: Path, step: int) -> None:

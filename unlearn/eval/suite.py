@@ -17,7 +17,7 @@ from typing import Any
 import torch
 
 from unlearn.config import RunConfig
-from unlearn.atomic import disk_errors, write_json, write_text
+from unlearn.atomic import disk_errors, json_line, write_json, write_text
 from unlearn.data.benchmarks import Benchmark, benchmark_from_config
 from unlearn.data.tokenize import PromptFormatter
 from unlearn.engine.progress import Progress
@@ -99,6 +99,7 @@ def evaluate_model(model: Any, tokenizer: Any, cfg: RunConfig, bench: Benchmark 
     values = dict(results.values)
     for key, (value, direction) in derived_values.items():
         values[key], directions[key] = value, direction
+    _explain_non_finite(values, results.per_sample, ctx.notes)
     metrics = {
         "metrics": values,
         "directions": {k: d.label() for k, d in directions.items()},
@@ -115,6 +116,19 @@ def evaluate_model(model: Any, tokenizer: Any, cfg: RunConfig, bench: Benchmark 
     return metrics, _sample_rows(plans, views, results)
 
 
+def _explain_non_finite(values: dict[str, Any], per_sample: dict[str, dict[str, list]], notes: dict[str, str]) -> None:
+    """metrics.json is strict JSON: a NaN or infinite value is written as null, and a note says why
+    (unless one already does)."""
+    for key, value in values.items():
+        if key in notes or not (value is None or (isinstance(value, float) and not math.isfinite(value))):
+            continue
+        found = next(((vals, m) for s, by_metric in per_sample.items() for m, vals in by_metric.items()
+                      if key == result_key(s, m)), None)
+        bad = [v for v in found[0] if not (isinstance(v, (int, float)) and math.isfinite(v))] if found else []
+        why = f"; {len(bad)} of {len(found[0])} samples had no finite value" if found and bad else ""
+        notes[key] = f"not a finite number ({value}), written as null{why}"
+
+
 def _batches(plans: list, batch_size: int) -> int:
     seqs = sum(len(s) for p in plans for s in p.sequences)
     prompts = sum(1 for p in plans for pr in p.prompts if pr is not None)
@@ -126,7 +140,7 @@ def write_eval(out: str | Path, metrics: dict[str, Any], samples: list[dict[str,
     with disk_errors(f"the evaluation results in {out}"):
         out.mkdir(parents=True, exist_ok=True)
         write_json(out / "metrics.json", metrics)
-        write_text(out / "samples.jsonl", "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in samples))
+        write_text(out / "samples.jsonl", "".join(json_line(row) + "\n" for row in samples))
 
 
 def _add_robustness(metrics: dict[str, Any], cfg: RunConfig, path: str) -> None:

@@ -10,6 +10,9 @@ from typing import Iterable
 import torch
 
 SPECIAL_TOKENS = ["<pad>", "<s>", "</s>", "<unk>"]
+MIN_VOCAB = 256 + len(SPECIAL_TOKENS)
+"""A byte-level BPE tokenizer holds every byte and the special tokens before it learns any merge."""
+HEADS = 4
 # A ChatML chat template (as Qwen's), for testing the chat-model path with a tiny tokenizer.
 CHATML_TEMPLATE = (
     "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
@@ -50,7 +53,7 @@ def add_chatml(tokenizer):
     return tokenizer
 
 
-def tiny_llama_config(vocab_size: int, hidden_size: int = 256, layers: int = 2, heads: int = 4,
+def tiny_llama_config(vocab_size: int, hidden_size: int = 256, layers: int = 2, heads: int = HEADS,
                       intermediate_size: int = 688, max_positions: int = 256, tokenizer=None):
     from transformers import LlamaConfig
 
@@ -94,6 +97,11 @@ def build_tiny_model(texts: Iterable[str], out: str | Path, *, seed: int = 0, vo
     from unlearn.models.loading import save_model
 
     tokenizer = train_tokenizer(texts, vocab_size)
+    if len(tokenizer) < vocab_size:
+        from unlearn.errors import warn
+
+        warn(f"the tokenizer learnt {len(tokenizer)} tokens, fewer than the {vocab_size} asked for (the text has no "
+             f"more merges to learn); the model's vocabulary is {len(tokenizer)}")
     config = tiny_llama_config(len(tokenizer), hidden_size=hidden_size, layers=layers,
                                intermediate_size=intermediate_size, max_positions=max_positions, tokenizer=tokenizer)
     torch.manual_seed(seed)

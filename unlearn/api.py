@@ -28,6 +28,9 @@ def build_tiny_model(world_dir: str | Path | None = None, out: str | Path | None
         raise ConfigError("name the text to train the tokenizer on: either a world folder (--world FOLDER) or a "
                           "benchmark folder (--data PATH --benchmark NAME)")
     size = dict(seed=seed, vocab_size=vocab_size, hidden_size=hidden_size, layers=layers)
+    from unlearn.atomic import check_writable
+
+    check_writable(Path(out).expanduser().absolute().parent, "the folder of --out")
     if world_dir is not None:
         from unlearn.data.world import world_text
 

@@ -104,6 +104,21 @@ def disk_errors(what: str) -> Iterator[None]:
         raise UnlearnError(disk_message(what, err)) from err
 
 
+def check_writable(folder: str | Path, what: str = "the output folder") -> Path:
+    """Make `folder` (and its parents) and check a file can be written in it, before any work is done:
+    a read-only folder, a full disk or a path under a file is a one-line error up front, not after a
+    long run."""
+    folder = Path(folder)
+    with disk_errors(f"{what} {folder}"):
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / f".write-test-{os.getpid()}"
+        try:
+            probe.write_bytes(b"")
+        finally:
+            probe.unlink(missing_ok=True)
+    return folder
+
+
 def temp_sibling(final: str | Path, tag: str | int | None = None) -> Path:
     """The temporary folder next to `final`: '.tmp-<name>-<tag>' (tag defaults to the pid).
     Multi-process jobs that write one folder together pass a tag shared by all processes."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 import typing
 from typing import Any, Sequence
@@ -290,7 +291,9 @@ def run(argv: Sequence[str] | None = None) -> int:
             manifest = generate_world(args.out, seed=args.seed, n_people=args.people, n_general=args.general,
                                       n_perturbed=args.perturbed)
         except ValueError as err:
-            raise UnlearnError(str(err)) from None
+            options = {"n_people": "--people", "n_general": "--general", "n_perturbed": "--perturbed", "seed": "--seed"}
+            raise UnlearnError(re.sub(r"\b(n_people|n_general|n_perturbed|seed)\b", lambda m: options[m.group(1)],
+                                      str(err))) from None
         print(f"wrote {args.out}: " + ", ".join(f"{k} {v}" for k, v in manifest["splits"].items()))
     elif args.command == "tiny-model":
         path = api.build_tiny_model(args.world, args.out, data=args.data, benchmark=args.benchmark, seed=args.seed,

@@ -368,7 +368,7 @@ def load_config(
         except UnlearnError as err:
             raise ConfigError(f"config file {err}") from None
         except yaml.YAMLError as err:
-            raise ConfigError(f"config file {str(p)!r} is not valid YAML: {err}".splitlines()[0]) from None
+            raise ConfigError(f"config file {str(p)!r} is not valid YAML ({yaml_problem(err)}); fix the file") from None
         if not isinstance(loaded, dict):
             raise ConfigError(f"config file {str(p)!r} must hold a mapping of sections")
         data = deep_merge(data, loaded)
@@ -410,6 +410,13 @@ def check_template(template: str) -> None:
                           "answer follows the prompt); write literal braces as {{ and }}")
     if "question" not in names:
         raise ConfigError(f"data.template {template!r} must contain {{question}}, where the question goes")
+
+
+def yaml_problem(err: Exception) -> str:
+    """'expected the node content at line 2, column 1' from a YAML error (its str spans several lines)."""
+    problem = getattr(err, "problem", None) or (str(err).splitlines() or ["unknown problem"])[0]
+    mark = getattr(err, "problem_mark", None)
+    return f"{problem} at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else problem
 
 
 def deep_merge(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:

@@ -182,9 +182,9 @@ def canonical_records(rows: list[dict[str, Any]], kind: str, source: str,
             if _missing(value):
                 if kind == "completion" and field == "question" and value == "":
                     record[field] = ""  # an empty prefix: the whole continuation is scored
-                elif field in required and column in row and value is not None and not _is_nan(value):
+                elif field in required and column in row:
                     raise DataError(f"{source}: row {i} field {field!r} (column {column!r}) is empty; give every "
-                                    f"record a {field}, or remove the row")
+                                    f"record {'an' if field[0] in 'aeiou' else 'a'} {field}, or remove the row")
                 elif field in required:
                     raise _row_error(source, i, row, field, column, field in columns)
                 continue
@@ -193,10 +193,6 @@ def canonical_records(rows: list[dict[str, Any]], kind: str, source: str,
             _check_label(record, source, i)
         out.append(record)
     return out
-
-
-def _is_nan(value: Any) -> bool:
-    return isinstance(value, float) and math.isnan(value)
 
 
 def _text(value: Any, where: str, fix: str) -> str:

@@ -33,16 +33,18 @@ def read_utf8(path: str | Path) -> str:
                         "re-save the file as UTF-8") from None
 
 
-def read_records(path: str | Path) -> list[dict[str, Any]]:
+def read_records(path: str | Path, key: str | None = None) -> list[dict[str, Any]]:
     """Read a data file into a non-empty list of records. `.json` may hold a JSON array or JSON lines
     (TOFU's real_authors_perturbed.json is JSON lines despite its name). Plain strings become
     `{"text": string}` records. A file that is empty, not UTF-8, not a list of records, or otherwise
-    malformed is a DataError naming the file (and the line or record) and the fix."""
+    malformed is a DataError naming the file (and the line or record) and the fix. `key`: the option
+    that named the file (data.augmented, --forget), for the messages."""
     p = Path(path)
+    named = f"{key} " if key else "data file "
     if p.is_dir():
-        raise DataError(f"data file {str(p)!r} is a folder; name a file (one of {', '.join(SUFFIXES)})")
+        raise DataError(f"{named}{str(p)!r} is a folder; name a file (one of {', '.join(SUFFIXES)})")
     if not p.is_file():
-        raise DataError(f"data file {str(p)!r} does not exist")
+        raise DataError(f"{named}{str(p)!r} does not exist; check the path")
     suffix = p.suffix.lower()
     if suffix not in SUFFIXES:
         raise DataError(f"{p}: unsupported file type {suffix!r}; use one of {', '.join(SUFFIXES)}")
@@ -96,7 +98,14 @@ def _json_records(p: Path, text: str) -> Any:
             _whole_object(p, text)
             raise DataError(f"{p}: line {lineno} is not valid JSON ({err.msg}); fix the file (JSON lines: one "
                             "record a line; or a JSON array of records)") from None
+    if len(records) == 1 and _wraps_records(records[0]):
+        _whole_object(p, text)  # {"data": [{...}, ...]} on one line: a wrapped list, not one record
     return records
+
+
+def _wraps_records(value: Any) -> bool:
+    return isinstance(value, dict) and any(isinstance(v, list) and v and all(isinstance(x, dict) for x in v)
+                                           for v in value.values())
 
 
 def _whole_object(p: Path, text: str) -> None:

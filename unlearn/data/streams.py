@@ -48,7 +48,7 @@ def load_refusals(path: str | None) -> list[str]:
 
     lines = [line.strip() for line in read_utf8(p).splitlines() if line.strip()]
     if not lines:
-        raise DataError(f"refusal file {path!r} is empty; put one refusal sentence a line")
+        raise DataError(f"refusal file {path!r} (data.refusals) is empty; put one refusal sentence a line")
     return lines
 
 
@@ -94,7 +94,7 @@ def _with_alternatives(drawn: list[dict[str, Any]], path: str) -> list[dict[str,
     from unlearn.data.formats import read_records, require_fields
     from unlearn.errors import warn
 
-    records = read_records(path)
+    records = read_records(path, "data.alternatives")
     require_fields(records, ("question", "answer"), path)
     by_question = {str(r.get("source_question", r["question"])): str(r["answer"]) for r in records}
     missing = [r["question"] for r in drawn if r["question"] not in by_question]
@@ -133,7 +133,7 @@ def targets_stream(cfg: RunConfig, bench: Benchmark) -> list[dict[str, Any]]:
 
     if not cfg.data.targets:
         return _offline(cfg, lambda gen, conf: generate_targets(forget_stream(cfg, bench), gen, "reasoning", conf))
-    records = read_records(cfg.data.targets)
+    records = read_records(cfg.data.targets, "data.targets")
     require_fields(records, ("question", "answer"), cfg.data.targets)
     return _qa(records)
 
@@ -146,7 +146,7 @@ def augmented_stream(cfg: RunConfig, bench: Benchmark) -> list[dict[str, Any]]:
     from unlearn.data.formats import read_records, require_fields
 
     if cfg.data.augmented:
-        records = read_records(cfg.data.augmented)
+        records = read_records(cfg.data.augmented, "data.augmented")
         require_fields(records, ("question", "answer"), cfg.data.augmented)
         return _qa(records)
     from unlearn.generate.relearn_pipeline import augment

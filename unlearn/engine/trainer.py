@@ -45,7 +45,7 @@ from unlearn.methods import Method, build_method
 from unlearn.methods.base import SetupContext
 from unlearn.data.checks import check_streams
 from unlearn.models import load_model, load_tokenizer, save_model
-from unlearn.models.loading import check_vocabulary, context_limit
+from unlearn.models.loading import check_model_files, check_vocabulary, context_limit
 from unlearn.run import write_json, write_run_info
 
 DONE_FILE = "train_state.json"
@@ -152,6 +152,7 @@ def train(cfg: RunConfig, method: Method | None = None) -> TrainResult:
         check_streams(records, cfg.data.overlap, _stream_splits(cfg, bench, records))
     fingerprint = training_fingerprint(to_dict(cfg), {**bench.data_hashes(), **_target_file_hashes(cfg)},
                                        accelerator.num_processes)
+    check_model_files(cfg.model)  # a missing or unsafe model fails before the run folder is made
     lock = _lock(accelerator, run_dir)
     try:
         done_path = run_dir / DONE_FILE

@@ -17,7 +17,7 @@ from typing import Any
 import torch
 
 from unlearn.config import RunConfig
-from unlearn.atomic import disk_errors, json_line, write_json, write_text
+from unlearn.atomic import check_writable, disk_errors, json_line, write_json, write_text
 from unlearn.data.benchmarks import Benchmark, benchmark_from_config
 from unlearn.data.tokenize import PromptFormatter
 from unlearn.engine.progress import Progress
@@ -165,7 +165,7 @@ def evaluate(cfg: RunConfig, model_path: str | None = None, out: str | Path | No
 
     from unlearn.eval.parts import load_parts, load_side_model
     from unlearn.models import load_model, load_tokenizer
-    from unlearn.models.loading import check_vocabulary
+    from unlearn.models.loading import check_model_files, check_vocabulary
 
     path = model_path or cfg.model.path
     model_cfg = replace(cfg.model, path=path)
@@ -177,6 +177,8 @@ def evaluate(cfg: RunConfig, model_path: str | None = None, out: str | Path | No
     reference = ModelResults.from_folder(cfg.eval.retain_reference) if cfg.eval.retain_reference else None
     if reference is not None:
         check_reference_samples(datasets, reference, selection.derived)
+    check_model_files(model_cfg)
+    check_writable(out or cfg.out)  # a folder that cannot take the results fails now, not after the evaluation
     tokenizer = load_tokenizer(model_cfg)
     model = load_model(model_cfg)
     check_vocabulary(model, tokenizer, model_cfg)

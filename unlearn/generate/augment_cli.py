@@ -18,7 +18,7 @@ KINDS = ("relearn", "alternatives", "reasoning")
 def run_augment(forget: str, out: str, generator: str = "offline", generic: str | None = None,
                 generic_ratio: float = 1.0, cache: str | None = None, seed: int = 0,
                 kind: str = "relearn", prompts: str | None = None, verifier: str | None = None) -> dict[str, Any]:
-    from unlearn.atomic import disk_errors, write_json, write_text
+    from unlearn.atomic import check_writable, disk_errors, write_json, write_text
     from unlearn.data.formats import read_records, require_fields
     from unlearn.engine.progress import Progress
     from unlearn.generate.base import CachedGenerator
@@ -35,9 +35,10 @@ def run_augment(forget: str, out: str, generator: str = "offline", generic: str 
         raise ConfigError(f"--prompts {prompts!r} does not exist; copy unlearn/generate/prompts.yaml and edit it")
     for spec in (generator, verifier or generator):
         check_spec(spec)
-    records = read_records(forget)
+    records = read_records(forget, "--forget")
     require_fields(records, ("question", "answer"), forget)
-    generic_rows = read_records(generic) if generic else []
+    check_writable(Path(out).expanduser().absolute().parent, "the folder of --out")
+    generic_rows = read_records(generic, "--generic") if generic else []
     if generic:
         require_fields(generic_rows, ("question", "answer"), generic)
     folder = cache or cache_dir() / "generate"

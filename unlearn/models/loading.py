@@ -47,6 +47,26 @@ def _check_remote_code(path: str, cfg: ModelConfig) -> None:
         raise ModelLoadError(_remote_code_message(path, ", ".join(sorted(set(map(str, auto_map.values())))[:2])))
 
 
+PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl")
+
+
+def _check_weights(folder: Path) -> None:
+    """A local model folder must hold safetensors weights: pickle files are never loaded (unpickling can
+    run code), and a folder without weights is named as such, not as a library error."""
+    if not folder.is_dir() or any(folder.glob("*.safetensors")):
+        return
+    pickles = sorted(p.name for p in folder.iterdir() if p.suffix in PICKLE_SUFFIXES)
+    if pickles:
+        raise ModelLoadError(f"the model {str(folder)!r} holds only pickle weights ({', '.join(pickles[:2])}), which "
+                             "are not loaded because unpickling can run code; convert them once, where you trust "
+                             "them, with model.save_pretrained(folder, safe_serialization=True)")
+    ggufs = sorted(p.name for p in folder.glob("*.gguf"))
+    if ggufs:
+        raise ModelLoadError(f"the model {str(folder)!r} holds a GGUF file; name it with model.gguf_file={ggufs[0]}")
+    raise ModelLoadError(f"the model {str(folder)!r} has no weights (no *.safetensors file); give the folder "
+                         "save_pretrained wrote (config.json and model.safetensors)")
+
+
 def _remote_code_message(path: str, code: str = "") -> str:
     shipped = f" ({code})" if code else ""
     return (f"the model {path!r} ships its own code{shipped}, which is not run by default; set "
@@ -56,6 +76,23 @@ def _remote_code_message(path: str, code: str = "") -> str:
 def _one_line(err: Exception) -> str:
     text = str(err).strip().splitlines()
     return f"{type(err).__name__}: {text[0] if text else ''}"
+
+
+def check_model_files(cfg: ModelConfig, path: str | None = None) -> None:
+    """What can be checked of a model without loading it: the path exists, a local folder holds
+    safetensors weights (or the GGUF file named) and ships no code unless trusted. Raises a one-line
+    error; nothing is loaded."""
+    path = path or cfg.path
+    _check_path(path, "model")
+    if _looks_local(path):
+        _check_remote_code(path, cfg)
+        if cfg.gguf_file:
+            if not (Path(path).expanduser() / cfg.gguf_file).is_file():
+                raise ModelLoadError(f"model.gguf_file {cfg.gguf_file!r} is not in {path!r}; name a .gguf file there")
+        else:
+            _check_weights(Path(path).expanduser())
+    if cfg.tokenizer:
+        _check_path(cfg.tokenizer, "tokenizer")
 
 
 def load_tokenizer(cfg: ModelConfig) -> Any:
@@ -94,6 +131,8 @@ def load_model(cfg: ModelConfig, path: str | None = None) -> torch.nn.Module:
     local = _looks_local(path)
     if local:
         _check_remote_code(path, cfg)
+        if not cfg.gguf_file:
+            _check_weights(Path(path).expanduser())
     try:
         model = AutoModelForCausalLM.from_pretrained(str(Path(path).expanduser()) if local else path, **kwargs)
     except Exception as err:  # noqa: BLE001

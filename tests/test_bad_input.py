@@ -1,0 +1,361 @@
+"""The bad-input corpus: inputs a user can get wrong (data files, configs, models, run folders, the
+command line), each run through the real CLI entry point (`unlearn.cli.main`, in-process so the corpus
+stays fast) and each required to end in a non-zero exit with ONE line on stderr that names the problem
+and the fix, no traceback, or in the documented warning. Cases marked `early` must fail before any
+model is loaded (a spy counts `from_pretrained` calls). New features add their cases here.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import pytest
+
+
+@dataclass
+class Case:
+    args: list[str]
+    fragments: tuple[str, ...]
+    setup: Callable[[Path], None] | None = None
+    early: bool = True
+    """Fails before any model is loaded."""
+    warning: bool = False
+    """Exit 0 with the documented `unlearn: warning:` line instead of an error."""
+    extra: list[str] = field(default_factory=list)
+
+
+CASES: dict[str, Case] = {}
+
+
+def case(name: str, args: list[str], *fragments: str, **kw) -> None:
+    assert name not in CASES, name
+    CASES[name] = Case(list(args), fragments, **kw)
+
+
+# Arguments with placeholders: @world (a good world), @bad (a copy of it that `setup` may break),
+# @target (a small trained model), @tmp (this case's folder). Overrides later on the line win.
+RUN = ["unlearn", "model.path=@target", "data.path=@bad", "out=@tmp/run", "method.name=GA", "train.max_steps=1",
+       "train.batch_size=4", "eval.enabled=false"]
+EVAL = ["eval", "@target", "--data", "@bad", "--out", "@tmp/eval", "eval.max_new_tokens=4", "eval.batch_size=64"]
+
+
+def _json(name: str, change: Callable[[list], object]) -> Callable[[Path], None]:
+    """A setup that rewrites @bad/NAME.json with `change(rows)` (in place, or returning the new content)."""
+    def setup(tmp: Path) -> None:
+        path = tmp / "bad" / f"{name}.json"
+        rows = json.loads(path.read_text())
+        new = change(rows)
+        path.write_text(json.dumps(rows if new is None else new))
+    return setup
+
+
+def _bytes(name: str, data: bytes) -> Callable[[Path], None]:
+    def setup(tmp: Path) -> None:
+        (tmp / "bad" / name).write_bytes(data)
+    return setup
+
+
+def _file(name: str, text: str) -> Callable[[Path], None]:
+    def setup(tmp: Path) -> None:
+        (tmp / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp / name).write_text(text)
+    return setup
+
+
+def _set(row: int, key: str, value: object) -> Callable[[list], None]:
+    def change(rows: list) -> None:
+        rows[row][key] = value
+    return change
+
+
+# -- data files -------------------------------------------------------------------------------------
+case("answer-is-a-number", RUN, "forget10.json: row 1 field 'answer'", "is a number (42), not text",
+     'write it as a string, e.g. "42"', setup=_json("forget10", _set(1, "answer", 42)))
+case("answer-is-a-list", RUN, "forget10.json: row 2 field 'answer'", "is a list", "not text",
+     "perturbed_answer is the field that takes a list", setup=_json("forget10", _set(2, "answer", ["a", "b"])))
+case("answer-is-true", RUN, "row 0 field 'answer'", "is true/false (True)", setup=_json("forget10", _set(0, "answer", True)))
+case("question-is-an-object", RUN, "row 3 field 'question'", "is an object",
+     setup=_json("forget10", _set(3, "question", {"q": 1})))
+case("retain-answer-is-a-number", RUN + ["method.name=GA_GDR"], "retain90.json: row 5 field 'answer'", "is a number",
+     setup=_json("retain90", _set(5, "answer", 1984)))
+case("perturbed-answer-holds-a-number", EVAL, "forget10.json: row 0 field 'perturbed_answer' (column "
+     "'perturbed_answer') item 1 is a number (7)", setup=_json("forget10", _set(0, "perturbed_answer", ["a", 7, "b"])))
+case("perturbed-answer-holds-a-list", EVAL, "row 2 field 'perturbed_answer'", "item 0 is a list",
+     setup=_json("forget10", _set(2, "perturbed_answer", [["a"], "b", "c"])))
+case("perturbed-answer-is-a-number", EVAL, "row 1 field 'perturbed_answer'", "item 0 is a number (5)",
+     setup=_json("forget10", _set(1, "perturbed_answer", 5)))
+case("paraphrase-is-a-list", EVAL, "row 4 field 'paraphrased_answer'", "is a list",
+     setup=_json("forget10", _set(4, "paraphrased_answer", ["x"])))
+case("answer-is-empty", RUN, "forget10.json: row 1 field 'answer' (column 'answer') is empty",
+     setup=_json("forget10", _set(1, "answer", "  ")))
+case("answer-is-null", RUN, "forget10.json: row 6 field 'answer' (column 'answer') is empty",
+     setup=_json("forget10", _set(6, "answer", None)))
+case("answer-field-missing", RUN, "forget10.json: row 1 has no column 'answer'",
+     setup=_json("forget10", lambda rows: rows[1].__delitem__("answer")))
+case("not-utf8", RUN, "forget10.json: not UTF-8 text (byte 0xff at offset 22, line 1)", "re-save the file as UTF-8",
+     setup=_bytes("forget10.json", b'[{"question": "Who is \xff?", "answer": "x"}]'))
+case("empty-file", RUN, "forget10.json has no records (the file is empty)", "put at least one record in it",
+     setup=_bytes("forget10.json", b""))
+case("empty-json-array", RUN, "forget10.json has no records", setup=_bytes("forget10.json", b"[]"))
+case("top-level-object", RUN, "forget10.json: the top level is a JSON object, not a list of records",
+     "its key 'data' holds a list: write that list alone",
+     setup=lambda tmp: (tmp / "bad" / "forget10.json").write_text(json.dumps({"data": [{"question": "q"}]}, indent=1)))
+case("top-level-object-one-line", RUN, "forget10.json: the top level is a JSON object, not a list of records",
+     setup=_json("forget10", lambda rows: {"data": rows}))
+case("truncated-json", RUN, "forget10.json: not valid JSON", "fix the file",
+     setup=_bytes("forget10.json", b'[{"question": "q", "answer": '))
+case("jsonl-bad-line", RUN, "retain90.json: line 2 is not valid JSON", "one record a line", extra=["method.name=GA_GDR"], setup=_bytes("retain90.json", b'{"question": "q", "answer": "a"}\n{"question": \n'))
+case("record-is-a-number", RUN, "forget10.json: record 1 is a number (3), not an object",
+     setup=_bytes("forget10.json", b'[{"question": "q", "answer": "a"}, 3]'))
+case("file-is-a-folder", RUN + ["data.augmented=@bad", "method.name=ReLearn"], "is a folder; name a file")
+case("augmented-missing", RUN + ["data.augmented=@tmp/nope.jsonl", "method.name=ReLearn"], "data.augmented",
+     "nope.jsonl", "does not exist")
+case("augmented-answer-is-a-number", RUN + ["data.augmented=@tmp/aug.jsonl", "method.name=ReLearn"],
+     "aug.jsonl: record 1 field 'answer' is a number (5), not text",
+     setup=_file("aug.jsonl", '{"question": "q", "answer": "a"}\n{"question": "q2", "answer": 5}\n'))
+case("refusals-not-utf8", RUN + ["data.refusals=@tmp/idk.txt", "method.name=IDK"], "idk.txt: not UTF-8 text",
+     setup=lambda tmp: (tmp / "idk.txt").write_bytes(b"I don't know.\n\xe9\n"))
+case("refusals-empty", RUN + ["data.refusals=@tmp/idk.txt", "method.name=IDK"], "idk.txt", "is empty",
+     setup=_file("idk.txt", "\n\n"))
+case("alternatives-for-other-questions", RUN + ["data.alternatives=@tmp/alt.jsonl", "method.name=IdkDPO"],
+     "alt.jsonl has an alternative for none of the", "unlearn augment --kind alternatives",
+     setup=_file("alt.jsonl", '{"question": "Who?", "answer": "No idea."}\n'))
+case("forget-copied-into-retain", RUN + ["method.name=GA_GDR", "data.overlap=error"],
+     "10 of 10 forget questions are also in the retain data (split retain90", "trains them back in",
+     "data.overlap=warn", setup=lambda tmp: shutil.copy(tmp / "bad" / "forget10.json", tmp / "bad" / "retain90.json"))
+case("forget-copied-into-retain-warns", RUN + ["method.name=GA_GDR"],
+     "10 of 10 forget questions are also in the retain data", "they were kept in both", "data.overlap=ignore",
+     warning=True, setup=lambda tmp: shutil.copy(tmp / "bad" / "forget10.json", tmp / "bad" / "retain90.json"))
+case("repeated-rows", RUN + ["data.overlap=error"], "3 of 13 rows of the forget data (split forget10) repeat an earlier",
+     setup=_json("forget10", lambda rows: rows + rows[:3]))
+case("answer-of-10000-words-warns", RUN, "1 of 10 samples of the forget data are longer than",
+     "they were cut from the answer's end (longest:", warning=True,
+     setup=_json("forget10", _set(0, "answer", " ".join(["word"] * 10_000))))
+case("empty-forget-set-evaluated", EVAL, "forget10.json has no records", setup=_bytes("forget10.json", b"[]"))
+case("slice-selects-nothing", EVAL + ["--splits", "forget[20:]"], "selects no rows", "widen the slice")
+case("malformed-slice", EVAL + ["--splits", "forget[a:b]"], "malformed split 'forget[a:b]'", "NAME[START:END]")
+case("unknown-evaluation-set", EVAL + ["--splits", "forgot"], "unknown evaluation set 'forgot'", "available:")
+case("custom-without-retain", RUN + ["data.benchmark=custom"], "has no retain file", "add retain.jsonl",
+     setup=lambda tmp: (shutil.rmtree(tmp / "bad"), _file("bad/forget.jsonl", '{"question": "q", "answer": "a"}\n')(tmp)))
+case("custom-csv-without-columns", RUN + ["data.benchmark=custom"], "forget.csv: row 0 has neither question/answer",
+     "data.columns.question=",
+     setup=lambda tmp: (shutil.rmtree(tmp / "bad"), _file("bad/forget.csv", "prompt,response\nq,a\n")(tmp),
+                        _file("bad/retain.csv", "prompt,response\nq2,a2\n")(tmp)))
+case("corrupt-parquet", RUN + ["data.benchmark=custom"], "forget.parquet: cannot be read as parquet",
+     setup=lambda tmp: (shutil.rmtree(tmp / "bad"), (tmp / "bad").mkdir(),
+                        (tmp / "bad" / "forget.parquet").write_bytes(b"PAR1 not really"),
+                        _file("bad/retain.jsonl", '{"question": "q", "answer": "a"}\n')(tmp)))
+
+# -- configs ----------------------------------------------------------------------------------------
+case("unknown-key", RUN + ["train.learnrate=1e-4"], "unknown config key 'train.learnrate'", "lr")
+case("lr-zero", RUN + ["train.lr=0"], "train.lr must be above 0 (got 0.0)", "nothing is learnt")
+case("lr-negative", RUN + ["train.lr=-1e-4"], "train.lr must be above 0", "trains backwards")
+case("lr-not-a-number", RUN + ["train.lr=fast"], "train.lr must be a number, got 'fast'")
+case("epochs-zero", RUN + ["train.epochs=0"], "train.epochs must be above 0 (got 0.0)")
+case("batch-size-zero", RUN + ["train.batch_size=0"], "train.batch_size must be at least 1 (got 0)")
+case("eval-batch-size-zero", RUN + ["eval.enabled=true", "eval.batch_size=0"], "eval.batch_size must be at least 1")
+case("max-new-tokens-zero", EVAL + ["eval.max_new_tokens=0"], "eval.max_new_tokens must be at least 1")
+case("max-length-one", RUN + ["data.max_length=1"], "data.max_length must be at least 2 (got 1)",
+     "a prompt token and a target token")
+case("warmup-ratio-two", RUN + ["train.warmup_ratio=2"], "train.warmup_ratio must be in [0, 1) (got 2.0)")
+case("seed-negative", RUN + ["train.seed=-1"], "train.seed must be at least 0")
+case("npo-beta-zero", RUN + ["method.name=NPO", "method.params.npo.beta=0"], "method.params.npo.beta must be above 0",
+     "NPO divides by beta")
+case("npo-beta-negative", RUN + ["method.name=NPO", "method.params.npo.beta=-0.1"],
+     "method.params.npo.beta must be above 0 (got -0.1)")
+case("gamma-negative", RUN + ["method.gamma=-1"], "method.gamma must be at least 0 (got -1.0)",
+     "trains towards the forget set", "method.allow_negative_weights=true")
+case("alpha-negative", RUN + ["method.name=NPO_GDR", "method.alpha=-2"], "method.alpha must be at least 0")
+case("weight-negative", RUN + ["method.name=NPO_GDR", "method.weights.gdr=-1"], "method.weights.gdr must be at least 0")
+case("lora-dropout-one", RUN + ["lora.r=4", "lora.dropout=1"], "lora.dropout must be in [0, 1) (got 1.0)")
+case("dtype-unknown", RUN + ["model.dtype=fp8"], "model.dtype must be one of float32, bfloat16, float16 (got 'fp8')")
+case("reference-unknown", RUN + ["method.reference=sometimes"], "method.reference must be one of", "'sometimes'")
+case("overlap-unknown", RUN + ["data.overlap=maybe"], "data.overlap must be one of warn, error, ignore")
+case("flat-divergence-unknown", RUN + ["method.name=FLAT_TV", "method.params.flat.divergence=hellinger"],
+     "method.params.flat.divergence must be one of tv, kl, js, pearson")
+case("scheduler-unknown", RUN + ["train.scheduler=wobbly"], "train.scheduler 'wobbly' is unknown", "cosine")
+case("template-uses-answer", RUN + ["data.template=Q: {question} A: {answer}"], "uses {answer}",
+     "only {question} is filled in")
+case("template-without-question", RUN + ["data.template=Tell me:"], "must contain {question}")
+case("template-stray-brace", RUN + ["data.template=Q: {question} }"], "is not a valid template", "{{ and }}")
+case("unknown-method", RUN + ["method.name=GAA"], "unknown method 'GAA'", "NPO_GDR")
+case("param-of-another-term", RUN + ["method.name=NPO", "method.params.bta=0.1"], "method.params.bta",
+     "no term or transform 'bta'")
+case("param-set-flat", RUN + ["method.name=NPO_GDR", "method.params.beta=0.1"], "method.params.beta",
+     "method.params.npo.beta=0.1")
+case("param-of-a-term-without-any", RUN + ["method.name=NPO_KLR", "method.params.klr.beta=1"],
+     "method.params.klr.beta: klr has no parameters")
+case("param-not-a-number-in-yaml", ["unlearn", "--config", "@tmp/c.yaml", *RUN[1:]], "method.params.npo.beta", "'abc'",
+     setup=_file("c.yaml", "method: {name: NPO, params: {npo: {beta: abc}}}\n"), extra=["method.name=NPO"])
+case("unknown-transform", RUN + ["method.name=NPO+FOO"], "unknown gradient transform 'foo'", "gru")
+case("weight-of-a-missing-term", RUN + ["method.name=NPO", "method.weights.gdr=1"], "method.weights.gdr", "npo")
+case("unknown-column-field", RUN + ["data.columns.questoin=prompt"], "data.columns.questoin", "is not a field")
+case("out-empty", RUN + ["out="], "out is empty; set out=FOLDER")
+case("data-path-unset", RUN + ["data.path="], "data.path is not set", "unlearn world --out FOLDER")
+case("data-path-is-a-file", RUN + ["data.path=@bad/forget10.json"], "data.path", "is a file",
+     "data.forget_split to its name ('forget10')")
+case("data-path-missing", RUN + ["data.path=@tmp/nowhere"], "nowhere", "does not exist", "unlearn world")
+case("forget-split-missing", RUN + ["data.forget_split=forget33"], "forget split 'forget33' not found",
+     "available: forget01, forget05, forget10")
+case("config-file-missing", ["unlearn", "--config", "@tmp/none.yaml"], "config file", "none.yaml", "does not exist")
+case("config-not-a-mapping", ["unlearn", "--config", "@tmp/c.yaml"], "must hold a mapping of sections",
+     setup=_file("c.yaml", "- a\n- b\n"))
+case("config-invalid-yaml", ["unlearn", "--config", "@tmp/c.yaml"], "is not valid YAML (", "at line 2, column 1)",
+     setup=_file("c.yaml", "a: [1,\n"))
+case("config-not-utf8", ["unlearn", "--config", "@tmp/c.yaml"], "config file", "c.yaml: not UTF-8 text (byte 0xfe",
+     setup=lambda tmp: (tmp / "c.yaml").write_bytes(b"train: {lr: 1}\n# \xfe\n"))
+case("config-section-not-a-mapping", ["unlearn", "--config", "@tmp/c.yaml"], "train must be a mapping",
+     setup=_file("c.yaml", "train: 5\n"))
+case("config-show-bad-key", ["config", "--show", "train.lrr=1"], "unknown config key 'train.lrr'")
+
+# -- models -----------------------------------------------------------------------------------------
+case("model-missing", RUN + ["model.path=@tmp/no-model"], "no-model", "does not exist")
+case("model-needs-remote-code", RUN + ["model.path=@tmp/remote"], "ships its own code", "model.trust_remote_code=true",
+     setup=_file("remote/config.json", json.dumps({"model_type": "mine", "auto_map": {
+         "AutoModelForCausalLM": "modeling_mine.Mine"}})))
+case("tokenizer-larger-than-embeddings", RUN + ["model.path=@tmp/bigtok"], "tokens but the model's embedding matrix has",
+     "model.resize_token_embeddings", early=False, setup=lambda tmp: _big_tokenizer_model(tmp / "bigtok"))
+case("weights-missing", RUN + ["model.path=@tmp/noweights"], "has no weights (no *.safetensors file)",
+     setup=lambda tmp: _model_copy(tmp / "noweights", drop=".safetensors"))
+case("pickle-weights-only", RUN + ["model.path=@tmp/pickled"], "holds only pickle weights (pytorch_model.bin)",
+     "unpickling can run code", "safe_serialization=True",
+     setup=lambda tmp: _pickled_model(tmp / "pickled"))
+case("tiny-model-hidden-30", ["tiny-model", "--world", "@world", "--out", "@tmp/tm", "--hidden-size", "30"],
+     "--hidden-size 30 must be a positive multiple of 8")
+case("tiny-model-vocab-10", ["tiny-model", "--world", "@world", "--out", "@tmp/tm", "--vocab-size", "10"],
+     "--vocab-size 10 is below the 260 tokens")
+case("tiny-model-no-layers", ["tiny-model", "--world", "@world", "--out", "@tmp/tm", "--layers", "0"],
+     "--layers 0 must be at least 1")
+case("tiny-model-no-world", ["tiny-model", "--world", "@tmp", "--out", "@tmp/tm"], "not a synthetic world folder")
+
+# -- run folders ------------------------------------------------------------------------------------
+case("out-under-a-file", RUN + ["out=@tmp/afile/run"], "cannot write", "afile", "Not a directory",
+     setup=_file("afile", "x"))
+case("eval-out-under-a-file", EVAL + ["--out", "@tmp/afile/eval"], "cannot write the output folder", "afile",
+     "a part of the path is a file", setup=_file("afile", "x"))
+case("tiny-model-out-under-a-file", ["tiny-model", "--world", "@world", "--out", "@tmp/afile/tm"], "cannot write",
+     "afile", "a file of that name is in the way", setup=_file("afile", "x"))
+case("rerun-with-changed-config", ["finetune", "out=@targetrun", "model.path=@init", "data.path=@world",
+                                   "train.lr=1e-3", "train.max_steps=30", "train.batch_size=16", "eval.enabled=false"],
+     "holds a finished run made with a different config (train.lr: 0.003 -> 0.001)", "use a new out= folder")
+case("calibrate-not-a-run", ["calibrate", "@tmp"], "is not a finished run folder")
+case("retain-eval-missing", EVAL + ["--retain-eval", "@tmp/no-eval"], "no-eval")
+case("report-without-metrics", ["report", "@tmp", "--out", "@tmp/r.html"], "metrics.json")
+case("audit-bad-thresholds", ["audit", "@targetrun", "--thresholds", "@tmp/t.yaml"], "unknown key 'rouge'",
+     setup=_file("t.yaml", "rouge: 0.3\n"))
+
+# -- the command line -------------------------------------------------------------------------------
+case("unknown-command", ["frobnicate"], "invalid choice: 'frobnicate'", "see `unlearn --help`")
+case("override-before-command", ["train.lr=1e-4", "unlearn"], "comes before the command",
+     "write the command first")
+case("unknown-option", ["unlearn", "--retain-only"], "unrecognized argument '--retain-only'", "unlearn unlearn --help")
+case("option-bad-int", ["world", "--out", "@tmp/w", "--people", "many"], "argument --people: invalid int value: 'many'")
+case("world-too-few-people", ["world", "--out", "@tmp/w", "--people", "3"], "--people must be at least 10 (got 3)")
+case("demo-unknown-generator", ["demo", "--out", "@tmp/d", "--generator", "gpt"], "generator 'gpt' is not available",
+     "hf:PATH", "http://HOST:PORT/v1#MODEL")
+case("demo-unknown-method", ["demo", "--out", "@tmp/d", "--methods", "GA,FOO"], "'FOO'", "GA_GDR")
+case("augment-missing-forget", ["augment", "--forget", "@tmp/none.json", "--out", "@tmp/a.jsonl"], "none.json",
+     "does not exist")
+case("augment-unknown-kind", ["augment", "--forget", "@world/forget10.json", "--out", "@tmp/a.jsonl", "--kind", "x"],
+     "argument --kind: invalid choice: 'x'")
+case("augment-unknown-generator", ["augment", "--forget", "@world/forget10.json", "--out", "@tmp/a.jsonl",
+                                   "--generator", "gpt"], "generator 'gpt' is not available")
+case("eval-unknown-suite", EVAL + ["--suite", "tofu,vibes"], "vibes")
+case("eval-unknown-metric", EVAL + ["--metrics", "happiness"], "happiness")
+case("sequence-one-request", ["sequence", "--requests", "forget10", "data.path=@world", "model.path=@target"],
+     "at least two requests")
+case("methods-unknown", ["methods", "NOPE"], "unknown method 'NOPE'")
+case("metrics-with-override", ["metrics", "eval.batch_size=2"], "unlearn metrics takes no key=value overrides")
+
+
+# -- model folders made for the cases above ---------------------------------------------------------------
+_TARGET: list[Path] = []
+
+
+def _model_copy(dest: Path, drop: str = "") -> None:
+    shutil.copytree(_TARGET[0], dest, ignore=(lambda d, names: [n for n in names if drop and n.endswith(drop)]))
+
+
+def _big_tokenizer_model(dest: Path) -> None:
+    from transformers import AutoTokenizer
+
+    _model_copy(dest)
+    tokenizer = AutoTokenizer.from_pretrained(str(dest))
+    tokenizer.add_tokens([f"<extra_{i}>" for i in range(700)])
+    tokenizer.save_pretrained(str(dest))
+
+
+def _pickled_model(dest: Path) -> None:
+    import torch
+    from safetensors.torch import load_file
+
+    _model_copy(dest, drop=".safetensors")
+    torch.save(load_file(str(_TARGET[0] / "model.safetensors")), dest / "pytorch_model.bin")
+
+
+# -- the runner -------------------------------------------------------------------------------------
+def _resolve(arg: str, places: dict[str, Path]) -> str:
+    for key in sorted(places, key=len, reverse=True):
+        arg = arg.replace(f"@{key}", str(places[key]))
+    return arg
+
+
+@pytest.fixture
+def model_loads(monkeypatch):
+    """Counts the models loaded through transformers (every model the toolkit loads goes through it)."""
+    from transformers import AutoModelForCausalLM
+
+    calls: list[str] = []
+    real = AutoModelForCausalLM.from_pretrained
+
+    def spy(path, *args, **kwargs):
+        calls.append(str(path))
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(AutoModelForCausalLM, "from_pretrained", spy)
+    return calls
+
+
+def test_the_corpus_is_large_enough():
+    assert len(CASES) >= 60
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_bad_input(name, world, init_model, target_model, tmp_path, model_loads, capsys, monkeypatch):
+    from unlearn.cli import main
+
+    c = CASES[name]
+    _TARGET[:] = [target_model]
+    shutil.copytree(world, tmp_path / "bad")
+    if c.setup:
+        c.setup(tmp_path)
+    places = {"world": world, "bad": tmp_path / "bad", "target": target_model, "tmp": tmp_path,
+              "init": init_model, "targetrun": target_model.parent}
+    argv = [_resolve(a, places) for a in [*c.args, *c.extra]]
+    monkeypatch.setenv("UNLEARN_CACHE", str(tmp_path / "cache"))  # nothing shared between cases
+    try:
+        code = main(argv)
+    except SystemExit as exit_:  # argparse
+        code = exit_.code
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert "Traceback" not in err, err
+    if c.warning:
+        assert code == 0, err
+        warnings = [line for line in lines if line.startswith("unlearn: warning: ")]
+        assert len(warnings) == 1 and not any("unlearn: error" in line for line in lines), err
+        for fragment in c.fragments:
+            assert fragment in warnings[0], (fragment, warnings[0])
+        return
+    assert code == 2, (code, err)
+    assert len(lines) == 1 and lines[0].startswith("unlearn: error: "), err
+    for fragment in c.fragments:
+        assert fragment in lines[0], (fragment, lines[0])
+    if c.early:
+        assert model_loads == [], f"a model was loaded before the error: {model_loads}"
+        made = [p for p in (tmp_path / "run", tmp_path / "eval", tmp_path / "d" / "world") if p.exists()]
+        assert not made, f"an early error left {made}"

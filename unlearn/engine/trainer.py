@@ -286,6 +286,7 @@ class _Run:
             if acc.is_main_process:
                 acc.print(f"resuming from {ckpts[-1]} (step {start} of {self.total_steps})")
             on_main(acc, _truncate_log, self.log_path, start)
+            on_main(acc, self._clean_leftovers)
             from unlearn.engine.during import truncate_curve
 
             on_main(acc, truncate_curve, self.run_dir, start)
@@ -295,10 +296,16 @@ class _Run:
         on_main(acc, self._start_afresh)
         return 0
 
-    def _start_afresh(self) -> None:
+    def _clean_leftovers(self) -> None:
+        """Hidden half-written folders of a killed attempt (a checkpoint, the model): never taken for
+        complete ones, and deleted here (the lock is held) so they do not pile up."""
         with disk_errors(f"the run folder {self.run_dir}"):
             clean_temp_folders(self.run_dir)
             clean_temp_folders(self.run_dir / "checkpoints")
+
+    def _start_afresh(self) -> None:
+        self._clean_leftovers()
+        with disk_errors(f"the run folder {self.run_dir}"):
             self.log_path.unlink(missing_ok=True)
             for name in ("curve.jsonl", "best.json"):
                 (self.run_dir / name).unlink(missing_ok=True)

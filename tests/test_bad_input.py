@@ -20,7 +20,8 @@ import pytest
 class Case:
     args: list[str]
     fragments: tuple[str, ...]
-    setup: Callable[[Path], None] | None = None
+    setup: Callable[[Path], object] | None = None
+    """Makes the case's files in its folder; may return an undo, run after the case."""
     early: bool = True
     """Fails before any model is loaded."""
     warning: bool = False
@@ -235,6 +236,9 @@ case("tiny-model-no-world", ["tiny-model", "--world", "@tmp", "--out", "@tmp/tm"
 # -- run folders ------------------------------------------------------------------------------------
 case("out-under-a-file", RUN + ["out=@tmp/afile/run"], "cannot write", "afile", "Not a directory",
      setup=_file("afile", "x"))
+case("out-read-only", RUN + ["out=@tmp/ro/run"], "cannot write the run folder", "ro/run", setup=lambda tmp: _read_only(tmp / "ro"))
+case("eval-out-read-only", EVAL + ["--out", "@tmp/ro"], "cannot write the output folder", "/ro",
+     setup=lambda tmp: _read_only(tmp / "ro"))
 case("eval-out-under-a-file", EVAL + ["--out", "@tmp/afile/eval"], "cannot write the output folder", "afile",
      "a part of the path is a file", setup=_file("afile", "x"))
 case("tiny-model-out-under-a-file", ["tiny-model", "--world", "@world", "--out", "@tmp/afile/tm"], "cannot write",
@@ -297,6 +301,23 @@ def _pickled_model(dest: Path) -> None:
     torch.save(load_file(str(_TARGET[0] / "model.safetensors")), dest / "pytorch_model.bin")
 
 
+def _read_only(folder: Path) -> Callable[[], None]:
+    """Make `folder` read-only for this process; returns the undo. A normal user: permissions. Root
+    writes through permissions, so there: a read-only bind mount (skipped where mounting is not allowed)."""
+    import os
+    import subprocess
+
+    folder.mkdir()
+    if os.geteuid() != 0:
+        folder.chmod(0o555)
+        return lambda: folder.chmod(0o755)
+    for cmd in (["mount", "--bind", str(folder), str(folder)], ["mount", "-o", "remount,ro,bind", str(folder)]):
+        if subprocess.run(cmd, capture_output=True).returncode != 0:
+            subprocess.run(["umount", str(folder)], capture_output=True)
+            pytest.skip("as root, a read-only folder needs a read-only bind mount, and mounting is not allowed here")
+    return lambda: subprocess.run(["umount", str(folder)], check=True)
+
+
 # -- the runner -------------------------------------------------------------------------------------
 def _resolve(arg: str, places: dict[str, Path]) -> str:
     for key in sorted(places, key=len, reverse=True):
@@ -325,14 +346,15 @@ def test_the_corpus_is_large_enough():
 
 
 @pytest.mark.parametrize("name", list(CASES))
-def test_bad_input(name, world, init_model, target_model, tmp_path, model_loads, capsys, monkeypatch):
+def test_bad_input(name, world, init_model, target_model, tmp_path, model_loads, capsys, monkeypatch, request):
     from unlearn.cli import main
 
     c = CASES[name]
     _TARGET[:] = [target_model]
     shutil.copytree(world, tmp_path / "bad")
-    if c.setup:
-        c.setup(tmp_path)
+    undo = c.setup(tmp_path) if c.setup else None
+    if callable(undo):
+        request.addfinalizer(undo)
     places = {"world": world, "bad": tmp_path / "bad", "target": target_model, "tmp": tmp_path,
               "init": init_model, "targetrun": target_model.parent}
     argv = [_resolve(a, places) for a in [*c.args, *c.extra]]

@@ -159,7 +159,7 @@ def test_disk_errors_one_liners():
     assert str(err.value) == ("cannot write checkpoint runs/x/checkpoints/step-000010 (No space left on device); "
                               "free some space or choose another out=")
     for code, fix in [(errno.EROFS, "writable disk"), (errno.EACCES, "make the folder writable"),
-                      (errno.EDQUOT, "quota"), (errno.ENOTDIR, "check that the folder can be written")]:
+                      (errno.EDQUOT, "quota"), (errno.ENOTDIR, "a part of the path is a file")]:
         with pytest.raises(UnlearnError, match=fix) as err:
             with disk_errors("runs/x"):
                 raise OSError(code, os.strerror(code), "runs/x")

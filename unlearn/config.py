@@ -105,7 +105,7 @@ class TrainConfig:
     """Newest checkpoints kept while training."""
     log_every: int = param(1, at_least=1)
     """Write a log.jsonl line every N optimizer steps."""
-    progress_every: float = param(30.0, above=0)
+    progress_every: float = param(30.0, at_least=0)
     """Seconds between progress lines when the output is not a terminal (a bar is drawn on one)."""
 
 

@@ -34,7 +34,7 @@ from unlearn.engine.batches import BatchLayout, StreamSampler
 from unlearn.engine.checkpoint import list_checkpoints, load_checkpoint, save_checkpoint
 from unlearn.atomic import clean_temp_folders, disk_errors, json_line, write_text
 from unlearn.engine.collective import on_main
-from unlearn.engine.integrity import RunLock, check_fingerprint, training_fingerprint, write_fingerprint
+from unlearn.engine.integrity import LOCK_FILE, RunLock, check_fingerprint, training_fingerprint, write_fingerprint
 from unlearn.engine.lora import apply_lora, check_lora, model_to_save
 from unlearn.engine.progress import Progress
 from unlearn.engine.reference import FrozenCopy, choose_strategy, make_reference
@@ -111,6 +111,12 @@ def _stream_splits(cfg: RunConfig, bench: Benchmark, streams: Any) -> dict[str, 
     return names
 
 
+def _remove_if_empty(run_dir: Path) -> None:
+    """Remove a run folder this call made when it holds nothing but its lock file."""
+    if run_dir.is_dir() and all(p.name == LOCK_FILE for p in run_dir.iterdir()):
+        shutil.rmtree(run_dir, ignore_errors=True)
+
+
 def _take_lock(run_dir: Path) -> RunLock:
     with disk_errors(f"the run folder {run_dir}"):
         run_dir.mkdir(parents=True, exist_ok=True)
@@ -152,8 +158,9 @@ def train(cfg: RunConfig, method: Method | None = None) -> TrainResult:
         check_streams(records, cfg.data.overlap, _stream_splits(cfg, bench, records))
     fingerprint = training_fingerprint(to_dict(cfg), {**bench.data_hashes(), **_target_file_hashes(cfg)},
                                        accelerator.num_processes)
-    check_model_files(cfg.model)  # a missing or unsafe model fails before the run folder is made
+    fresh = not run_dir.exists()
     lock = _lock(accelerator, run_dir)
+    failed_early = False
     try:
         done_path = run_dir / DONE_FILE
         finished = done_path.is_file() and json.loads(done_path.read_text()).get("completed")
@@ -165,10 +172,17 @@ def train(cfg: RunConfig, method: Method | None = None) -> TrainResult:
         if finished:
             state = json.loads(done_path.read_text())
             return TrainResult(run_dir / "model", state["steps"], state.get("resumed_from", 0), skipped=True)
+        try:
+            check_model_files(cfg.model)  # a missing or unsafe model: nothing loaded, nothing left behind
+        except UnlearnError:
+            failed_early = True
+            raise
         return _Run(cfg, method, strategy, accelerator, bench, fingerprint, records).train()
     finally:
         if lock is not None:
             lock.release()
+        if failed_early and fresh and accelerator.is_main_process:
+            _remove_if_empty(run_dir)
 
 
 class _Run:

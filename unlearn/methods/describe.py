@@ -9,6 +9,7 @@ from unlearn.config import MethodConfig, field_help
 from unlearn.methods.base import TERMS, TRANSFORMS, Method, Needs
 from unlearn.methods.presets import PRESETS, build_method
 from unlearn.methods.terms import LAYER_AT_SETUP
+from unlearn.ranges import range_of
 
 
 def _needs_text(needs: Needs) -> str:
@@ -32,8 +33,11 @@ def _params_lines(params: object, key: str) -> list[str]:
     lines = []
     for f in dataclasses.fields(params):
         value = getattr(params, f.name)
-        preset = "" if value == f.default else f" (default {f.default!r})"
-        lines.append(f"      method.params.{key}.{f.name} = {value!r}{preset}   {helps.get(f.name, '')}".rstrip())
+        facts = [] if value == f.default else [f"default {f.default!r}"]
+        if range_of(f) is not None:
+            facts.append(range_of(f).text())
+        shown = f" ({', '.join(facts)})" if facts else ""
+        lines.append(f"      method.params.{key}.{f.name} = {value!r}{shown}   {helps.get(f.name, '')}".rstrip())
     return lines or ["      (no parameters)"]
 
 

@@ -151,12 +151,21 @@ case("corrupt-parquet", RUN + ["data.benchmark=custom"], "forget.parquet: cannot
                         (tmp / "bad" / "forget.parquet").write_bytes(b"PAR1 not really"),
                         _file("bad/retain.jsonl", '{"question": "q", "answer": "a"}\n')(tmp)))
 
+case("eval-data-checked-before-training", RUN + ["eval.enabled=true"], "retain_perturbed.json: row 2 field "
+     "'perturbed_answer'", "item 0 is a number", setup=_json("retain_perturbed", _set(2, "perturbed_answer", [1, "b", "c"])))
+case("eval-set-checked-before-training", RUN + ["eval.enabled=true", "eval.splits=forgot"],
+     "unknown evaluation set 'forgot'")
+case("eval-suite-checked-before-training", ["finetune", *RUN[1:], "eval.enabled=true", "eval.suites=tofu,vibes"],
+     "unknown suite 'vibes'")
+
 # -- configs ----------------------------------------------------------------------------------------
 case("unknown-key", RUN + ["train.learnrate=1e-4"], "unknown config key 'train.learnrate'", "lr")
 case("lr-zero", RUN + ["train.lr=0"], "train.lr must be above 0 (got 0.0)", "nothing is learnt")
 case("lr-negative", RUN + ["train.lr=-1e-4"], "train.lr must be above 0", "trains backwards")
 case("lr-not-a-number", RUN + ["train.lr=fast"], "train.lr must be a number, got 'fast'")
 case("epochs-zero", RUN + ["train.epochs=0"], "train.epochs must be above 0 (got 0.0)")
+case("epochs-infinite", RUN + ["train.epochs=inf"], "train.epochs must be a finite number, got 'inf'")
+case("grad-norm-zero", RUN + ["train.max_grad_norm=0"], "train.max_grad_norm must be above 0", "null turns clipping off")
 case("batch-size-zero", RUN + ["train.batch_size=0"], "train.batch_size must be at least 1 (got 0)")
 case("eval-batch-size-zero", RUN + ["eval.enabled=true", "eval.batch_size=0"], "eval.batch_size must be at least 1")
 case("max-new-tokens-zero", EVAL + ["eval.max_new_tokens=0"], "eval.max_new_tokens must be at least 1")
@@ -254,6 +263,7 @@ case("audit-bad-thresholds", ["audit", "@targetrun", "--thresholds", "@tmp/t.yam
 
 # -- the command line -------------------------------------------------------------------------------
 case("unknown-command", ["frobnicate"], "invalid choice: 'frobnicate'", "see `unlearn --help`")
+case("config-before-command", ["--config", "@tmp/c.yaml", "unlearn"], "--config goes after the command")
 case("override-before-command", ["train.lr=1e-4", "unlearn"], "comes before the command",
      "write the command first")
 case("unknown-option", ["unlearn", "--retain-only"], "unrecognized argument '--retain-only'", "unlearn unlearn --help")

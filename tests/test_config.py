@@ -128,3 +128,10 @@ def test_npo_gdr_config_uses_namespaced_params():
     # the README's variant: the same file with method.name=NPO_KLR
     cfg = load_config(CONFIGS / "unlearn_npo_gdr.yaml", ["method.name=NPO_KLR"])
     assert [t.key for t in build_method(cfg.method).terms] == ["npo", "klr"]
+
+
+def test_a_braced_template_on_the_command_line_stays_text():
+    """YAML reads `{question}` as the mapping {question: null}; on a key.sub=value line it is a template."""
+    cfg = load_config(overrides=["data.template={question}", "data.columns={question: prompt}"])
+    assert cfg.data.template == "{question}"
+    assert cfg.data.columns == {"question": "prompt"}  # a mapping with values stays a mapping

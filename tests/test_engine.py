@@ -127,7 +127,10 @@ def _finetune_args(world: Path, init_model: Path, out: Path) -> list[str]:
             "train.warmup_steps=10", "eval.max_new_tokens=16"]
 
 
+@pytest.mark.slow  # 40 s; tests/test_faults.py kills runs at five points (also slow, run by CI)
 def test_killed_run_resumes_and_matches_uninterrupted(world, init_model, tmp_path):
+    """A fine-tuning run with a cosine schedule and warm-up, killed from outside after step 40, resumes
+    to the same weights, metrics and log as a run never interrupted."""
     args_a = _finetune_args(world, init_model, tmp_path / "a")
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     proc = subprocess.Popen([sys.executable, "-m", "unlearn", *args_a], cwd=REPO, env=env,

@@ -1,6 +1,8 @@
 """Fault tests: a run killed (SIGKILL, no cleanup) while training, checkpointing, saving the model,
-marking the run finished or evaluating, then started again with the same command, ends identical to a
-run never interrupted (weights, metrics, per-sample results, log); a full disk (a size-limited file
+marking the run finished or evaluating, at a random occurrence of each (the step, the checkpoint, the
+evaluation batch; the seed is in every failure message and set with UNLEARN_FAULT_SEED), then started
+again with the same command, ends identical to a run never interrupted (weights, metrics, per-sample
+results, log); a full disk (a size-limited file
 and, where it can be mounted, a small tmpfs) and a read-only output folder end in one-line errors with
 nothing half-written that looks complete. Slow (a dozen processes): `pytest -m slow`; CI runs them.
 """
@@ -9,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import resource
 import shutil
 import signal
@@ -24,6 +27,7 @@ from conftest import REPO, run_cli
 from fault_driver import KILL_POINTS
 
 pytestmark = pytest.mark.slow
+SEED = int(os.environ.get("UNLEARN_FAULT_SEED", random.SystemRandom().randrange(2**32)))
 
 
 def _args(world: Path, model: Path, out: Path, *extra: str) -> list[str]:
@@ -76,25 +80,27 @@ def _looks_complete_or_absent(run: Path) -> None:
         assert (run / "model" / "model.safetensors").is_file() and (run / "model" / "config.json").is_file()
 
 
-@pytest.mark.parametrize("point", KILL_POINTS)
+@pytest.mark.parametrize("point", list(KILL_POINTS))
 def test_killed_anywhere_resumes_to_the_same_result(point, straight, world, target_model, tmp_path):
     run, cache, marker = tmp_path / "run", tmp_path / "cache", tmp_path / "killed-at"
+    nth = random.Random(f"{SEED}-{point}").randint(1, KILL_POINTS[point])
+    where = f"killed at {point} #{nth} (UNLEARN_FAULT_SEED={SEED})"
     args = _args(world, target_model, run)
-    killed = subprocess.run([sys.executable, str(REPO / "tests" / "fault_driver.py"), point, str(marker), "--", *args],
-                            capture_output=True, text=True, cwd=REPO, env=_env(cache), timeout=600)
-    assert killed.returncode == -signal.SIGKILL, killed.stderr[-3000:]
-    assert marker.read_text() == point  # it died where it was meant to
+    killed = subprocess.run([sys.executable, str(REPO / "tests" / "fault_driver.py"), point, str(nth), str(marker),
+                             "--", *args], capture_output=True, text=True, cwd=REPO, env=_env(cache), timeout=600)
+    assert killed.returncode == -signal.SIGKILL, (where, killed.stderr[-3000:])
+    assert marker.read_text() == point, where  # it died where it was meant to
     assert not (run / "metrics.json").exists()
     _looks_complete_or_absent(run)
     if point in ("checkpointing", "saving"):
         leftovers = [p.name for p in (*run.iterdir(), *(run / "checkpoints").iterdir()) if p.name.startswith(".tmp-")]
-        assert leftovers, "the kill was meant to land mid-write"  # hidden, never taken for a finished folder
+        assert leftovers, where  # the kill landed mid-write: hidden, never taken for a finished folder
 
     again = _run(args, cache)
-    assert again.returncode == 0, again.stderr[-3000:]
+    assert again.returncode == 0, (where, again.stderr[-3000:])
     assert "Traceback" not in again.stderr
     _same_run(run, straight)
-    assert not any(p.name.startswith(".tmp-") for p in run.iterdir())
+    assert not any(p.name.startswith(".tmp-") for p in run.iterdir()), where
 
 
 def test_a_size_limited_disk_is_one_line_and_leaves_nothing(world, target_model, tmp_path, straight):

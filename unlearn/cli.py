@@ -134,8 +134,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
 
     for name, what in (("calibrate", "calibrate one run"), ("compare", "calibrate and rank runs")):
-        p = sub.add_parser(name, help=f"{what} by model mixing: the largest alpha of (1-alpha) original + alpha "
-                                      "unlearned whose retain metric stays at the target, and the forget metrics there")
+        p = _config_parser(sub, name, f"{what} by model mixing: the largest alpha of (1-alpha) original + alpha "
+                                      "unlearned whose retain metric stays at the target, and the forget metrics there; "
+                                      "overrides apply to the run's config.yaml")
         if name == "calibrate":
             p.add_argument("run", help="an unlearning run folder (its config.yaml names the original model)")
             p.add_argument("--original", help="the model the run started from (default: the run's model.path)")
@@ -152,8 +153,9 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--rank-by", default="forget_rougeL_recall",
                            help="forget metric to rank by at the calibrated alpha (default forget_rougeL_recall)")
 
-    p = sub.add_parser("probe", help="robustness probes on one run: precision change, int8 quantisation, jailbreak "
-                                     "wrappers, paraphrased questions, a relearning attack; how much knowledge returns")
+    p = _config_parser(sub, "probe", "robustness probes on one run: precision change, int8 quantisation, jailbreak "
+                                     "wrappers, paraphrased questions, a relearning attack; how much knowledge "
+                                     "returns; overrides apply to the run's config.yaml")
     p.add_argument("run", help="an unlearning run folder (its config.yaml names the original model)")
     p.add_argument("items", nargs="*", metavar="key.sub=value", help="config overrides, e.g. eval.batch_size=8")
     p.add_argument("--original", help="the model the run started from (default: the run's model.path)")
@@ -173,8 +175,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="metric of the printed table (both are in OUT/sequence.json)")
     _config_args(p)
 
-    p = sub.add_parser("audit", help="a deletion certificate for one run: what was to be forgotten (hashes, counts), "
-                                     "checks against thresholds, the model's hash (RUN/audit.json and audit.html)")
+    p = _config_parser(sub, "audit", "a deletion certificate for one run: what was to be forgotten (hashes, counts), "
+                                     "checks against thresholds, the model's hash (RUN/audit.json and audit.html); "
+                                     "overrides apply to the run's config.yaml")
     p.add_argument("run", help="an unlearning run folder")
     p.add_argument("items", nargs="*", metavar="key.sub=value", help="config overrides, e.g. eval.batch_size=8")
     p.add_argument("--original", help="the model the run started from (default: the run's model.path)")
@@ -247,6 +250,8 @@ def _eval_overrides(args: argparse.Namespace) -> list[str]:
 
 def _parse(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespace:
     commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
+    if argv and argv[0].split("=")[0] == "--config":
+        raise ConfigError("--config goes after the command, e.g. unlearn unlearn --config run.yaml train.lr=1e-4")
     first = next((a for a in argv if not a.startswith("-")), None)
     if first is not None and first not in commands and "=" in first:
         raise ConfigError(f"{first!r} comes before the command; write the command first and every key=value "
@@ -398,6 +403,8 @@ def _show_warning(message: Any, category: type, filename: str, lineno: int, file
     """Every warning on one line of stderr: `unlearn: warning: ...` (ours say what was done about it)."""
     from unlearn.errors import UnlearnWarning
 
+    if os.environ.get("RANK", "0") != "0":  # several processes (torchrun, accelerate): the main one speaks
+        return
     text = " ".join(str(message).split())
     prefix = "" if issubclass(category, UnlearnWarning) else f"{category.__name__}: "
     print(f"unlearn: warning: {prefix}{text}", file=sys.stderr)

@@ -8,6 +8,7 @@ an unknown key is a :class:`ConfigError` that lists the valid keys at that level
 from __future__ import annotations
 
 import dataclasses
+import math
 import types
 import typing
 from dataclasses import dataclass, field
@@ -37,8 +38,8 @@ class ModelConfig:
 @dataclass
 class DataConfig:
     benchmark: str = "synthetic"
-    """synthetic (a folder made by `unlearn world`), tofu (a local folder or `locuslab/TOFU`) or custom
-    (your own forget.* and retain.* files with question and answer fields)."""
+    """synthetic (a folder made by `unlearn world`), tofu (a local folder or `locuslab/TOFU`), muse,
+    knowundo, wmdp, or custom (your own forget.* and retain.* files with question and answer fields)."""
     path: str = ""
     """Folder of the benchmark's files."""
     forget_split: str = "forget10"
@@ -95,7 +96,7 @@ class TrainConfig:
     """Share of the steps spent warming up (when warmup_steps is unset)."""
     scheduler: str = "linear"
     """Any name transformers' `get_scheduler` knows: linear, cosine, constant, constant_with_warmup, ..."""
-    max_grad_norm: float | None = param(1.0, above=0)
+    max_grad_norm: float | None = param(1.0, above=0, why="null turns clipping off")
     """Clip the gradient's global norm to this; null = no clipping."""
     seed: int = param(0, at_least=0)
     """Seeds data order, dropout and every drawn target."""
@@ -119,14 +120,15 @@ class MethodConfig:
     retain: str | None = None
     """custom only: the retain term."""
     gamma: float | None = None
-    """Multiplies the weights of the forget terms (default 1)."""
+    """Multiplies the weights of the forget terms (default 1); at least 0 unless allow_negative_weights."""
     alpha: float | None = None
-    """Multiplies the weights of the retain terms (default 1)."""
+    """Multiplies the weights of the retain terms (default 1); at least 0 unless allow_negative_weights."""
     allow_negative_weights: bool = False
     """Accept a negative gamma, alpha or method.weights value (a negative forget weight trains towards
     the forget set)."""
     weights: dict[str, Any] = field(default_factory=dict)
-    """One term's weight by its key, e.g. `method.weights.ga=0.5` (replaces the preset's)."""
+    """One term's weight by its key, e.g. `method.weights.ga=0.5` (replaces the preset's); at least 0 unless
+    allow_negative_weights."""
     params: dict[str, Any] = field(default_factory=dict)
     """Parameters per term or transform key, e.g. `method.params.npo.beta=0.2`, `method.params.gru.gamma=0.9`."""
     transforms: list[str] = field(default_factory=list)
@@ -262,14 +264,19 @@ def _coerce(value: Any, annotation: Any, where: str) -> Any:
             return value
         raise ConfigError(f"{where} must be true or false, got {value!r}")
     if annotation is float:
+        number = None
         if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
-        if isinstance(value, str):
+            number = float(value)
+        elif isinstance(value, str):
             try:
-                return float(value)
+                number = float(value)
             except ValueError:
                 pass
-        raise ConfigError(f"{where} must be a number, got {value!r}")
+        if number is None:
+            raise ConfigError(f"{where} must be a number, got {value!r}")
+        if not math.isfinite(number):
+            raise ConfigError(f"{where} must be a finite number, got {value!r}")
+        return number
     if annotation is int:
         if isinstance(value, int) and not isinstance(value, bool):
             return value
@@ -327,6 +334,8 @@ def parse_override(text: str) -> tuple[list[str], Any]:
         value = raw
     if isinstance(value, (dict, list)) and not raw.strip().startswith(("{", "[")):
         value = raw
+    if isinstance(value, dict) and value and all(v is None for v in value.values()):
+        value = raw  # "{question}" reads as the YAML mapping {question: null}: it is a template
     if isinstance(value, str) and not quoted:
         value = _shell_escapes(raw)  # as typed: YAML would strip a template's trailing space
     # YAML reads 1e-4 as a string; numbers written like that are meant as numbers.
@@ -370,7 +379,8 @@ def load_config(
         except yaml.YAMLError as err:
             raise ConfigError(f"config file {str(p)!r} is not valid YAML ({yaml_problem(err)}); fix the file") from None
         if not isinstance(loaded, dict):
-            raise ConfigError(f"config file {str(p)!r} must hold a mapping of sections")
+            raise ConfigError(f"config file {str(p)!r} must hold a mapping of sections, e.g. 'train: {{lr: 1e-4}}' "
+                              "(see `unlearn config`)")
         data = deep_merge(data, loaded)
     data = apply_overrides(data, overrides or [])
     return validate(from_dict(RunConfig, data))

@@ -16,10 +16,11 @@ import yaml
 from unlearn.config import RunConfig, field_help, to_dict
 from unlearn.ranges import range_of
 
-# The sections each command reads (the others are accepted and ignored).
+# The sections each command reads, and single keys of other sections it reads too (the rest are
+# accepted and ignored). Commands not named here read every section.
 COMMAND_SECTIONS = {
-    "finetune": ("out", "model", "data", "train", "lora", "eval"),
-    "eval": ("out", "model", "data", "eval"),
+    "finetune": (("out", "model", "data", "train", "lora", "eval"), ()),
+    "eval": (("out", "model", "data", "eval"), ("train.progress_every",)),
 }
 WIDTH = 100
 
@@ -56,12 +57,15 @@ def _shown(value: Any) -> str:
     return str(value)
 
 
-def key_lines(cls: type, prefix: str) -> list[str]:
-    """One entry per field of dataclass `cls`: `prefix.key (type, default X, range) help`, wrapped."""
+def key_lines(cls: type, prefix: str, only: set[str] | None = None) -> list[str]:
+    """One entry per field of dataclass `cls` (or the fields named in `only`): `prefix.key (type,
+    default X, range): help`, wrapped."""
     hints = typing.get_type_hints(cls)
     helps = field_help(cls)
     lines: list[str] = []
     for f in dataclasses.fields(cls):
+        if only is not None and f.name not in only:
+            continue
         rng = range_of(f)
         facts = [type_name(hints[f.name]), f"default {_shown(_default(f))}"]
         if rng is not None:
@@ -75,7 +79,7 @@ def key_lines(cls: type, prefix: str) -> list[str]:
 
 def describe_config(command: str | None = None) -> str:
     """The reference of every config key a command reads (all of them without `command`)."""
-    wanted = COMMAND_SECTIONS.get(command or "", None)
+    wanted, extra_keys = COMMAND_SECTIONS.get(command or "", (None, ()))
     hints = typing.get_type_hints(RunConfig)
     lines = ["config keys (in a --config YAML file as sections, or as key.sub=value after the command; lists are "
              "comma-separated on the command line):"]
@@ -87,10 +91,15 @@ def describe_config(command: str | None = None) -> str:
                                        f"{helps.get(f.name, '')}", WIDTH, initial_indent="  ",
                                        subsequent_indent="      "))
     for f in dataclasses.fields(RunConfig):
-        if f.name in {s.name for s in scalars} or (wanted is not None and f.name not in wanted):
+        if f.name in {s.name for s in scalars}:
             continue
-        lines.append(f" {f.name}:")
-        lines += key_lines(hints[f.name], f"{f.name}.")
+        if wanted is None or f.name in wanted:
+            lines.append(f" {f.name}:")
+            lines += key_lines(hints[f.name], f"{f.name}.")
+        elif any(k.startswith(f.name + ".") for k in extra_keys):
+            keys = {k.split(".", 1)[1] for k in extra_keys if k.startswith(f.name + ".")}
+            lines.append(f" {f.name} (only):")
+            lines += key_lines(hints[f.name], f"{f.name}.", keys)
     if wanted is None or "method" in wanted:
         lines.append(" method.params.TERM.NAME: each term's parameters, their defaults and ranges: "
                      "`unlearn methods NAME`")

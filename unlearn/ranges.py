@@ -55,7 +55,7 @@ class Range:
             return True
         if self.choices:
             return value in self.choices
-        if isinstance(value, float) and math.isnan(value):
+        if isinstance(value, float) and not math.isfinite(value):
             return False
         return ((self.above is None or value > self.above) and (self.at_least is None or value >= self.at_least)
                 and (self.below is None or value < self.below) and (self.at_most is None or value <= self.at_most))

@@ -18,27 +18,38 @@ CHECKED_STREAMS = ("train", "forget", "retain")
 
 
 def _norm(text: Any) -> str:
-    """Questions compare without case and with runs of whitespace as one space."""
+    """Texts compare without case and with runs of whitespace as one space."""
     return " ".join(str(text).split()).casefold()
 
 
+def _asks(row: dict[str, Any]) -> str:
+    """What a row asks: its question; for raw text (corpora, completions, whose question is empty or a
+    prefix) the whole text, since two passages are the same only when all of it is."""
+    return _norm(row["question"] + row["answer"]) if row.get("raw") else _norm(row["question"])
+
+
+def _shown(row: dict[str, Any]) -> str:
+    text = row["question"] if row["question"].strip() else row["answer"]
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
 def repeated_rows(records: list[dict[str, Any]]) -> tuple[int, str | None]:
-    """(how many rows repeat an earlier row's question and answer, the first such question)."""
+    """(how many rows repeat an earlier row's question and answer, the first such row shown)."""
     seen: set[tuple[str, str]] = set()
     count, first = 0, None
     for r in records:
         key = (_norm(r["question"]), _norm(r["answer"]))
         if key in seen:
             count += 1
-            first = first if first is not None else r["question"]
+            first = first if first is not None else _shown(r)
         seen.add(key)
     return count, first
 
 
 def shared_questions(forget: list[dict[str, Any]], retain: list[dict[str, Any]]) -> tuple[int, str | None]:
-    """(how many forget rows ask a question the retain rows also ask, the first of them)."""
-    retained = {_norm(r["question"]) for r in retain}
-    both = [r["question"] for r in forget if _norm(r["question"]) in retained]
+    """(how many forget rows ask what a retain row asks, the first of them shown)."""
+    retained = {_asks(r) for r in retain}
+    both = [_shown(r) for r in forget if _asks(r) in retained]
     return len(both), (both[0] if both else None)
 
 

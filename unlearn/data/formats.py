@@ -58,7 +58,8 @@ def read_records(path: str | Path, key: str | None = None) -> list[dict[str, Any
     else:
         records = _table_records(p, text)
     if not isinstance(records, list):
-        raise DataError(f"{p}: expected a list of records (objects or strings), one per sample")
+        raise DataError(f"{p}: expected a list of records (objects or strings), one per sample; write a JSON "
+                        "array of records or JSON lines (one record a line)")
     if not records:
         raise DataError(f"{p} has no records; put at least one record in it (or remove the file)")
     out = []

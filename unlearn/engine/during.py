@@ -63,7 +63,8 @@ def parse_rule(text: str, retain_values: dict[str, Any] | None) -> Rule:
 class DuringEval:
     """Evaluates the model being trained every `every` steps (main process only)."""
 
-    def __init__(self, cfg: RunConfig, bench: Any, tokenizer: Any, formatter: Any, run_dir: Path):
+    def __init__(self, cfg: RunConfig, bench: Any, tokenizer: Any, formatter: Any, run_dir: Path, limit: Any):
+        """`limit`: the samples' length limit (models.loading.ContextLimit), as in training."""
         from unlearn.eval import load_definitions
         from unlearn.eval.evaluator import Settings, plan
 
@@ -72,11 +73,14 @@ class DuringEval:
         self.every = cfg.eval.every_steps or 0
         metrics = cfg.eval.during_metrics or DEFAULT_METRICS
         datasets = bench.eval_data(cfg.eval.splits or DEFAULT_SETS)
-        self.plans = plan(formatter, datasets, metrics, cfg.data.max_length)
+        before = len(formatter.cut_lengths)
+        self.plans = plan(formatter, datasets, metrics, limit.tokens)
+        limit.report(formatter.cut_lengths[before:], sum(len(s) for p in self.plans for s in p.sequences),
+                     "the evaluation sets during training")
         if not any(p.metrics for p in self.plans):
             raise ConfigError(f"eval.during_metrics {metrics} apply to none of the sets "
                               f"{[d.name for d in datasets]}; choose metrics of those sets' kind")
-        self.settings = Settings(cfg.eval.batch_size, cfg.eval.max_new_tokens, cfg.data.max_length, None)
+        self.settings = Settings(cfg.eval.batch_size, cfg.eval.max_new_tokens, limit.tokens, None)
         retain_values = _retain_values(cfg.eval.retain_reference)
         self.rule = parse_rule(cfg.eval.keep_best, retain_values) if cfg.eval.keep_best else None
         self.curve = run_dir / "curve.jsonl"

@@ -154,8 +154,12 @@ def train(cfg: RunConfig, method: Method | None = None) -> TrainResult:
         bench = benchmark_from_config(cfg.data)
         # Every stream's rows are read and checked here, before any model loads (bad data costs nothing).
         records = {stream: build_stream(stream, cfg, bench) for stream in method.streams}
-    if accelerator.is_main_process:
-        check_streams(records, cfg.data.overlap, _stream_splits(cfg, bench, records))
+    # on_main: an error (data.overlap=error) reaches every process, a warning is printed once
+    on_main(accelerator, check_streams, records, cfg.data.overlap, _stream_splits(cfg, bench, records))
+    if cfg.eval.enabled:  # the evaluation after training: its suites, metrics and data, checked now
+        from unlearn.eval.suite import check_eval_request
+
+        on_main(accelerator, check_eval_request, cfg, bench)
     fingerprint = training_fingerprint(to_dict(cfg), {**bench.data_hashes(), **_target_file_hashes(cfg)},
                                        accelerator.num_processes)
     fresh = not run_dir.exists()
@@ -224,7 +228,7 @@ class _Run:
         if cfg.eval.every_steps and self.acc.is_main_process:
             from unlearn.engine.during import DuringEval
 
-            self.during = DuringEval(cfg, self.bench, self.tokenizer, self.formatter, self.run_dir)
+            self.during = DuringEval(cfg, self.bench, self.tokenizer, self.formatter, self.run_dir, self.max_length)
 
     def _encode(self, stream: str, records: list[dict[str, Any]], report_cuts: bool = True) -> None:
         self.records[stream] = records

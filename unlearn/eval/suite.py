@@ -159,6 +159,18 @@ def _add_robustness(metrics: dict[str, Any], cfg: RunConfig, path: str) -> None:
             metrics["higher_is_better"][key] = LOWER.higher_is_better()
 
 
+def check_eval_request(cfg: RunConfig, bench: Benchmark) -> tuple[list, ModelResults | None]:
+    """Everything that can be wrong with an evaluation request, checked before any model loads (and, for
+    `unlearn unlearn` / `finetune`, before training): an unknown suite or metric, bad evaluation data, a
+    reference evaluated on other samples. Returns (the evaluation sets, the reference results)."""
+    selection = select(cfg.eval.suites, cfg.eval.metrics)
+    datasets = bench.eval_data(cfg.eval.splits or None)
+    reference = ModelResults.from_folder(cfg.eval.retain_reference) if cfg.eval.retain_reference else None
+    if reference is not None:
+        check_reference_samples(datasets, reference, selection.derived)
+    return datasets, reference
+
+
 def evaluate(cfg: RunConfig, model_path: str | None = None, out: str | Path | None = None) -> dict[str, Any]:
     """Load a model (default model.path), evaluate it with the configured suites, write the results."""
     from dataclasses import replace
@@ -170,13 +182,7 @@ def evaluate(cfg: RunConfig, model_path: str | None = None, out: str | Path | No
     path = model_path or cfg.model.path
     model_cfg = replace(cfg.model, path=path)
     bench = benchmark_from_config(cfg.data)
-    # Everything that can be wrong with the request fails here, before any model loads: an unknown
-    # suite or metric, bad data, a reference evaluated on other samples.
-    selection = select(cfg.eval.suites, cfg.eval.metrics)
-    datasets = bench.eval_data(cfg.eval.splits or None)
-    reference = ModelResults.from_folder(cfg.eval.retain_reference) if cfg.eval.retain_reference else None
-    if reference is not None:
-        check_reference_samples(datasets, reference, selection.derived)
+    datasets, reference = check_eval_request(cfg, bench)
     check_model_files(model_cfg)
     check_writable(out or cfg.out)  # a folder that cannot take the results fails now, not after the evaluation
     tokenizer = load_tokenizer(model_cfg)

@@ -43,7 +43,7 @@ def _check_remote_code(path: str, cfg: ModelConfig) -> None:
         auto_map = json.loads(config.read_text(encoding="utf-8")).get("auto_map") if config.is_file() else None
     except (OSError, ValueError, AttributeError):
         return
-    if auto_map:
+    if auto_map and not _native(config):
         raise ModelLoadError(_remote_code_message(path, ", ".join(sorted(set(map(str, auto_map.values())))[:2])))
 
 
@@ -65,6 +65,17 @@ def _check_weights(folder: Path) -> None:
         raise ModelLoadError(f"the model {str(folder)!r} holds a GGUF file; name it with model.gguf_file={ggufs[0]}")
     raise ModelLoadError(f"the model {str(folder)!r} has no weights (no *.safetensors file); give the folder "
                          "save_pretrained wrote (config.json and model.safetensors)")
+
+
+def _native(config_file: Path) -> bool:
+    """Whether transformers has a class of its own for the folder's model_type (many hub models, e.g.
+    Phi-3, ship code in auto_map yet load without it); then no code needs running."""
+    from transformers.models.auto.configuration_auto import CONFIG_MAPPING
+
+    try:
+        return json.loads(config_file.read_text(encoding="utf-8")).get("model_type") in CONFIG_MAPPING
+    except (OSError, ValueError, AttributeError):
+        return False
 
 
 def _remote_code_message(path: str, code: str = "") -> str:

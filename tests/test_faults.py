@@ -183,3 +183,31 @@ def _nothing_half_written(run: Path) -> None:
     assert not (run / "model").exists() and not (run / "train_state.json").exists()
     if (run / "checkpoints").exists():
         assert list((run / "checkpoints").iterdir()) == []
+
+
+def test_under_two_processes_a_data_error_stops_both_with_one_line_and_a_warning_is_printed_once(
+        world, target_model, tmp_path):
+    """The checks run on the main process and reach the other one (no process waits for ever): a data
+    error stops both with status 2 and is printed once; a warning is printed once."""
+    import socket
+
+    bad = tmp_path / "world"
+    shutil.copytree(world, bad)
+    shutil.copy(bad / "forget10.json", bad / "retain90.json")  # the forget set copied into the retain set
+    env = {**_env(tmp_path / "cache"), "OMP_NUM_THREADS": "1"}
+    results = []
+    for mode in ("error", "warn"):
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        results.append(subprocess.run(
+            [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", str(port),
+             "-m", "unlearn", "unlearn", f"out={tmp_path / mode}", f"model.path={target_model}", f"data.path={bad}",
+             "method.name=GA_GDR", f"data.overlap={mode}", "train.max_steps=1", "train.batch_size=4",
+             "eval.enabled=false"], cwd=REPO, env=env, capture_output=True, text=True, timeout=300))
+    error, warned = results
+    assert error.returncode != 0
+    lines = [line for line in error.stderr.splitlines() if line.startswith("unlearn: error: ")]
+    assert len(lines) == 1 and "10 of 10 forget questions are also in the retain data" in lines[0], error.stderr
+    assert warned.returncode == 0, warned.stderr[-3000:]
+    assert sum(line.startswith("unlearn: warning: ") for line in warned.stderr.splitlines()) == 1, warned.stderr

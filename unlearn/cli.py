@@ -422,7 +422,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             return run(argv)
         except UnlearnError as err:
-            print(f"unlearn: error: {' '.join(str(err).split())}", file=sys.stderr)
+            if not getattr(err, "reported_by_main", False):
+                print(f"unlearn: error: {' '.join(str(err).split())}", file=sys.stderr)
             return 2
         except OSError as err:
             if err.errno not in DISK_ERRNOS:

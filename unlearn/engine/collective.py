@@ -29,6 +29,7 @@ def on_main(accelerator: Any, fn: Callable[..., Any], *args: Any) -> Any:
         if failure is None and box[0] is not None:
             cls, message = box[0]
             failure = cls(message)
+            failure.reported_by_main = True  # the CLI prints it once, on the main process
     if failure is not None:
         raise failure
     return result

@@ -245,8 +245,9 @@ case("tiny-model-no-world", ["tiny-model", "--world", "@tmp", "--out", "@tmp/tm"
 # -- run folders ------------------------------------------------------------------------------------
 case("out-under-a-file", RUN + ["out=@tmp/afile/run"], "cannot write", "afile", "Not a directory",
      setup=_file("afile", "x"))
-case("out-read-only", RUN + ["out=@tmp/ro/run"], "cannot write the run folder", "ro/run", setup=lambda tmp: _read_only(tmp / "ro"))
-case("eval-out-read-only", EVAL + ["--out", "@tmp/ro"], "cannot write the output folder", "/ro",
+case("out-read-only", RUN + ["out=@tmp/ro/run"], "cannot write the run folder", "ro/run", "choose another out=",
+     setup=lambda tmp: _read_only(tmp / "ro"))
+case("eval-out-read-only", EVAL + ["--out", "@tmp/ro"], "cannot write the output folder", "/ro", "choose another out=",
      setup=lambda tmp: _read_only(tmp / "ro"))
 case("eval-out-under-a-file", EVAL + ["--out", "@tmp/afile/eval"], "cannot write the output folder", "afile",
      "a part of the path is a file", setup=_file("afile", "x"))

@@ -28,10 +28,23 @@ EPILOG = """examples:
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse with one-line errors that say where to look: `unlearn: error: PROG: MESSAGE; see PROG --help`."""
+    """argparse with one-line errors that say where to look (`unlearn: error: PROG: MESSAGE; see PROG
+    --help`), and a config-key epilog made only when the help is printed (`config_keys`: the command
+    whose keys to list; making it reads the config's source, too slow for every start)."""
+
+    def __init__(self, *args: Any, config_keys: str | None = None, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.config_keys = config_keys
 
     def error(self, message: str) -> typing.NoReturn:
         self.exit(2, f"unlearn: error: {self.prog}: {message}; see `{self.prog} --help`\n")
+
+    def format_help(self) -> str:
+        if self.config_keys is not None and self.epilog is None:
+            from unlearn.config_help import describe_config
+
+            self.epilog = describe_config(self.config_keys)
+        return super().format_help()
 
 
 def _config_args(p: argparse.ArgumentParser) -> None:
@@ -43,9 +56,7 @@ def _config_args(p: argparse.ArgumentParser) -> None:
 
 def _config_parser(sub: Any, name: str, help_text: str, keys_for: str | None = None) -> argparse.ArgumentParser:
     """A subcommand that takes --config and key.sub=value overrides: its --help lists the config keys."""
-    from unlearn.config_help import describe_config
-
-    return sub.add_parser(name, help=help_text, description=help_text, epilog=describe_config(keys_for or name),
+    return sub.add_parser(name, help=help_text, description=help_text, config_keys=keys_for or name,
                           formatter_class=argparse.RawDescriptionHelpFormatter)
 
 

@@ -8,6 +8,7 @@ an unknown key is a :class:`ConfigError` that lists the valid keys at that level
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import types
 import typing
@@ -439,8 +440,10 @@ def deep_merge(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+@functools.lru_cache(maxsize=None)
 def field_help(cls: type) -> dict[str, str]:
-    """The help text of each dataclass field: the string literal written under it in the source."""
+    """The help text of each dataclass field: the string literal written under it in the source (read
+    once per class)."""
     import ast
     import inspect
     import textwrap

@@ -25,6 +25,7 @@ def _local_task(tmp_path):
     return tmp_path / "tasks"
 
 
+@pytest.mark.slow  # about 25 s, most of it importing lm_eval; CI runs it with the slow tests
 def test_harness_runs_a_local_task_on_the_model_object(target_model, tmp_path):
     from unlearn.config import load_config
     from unlearn.eval.harness import run_harness

@@ -23,7 +23,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from conftest import REPO, run_cli
+from conftest import REPO
 from fault_driver import KILL_POINTS
 
 pytestmark = pytest.mark.slow

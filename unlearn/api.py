@@ -137,7 +137,7 @@ def finetune(cfg: RunConfig, retain_only: bool = False) -> dict[str, Any]:
 
 def run_unlearning(cfg: RunConfig) -> dict[str, Any]:
     """Unlearn `cfg.data.forget_split` from `model.path` with `cfg.method`; evaluate the result."""
-    from unlearn.engine.trainer import check_before_loading
+    from unlearn.engine.before import check_before_loading
 
     check_before_loading(cfg)  # an unknown method, option or parameter fails here, before any model loads
     return _train_and_eval(cfg)

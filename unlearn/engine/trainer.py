@@ -26,8 +26,8 @@ from typing import Any
 
 import torch
 
-from unlearn.config import RunConfig, to_dict, validate
-from unlearn.data.benchmarks import Benchmark, benchmark_from_config
+from unlearn.config import RunConfig, to_dict
+from unlearn.data.benchmarks import Benchmark
 from unlearn.data.streams import build_stream, sampling_source
 from unlearn.data.tokenize import PromptFormatter
 from unlearn.engine.batches import BatchLayout, StreamSampler
@@ -35,15 +35,15 @@ from unlearn.engine.checkpoint import list_checkpoints, load_checkpoint, save_ch
 from unlearn.atomic import clean_temp_folders, disk_errors, json_line, write_text
 from unlearn.engine.collective import on_main
 from unlearn.engine.integrity import LOCK_FILE, RunLock, check_fingerprint, training_fingerprint, write_fingerprint
-from unlearn.engine.lora import apply_lora, check_lora, model_to_save
+from unlearn.engine.before import check_sharding, check_train, read_and_check, target_file_hashes
+from unlearn.engine.lora import apply_lora, model_to_save
 from unlearn.engine.progress import Progress
-from unlearn.engine.reference import FrozenCopy, choose_strategy, make_reference
+from unlearn.engine.reference import FrozenCopy, make_reference
 from unlearn.engine.refresh import refresh_index, refreshed_records
 from unlearn.engine.step import StepData, StepRunner, finite_everywhere
 from unlearn.errors import ConfigError, TrainingDiverged, UnlearnError
 from unlearn.methods import Method, build_method
 from unlearn.methods.base import SetupContext
-from unlearn.data.checks import check_streams
 from unlearn.models import load_model, load_tokenizer, save_model
 from unlearn.models.loading import check_model_files, check_vocabulary, context_limit
 from unlearn.run import write_json, write_run_info
@@ -57,58 +57,6 @@ class TrainResult:
     steps: int
     resumed_from: int
     skipped: bool = False
-
-
-def _check_train(cfg: RunConfig, method: Method) -> str | None:
-    """Everything checkable before a model is loaded; returns the reference strategy."""
-    validate(cfg)  # ranges, template, columns: configs built in Python skip load_config's checks
-    from transformers import SchedulerType
-
-    schedulers = [s.value for s in SchedulerType]
-    if cfg.train.scheduler not in schedulers:
-        raise ConfigError(f"train.scheduler {cfg.train.scheduler!r} is unknown; valid: {', '.join(schedulers)}")
-    if len(method.transforms) > 1:
-        raise ConfigError(f"method {method.name}: one gradient transform at a time is supported")
-    check_lora(cfg.lora)
-    strategy = method.reference if cfg.method.reference == "auto" else cfg.method.reference
-    return choose_strategy(strategy, method, cfg.lora.r > 0)
-
-
-def _check_sharding(acc: Any, method: Method, lora: bool, cfg_every: int | None = None) -> None:
-    """Combinations whose code path would act on one process's shard instead of the whole model."""
-    from accelerate.utils import DistributedType
-
-    fsdp = acc.distributed_type == DistributedType.FSDP
-    plugin = getattr(acc.state, "deepspeed_plugin", None)
-    zero3 = acc.distributed_type == DistributedType.DEEPSPEED and getattr(plugin, "zero_stage", 0) == 3
-    if (fsdp or zero3) and lora:
-        raise ConfigError("LoRA with FSDP or DeepSpeed ZeRO-3 is not supported yet (the adapter-disabled reference "
-                          "and the merged save need the whole model); use DDP or ZeRO-1/2")
-    if (fsdp or zero3) and cfg_every:
-        raise ConfigError("eval.every_steps evaluates the whole model on the main process: not under FSDP or "
-                          "DeepSpeed ZeRO-3 (sharded weights); evaluate the saved checkpoints instead")
-    if fsdp and method.transforms:
-        raise ConfigError(f"method {method.name}: gradient transforms under FSDP would see one shard's gradient; "
-                          "use DDP")
-
-
-def check_before_loading(cfg: RunConfig) -> Method:
-    """Build the method and check the training options; raises a one-line ConfigError."""
-    method = build_method(cfg.method)
-    _check_train(cfg, method)
-    return method
-
-
-def _stream_splits(cfg: RunConfig, bench: Benchmark, streams: Any) -> dict[str, str]:
-    """Which split each checked stream was read from, for messages."""
-    names = {}
-    if "forget" in streams:
-        names["forget"] = f"split {bench.forget_split}"
-    if "retain" in streams:
-        names["retain"] = f"split {cfg.data.retain_split or bench.retain_split}"
-    if "train" in streams:
-        names["train"] = "splits " + ", ".join(cfg.data.train_splits or bench.train_splits())
-    return names
 
 
 def _remove_if_empty(run_dir: Path) -> None:
@@ -132,35 +80,17 @@ def _lock(accelerator: Any, run_dir: Path) -> RunLock | None:
     return on_main(accelerator, _take_lock, run_dir)
 
 
-def _target_file_hashes(cfg: RunConfig) -> dict[str, str]:
-    """Hashes of the files of new targets a run reads (data.augmented, alternatives, targets, refusals):
-    a file regenerated at the same path is another run, never a reused one."""
-    from unlearn.data.formats import file_sha256
-
-    files = {k: getattr(cfg.data, k) for k in ("augmented", "alternatives", "targets", "refusals")}
-    return {f"data.{k}": file_sha256(Path(v)) for k, v in files.items() if v and Path(v).is_file()}
-
-
 def train(cfg: RunConfig, method: Method | None = None) -> TrainResult:
     """Train (fine-tune or unlearn) as `cfg` says; write the run folder `cfg.out`."""
     from accelerate import Accelerator
 
     method = method or build_method(cfg.method)
-    strategy = _check_train(cfg, method)
+    strategy = check_train(cfg, method)
     # cpu=True without CUDA: Accelerate only sets up multi-process (gloo) CPU training when asked for cpu.
     accelerator = Accelerator(cpu=not torch.cuda.is_available(), gradient_accumulation_steps=cfg.train.grad_accum)
     run_dir = Path(cfg.out)
-    with accelerator.main_process_first():  # a hub download happens once, on the main process
-        bench = benchmark_from_config(cfg.data)
-        # Every stream's rows are read and checked here, before any model loads (bad data costs nothing).
-        records = {stream: build_stream(stream, cfg, bench) for stream in method.streams}
-    # on_main: an error (data.overlap=error) reaches every process, a warning is printed once
-    on_main(accelerator, check_streams, records, cfg.data.overlap, _stream_splits(cfg, bench, records))
-    if cfg.eval.enabled:  # the evaluation after training: its suites, metrics and data, checked now
-        from unlearn.eval.suite import check_eval_request
-
-        on_main(accelerator, check_eval_request, cfg, bench)
-    fingerprint = training_fingerprint(to_dict(cfg), {**bench.data_hashes(), **_target_file_hashes(cfg)},
+    bench, records = read_and_check(cfg, method, accelerator)  # before any model loads: bad data costs nothing
+    fingerprint = training_fingerprint(to_dict(cfg), {**bench.data_hashes(), **target_file_hashes(cfg)},
                                        accelerator.num_processes)
     fresh = not run_dir.exists()
     lock = _lock(accelerator, run_dir)
@@ -272,7 +202,7 @@ class _Run:
         self.reference = make_reference(self.strategy, self.method, self.model, self.encoded,
                                         self.tokenizer.pad_token_id)
         sharded = acc.distributed_type in (DistributedType.DEEPSPEED, DistributedType.FSDP)
-        _check_sharding(acc, self.method, self.cfg.lora.r > 0, self.cfg.eval.every_steps)
+        check_sharding(acc, self.method, self.cfg.lora.r > 0, self.cfg.eval.every_steps)
         if isinstance(self.reference, FrozenCopy):
             ref = self.reference.model
             self.reference.model = acc.prepare_model(ref, evaluation_mode=True) if sharded else ref.to(acc.device)

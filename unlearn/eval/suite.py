@@ -8,7 +8,6 @@ included) into the output folder.
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import time
 from pathlib import Path

@@ -1,0 +1,96 @@
+"""What is checked before training, so that a mistake costs seconds and nothing is loaded or written:
+the config (ranges, template, scheduler, transforms, LoRA, the reference strategy), every training
+stream's rows (read and checked: repeats, forget questions in the retain data), and the evaluation
+that follows training (its suites, metrics and data)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from unlearn.config import RunConfig, validate
+from unlearn.data.benchmarks import Benchmark, benchmark_from_config
+from unlearn.data.checks import check_streams
+from unlearn.data.streams import build_stream
+from unlearn.engine.collective import on_main
+from unlearn.engine.lora import check_lora
+from unlearn.engine.reference import choose_strategy
+from unlearn.errors import ConfigError
+from unlearn.methods import Method, build_method
+
+
+def check_train(cfg: RunConfig, method: Method) -> str | None:
+    """Everything checkable before a model is loaded; returns the reference strategy."""
+    validate(cfg)  # ranges, template, columns: configs built in Python skip load_config's checks
+    from transformers import SchedulerType
+
+    schedulers = [s.value for s in SchedulerType]
+    if cfg.train.scheduler not in schedulers:
+        raise ConfigError(f"train.scheduler {cfg.train.scheduler!r} is unknown; valid: {', '.join(schedulers)}")
+    if len(method.transforms) > 1:
+        raise ConfigError(f"method {method.name}: one gradient transform at a time is supported")
+    check_lora(cfg.lora)
+    strategy = method.reference if cfg.method.reference == "auto" else cfg.method.reference
+    return choose_strategy(strategy, method, cfg.lora.r > 0)
+
+
+def check_sharding(acc: Any, method: Method, lora: bool, cfg_every: int | None = None) -> None:
+    """Combinations whose code path would act on one process's shard instead of the whole model."""
+    from accelerate.utils import DistributedType
+
+    fsdp = acc.distributed_type == DistributedType.FSDP
+    plugin = getattr(acc.state, "deepspeed_plugin", None)
+    zero3 = acc.distributed_type == DistributedType.DEEPSPEED and getattr(plugin, "zero_stage", 0) == 3
+    if (fsdp or zero3) and lora:
+        raise ConfigError("LoRA with FSDP or DeepSpeed ZeRO-3 is not supported yet (the adapter-disabled reference "
+                          "and the merged save need the whole model); use DDP or ZeRO-1/2")
+    if (fsdp or zero3) and cfg_every:
+        raise ConfigError("eval.every_steps evaluates the whole model on the main process: not under FSDP or "
+                          "DeepSpeed ZeRO-3 (sharded weights); evaluate the saved checkpoints instead")
+    if fsdp and method.transforms:
+        raise ConfigError(f"method {method.name}: gradient transforms under FSDP would see one shard's gradient; "
+                          "use DDP")
+
+
+def check_before_loading(cfg: RunConfig) -> Method:
+    """Build the method and check the training options; raises a one-line ConfigError."""
+    method = build_method(cfg.method)
+    check_train(cfg, method)
+    return method
+
+
+def _stream_splits(cfg: RunConfig, bench: Benchmark, streams: Any) -> dict[str, str]:
+    """Which split each checked stream was read from, for messages."""
+    names = {}
+    if "forget" in streams:
+        names["forget"] = f"split {bench.forget_split}"
+    if "retain" in streams:
+        names["retain"] = f"split {cfg.data.retain_split or bench.retain_split}"
+    if "train" in streams:
+        names["train"] = "splits " + ", ".join(cfg.data.train_splits or bench.train_splits())
+    return names
+
+
+
+
+def target_file_hashes(cfg: RunConfig) -> dict[str, str]:
+    """Hashes of the files of new targets a run reads (data.augmented, alternatives, targets, refusals):
+    a file regenerated at the same path is another run, never a reused one."""
+    from unlearn.data.formats import file_sha256
+
+    files = {k: getattr(cfg.data, k) for k in ("augmented", "alternatives", "targets", "refusals")}
+    return {f"data.{k}": file_sha256(Path(v)) for k, v in files.items() if v and Path(v).is_file()}
+
+
+def read_and_check(cfg: RunConfig, method: Method, accelerator: Any) -> tuple[Benchmark, dict[str, list[dict]]]:
+    """The benchmark and every stream's rows, read and checked before any model loads. Checks run on
+    the main process (on_main): an error reaches every process, a warning is printed once."""
+    with accelerator.main_process_first():  # a hub download happens once, on the main process
+        bench = benchmark_from_config(cfg.data)
+        records = {stream: build_stream(stream, cfg, bench) for stream in method.streams}
+    on_main(accelerator, check_streams, records, cfg.data.overlap, _stream_splits(cfg, bench, records))
+    if cfg.eval.enabled:  # the evaluation after training: its suites, metrics and data
+        from unlearn.eval.suite import check_eval_request
+
+        on_main(accelerator, check_eval_request, cfg, bench)
+    return bench, records

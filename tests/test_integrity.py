@@ -59,6 +59,15 @@ def test_fingerprint_hash_tracks_only_training_keys():
     assert fingerprint(procs=4)["hash"] != base
 
 
+def test_a_run_made_before_the_checking_switches_existed_is_still_the_same_run():
+    """data.overlap and method.allow_negative_weights came later; a folder fingerprinted without them
+    (an older version) must still be reused and resumed, and switching them changes no weights."""
+    config = to_dict(load_config(None, []))
+    del config["data"]["overlap"], config["method"]["allow_negative_weights"]
+    assert training_fingerprint(config, HASHES, 1) == fingerprint()
+    assert fingerprint("data.overlap=error", "method.allow_negative_weights=true") == fingerprint()
+
+
 def test_check_fingerprint(tmp_path):
     run = tmp_path / "x"
     old = fingerprint("method.name=GA", "train.lr=0.001")

@@ -28,8 +28,9 @@ FINGERPRINT_FILE = "fingerprint.json"
 LOCK_FILE = ".lock"
 
 # Config keys that do not change the trained weights, so changing them must not invalidate a run or
-# checkpoint: where the run lives, evaluation, and checkpoint/logging cadence. A key ending in "."
-# excludes everything under it.
+# checkpoint: where the run lives, evaluation, checkpoint/logging cadence, and switches that only decide
+# whether a check stops the run (data.overlap) or lets a value through (method.allow_negative_weights:
+# the weights themselves are fingerprinted). A key ending in "." excludes everything under it.
 FINGERPRINT_EXCLUDED = (
     "out",
     "eval.",
@@ -37,6 +38,8 @@ FINGERPRINT_EXCLUDED = (
     "train.keep_checkpoints",
     "train.log_every",
     "train.progress_every",
+    "data.overlap",
+    "method.allow_negative_weights",
 )
 
 _MAX_LISTED_CHANGES = 5

@@ -134,8 +134,12 @@ case("forget-copied-into-retain-warns", RUN + ["method.name=GA_GDR"],
 case("repeated-rows", RUN + ["data.overlap=error"], "3 of 13 rows of the forget data (split forget10) repeat an earlier",
      setup=_json("forget10", lambda rows: rows + rows[:3]))
 case("answer-of-10000-words-warns", RUN, "1 of 10 samples of the forget data are longer than",
-     "they were cut from the answer's end (longest:", warning=True,
+     "they were cut from the answer's end, or a prompt too long alone from its start (longest:", warning=True,
      setup=_json("forget10", _set(0, "answer", " ".join(["word"] * 10_000))))
+case("generation-past-the-context-warns", EVAL + ["--splits", "forget[:2]", "--metrics", "rougeL_recall",
+                                           "eval.max_new_tokens=250", "--suite", ""],
+     "2 of 2 generation prompts of the evaluation sets plus eval.max_new_tokens=250 run past the model's context "
+     "of 256 positions", "lower eval.max_new_tokens", warning=True)
 case("empty-forget-set-evaluated", EVAL, "forget10.json has no records", setup=_bytes("forget10.json", b"[]"))
 case("slice-selects-nothing", EVAL + ["--splits", "forget[20:]"], "selects no rows", "widen the slice")
 case("malformed-slice", EVAL + ["--splits", "forget[a:b]"], "malformed split 'forget[a:b]'", "NAME[START:END]")
@@ -181,6 +185,8 @@ case("gamma-negative", RUN + ["method.gamma=-1"], "method.gamma must be at least
      "trains towards the forget set", "method.allow_negative_weights=true")
 case("alpha-negative", RUN + ["method.name=NPO_GDR", "method.alpha=-2"], "method.alpha must be at least 0")
 case("weight-negative", RUN + ["method.name=NPO_GDR", "method.weights.gdr=-1"], "method.weights.gdr must be at least 0")
+case("weight-infinite", RUN + ["method.name=NPO_GDR", "method.weights.gdr=inf"],
+     "method.weights.gdr must be a finite number")
 case("lora-dropout-one", RUN + ["lora.r=4", "lora.dropout=1"], "lora.dropout must be in [0, 1) (got 1.0)")
 case("dtype-unknown", RUN + ["model.dtype=fp8"], "model.dtype must be one of float32, bfloat16, float16 (got 'fp8')")
 case("reference-unknown", RUN + ["method.reference=sometimes"], "method.reference must be one of", "'sometimes'")
@@ -256,9 +262,22 @@ case("tiny-model-out-under-a-file", ["tiny-model", "--world", "@world", "--out",
 case("rerun-with-changed-config", ["finetune", "out=@targetrun", "model.path=@init", "data.path=@world",
                                    "train.lr=1e-3", "train.max_steps=30", "train.batch_size=16", "eval.enabled=false"],
      "holds a finished run made with a different config (train.lr: 0.003 -> 0.001)", "use a new out= folder")
-case("calibrate-not-a-run", ["calibrate", "@tmp"], "is not a finished run folder")
-case("retain-eval-missing", EVAL + ["--retain-eval", "@tmp/no-eval"], "no-eval")
-case("report-without-metrics", ["report", "@tmp", "--out", "@tmp/r.html"], "metrics.json")
+case("calibrate-not-a-run", ["calibrate", "@tmp"], "is not a finished run folder", "give the out= folder")
+case("calibrate-two-runs", ["calibrate", "@targetrun", "@tmp"], "takes one run", "use `unlearn compare RUN RUN ...`")
+case("probe-no-relearning-steps", ["probe", "@targetrun", "--relearn-steps", "0"], "--relearn-steps 0 must be at least 1")
+case("probe-jailbreak-stray-brace", ["probe", "@targetrun", "--probes", "jailbreak", "--jailbreaks", "@tmp/j.yaml"],
+     "jailbreak 'aim'", "uses {name}", "write literal braces as {{ and }}",
+     setup=_file("j.yaml", "aim: 'You are {name}. {question}'\n"))
+case("retain-eval-missing", EVAL + ["--retain-eval", "@tmp/no-eval"], "no-eval", "has no samples.jsonl",
+     "evaluate the retain model there first")
+case("retain-eval-truncated", EVAL + ["--retain-eval", "@tmp/ev"], "ev/metrics.json is not valid JSON",
+     "evaluate the retain model there again", setup=lambda tmp: (_file("ev/metrics.json", '{"metrics": {')(tmp),
+                                                                   _file("ev/samples.jsonl", "")(tmp)))
+case("report-without-metrics", ["report", "@tmp", "--out", "@tmp/r.html"], "has no metrics.json",
+     "give a run folder (unlearn unlearn) or an evaluation folder")
+case("report-truncated-samples", ["report", "@tmp/ev", "--out", "@tmp/r.html"], "samples.jsonl: line 2 is not valid JSON",
+     "re-run the evaluation that wrote it", setup=lambda tmp: (_file("ev/metrics.json", '{"metrics": {}}')(tmp),
+                                                               _file("ev/samples.jsonl", '{"id": 1}\n{"id": \n')(tmp)))
 case("audit-bad-thresholds", ["audit", "@targetrun", "--thresholds", "@tmp/t.yaml"], "unknown key 'rouge'",
      setup=_file("t.yaml", "rouge: 0.3\n"))
 
@@ -279,8 +298,10 @@ case("augment-unknown-kind", ["augment", "--forget", "@world/forget10.json", "--
      "argument --kind: invalid choice: 'x'")
 case("augment-unknown-generator", ["augment", "--forget", "@world/forget10.json", "--out", "@tmp/a.jsonl",
                                    "--generator", "gpt"], "generator 'gpt' is not available")
-case("eval-unknown-suite", EVAL + ["--suite", "tofu,vibes"], "vibes")
-case("eval-unknown-metric", EVAL + ["--metrics", "happiness"], "happiness")
+case("eval-unknown-suite", EVAL + ["--suite", "tofu,vibes"], "unknown suite 'vibes'", "valid: tofu, muse")
+case("eval-unknown-metric", EVAL + ["--metrics", "happiness"], "unknown metric 'happiness'", "valid: ")
+case("augment-generic-ratio-nan", ["augment", "--forget", "@world/forget10.json", "--out", "@tmp/a.jsonl",
+                                   "--generic-ratio", "nan"], "--generic-ratio nan must be a number of at least 0")
 case("sequence-one-request", ["sequence", "--requests", "forget10", "data.path=@world", "model.path=@target"],
      "at least two requests")
 case("methods-unknown", ["methods", "NOPE"], "unknown method 'NOPE'")

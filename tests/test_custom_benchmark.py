@@ -65,3 +65,20 @@ def test_a_holdout_file_is_evaluated_and_never_trained(world, tmp_path):
     assert [(s.name, s.role, s.alternatives) for s in bench.eval_data()] == [
         ("forget", "forget", False), ("retain", "retain", False), ("holdout", "holdout", False)]
     assert bench.train_splits() == ["forget", "retain"] and bench.retain_train_splits() == ["retain"]
+
+
+def test_csv_lists_written_by_pandas_are_read_as_lists(tmp_path):
+    """pandas writes a list cell as its Python text (['a', 'b']), not JSON; it is read as a literal."""
+    import pandas as pd
+
+    from unlearn.data.benchmarks import load_benchmark
+
+    folder = tmp_path / "csv"
+    folder.mkdir()
+    rows = [{"question": "Where?", "answer": "Rome", "paraphrased_answer": "In Rome",
+             "perturbed_answer": ["Paris", "Oslo's port"]}]
+    pd.DataFrame(rows).to_csv(folder / "forget.csv", index=False)
+    pd.DataFrame(rows).to_csv(folder / "retain.csv", index=False)
+    assert "['Paris', " in (folder / "forget.csv").read_text()  # Python's form, not JSON
+    forget = load_benchmark("custom", str(folder)).eval_data(["forget"])[0]
+    assert forget.records[0]["perturbed_answer"] == ["Paris", "Oslo's port"]

@@ -24,7 +24,7 @@ def test_jailbreak_templates_and_probe_inputs(tmp_path):
     assert len(templates) >= 3 and all("{question}" in t for t in templates.values())
     bad = tmp_path / "jb.yaml"
     bad.write_text("roleplay: 'no placeholder here'\n")
-    with pytest.raises(ConfigError, match="containing \\{question\\}"):
+    with pytest.raises(ConfigError, match="jailbreak 'roleplay' .* must contain \\{question\\}"):
         load_jailbreaks(str(bad))
     data = EvalData("forget", "forget", "qa", [{"question": f"q{i}", "answer": f"a{i}"} for i in range(5)], "f.json")
     wrapped = with_questions(data, ["x0", "x1", "x2", "x3", "x4"], "forget_x")

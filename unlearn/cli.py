@@ -346,6 +346,10 @@ def run(argv: Sequence[str] | None = None) -> int:
         from unlearn.evidence.calibrate_cli import calibrate_run, compare, compare_table
 
         overrides = [i for i in args.items if "=" in i]
+        if args.command == "calibrate" and len(overrides) < len(args.items):
+            extra = next(i for i in args.items if "=" not in i)
+            raise ConfigError(f"unlearn calibrate takes one run ({args.run}), then key=value overrides; got "
+                              f"{extra!r} too: use `unlearn compare RUN RUN ...` for several runs")
         if args.command == "calibrate":
             result = calibrate_run(args.run, args.original, args.metric, args.target, args.tol, overrides)
             print(f"alpha {result['alpha']:.3f}: {args.metric} {result['value']:.4f} (target {result['target']:.4f}, "
@@ -379,10 +383,10 @@ def run(argv: Sequence[str] | None = None) -> int:
                   f"({c['threshold']}){'  ' + c['reason'] if c['reason'] else ''}")
         print(f"{cert['summary']}; wrote {args.run}/audit.json and audit.html")
     elif args.command == "report":
-        import json
         from pathlib import Path
 
         from unlearn.report.html import load_entry, write_html_report
+        from unlearn.utils import read_json
 
         entries = [*(load_entry(f, role) for f, role in ((args.original, "original"), (args.retrained, "retrained"))
                      if f), *(load_entry(r) for r in args.runs)]
@@ -392,7 +396,7 @@ def run(argv: Sequence[str] | None = None) -> int:
             if not path.is_file():
                 raise ConfigError(f"--sequence {args.sequence}: no sequence.json there; give the out= folder of "
                                   "`unlearn sequence`")
-            sequence = json.loads(path.read_text())
+            sequence = read_json(path, "run `unlearn sequence` again")
         html, md = write_html_report(entries, args.out, sequence)
         print(f"wrote {html} and {md}")
     elif args.command == "config":
@@ -421,6 +425,17 @@ def _show_warning(message: Any, category: type, filename: str, lineno: int, file
     print(f"unlearn: warning: {prefix}{text}", file=sys.stderr)
 
 
+def _os_message(err: OSError, disk_message: Any) -> str:
+    """A write-only failure (full disk, read-only disk) says 'cannot write'; one that could come from
+    reading too (permissions, a file where a folder should be) names the path without guessing."""
+    import errno
+
+    where = str(err.filename or "a file")
+    if err.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS):
+        return disk_message(where, err)
+    return f"cannot use {where} ({err.strerror}); check that the path is right and can be read and written"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     import warnings
 
@@ -440,11 +455,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             if err.errno not in DISK_ERRNOS:
                 raise
             # A disk problem (full, read-only, a file where a folder should be) that no command caught first.
-            print(f"unlearn: error: {disk_message(str(err.filename or 'a file'), err)}", file=sys.stderr)
+            print(f"unlearn: error: {_os_message(err, disk_message)}", file=sys.stderr)
             return 2
         except KeyboardInterrupt:
-            print("unlearn: interrupted; run the same command again to resume from the last checkpoint",
-                  file=sys.stderr)
+            print("unlearn: interrupted; the same command resumes a training run from its last checkpoint "
+                  "(train.save_every) and reuses every cached evaluation result", file=sys.stderr)
             return 130
 
 

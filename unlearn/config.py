@@ -54,8 +54,8 @@ class DataConfig:
     chat_template: bool | None = None
     """Use the tokenizer's chat template: None = when the tokenizer has one."""
     max_length: int = param(512, at_least=2, why="a sample needs a prompt token and a target token")
-    """Prompt + answer tokens longer than this (or than the model's context) are cut from the answer's end;
-    a warning counts the samples cut."""
+    """Prompt + answer tokens longer than this (or than the model's context) are cut from the answer's end
+    (a prompt alone that long keeps its end and one answer token); a warning counts the samples cut."""
     overlap: str = param("warn", choices=("warn", "error", "ignore"))
     """Forget questions also in the retain split, and questions repeated within a training stream: warn
     (a warning with the count), error (stop before any model loads) or ignore."""
@@ -405,22 +405,22 @@ def validate(cfg: RunConfig) -> RunConfig:
     return cfg
 
 
-def check_template(template: str) -> None:
-    """The prompt template must contain {question} and no other placeholder (literal braces are
-    written {{ and }})."""
+def check_template(template: str, key: str = "data.template") -> None:
+    """A prompt template (`key` names it in messages) must contain {question} and no other placeholder
+    (literal braces are written {{ and }})."""
     import string
 
     try:
         names = [name for _, name, _, _ in string.Formatter().parse(template) if name is not None]
     except ValueError as err:
-        raise ConfigError(f"data.template {template!r} is not a valid template ({err}); write literal braces "
+        raise ConfigError(f"{key} {template!r} is not a valid template ({err}); write literal braces "
                           "as {{ and }}") from None
     other = [n for n in names if n != "question"]
     if other:
-        raise ConfigError(f"data.template {template!r} uses {{{other[0]}}}; only {{question}} is filled in (the "
+        raise ConfigError(f"{key} {template!r} uses {{{other[0]}}}; only {{question}} is filled in (the "
                           "answer follows the prompt); write literal braces as {{ and }}")
     if "question" not in names:
-        raise ConfigError(f"data.template {template!r} must contain {{question}}, where the question goes")
+        raise ConfigError(f"{key} {template!r} must contain {{question}}, where the question goes")
 
 
 def yaml_problem(err: Exception) -> str:

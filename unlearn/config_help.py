@@ -20,7 +20,8 @@ from unlearn.ranges import range_of
 # accepted and ignored). Commands not named here read every section.
 COMMAND_SECTIONS = {
     "finetune": (("out", "model", "data", "train", "lora", "eval"), ()),
-    "eval": (("out", "model", "data", "eval"), ("train.progress_every",)),
+    # the robustness suite's relearning attack trains with train.lr, batch_size and seed
+    "eval": (("out", "model", "data", "eval"), ("train.progress_every", "train.lr", "train.batch_size", "train.seed")),
 }
 WIDTH = 100
 

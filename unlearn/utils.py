@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
+from typing import Any
 
 
 def cache_dir() -> Path:
@@ -17,3 +19,28 @@ def files_stamp(path: str | Path) -> list[list]:
     path = Path(path)
     files = sorted(path.iterdir()) if path.is_dir() else [path] if path.exists() else []
     return [[f.name, f.stat().st_size, f.stat().st_mtime_ns] for f in files if f.is_file()]
+
+
+def read_json(path: str | Path, remake: str) -> Any:
+    """A JSON file the toolkit wrote (metrics.json, sequence.json, ...). One cut short or edited by hand
+    is a one-line DataError naming it and `remake`, how to write it again."""
+    from unlearn.errors import DataError
+
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as err:
+        raise DataError(f"{path} is not valid JSON ({str(err).splitlines()[0]}); {remake}") from None
+
+
+def read_json_lines(path: str | Path, remake: str) -> list[Any]:
+    """The rows of a JSON lines file the toolkit wrote (samples.jsonl), each checked like read_json."""
+    from unlearn.errors import DataError
+
+    rows = []
+    for lineno, line in enumerate(Path(path).read_text(encoding="utf-8", errors="replace").splitlines(), 1):
+        if line.strip():
+            try:
+                rows.append(json.loads(line))
+            except ValueError as err:
+                raise DataError(f"{path}: line {lineno} is not valid JSON ({err.msg}); {remake}") from None
+    return rows

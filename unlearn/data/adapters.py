@@ -129,14 +129,20 @@ def _missing(value: Any) -> bool:
 
 
 def _as_list(value: Any) -> Any:
-    """Lists arrive as lists (JSON), arrays (Parquet) or JSON text (CSV)."""
+    """Lists arrive as lists (JSON), arrays (Parquet), or as text in a CSV cell: JSON (`["a", "b"]`) or
+    the Python form pandas writes (`['a', 'b']`), read as a literal, never run."""
     if hasattr(value, "tolist") and not isinstance(value, (str, bytes)):
         value = value.tolist()
     if isinstance(value, str) and value.lstrip().startswith("["):
         try:
             parsed = json.loads(value)
         except json.JSONDecodeError:
-            return value
+            import ast
+
+            try:
+                parsed = ast.literal_eval(value.strip())
+            except (ValueError, SyntaxError):
+                return value
         return parsed if isinstance(parsed, list) else value
     return value
 

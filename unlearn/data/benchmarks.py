@@ -100,7 +100,11 @@ class Benchmark:
     def _scan(self, folder: Path) -> None:
         for prefix, sub in [("", folder), *((f"{s}/", folder / s) for s in self.subfolders)]:
             if sub.is_dir():
-                for p in sorted(sub.iterdir()):
+                try:
+                    found = sorted(sub.iterdir())
+                except OSError as err:
+                    raise DataError(f"cannot read the folder {sub} ({err.strerror}); check its permissions") from None
+                for p in found:
                     if p.is_file() and p.suffix.lower() in SUFFIXES:
                         self.files.setdefault(prefix + p.stem, p)
 

@@ -24,7 +24,10 @@ def read_utf8(path: str | Path) -> str:
     """A text file's content. Bytes that are not UTF-8 are a DataError naming the file, the byte, its
     offset and line; a UTF-8 byte-order mark is skipped."""
     p = Path(path)
-    data = p.read_bytes()
+    try:
+        data = p.read_bytes()
+    except OSError as err:
+        raise DataError(f"cannot read {p} ({err.strerror}); check that it exists and can be read") from None
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as err:

@@ -7,12 +7,12 @@ same samples; `check_same_samples` makes that a one-line error instead of a mean
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
 
 from unlearn.errors import DataError
+from unlearn.utils import read_json, read_json_lines
 from unlearn.eval import metrics as M
 from unlearn.eval.registry import HIGHER, Derived, Direction, closest_to, derived
 
@@ -37,13 +37,11 @@ class ModelResults:
         if not samples.is_file() or not metrics.is_file():
             raise DataError(f"reference evaluation {str(folder)!r} has no samples.jsonl and metrics.json; evaluate "
                             "the retain model there first (`unlearn eval MODEL --out FOLDER`) or pass --retain-model")
-        meta = json.loads(metrics.read_text())
+        remake = "evaluate the retain model there again (`unlearn eval MODEL --out FOLDER`)"
+        meta = read_json(metrics, remake)
         out = cls(values=dict(meta.get("metrics", {})), source=str(folder))
-        for lineno, line in enumerate(samples.read_text(encoding="utf-8").splitlines(), 1):
-            if not line.strip():
-                continue
-            row = json.loads(line)
-            if "id" not in row or "set" not in row:
+        for lineno, row in enumerate(read_json_lines(samples, remake), 1):
+            if not isinstance(row, dict) or "id" not in row or "set" not in row:
                 raise DataError(f"{samples}: row {lineno} has no sample id; it was written by an older version, "
                                 "evaluate the retain model again")
             name = row["set"]

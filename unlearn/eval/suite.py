@@ -16,6 +16,7 @@ from typing import Any
 import torch
 
 from unlearn.config import RunConfig
+from unlearn.errors import ConfigError, UnlearnError
 from unlearn.atomic import check_writable, disk_errors, json_line, write_json, write_text
 from unlearn.data.benchmarks import Benchmark, benchmark_from_config
 from unlearn.data.tokenize import PromptFormatter
@@ -75,6 +76,8 @@ def evaluate_model(model: Any, tokenizer: Any, cfg: RunConfig, bench: Benchmark 
     plans = plan(formatter, datasets, selection.metrics, limit.tokens)
     if _is_main():
         limit.report(formatter.cut_lengths, sum(len(s) for p in plans for s in p.sequences), "the evaluation sets")
+        prompts = [len(pr) for p in plans for pr in p.prompts if pr is not None]
+        limit.report_generation(prompts, cfg.eval.max_new_tokens, "the evaluation sets")
     settings = dataclasses.replace(_settings(cfg), max_length=limit.tokens)
     started = time.time()
     with Progress(_batches(plans, settings.batch_size), "eval", every_s=cfg.train.progress_every,
@@ -154,6 +157,9 @@ def _add_robustness(metrics: dict[str, Any], cfg: RunConfig, path: str) -> None:
     for r in probe(cfg, cfg.eval.original_model, path, relearn_lr=cfg.train.lr):
         for key, value in ((f"robustness_{r.probe}_probed", r.probed), (f"robustness_{r.probe}_returned", r.returned)):
             metrics["metrics"][key] = value
+            if value is None:
+                metrics["notes"][key] = ("null: the unlearned model is not below the original on the forget set, "
+                                         "so there was no removed knowledge whose return could be measured")
             metrics["directions"][key] = LOWER.label()
             metrics["higher_is_better"][key] = LOWER.higher_is_better()
 
@@ -167,7 +173,28 @@ def check_eval_request(cfg: RunConfig, bench: Benchmark) -> tuple[list, ModelRes
     reference = ModelResults.from_folder(cfg.eval.retain_reference) if cfg.eval.retain_reference else None
     if reference is not None:
         check_reference_samples(datasets, reference, selection.derived)
+    _check_side_models(cfg)
     return datasets, reference
+
+
+def _check_side_models(cfg: RunConfig) -> None:
+    """The other models an evaluation names exist and are safe to load (nothing is loaded here)."""
+    from dataclasses import replace
+
+    from unlearn.models.loading import check_model_files
+
+    for key in ("retain_model", "original_model", "reference_model", "scorer_model"):
+        spec = getattr(cfg.eval, key)
+        if spec:
+            path, _, gguf_file = spec.partition("#") if key == "scorer_model" else (spec, "", "")
+            try:
+                check_model_files(replace(cfg.model, path=path, tokenizer=None, gguf_file=gguf_file or None))
+            except UnlearnError as err:
+                raise ConfigError(f"eval.{key}: {err}") from None
+    if cfg.eval.judge_model:
+        from unlearn.generate.spec import check_spec, judge_spec
+
+        check_spec(judge_spec(cfg.eval.judge_model))
 
 
 def evaluate(cfg: RunConfig, model_path: str | None = None, out: str | Path | None = None) -> dict[str, Any]:

@@ -33,6 +33,7 @@ from typing import Any
 
 from unlearn.config import RunConfig
 from unlearn.errors import ConfigError
+from unlearn.utils import read_json
 
 THRESHOLDS = {"forget_rouge_ratio": 0.5, "forget_rouge_margin": 0.1, "forget_quality_min": 0.05,
               "mia_auc_band": 0.1, "extraction_max": 0.2, "returned_max": 0.2, "retain_rouge_ratio": 0.8}
@@ -153,7 +154,8 @@ def audit(cfg: RunConfig, run: Path, original: str, retain_eval: str | None = No
     run_metrics = evaluate(eval_cfg, str(run / "model"), out=run / "audit_eval")["metrics"]
     orig_cfg = replace(cfg, eval=replace(eval_cfg.eval, suites=["tofu"], retain_reference=None))
     orig_metrics = evaluate(orig_cfg, original, out=run / "audit_eval_original")["metrics"]
-    retain = json.loads((Path(retain_eval) / "metrics.json").read_text())["metrics"] if retain_eval else None
+    retain = read_json(Path(retain_eval) / "metrics.json", "evaluate the retain model there again")["metrics"] \
+        if retain_eval else None
     returned = {r.probe: r.returned for r in probe(cfg, original, str(run / "model"), PROBES)}
     found = checks(run_metrics, orig_metrics, retain, returned, t)
     records = json.dumps(forget, sort_keys=True, ensure_ascii=False).encode()

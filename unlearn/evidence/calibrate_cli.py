@@ -9,6 +9,7 @@ calibrates the run again otherwise; then it ranks the runs by a forget metric at
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -60,7 +61,10 @@ def cached_calibration(run: Path, metric: str, ratio: float, tolerance: float,
     path = run / "calibration.json"
     if not path.is_file():
         return None
-    old = json.loads(path.read_text())
+    try:
+        old = json.loads(path.read_text())
+    except ValueError:
+        return None  # cut short or edited: calibrate again (and overwrite it)
     cfg = _run_config(run, overrides)
     same = old.get("request_key") == _request_key(cfg, old.get("original_model", ""), metric, ratio, tolerance)
     fresh = {"model": files_stamp(run / "model"), "original": files_stamp(old["original_model"])}
@@ -106,6 +110,11 @@ def probe_run(run: str | Path, original: str | None = None, probes: list[str] | 
     from unlearn.atomic import write_json
     from unlearn.evidence.robustness import PROBES, probe
 
+    if relearn_steps < 1:
+        raise ConfigError(f"--relearn-steps {relearn_steps} must be at least 1 (with none the attack would teach "
+                          "nothing and the model would look robust)")
+    if relearn_lr is not None and not (math.isfinite(relearn_lr) and relearn_lr > 0):
+        raise ConfigError(f"--relearn-lr {relearn_lr} must be a number above 0")
     run = Path(run)
     cfg = _run_config(run, overrides or [])
     original = original or cfg.model.path

@@ -62,8 +62,12 @@ def load_jailbreaks(path: str | None = None) -> dict[str, str]:
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as err:
         raise ConfigError(f"jailbreak file {file} cannot be read ({err.__class__.__name__}); give a YAML "
                           "mapping of name to template with {question}") from None
-    if not isinstance(templates, dict) or not all(isinstance(t, str) and "{question}" in t for t in templates.values()):
+    if not isinstance(templates, dict) or not all(isinstance(t, str) for t in templates.values()):
         raise ConfigError(f"jailbreak file {file}: expected a mapping of name to template text containing {{question}}")
+    from unlearn.config import check_template
+
+    for name, template in templates.items():
+        check_template(template, f"jailbreak {name!r} in {file}")
     return templates
 
 

@@ -6,6 +6,7 @@ reasoning refusals, data.targets)."""
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,9 @@ def run_augment(forget: str, out: str, generator: str = "offline", generic: str 
     from unlearn.generate.targets import generate_targets
     from unlearn.utils import cache_dir
 
+    if not (math.isfinite(generic_ratio) and generic_ratio >= 0):
+        raise ConfigError(f"--generic-ratio {generic_ratio} must be a number of at least 0 (generic rows per "
+                          "augmented row; ReLearn mixes 1:1)")
     if kind not in KINDS:
         raise ConfigError(f"--kind {kind!r} is not available; valid: {', '.join(KINDS)}")
     if generic and kind != "relearn":

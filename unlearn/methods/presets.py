@@ -10,6 +10,7 @@ multiply the weights of all forget / retain terms.
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -143,6 +144,8 @@ def _check_weights(weights: dict[str, Any], keys: list[str], method: str) -> dic
             out[key] = float(value)
         except ValueError:
             raise ConfigError(f"method.weights.{key} must be a number, got {value!r}") from None
+        if not math.isfinite(out[key]):
+            raise ConfigError(f"method.weights.{key} must be a finite number, got {value!r}")
     return out
 
 

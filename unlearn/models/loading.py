@@ -183,7 +183,22 @@ class ContextLimit:
 
     tokens: int
     model_context: int | None = None
+    """The model's positions when they, not data.max_length, set the limit."""
     max_length: int = 0
+    positions: int | None = None
+    """The model's positions (max_position_embeddings), when it says."""
+
+    def report_generation(self, prompt_lengths: list[int], max_new_tokens: int, what: str) -> None:
+        """Warn when a prompt plus eval.max_new_tokens would run past the model's positions."""
+        if self.positions is None:
+            return
+        over = [n for n in prompt_lengths if n + max_new_tokens > self.positions]
+        if over:
+            from unlearn.errors import warn
+
+            warn(f"{len(over)} of {len(prompt_lengths)} generation prompts of {what} plus eval.max_new_tokens="
+                 f"{max_new_tokens} run past the model's context of {self.positions} positions (longest prompt: "
+                 f"{max(over)} tokens); answers that long are unreliable: lower eval.max_new_tokens")
 
     def report(self, cut_lengths: list[int], total: int, what: str) -> None:
         if not cut_lengths:
@@ -196,15 +211,17 @@ class ContextLimit:
         else:
             why, fix = f"data.max_length={self.tokens}", "raise data.max_length, or shorten them"
         warn(f"{len(cut_lengths)} of {total} samples of {what} are longer than {self.tokens} tokens ({why}); they "
-             f"were cut from the answer's end (longest: {max(cut_lengths)} tokens); {fix}")
+             f"were cut from the answer's end, or a prompt too long alone from its start (longest: "
+             f"{max(cut_lengths)} tokens); {fix}")
 
 
 def context_limit(model: torch.nn.Module, max_length: int) -> ContextLimit:
     """data.max_length, lowered to the model's number of positions when that is smaller."""
     positions = getattr(getattr(model, "config", None), "max_position_embeddings", None)
-    if isinstance(positions, int) and 1 < positions < max_length:
-        return ContextLimit(positions, positions, max_length)
-    return ContextLimit(max_length, None, max_length)
+    positions = positions if isinstance(positions, int) and positions > 1 else None
+    if positions is not None and positions < max_length:
+        return ContextLimit(positions, positions, max_length, positions)
+    return ContextLimit(max_length, None, max_length, positions)
 
 
 # Fast tokenizer classes that transformers 4.45 knows (a causal-LM subset). A saved tokenizer_config.json

@@ -15,6 +15,7 @@ from typing import Any
 
 from unlearn.errors import ConfigError
 from unlearn.report.markdown import fmt
+from unlearn.utils import read_json, read_json_lines
 
 X_KEYS = ("model_utility", "retain_rougeL_recall")
 Y_KEY = "forget_rougeL_recall"
@@ -34,10 +35,7 @@ class Entry:
 
 
 def _read_json(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text())
-    except ValueError:
-        raise ConfigError(f"{path} is not valid JSON; re-run the step that wrote it") from None
+    return read_json(path, "re-run the step that wrote it")
 
 
 def load_entry(folder: str | Path, role: str = "method", name: str | None = None) -> Entry:
@@ -47,7 +45,7 @@ def load_entry(folder: str | Path, role: str = "method", name: str | None = None
                           "folder (unlearn eval --out)")
     data = _read_json(folder / "metrics.json")
     samples = folder / "samples.jsonl"
-    rows = [json.loads(line) for line in samples.read_text().splitlines() if line.strip()] if samples.is_file() else []
+    rows = read_json_lines(samples, "re-run the evaluation that wrote it") if samples.is_file() else []
     extra = {f: _read_json(folder / f"{f}.json") for f in ("run", "calibration", "robustness")
              if (folder / f"{f}.json").is_file()}
     return Entry(name or role if role != "method" else name or folder.name, role, folder, data["metrics"],

@@ -425,10 +425,12 @@ def _show_warning(message: Any, category: type, filename: str, lineno: int, file
     print(f"unlearn: warning: {prefix}{text}", file=sys.stderr)
 
 
-def _os_message(err: OSError, disk_message: Any) -> str:
+def _os_message(err: OSError) -> str:
     """A write-only failure (full disk, read-only disk) says 'cannot write'; one that could come from
     reading too (permissions, a file where a folder should be) names the path without guessing."""
     import errno
+
+    from unlearn.atomic import disk_message
 
     where = str(err.filename or "a file")
     if err.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS):
@@ -439,7 +441,7 @@ def _os_message(err: OSError, disk_message: Any) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     import warnings
 
-    from unlearn.atomic import DISK_ERRNOS, disk_message
+    from unlearn.atomic import DISK_ERRNOS
     from unlearn.errors import UnlearnWarning
 
     with warnings.catch_warnings():
@@ -455,7 +457,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             if err.errno not in DISK_ERRNOS:
                 raise
             # A disk problem (full, read-only, a file where a folder should be) that no command caught first.
-            print(f"unlearn: error: {_os_message(err, disk_message)}", file=sys.stderr)
+            print(f"unlearn: error: {_os_message(err)}", file=sys.stderr)
             return 2
         except KeyboardInterrupt:
             print("unlearn: interrupted; the same command resumes a training run from its last checkpoint "

@@ -206,11 +206,11 @@ def _text(value: Any, where: str, fix: str) -> str:
     printing it would silently train on its Python form."""
     if isinstance(value, str):
         return value
-    from unlearn.data.formats import _describe
+    from unlearn.data.formats import describe_value
 
     if hasattr(value, "tolist") and not isinstance(value, (list, tuple)):
         value = value.tolist()  # numpy scalars and arrays from Parquet
-    raise DataError(f"{where} is {_describe(value)}, not text; {fix}")
+    raise DataError(f"{where} is {describe_value(value)}, not text; {fix}")
 
 
 def _convert(field: str, value: Any, source: str, row: int, column: str) -> Any:

@@ -70,13 +70,13 @@ def read_records(path: str | Path, key: str | None = None) -> list[dict[str, Any
         if isinstance(r, str):
             r = {"text": r}
         if not isinstance(r, dict):
-            raise DataError(f"{p}: record {i} is {_describe(r)}, not an object; write each record as an object "
+            raise DataError(f"{p}: record {i} is {describe_value(r)}, not an object; write each record as an object "
                             'such as {"question": "...", "answer": "..."} (or a string of text)')
         out.append(r)
     return out
 
 
-def _describe(value: Any) -> str:
+def describe_value(value: Any) -> str:
     """'a number (42)', 'a list ([1, 2])': a value's JSON kind and a short view of it, for messages."""
     kind = ("true/false" if isinstance(value, bool) else "a number" if isinstance(value, (int, float))
             else "a list" if isinstance(value, (list, tuple)) else "an object" if isinstance(value, dict)
@@ -164,7 +164,7 @@ def require_fields(records: Iterable[dict[str, Any]], fields: Iterable[str], sou
             bad = next((v for v in items if not isinstance(v, str)), None)
             if bad is not None:
                 raise DataError(f"{source}: record {i} field {name!r} "
-                                f"{'holds' if isinstance(value, list) else 'is'} {_describe(bad)}, not text; "
+                                f"{'holds' if isinstance(value, list) else 'is'} {describe_value(bad)}, not text; "
                                 "write it as a string")
 
 

@@ -47,7 +47,7 @@ def install(point: str, nth: int, marker: str) -> None:
     import unlearn.engine.checkpoint as checkpoint
     import unlearn.engine.step as step
     import unlearn.engine.trainer as trainer
-    import unlearn.eval.cache as cache
+    import unlearn.core.cache as cache
     import unlearn.models.loading as loading
 
     if point == "training":  # in the middle of step N

@@ -12,7 +12,7 @@ import pytest
 
 from unlearn.data.adapters import EvalData, parse_split, slice_range
 from unlearn.data.benchmarks import BENCHMARKS, load_benchmark
-from unlearn.errors import DataError
+from unlearn.core.errors import DataError
 
 QA = [{"question": f"Q{i}?", "answer": f"A{i}."} for i in range(10)]
 

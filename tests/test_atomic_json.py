@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import math
 
-from unlearn.atomic import write_json
+from unlearn.core.atomic import write_json
 
 
 def test_non_finite_numbers_become_null(tmp_path):
@@ -24,7 +24,7 @@ def test_non_finite_numbers_become_null(tmp_path):
 def test_json_lines_are_strict_too():
     from pathlib import PurePosixPath
 
-    from unlearn.atomic import json_line
+    from unlearn.core.atomic import json_line
 
     line = json_line({"loss": math.nan, "step": 3, "path": PurePosixPath("x/y")})
     assert line == '{"loss": null, "step": 3, "path": "x/y"}'

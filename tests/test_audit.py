@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from unlearn.errors import ConfigError
+from unlearn.core.errors import ConfigError
 from unlearn.evidence.audit import THRESHOLDS, checks, load_thresholds
 
 

@@ -8,7 +8,7 @@ import math
 import pytest
 import torch
 
-from unlearn.errors import ConfigError
+from unlearn.core.errors import ConfigError
 from unlearn.evidence.calibrate import bisect, mix_state
 
 

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from unlearn.config import RunConfig, load_config, parse_override
-from unlearn.errors import ConfigError
+from unlearn.core.errors import ConfigError
 
 
 def test_defaults_yaml_and_overrides(tmp_path):

@@ -12,8 +12,8 @@ import yaml
 
 from unlearn.cli import main
 from unlearn.config import RunConfig, field_help
-from unlearn.errors import ConfigError
-from unlearn.ranges import Range
+from unlearn.core.errors import ConfigError
+from unlearn.core.ranges import Range
 
 
 def _out(argv: list[str], capsys) -> str:

@@ -11,7 +11,7 @@ import pytest
 
 from unlearn import api
 from unlearn.config import load_config
-from unlearn.errors import DataError
+from unlearn.core.errors import DataError
 
 
 def _own_files(world: Path, folder: Path) -> Path:

@@ -7,7 +7,7 @@ import warnings
 import pytest
 
 from unlearn.data.checks import check_streams, repeated_rows, shared_questions
-from unlearn.errors import DataError, UnlearnWarning
+from unlearn.core.errors import DataError, UnlearnWarning
 
 
 def _qa(*pairs):

@@ -18,7 +18,7 @@ from safetensors.torch import load_file
 from conftest import REPO, run_cli
 from unlearn import api
 from unlearn.config import load_config
-from unlearn.errors import TrainingDiverged
+from unlearn.core.errors import TrainingDiverged
 from unlearn.methods import PRESETS, TERMS, Term
 
 UNLEARNING_PRESETS = [name for name in PRESETS if name != "finetune"] + ["NPO+GRU", "GA_GDR+GRU"]

@@ -8,7 +8,7 @@ import math
 import pytest
 import torch
 
-from unlearn.errors import ConfigError, DataError
+from unlearn.core.errors import ConfigError, DataError
 from unlearn.eval import load_definitions
 from unlearn.eval import metrics as M
 from unlearn.eval.derived import DerivedContext, ModelResults, check_same_samples, compute_derived

@@ -9,7 +9,7 @@ import pytest
 from unlearn import api
 from unlearn.config import load_config
 from unlearn.engine.during import parse_rule
-from unlearn.errors import ConfigError
+from unlearn.core.errors import ConfigError
 
 
 def test_curve_and_keep_best(world, target_model, tmp_path):

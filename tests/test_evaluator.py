@@ -10,7 +10,7 @@ import torch
 
 from unlearn.config import load_config
 from unlearn.data.benchmarks import load_benchmark
-from unlearn.eval.cache import model_fingerprint
+from unlearn.core.cache import model_fingerprint
 from unlearn.eval.suite import evaluate_model
 from unlearn.models import load_model, load_tokenizer
 

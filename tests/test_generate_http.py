@@ -99,7 +99,7 @@ def test_timeout_and_malformed_answers_are_one_line_errors(server):
 
 def test_the_fluency_judge_through_the_http_backend(server, world, target_model, tmp_path):
     from unlearn.config import load_config
-    from unlearn.errors import ConfigError
+    from unlearn.core.errors import ConfigError
     from unlearn.eval.parts import load_parts
     from unlearn.eval.suite import evaluate_model
     from unlearn.models import load_model, load_tokenizer
@@ -138,7 +138,7 @@ def test_the_demo_augments_relearn_through_a_server(server, world, tmp_path, mon
     assert all(r["generator"] == f"http:{url}#tiny" and r["answer"].strip() for r in rows)
     # checked by its own model instead, every answer fails (the tiny model never says a clear "No"):
     # a one-line error, nothing written
-    from unlearn.errors import UnlearnError
+    from unlearn.core.errors import UnlearnError
 
     with pytest.raises(UnlearnError, match="every generated answer was dropped after 3 verification rounds"):
         _augmented(tmp_path / "self", world, f"{url}#tiny", f"{url}#tiny", lambda *a: None)

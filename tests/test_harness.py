@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from unlearn.errors import DataError
+from unlearn.core.errors import DataError
 
 pytest.importorskip("lm_eval")  # an optional extra; the test extra installs it
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from unlearn.config import RunConfig, load_config, to_dict
-from unlearn.atomic import atomic_folder, clean_temp_folders, disk_errors
+from unlearn.core.atomic import atomic_folder, clean_temp_folders, disk_errors
 from unlearn.engine.integrity import (
     FINGERPRINT_FILE,
     RunLock,
@@ -20,7 +20,7 @@ from unlearn.engine.integrity import (
     training_fingerprint,
     write_fingerprint,
 )
-from unlearn.errors import ConfigError, UnlearnError
+from unlearn.core.errors import ConfigError, UnlearnError
 
 REPO = Path(__file__).resolve().parents[1]
 HASHES = {"forget10.json": "abc", "retain90.json": "def"}

@@ -18,7 +18,7 @@ from unlearn import api
 from unlearn.config import load_config
 from unlearn.engine import trainer as trainer_mod
 from unlearn.engine.reference import AdapterDisabled, FrozenCopy
-from unlearn.errors import ConfigError
+from unlearn.core.errors import ConfigError
 from unlearn.methods.base import Needs
 
 NPO_STEP1 = 20 * math.log(2)  # -(2/beta) log sigmoid(0) with beta 0.1: model == reference
@@ -394,7 +394,7 @@ def test_bad_lora_config_fails_before_loading(override, words, world, tmp_path, 
 
 def test_good_lora_config_reaches_the_missing_model(world, tmp_path):
     """The contrast to the test above: with a valid LoRA config the same run fails on the path."""
-    from unlearn.errors import ModelLoadError
+    from unlearn.core.errors import ModelLoadError
 
     missing = tmp_path / "no-such-model"
     cfg = load_config(overrides=[f"out={tmp_path / 'run'}", f"model.path={missing}", f"data.path={world}",

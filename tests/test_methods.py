@@ -17,7 +17,7 @@ import pytest
 import torch
 
 from unlearn.config import MethodConfig
-from unlearn.errors import ConfigError
+from unlearn.core.errors import ConfigError
 from unlearn.methods import PRESETS, build_method
 from unlearn.methods.base import Needs, Outputs, Refresh, SetupContext, WeightedTerm, weighted_loss
 from unlearn.methods.terms import RelearnPositive, TRUReasoning

@@ -8,7 +8,7 @@ import shutil
 import pytest
 
 from unlearn.config import ModelConfig
-from unlearn.errors import ModelLoadError
+from unlearn.core.errors import ModelLoadError
 from unlearn.models.loading import check_model_files, load_model
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 
-from unlearn.engine.progress import Progress, format_duration, format_rate, format_value
+from unlearn.core.progress import Progress, format_duration, format_rate, format_value
 
 
 class FakeClock:

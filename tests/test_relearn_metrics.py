@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from unlearn.errors import ConfigError, DataError
+from unlearn.core.errors import ConfigError, DataError
 from unlearn.eval.backends import HFNLIModel, SentenceTransformerEmbedder, map_nli_labels
 from unlearn.eval.entities import LLMEntityExtractor, RuleEntityExtractor, parse_entity_list
 from unlearn.eval.relearn import (

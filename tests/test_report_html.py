@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from unlearn.errors import ConfigError
+from unlearn.core.errors import ConfigError
 from unlearn.report.html import load_entry, write_html_report
 
 

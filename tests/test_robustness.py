@@ -7,7 +7,7 @@ import json
 import pytest
 import torch
 
-from unlearn.errors import ConfigError
+from unlearn.core.errors import ConfigError
 from unlearn.evidence.robustness import halves, load_jailbreaks, returned_share, with_questions
 
 
@@ -37,7 +37,7 @@ def test_jailbreak_templates_and_probe_inputs(tmp_path):
 
 
 def test_an_int8_model_has_a_fingerprint():
-    from unlearn.eval.cache import model_fingerprint
+    from unlearn.core.cache import model_fingerprint
     from unlearn.evidence.robustness import quantized_int8
 
     model = torch.nn.Sequential(torch.nn.Linear(4, 4))

@@ -12,7 +12,7 @@ import pytest
 from conftest import run_cli
 from unlearn import api
 from unlearn.config import load_config
-from unlearn.errors import UnlearnError
+from unlearn.core.errors import UnlearnError
 
 
 def _args(world: Path, model: Path, out: Path, *extra: str) -> list[str]:
@@ -116,7 +116,7 @@ def test_tofu_download_is_atomic(tmp_path, monkeypatch):
     import datasets
 
     from unlearn.data.benchmarks import TOFU_HUB_CONFIGS, TOFU_HUB_OPTIONAL, download_tofu
-    from unlearn.errors import DataError
+    from unlearn.core.errors import DataError
 
     calls = []
 

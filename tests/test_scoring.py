@@ -9,7 +9,7 @@ import torch
 
 from unlearn.data.tokenize import PromptFormatter
 from unlearn.eval.passes import teacher_forced_pass
-from unlearn.eval.scoring import generate_greedy, stop_token_ids
+from unlearn.models.generation import generate_texts, stop_token_ids
 from unlearn.models.tiny import SPECIAL_TOKENS, tiny_llama_config, train_tokenizer
 
 TEXTS = [
@@ -103,9 +103,9 @@ def test_generate_greedy_same_alone_and_left_padded(setup):
     tok, model, fmt = setup
     short_prompt, long_prompt = fmt.prompt_ids(SHORT[0]), fmt.prompt_ids(LONG[0])
     assert len(long_prompt) > len(short_prompt) + 5
-    alone = generate_greedy(model, tok, [short_prompt], max_new_tokens=8)
-    long_alone = generate_greedy(model, tok, [long_prompt], max_new_tokens=8)
-    batched = generate_greedy(model, tok, [long_prompt, short_prompt], max_new_tokens=8)
+    alone = generate_texts(model, tok, [short_prompt], max_new_tokens=8)
+    long_alone = generate_texts(model, tok, [long_prompt], max_new_tokens=8)
+    batched = generate_texts(model, tok, [long_prompt, short_prompt], max_new_tokens=8)
     assert alone[0] != ""  # something was generated, so the comparison says something
     assert batched == [long_alone[0], alone[0]]
     assert alone[0] != long_alone[0]
@@ -134,7 +134,7 @@ def test_generate_greedy_is_greedy(setup):
             ids.append(nxt)
             new.append(nxt)
     expected = tok.decode(new, skip_special_tokens=True).strip()
-    assert generate_greedy(model, tok, [prompt], max_new_tokens=4) == [expected]
+    assert generate_texts(model, tok, [prompt], max_new_tokens=4) == [expected]
 
 
 def _greedy_ids(model, prompt, steps):
@@ -155,9 +155,9 @@ def test_generate_greedy_stops_at_every_eos_of_the_generation_config(setup):
     second_eos = new[2]  # the third greedy token becomes a second eos id (as Llama 3's <|eot_id|>)
     assert second_eos not in new[:2]
     model = copy.deepcopy(model)
-    full = generate_greedy(model, tok, [prompt], max_new_tokens=6)
+    full = generate_texts(model, tok, [prompt], max_new_tokens=6)
     model.generation_config.eos_token_id = [tok.eos_token_id, second_eos]
-    stopped = generate_greedy(model, tok, [prompt], max_new_tokens=6)
+    stopped = generate_texts(model, tok, [prompt], max_new_tokens=6)
     assert stopped == [tok.decode(new[:2], skip_special_tokens=True).strip()]
     assert stopped != full
 
@@ -187,11 +187,11 @@ def test_generate_greedy_cuts_at_the_first_stop_id_and_takes_stop_ids(setup):
     im_end, extra = [i for i in range(len(SPECIAL_TOKENS), len(tok)) if i not in words][:2]
     model = _ScriptedModel(words[:2] + [im_end] + words[2:] + [extra] + words[:1], eos=[tok.eos_token_id, extra])
     prompt = fmt.prompt_ids(SHORT[0])
-    out = generate_greedy(model, tok, [prompt], stop_ids=[im_end])
+    out = generate_texts(model, tok, [prompt], stop_ids=[im_end])
     assert out == [tok.decode(words[:2]).strip()]
     assert sorted(model.calls[0]["eos_token_id"]) == sorted({tok.eos_token_id, extra, im_end})
     # without the end-of-turn id the output runs on to the generation config's second eos
-    out = generate_greedy(model, tok, [prompt])
+    out = generate_texts(model, tok, [prompt])
     assert out == [tok.decode(words[:2] + [im_end] + words[2:]).strip()]
 
 

@@ -20,7 +20,7 @@ from unlearn.engine.state_io import (
     scheduler_state_to_json,
     set_rng_state,
 )
-from unlearn.errors import UnlearnError
+from unlearn.core.errors import UnlearnError
 
 
 def test_tensors_roundtrip_shared_and_noncontiguous(tmp_path):

@@ -9,7 +9,7 @@ import pytest
 
 from conftest import REPO, run_cli
 from unlearn.data.benchmarks import load_benchmark
-from unlearn.errors import DataError
+from unlearn.core.errors import DataError
 
 TOFU = REPO.parent / "shared" / "data" / "tofu"
 pytestmark = pytest.mark.skipif(not (TOFU / "forget01.json").is_file(), reason="no local TOFU copy beside the repo")

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from unlearn.data.benchmarks import load_benchmark
-from unlearn.errors import DataError
+from unlearn.core.errors import DataError
 
 REPO = Path(__file__).resolve().parents[1]
 TOFU = REPO.parent / "shared" / "data" / "tofu"

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from unlearn.data.tokenize import PromptFormatter, collate, collate_left, ensure_pad_token
-from unlearn.errors import ConfigError, ModelLoadError
+from unlearn.core.batching import collate, collate_left
+from unlearn.data.tokenize import PromptFormatter, ensure_pad_token
+from unlearn.core.errors import ConfigError, ModelLoadError
 from unlearn.models.tiny import add_chatml, train_tokenizer
 
 M = -100

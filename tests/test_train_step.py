@@ -18,7 +18,7 @@ from safetensors.torch import load_file
 from conftest import REPO
 from unlearn import api
 from unlearn.config import load_config
-from unlearn.errors import TrainingDiverged
+from unlearn.core.errors import TrainingDiverged
 
 LN2 = math.log(2.0)
 

@@ -10,7 +10,7 @@ Heavy libraries (torch, transformers) are imported when a function needs them, n
 __version__ = "0.1.0"
 
 from unlearn.config import RunConfig, load_config  # noqa: E402
-from unlearn.errors import UnlearnError  # noqa: E402
+from unlearn.core.errors import UnlearnError  # noqa: E402
 
 __all__ = ["RunConfig", "load_config", "UnlearnError", "generate_world", "build_tiny_model", "finetune",
            "run_unlearning", "evaluate", "demo", "__version__"]

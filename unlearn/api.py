@@ -18,7 +18,7 @@ def build_tiny_model(world_dir: str | Path | None = None, out: str | Path | None
     ...): the tokenizer is trained on every question, answer, paraphrase, perturbed answer and text of
     the folder's split files. `max_positions` defaults to 256 for a world and 512 (data.max_length's
     default) for other benchmarks, whose answers are longer."""
-    from unlearn.errors import ConfigError, DataError
+    from unlearn.core.errors import ConfigError, DataError
     from unlearn.models.tiny import build_tiny_model as build
 
     if out is None:
@@ -28,7 +28,7 @@ def build_tiny_model(world_dir: str | Path | None = None, out: str | Path | None
         raise ConfigError("name the text to train the tokenizer on: either a world folder (--world FOLDER) or a "
                           "benchmark folder (--data PATH --benchmark NAME)")
     size = dict(seed=seed, vocab_size=vocab_size, hidden_size=hidden_size, layers=layers)
-    from unlearn.atomic import check_writable
+    from unlearn.core.atomic import check_writable
 
     check_writable(Path(out).expanduser().absolute().parent, "the folder of --out")
     if world_dir is not None:
@@ -52,7 +52,7 @@ def build_tiny_model(world_dir: str | Path | None = None, out: str | Path | None
 def _check_tiny_sizes(vocab_size: int, hidden_size: int, layers: int, max_positions: int | None, seed: int) -> None:
     """The tiny model's sizes, checked before any text is read (a bad size would fail deep in the
     tokenizer trainer or in transformers, or be silently changed)."""
-    from unlearn.errors import ConfigError
+    from unlearn.core.errors import ConfigError
     from unlearn.models.tiny import HEADS, MIN_VOCAB
 
     if vocab_size < MIN_VOCAB:
@@ -110,8 +110,9 @@ def _metrics(cfg: RunConfig, result: Any) -> dict[str, Any]:
     if previous is not None and previous.get("eval_config") == to_dict(cfg.eval):
         return previous
     # The saved model folder holds its own tokenizer and safetensors weights (no GGUF any more).
-    saved = replace(cfg.model, path=str(result.model_dir), tokenizer=None, gguf_file=None)
-    return evaluate(replace(cfg, model=saved), out=cfg.out)
+    from unlearn.models.loading import saved_model_config
+
+    return evaluate(replace(cfg, model=saved_model_config(cfg, str(result.model_dir))), out=cfg.out)
 
 
 def _read_metrics(path: Path) -> dict[str, Any] | None:

@@ -14,7 +14,7 @@ import sys
 import typing
 from typing import Any, Sequence
 
-from unlearn.errors import ConfigError, UnlearnError
+from unlearn.core.errors import ConfigError, UnlearnError
 
 EPILOG = """examples:
   unlearn demo --quick --out demo_out
@@ -386,7 +386,7 @@ def run(argv: Sequence[str] | None = None) -> int:
         from pathlib import Path
 
         from unlearn.report.html import load_entry, write_html_report
-        from unlearn.utils import read_json
+        from unlearn.core.files import read_json
 
         entries = [*(load_entry(f, role) for f, role in ((args.original, "original"), (args.retrained, "retrained"))
                      if f), *(load_entry(r) for r in args.runs)]
@@ -416,7 +416,7 @@ def run(argv: Sequence[str] | None = None) -> int:
 
 def _show_warning(message: Any, category: type, filename: str, lineno: int, file: Any = None, line: Any = None) -> None:
     """Every warning on one line of stderr: `unlearn: warning: ...` (ours say what was done about it)."""
-    from unlearn.errors import UnlearnWarning
+    from unlearn.core.errors import UnlearnWarning
 
     if os.environ.get("RANK", "0") != "0":  # several processes (torchrun, accelerate): the main one speaks
         return
@@ -430,7 +430,7 @@ def _os_message(err: OSError) -> str:
     reading too (permissions, a file where a folder should be) names the path without guessing."""
     import errno
 
-    from unlearn.atomic import disk_message
+    from unlearn.core.atomic import disk_message
 
     where = str(err.filename or "a file")
     if err.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS):
@@ -441,8 +441,8 @@ def _os_message(err: OSError) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     import warnings
 
-    from unlearn.atomic import DISK_ERRNOS
-    from unlearn.errors import UnlearnWarning
+    from unlearn.core.atomic import DISK_ERRNOS
+    from unlearn.core.errors import UnlearnWarning
 
     with warnings.catch_warnings():
         warnings.simplefilter("always", UnlearnWarning)  # each run's warnings are its own, never deduplicated

@@ -18,8 +18,12 @@ from typing import Any
 
 import yaml
 
-from unlearn.errors import ConfigError, UnlearnError
-from unlearn.ranges import check_ranges, param
+from unlearn.core.errors import ConfigError, UnlearnError
+from unlearn.core.ranges import check_ranges, param
+
+CANONICAL_FIELDS = ("question", "answer", "paraphrased_answer", "perturbed_answer", "paraphrased_question", "text",
+                    "choices", "label")
+"""The fields of a record that data.columns may map a column to."""
 
 
 @dataclass
@@ -371,7 +375,7 @@ def load_config(
         p = Path(path)
         if not p.is_file():
             raise ConfigError(f"config file {str(p)!r} does not exist")
-        from unlearn.data.formats import read_utf8
+        from unlearn.core.files import read_utf8
 
         try:
             loaded = yaml.safe_load(read_utf8(p)) or {}
@@ -392,8 +396,6 @@ def validate(cfg: RunConfig) -> RunConfig:
     column names and the output folder. Raises a one-line ConfigError; returns `cfg`."""
     check_ranges(cfg)
     check_template(cfg.data.template)
-    from unlearn.data.adapters import CANONICAL_FIELDS
-
     for key, column in cfg.data.columns.items():
         if key not in CANONICAL_FIELDS:
             raise ConfigError(f"data.columns.{key}: {key!r} is not a field; map your column to one of "

@@ -14,7 +14,7 @@ from typing import Any
 import yaml
 
 from unlearn.config import RunConfig, field_help, to_dict
-from unlearn.ranges import range_of
+from unlearn.core.ranges import range_of
 
 # The sections each command reads, and single keys of other sections it reads too (the rest are
 # accepted and ignored). Commands not named here read every section.

@@ -61,7 +61,7 @@ def demo(out: str | Path = "demo_out", quick: bool = False, methods: list[str] |
          verifier: str = "offline") -> dict[str, Any]:
     from unlearn import api
     from unlearn.data.world import generate_world
-    from unlearn.errors import ConfigError, UnlearnError
+    from unlearn.core.errors import ConfigError, UnlearnError
     from unlearn.generate.spec import check_spec
     from unlearn.config import MethodConfig
     from unlearn.methods import PRESETS, build_method

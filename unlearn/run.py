@@ -11,7 +11,7 @@ from pathlib import Path
 
 import yaml
 
-from unlearn.atomic import disk_errors, write_json, write_text
+from unlearn.core.atomic import disk_errors, write_json, write_text
 from unlearn.config import RunConfig, to_dict
 
 PACKAGES = ["unlearn", "torch", "transformers", "accelerate", "datasets", "tokenizers", "safetensors",

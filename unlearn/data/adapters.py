@@ -23,7 +23,8 @@ import re
 from dataclasses import dataclass
 from typing import Any, Iterable
 
-from unlearn.errors import DataError
+from unlearn.config import CANONICAL_FIELDS
+from unlearn.core.errors import DataError
 
 KINDS = ("qa", "completion", "text", "choice")
 ROLES = ("forget", "retain", "general", "holdout")
@@ -35,8 +36,6 @@ KIND_FIELDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "text": (("text",), ()),
     "choice": (("question", "choices", "label"), ()),
 }
-CANONICAL_FIELDS = ("question", "answer", "paraphrased_answer", "perturbed_answer", "paraphrased_question", "text",
-                    "choices", "label")
 
 
 @dataclass

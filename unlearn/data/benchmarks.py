@@ -36,9 +36,10 @@ from unlearn.data.adapters import (
     parse_split,
     training_records,
 )
-from unlearn.data.formats import SUFFIXES, file_sha256, read_records, read_utf8, require_fields
-from unlearn.errors import DataError
-from unlearn.registry import Registry
+from unlearn.data.formats import SUFFIXES, file_sha256, read_records, require_fields
+from unlearn.core.files import read_utf8
+from unlearn.core.errors import DataError
+from unlearn.core.registry import Registry
 
 BENCHMARKS: Registry[type["Benchmark"]] = Registry("benchmark")
 
@@ -388,12 +389,12 @@ def download_tofu(repo: str, cache: str | Path | None = None) -> Path:
     """Write the hub dataset's configs as JSON files in the TOFU folder layout."""
     import json
 
-    from unlearn.utils import cache_dir
+    from unlearn.core.files import cache_dir
 
     folder = Path(cache or cache_dir() / repo.replace("/", "__"))
     if (folder / "forget10.json").is_file():
         return folder
-    from unlearn.atomic import atomic_folder, disk_errors
+    from unlearn.core.atomic import atomic_folder, disk_errors
 
     try:
         import datasets

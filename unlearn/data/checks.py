@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from unlearn.errors import DataError, warn
+from unlearn.core.errors import DataError, warn
 
 CHECKED_STREAMS = ("train", "forget", "retain")
 

@@ -15,25 +15,10 @@ import re
 from pathlib import Path
 from typing import Any, Iterable
 
-from unlearn.errors import DataError
+from unlearn.core.errors import DataError
+from unlearn.core.files import read_utf8
 
 SUFFIXES = (".json", ".jsonl", ".csv", ".parquet", ".txt")
-
-
-def read_utf8(path: str | Path) -> str:
-    """A text file's content. Bytes that are not UTF-8 are a DataError naming the file, the byte, its
-    offset and line; a UTF-8 byte-order mark is skipped."""
-    p = Path(path)
-    try:
-        data = p.read_bytes()
-    except OSError as err:
-        raise DataError(f"cannot read {p} ({err.strerror}); check that it exists and can be read") from None
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as err:
-        line = data[:err.start].count(b"\n") + 1
-        raise DataError(f"{p}: not UTF-8 text (byte 0x{data[err.start]:02x} at offset {err.start}, line {line}); "
-                        "re-save the file as UTF-8") from None
 
 
 def read_records(path: str | Path, key: str | None = None) -> list[dict[str, Any]]:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from unlearn.data.benchmarks import BENCHMARKS, Benchmark, SetSpec, role_of
-from unlearn.errors import DataError
+from unlearn.core.errors import DataError
 
 
 @BENCHMARKS.register("muse")

@@ -15,8 +15,8 @@ from typing import Any, Callable
 
 from unlearn.config import RunConfig
 from unlearn.data.benchmarks import Benchmark
-from unlearn.errors import DataError
-from unlearn.registry import Registry
+from unlearn.core.errors import DataError
+from unlearn.core.registry import Registry
 
 StreamBuilder = Callable[[RunConfig, Benchmark], list[dict[str, Any]]]
 STREAMS: Registry[StreamBuilder] = Registry("data stream")
@@ -44,7 +44,7 @@ def load_refusals(path: str | None) -> list[str]:
     p = Path(path)
     if not p.is_file():
         raise DataError(f"refusal file {path!r} does not exist (data.refusals)")
-    from unlearn.data.formats import read_utf8
+    from unlearn.core.files import read_utf8
 
     lines = [line.strip() for line in read_utf8(p).splitlines() if line.strip()]
     if not lines:
@@ -92,7 +92,7 @@ def _with_alternatives(drawn: list[dict[str, Any]], path: str) -> list[dict[str,
     """Each forget question's generated alternative from `path`; a question without one (its refusal
     kept leaking and was dropped) keeps the refusal drawn from the list, and a warning says how many."""
     from unlearn.data.formats import read_records, require_fields
-    from unlearn.errors import warn
+    from unlearn.core.errors import warn
 
     records = read_records(path, "data.alternatives")
     require_fields(records, ("question", "answer"), path)
@@ -160,7 +160,7 @@ def _offline(cfg: RunConfig, make: Callable[[Any, Any], tuple[list[dict], dict]]
     from unlearn.generate.base import CachedGenerator
     from unlearn.generate.offline import OfflineGenerator
     from unlearn.generate.relearn_pipeline import AugmentConfig
-    from unlearn.utils import cache_dir
+    from unlearn.core.files import cache_dir
 
     rows, _ = make(CachedGenerator(OfflineGenerator(), cache_dir() / "generate"), AugmentConfig(seed=cfg.train.seed))
     return _qa(rows)

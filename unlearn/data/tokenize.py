@@ -38,12 +38,11 @@ Padding never hides real tokens: attention masks and labels are built from seque
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
-import torch
 
-from unlearn.errors import ConfigError, ModelLoadError
-from unlearn.losses.logprobs import IGNORE_INDEX
+from unlearn.core.errors import ConfigError, ModelLoadError
+from unlearn.core.batching import IGNORE_INDEX
 
 # A typical answer's first word: `prompt_ids` takes the prompt part of the joint encoding of
 # prompt + PROBE_ANSWER, so a trailing space the tokenizer joins to the next word is left to the answer.
@@ -207,31 +206,3 @@ def _sample(prompt: list[int], target: list[int], max_length: int) -> dict[str, 
         prompt = prompt[len(prompt) - (max_length - 1):]
     target = target[: max_length - len(prompt)]
     return {"input_ids": prompt + target, "labels": [IGNORE_INDEX] * len(prompt) + target}
-
-
-def collate(samples: Sequence[dict[str, list[int]]], pad_id: int) -> dict[str, torch.Tensor]:
-    """Right-pad a list of encoded samples. The attention mask is 1 on each sample's real length,
-    whatever its token ids are; labels are -100 on padding."""
-    width = max(len(s["input_ids"]) for s in samples)
-    n = len(samples)
-    input_ids = torch.full((n, width), pad_id, dtype=torch.long)
-    labels = torch.full((n, width), IGNORE_INDEX, dtype=torch.long)
-    attention_mask = torch.zeros((n, width), dtype=torch.long)
-    for i, s in enumerate(samples):
-        length = len(s["input_ids"])
-        input_ids[i, :length] = torch.tensor(s["input_ids"])
-        labels[i, :length] = torch.tensor(s["labels"])
-        attention_mask[i, :length] = 1
-    return {"input_ids": input_ids, "attention_mask": attention_mask, "labels": labels}
-
-
-def collate_left(prompts: Sequence[list[int]], pad_id: int) -> dict[str, torch.Tensor]:
-    """Left-pad prompts for batched generation; the mask again comes from lengths."""
-    width = max(len(p) for p in prompts)
-    n = len(prompts)
-    input_ids = torch.full((n, width), pad_id, dtype=torch.long)
-    attention_mask = torch.zeros((n, width), dtype=torch.long)
-    for i, p in enumerate(prompts):
-        input_ids[i, width - len(p):] = torch.tensor(p)
-        attention_mask[i, width - len(p):] = 1
-    return {"input_ids": input_ids, "attention_mask": attention_mask}

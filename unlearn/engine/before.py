@@ -15,7 +15,7 @@ from unlearn.data.streams import build_stream
 from unlearn.engine.collective import on_main
 from unlearn.engine.lora import check_lora
 from unlearn.engine.reference import choose_strategy
-from unlearn.errors import ConfigError
+from unlearn.core.errors import ConfigError
 from unlearn.methods import Method, build_method
 
 

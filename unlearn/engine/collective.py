@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from unlearn.errors import UnlearnError
+from unlearn.core.errors import UnlearnError
 
 
 def on_main(accelerator: Any, fn: Callable[..., Any], *args: Any) -> Any:

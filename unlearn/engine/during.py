@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from unlearn.config import RunConfig
-from unlearn.errors import ConfigError
-from unlearn.atomic import json_line
+from unlearn.core.errors import ConfigError
+from unlearn.core.atomic import json_line
 
 DEFAULT_METRICS = ["prob", "rougeL_recall"]
 DEFAULT_SETS = ["forget", "retain"]
@@ -95,7 +95,7 @@ class DuringEval:
         views = Evaluator(model, self.tokenizer, self.formatter, self.settings).run(self.plans)
         _, values = compute_metrics(self.plans, views, None)
         entry = {"step": step, **{k: (None if v is None else round(v, 6)) for k, v in values.items()}}
-        from unlearn.atomic import disk_errors
+        from unlearn.core.atomic import disk_errors
 
         with disk_errors(str(self.curve)), self.curve.open("a") as f:
             f.write(json_line(entry) + "\n")
@@ -124,7 +124,7 @@ def _retain_values(folder: str | None) -> dict[str, Any] | None:
 
 def truncate_curve(run_dir: Path, step: int) -> None:
     """On resume: drop curve points after the checkpoint, and a best/ kept after it."""
-    from unlearn.atomic import write_text
+    from unlearn.core.atomic import write_text
 
     curve = run_dir / "curve.jsonl"
     if curve.is_file():

@@ -21,8 +21,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from unlearn.atomic import disk_message, disk_errors, write_json
-from unlearn.errors import ConfigError, UnlearnError
+from unlearn.core.atomic import disk_message, disk_errors, write_json
+from unlearn.core.errors import ConfigError, UnlearnError
 
 FINGERPRINT_FILE = "fingerprint.json"
 LOCK_FILE = ".lock"

@@ -9,7 +9,7 @@ from typing import Any
 import torch
 
 from unlearn.config import LoraConfig
-from unlearn.errors import ConfigError
+from unlearn.core.errors import ConfigError
 
 
 def check_lora(cfg: LoraConfig) -> None:

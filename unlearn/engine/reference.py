@@ -18,9 +18,9 @@ from typing import Any
 
 import torch
 
-from unlearn.data.tokenize import collate
+from unlearn.core.batching import collate
 from unlearn.engine.forward import forward_with_hidden
-from unlearn.errors import ConfigError
+from unlearn.core.errors import ConfigError
 from unlearn.losses import token_logps_from_logits
 from unlearn.methods.base import Method, Needs
 

@@ -13,7 +13,7 @@ from typing import Any
 import torch
 
 from unlearn.data.tokenize import PromptFormatter
-from unlearn.atomic import disk_errors, write_json
+from unlearn.core.atomic import disk_errors, write_json
 from unlearn.engine.collective import on_main
 from unlearn.methods.base import Refresh
 
@@ -26,7 +26,7 @@ def refresh_index(step: int, refresh: Refresh, per_step: int, n_source: int) -> 
 def generate_answers(model: Any, tokenizer: Any, formatter: PromptFormatter, questions: list[str],
                      refresh: Refresh, seed: int, batch_size: int = 32) -> list[str]:
     """The model's answer to each question (greedy, or sampled after seeding the RNG)."""
-    from unlearn.eval.scoring import generate_texts
+    from unlearn.models.generation import generate_texts
 
     was_training = model.training
     model.eval()

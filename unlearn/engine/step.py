@@ -16,11 +16,11 @@ from typing import Any
 import torch
 
 from unlearn.data.streams import sampling_source
-from unlearn.data.tokenize import collate
+from unlearn.core.batching import collate
 from unlearn.engine.batches import BatchLayout, StreamSampler, global_unit_count
 from unlearn.engine.forward import forward_with_hidden
 from unlearn.engine.reference import Reference
-from unlearn.errors import TrainingDiverged
+from unlearn.core.errors import TrainingDiverged
 from unlearn.losses import token_logps_from_logits
 from unlearn.methods.base import Method, Needs, Outputs, WeightedTerm, weighted_loss
 

@@ -32,16 +32,16 @@ from unlearn.data.streams import build_stream, sampling_source
 from unlearn.data.tokenize import PromptFormatter
 from unlearn.engine.batches import BatchLayout, StreamSampler
 from unlearn.engine.checkpoint import list_checkpoints, load_checkpoint, save_checkpoint
-from unlearn.atomic import clean_temp_folders, disk_errors, json_line, write_text
+from unlearn.core.atomic import clean_temp_folders, disk_errors, json_line, write_text
 from unlearn.engine.collective import on_main
 from unlearn.engine.integrity import LOCK_FILE, RunLock, check_fingerprint, training_fingerprint, write_fingerprint
 from unlearn.engine.before import check_sharding, check_train, read_and_check, target_file_hashes
 from unlearn.engine.lora import apply_lora, model_to_save
-from unlearn.engine.progress import Progress
+from unlearn.core.progress import Progress
 from unlearn.engine.reference import FrozenCopy, make_reference
 from unlearn.engine.refresh import refresh_index, refreshed_records
 from unlearn.engine.step import StepData, StepRunner, finite_everywhere
-from unlearn.errors import ConfigError, TrainingDiverged, UnlearnError
+from unlearn.core.errors import ConfigError, TrainingDiverged, UnlearnError
 from unlearn.methods import Method, build_method
 from unlearn.methods.base import SetupContext
 from unlearn.models import load_model, load_tokenizer, save_model

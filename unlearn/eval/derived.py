@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 
-from unlearn.errors import DataError
-from unlearn.utils import read_json, read_json_lines
+from unlearn.core.errors import DataError
+from unlearn.core.files import read_json, read_json_lines
 from unlearn.eval import metrics as M
 from unlearn.eval.registry import HIGHER, Derived, Direction, closest_to, derived
 
@@ -78,7 +78,7 @@ def check_same_samples(ctx: DerivedContext, dataset: str, metric: str) -> None:
 def check_reference_samples(datasets: list, reference: ModelResults, derived: list[str]) -> None:
     """Before any model loads: the sets that forget quality and PrivLeak compare must be the very samples
     the reference was evaluated on."""
-    from unlearn.eval.cache import digest
+    from unlearn.core.cache import digest
 
     roles = {"forget_quality": ("forget",), "mia": ("forget", "holdout")}
     needed = {role for name in derived for role in roles.get(name, ())}

@@ -19,7 +19,7 @@ import json
 import re
 from typing import Callable, Protocol, runtime_checkable
 
-from unlearn.errors import ConfigError
+from unlearn.core.errors import ConfigError
 
 
 @runtime_checkable

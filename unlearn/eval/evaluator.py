@@ -4,7 +4,7 @@ Per dataset it encodes each sequence some metric reads (answers, paraphrases, pe
 choices) and each generation prompt once, then runs over all datasets together:
 one teacher-forced pass (every per-token statistic at once), one generation pass, and a gradient, a
 prefix-generation, a reference-model or a scorer-model pass only when a requested metric needs it.
-Each pass's per-sample outputs go through the cache (`unlearn.eval.cache`); metrics are then computed
+Each pass's per-sample outputs go through the cache (`unlearn.core.cache`); metrics are then computed
 from them (`unlearn.eval.registry`), and derived metrics from the metrics.
 """
 
@@ -17,7 +17,7 @@ from typing import Any, Callable, Sequence
 
 from unlearn.data.adapters import EvalData
 from unlearn.data.tokenize import PromptFormatter
-from unlearn.eval.cache import PassCache, digest, model_fingerprint
+from unlearn.core.cache import PassCache, digest, model_fingerprint
 from unlearn.eval.passes import PASS_VERSION, gradient_norm_pass, reproduces_suffix, teacher_forced_pass
 from unlearn.eval.registry import METRICS, Metric, SampleView, result_key
 
@@ -157,7 +157,7 @@ class Evaluator:
         return {i: cache.get(i) for i in sequences}
 
     def generations(self, prompts: dict[str, list[int]]) -> dict[str, str]:
-        from unlearn.eval.scoring import generate_texts, stop_token_ids
+        from unlearn.models.generation import generate_texts, stop_token_ids
 
         stops = stop_token_ids(self.model, self.tokenizer, [self.fmt.end_token_id])
         cache = self._cache("generation", max_new_tokens=self.settings.max_new_tokens, stop_ids=stops)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from unlearn.errors import ConfigError, DataError
+from unlearn.core.errors import ConfigError, DataError
 from unlearn.eval.registry import HIGHER, Direction
 
 

@@ -8,15 +8,16 @@ from dataclasses import replace
 from typing import Any
 
 from unlearn.config import RunConfig
-from unlearn.errors import ConfigError
+from unlearn.core.errors import ConfigError
 from unlearn.eval.evaluator import Parts
+from unlearn.models.loading import saved_model_config
 
 
 def load_side_model(cfg: RunConfig, path: str, tokenizer: Any, device: str, option: str) -> Any:
     """A model scored on the same token sequences as the evaluated one: it must share its vocabulary."""
     from unlearn.models import load_model, load_tokenizer
 
-    side_cfg = replace(cfg.model, path=path, tokenizer=None, gguf_file=None)
+    side_cfg = saved_model_config(cfg, path)
     if load_tokenizer(side_cfg).get_vocab() != tokenizer.get_vocab():
         raise ConfigError(f"{option}: {path!r} has another tokenizer than the evaluated model; evaluate it on its own "
                           "(`unlearn eval` with --out FOLDER) and pass eval.retain_reference=FOLDER")
@@ -38,7 +39,7 @@ def _scorer(scorer_cfg: Any, device: str) -> tuple[Any, Any]:
     """The fixed scorer, loaded once per process (a demo evaluates many models with the same one)."""
     from unlearn.models import load_model, load_tokenizer
 
-    from unlearn.utils import files_stamp
+    from unlearn.core.files import files_stamp
 
     key = f"{scorer_cfg!r}@{device}@{files_stamp(scorer_cfg.path)}"  # a model rewritten at the same path is reloaded
     if key not in _SCORER:
@@ -53,7 +54,7 @@ def load_parts(cfg: RunConfig, device: str, tokenizer: Any = None) -> Parts:
 
     needs, parts = _needs(cfg), Parts()
     if "reference_model" in needs and cfg.eval.reference_model:
-        ref_cfg = replace(cfg.model, path=cfg.eval.reference_model, tokenizer=None, gguf_file=None)
+        ref_cfg = saved_model_config(cfg, cfg.eval.reference_model)
         parts.reference_model = load_model(ref_cfg).to(device).eval()
     if "scorer_model" in needs and cfg.eval.scorer_model:
         path, _, gguf_file = cfg.eval.scorer_model.partition("#")

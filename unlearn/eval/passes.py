@@ -4,7 +4,7 @@ One teacher-forced pass computes, batch by batch and for every target token of e
 per-token statistic a metric can ask for (SPEC 5): its log-probability, whether the model's argmax
 agrees with it, and its Min-K%++ z-score. Reductions (sum, mean, lowest k%) are taken later by the
 metrics, so adding a metric adds no pass. The math is done in float32 whatever the model's dtype.
-The generation pass is `unlearn.eval.scoring.generate_texts`.
+The generation pass is `unlearn.models.generation.generate_texts`.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Any, Callable, Sequence
 
 import torch
 
-from unlearn.data.tokenize import IGNORE_INDEX, collate
+from unlearn.core.batching import IGNORE_INDEX, collate
 
 PASS_VERSION = 1
 """Bumped whenever what a pass returns changes: part of every cache key."""

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
-from unlearn.registry import Registry
+from unlearn.core.registry import Registry
 
 NEED_PASS = {
     "token_logps": "teacher_forced",     # per-token log-probs (and their sum / mean / lowest-k reductions)

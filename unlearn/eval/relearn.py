@@ -32,7 +32,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from unlearn.errors import DataError
+from unlearn.core.errors import DataError
 from unlearn.eval.backends import NLI_LABELS, Embedder, NLIModel, unit_rows
 from unlearn.eval.entities import EntityExtractor, RuleEntityExtractor
 

@@ -27,7 +27,7 @@ def load_judge(cfg: RunConfig) -> Callable[[list[str]], list[str]]:
     are cached beside the evaluation cache (in memory only with eval.cache=false)."""
     from unlearn.generate.base import CachedGenerator, Request
     from unlearn.generate.spec import judge_spec, make_generator
-    from unlearn.utils import cache_dir
+    from unlearn.core.files import cache_dir
 
     spec = judge_spec(str(cfg.eval.judge_model))
     folder = Path(cfg.eval.cache_dir or cache_dir() / "eval") / "judge" if cfg.eval.cache else None

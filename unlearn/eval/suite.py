@@ -13,14 +13,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-import torch
 
 from unlearn.config import RunConfig
-from unlearn.errors import ConfigError, UnlearnError
-from unlearn.atomic import check_writable, disk_errors, json_line, write_json, write_text
+from unlearn.core.device import device as choose_device
+from unlearn.core.errors import ConfigError, UnlearnError
+from unlearn.core.atomic import check_writable, disk_errors, json_line, write_json, write_text
 from unlearn.data.benchmarks import Benchmark, benchmark_from_config
 from unlearn.data.tokenize import PromptFormatter
-from unlearn.engine.progress import Progress
+from unlearn.core.progress import Progress
 from unlearn.eval.derived import DerivedContext, ModelResults, check_reference_samples, compute_derived
 from unlearn.eval.evaluator import Evaluator, Parts, Settings, compute_metrics, plan
 from unlearn.eval.suites import select
@@ -34,7 +34,7 @@ def _is_main() -> bool:
 
 
 def _settings(cfg: RunConfig) -> Settings:
-    from unlearn.utils import cache_dir
+    from unlearn.core.files import cache_dir
 
     folder = (cfg.eval.cache_dir or str(cache_dir() / "eval")) if cfg.eval.cache else None
     return Settings(cfg.eval.batch_size, cfg.eval.max_new_tokens, cfg.data.max_length, folder)
@@ -214,7 +214,7 @@ def evaluate(cfg: RunConfig, model_path: str | None = None, out: str | Path | No
     tokenizer = load_tokenizer(model_cfg)
     model = load_model(model_cfg)
     check_vocabulary(model, tokenizer, model_cfg)
-    device = "cuda" if torch.cuda.is_available() else "cpu"
+    device = choose_device()
     model.to(device)
     parts = load_parts(cfg, device)
     retain = load_side_model(cfg, cfg.eval.retain_model, tokenizer, device, "eval.retain_model") \

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from unlearn.errors import ConfigError
+from unlearn.core.errors import ConfigError
 
 SUITES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "tofu": (("prob", "rougeL_recall", "truth_ratio", "truth_ratio_raw"), ("forget_quality", "model_utility")),

@@ -32,8 +32,8 @@ from pathlib import Path
 from typing import Any
 
 from unlearn.config import RunConfig
-from unlearn.errors import ConfigError
-from unlearn.utils import read_json
+from unlearn.core.errors import ConfigError
+from unlearn.core.files import read_json
 
 THRESHOLDS = {"forget_rouge_ratio": 0.5, "forget_rouge_margin": 0.1, "forget_quality_min": 0.05,
               "mia_auc_band": 0.1, "extraction_max": 0.2, "returned_max": 0.2, "retain_rouge_ratio": 0.8}
@@ -145,7 +145,7 @@ def audit(cfg: RunConfig, run: Path, original: str, retain_eval: str | None = No
     t = thresholds or dict(THRESHOLDS)
     bench = benchmark_from_config(cfg.data)
     forget = bench.load(cfg.data.forget_split)
-    from unlearn.evidence.calibrate import saved_model_config
+    from unlearn.models.loading import saved_model_config
 
     weights = _files_hash(run / "model")  # no weights: an error before any evaluation
     eval_cfg = replace(cfg, model=saved_model_config(cfg, str(run / "model")),

@@ -20,7 +20,9 @@ from typing import Any, Callable
 import torch
 
 from unlearn.config import RunConfig
-from unlearn.errors import ConfigError
+from unlearn.core.device import device
+from unlearn.core.errors import ConfigError
+from unlearn.models.loading import saved_model_config
 
 FORGET_METRICS = ("prob", "rougeL_recall", "truth_ratio")
 MODEL_UTILITY_PARTS = ("prob", "rougeL_recall", "truth_ratio")
@@ -113,16 +115,6 @@ def retain_request(metric: str, bench: Any) -> tuple[list[str], list[str]]:
     valid = ", ".join(f"{s.name}_<metric>" for s in specs if s.role != "forget")
     raise ConfigError(f"calibration metric {metric!r} is not model_utility or one of {valid} "
                       "(e.g. retain_rougeL_recall)")
-
-
-def device() -> str:
-    return "cuda" if torch.cuda.is_available() else "cpu"
-
-
-def saved_model_config(cfg: RunConfig, path: str) -> Any:
-    """The model config of a folder that `unlearn` saved: plain safetensors with its own tokenizer (not
-    the run's GGUF file or tokenizer path, which describe the model it started from)."""
-    return replace(cfg.model, path=path, tokenizer=None, gguf_file=None)
 
 
 class Mixer:

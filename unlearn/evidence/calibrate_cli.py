@@ -13,8 +13,8 @@ import math
 from pathlib import Path
 from typing import Any
 
-from unlearn.errors import ConfigError
-from unlearn.utils import files_stamp
+from unlearn.core.errors import ConfigError
+from unlearn.core.files import files_stamp
 
 
 def _run_config(run: Path, overrides: list[str]) -> Any:
@@ -30,7 +30,7 @@ def _request_key(cfg: Any, original: str, metric: str, ratio: float, tolerance: 
     """What a calibration depends on besides the weights: the whole config (overrides included), the
     original model, the request, and the reference evaluation's files."""
     from unlearn.config import to_dict
-    from unlearn.eval.cache import digest
+    from unlearn.core.cache import digest
 
     reference = files_stamp(cfg.eval.retain_reference) if cfg.eval.retain_reference else None
     return digest({"config": to_dict(cfg), "original": str(original), "metric": metric, "ratio": ratio,
@@ -40,7 +40,7 @@ def _request_key(cfg: Any, original: str, metric: str, ratio: float, tolerance: 
 def calibrate_run(run: str | Path, original: str | None = None, metric: str = "model_utility", ratio: float = 0.95,
                   tolerance: float = 0.02, overrides: list[str] | None = None) -> dict[str, Any]:
     """Calibrate one run against the model it started from (its model.path, or `original`)."""
-    from unlearn.atomic import write_json
+    from unlearn.core.atomic import write_json
     from unlearn.evidence.calibrate import calibrate
 
     run = Path(run)
@@ -107,7 +107,7 @@ def probe_run(run: str | Path, original: str | None = None, probes: list[str] | 
               jailbreaks: str | None = None, control: str | None = None,
               overrides: list[str] | None = None) -> dict[str, Any]:
     """`unlearn probe RUN`: the robustness probes on one run; writes RUN/robustness.json."""
-    from unlearn.atomic import write_json
+    from unlearn.core.atomic import write_json
     from unlearn.evidence.robustness import PROBES, probe
 
     if relearn_steps < 1:
@@ -143,7 +143,7 @@ def probe_table(result: dict[str, Any]) -> str:
 def audit_run(run: str | Path, original: str | None = None, retain_eval: str | None = None,
               thresholds: str | None = None, overrides: list[str] | None = None) -> dict[str, Any]:
     """`unlearn audit RUN`: RUN/audit.json and RUN/audit.html."""
-    from unlearn.atomic import write_json, write_text
+    from unlearn.core.atomic import write_json, write_text
     from unlearn.evidence.audit import audit, audit_html, load_thresholds
 
     run = Path(run)

@@ -29,7 +29,7 @@ from typing import Any
 import torch
 
 from unlearn.config import RunConfig
-from unlearn.errors import ConfigError
+from unlearn.core.errors import ConfigError
 
 PROBES = ("bfloat16", "float16", "int8", "jailbreak", "paraphrase", "relearn")
 
@@ -98,7 +98,7 @@ def relearned(model: torch.nn.Module, tokenizer: Any, formatter: Any, data: Any,
     """A copy of `model` fine-tuned for `steps` AdamW steps on the NLL of `data`'s answers: the relearning
     attack. Each step sees the whole training half, in micro-batches of `micro_batch` (gradients summed,
     weighted by their share of the target tokens)."""
-    from unlearn.data.tokenize import collate
+    from unlearn.core.batching import collate
 
     torch.manual_seed(seed)
     attacked = copy.deepcopy(model).float().train().requires_grad_(True)
@@ -133,7 +133,8 @@ class Prober:
         self.bench = benchmark_from_config(cfg.data)
         forget_name = next(s.name for s in self.bench.eval_specs() if s.role == "forget")
         self.forget = self.bench.eval_data([forget_name])[0]
-        from unlearn.evidence.calibrate import device, saved_model_config
+        from unlearn.core.device import device
+        from unlearn.models.loading import saved_model_config
 
         unlearned_cfg = saved_model_config(cfg, unlearned_path)
         self.tokenizer = load_tokenizer(unlearned_cfg)

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from unlearn.config import RunConfig
-from unlearn.errors import ConfigError
+from unlearn.core.errors import ConfigError
 
 METRICS = ("prob", "rougeL_recall")
 
@@ -25,7 +25,8 @@ def _measure(model_path: str, cfg: RunConfig, requests: list[str]) -> dict[str, 
     from unlearn.eval.suite import evaluate_model
     from unlearn.models import load_model, load_tokenizer
 
-    from unlearn.evidence.calibrate import device, saved_model_config
+    from unlearn.core.device import device
+    from unlearn.models.loading import saved_model_config
 
     model_cfg = replace(cfg.model, path=model_path) if model_path == cfg.model.path else saved_model_config(cfg, model_path)
     datasets = []
@@ -43,9 +44,9 @@ def _measure(model_path: str, cfg: RunConfig, requests: list[str]) -> dict[str, 
 def sequential(cfg: RunConfig, requests: list[str], out: str | Path) -> dict[str, Any]:
     """Run every request in order and measure after each (module docstring). Writes OUT/sequence.json."""
     from unlearn import api
-    from unlearn.atomic import write_json
+    from unlearn.core.atomic import write_json
     from unlearn.data.benchmarks import benchmark_from_config
-    from unlearn.evidence.calibrate import saved_model_config
+    from unlearn.models.loading import saved_model_config
 
     if len(requests) < 2:
         raise ConfigError("sequential deletions need at least two requests, e.g. --requests 'forget10[:5],forget10[5:10]'")

@@ -10,7 +10,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from unlearn.errors import ConfigError, UnlearnError
+from unlearn.core.errors import ConfigError, UnlearnError
 
 KINDS = ("relearn", "alternatives", "reasoning")
 """ReLearn's set, then the kinds of unlearn.generate.targets (the CLI's --kind choices)."""
@@ -19,14 +19,14 @@ KINDS = ("relearn", "alternatives", "reasoning")
 def run_augment(forget: str, out: str, generator: str = "offline", generic: str | None = None,
                 generic_ratio: float = 1.0, cache: str | None = None, seed: int = 0,
                 kind: str = "relearn", prompts: str | None = None, verifier: str | None = None) -> dict[str, Any]:
-    from unlearn.atomic import check_writable, disk_errors, write_json, write_text
+    from unlearn.core.atomic import check_writable, disk_errors, write_json, write_text
     from unlearn.data.formats import read_records, require_fields
-    from unlearn.engine.progress import Progress
+    from unlearn.core.progress import Progress
     from unlearn.generate.base import CachedGenerator
     from unlearn.generate.relearn_pipeline import AugmentConfig, augment
     from unlearn.generate.spec import check_spec, make_generator
     from unlearn.generate.targets import generate_targets
-    from unlearn.utils import cache_dir
+    from unlearn.core.files import cache_dir
 
     if not (math.isfinite(generic_ratio) and generic_ratio >= 0):
         raise ConfigError(f"--generic-ratio {generic_ratio} must be a number of at least 0 (generic rows per "

@@ -4,7 +4,7 @@ A `Request` names a task (e.g. "rephrase", "vague_answer", "verify"), carries th
 (question, answer) and the prompt text rendered for a language model. Model backends read the prompt;
 the offline rule-based backend reads the task and fields. `CachedGenerator` wraps any backend: every
 call is stored on disk under its backend, model, task, fields, prompt and parameters, so a rerun makes
-no call and an interrupted run resumes where it stopped (the store is `unlearn.eval.cache.PassCache`).
+no call and an interrupted run resumes where it stopped (the store is `unlearn.core.cache.PassCache`).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, Sequence
 
-from unlearn.eval.cache import PassCache, digest
+from unlearn.core.cache import PassCache, digest
 
 
 SAMPLE_TEMPERATURE = 0.7

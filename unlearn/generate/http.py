@@ -19,7 +19,7 @@ import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Sequence
 
-from unlearn.errors import UnlearnError
+from unlearn.core.errors import UnlearnError
 from unlearn.generate.base import SAMPLE_TEMPERATURE, Request
 
 

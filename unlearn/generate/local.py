@@ -10,6 +10,7 @@ from typing import Any, Sequence
 
 import torch
 
+from unlearn.core.device import device
 from unlearn.generate.base import SAMPLE_TEMPERATURE, Request
 
 
@@ -22,10 +23,10 @@ class LocalGenerator:
     def __init__(self, model: Any, tokenizer: Any, label: str = "model", max_new_tokens: int = 128,
                  batch_size: int = 8):
         from unlearn.data.tokenize import PromptFormatter
-        from unlearn.eval.cache import model_fingerprint
+        from unlearn.core.cache import model_fingerprint
 
         self.model, self.tokenizer = model.eval(), tokenizer
-        if torch.cuda.is_available() and next(model.parameters()).device.type == "cpu":
+        if device() == "cuda" and next(model.parameters()).device.type == "cpu":
             self.model = model.to("cuda")
         self.max_new_tokens, self.batch_size = max_new_tokens, batch_size
         self.fmt = PromptFormatter(tokenizer, "{question}")
@@ -41,7 +42,7 @@ class LocalGenerator:
         return cls(load_model(cfg), load_tokenizer(cfg), label=path, **kwargs)
 
     def generate(self, requests: Sequence[Request]) -> list[str]:
-        from unlearn.eval.scoring import generate_texts
+        from unlearn.models.generation import generate_texts
 
         def run(rs: Sequence[Request], sample: bool) -> list[str]:
             return generate_texts(self.model, self.tokenizer, [self.fmt.prompt_ids(r.prompt) for r in rs],

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
-from unlearn.errors import ConfigError
+from unlearn.core.errors import ConfigError
 from unlearn.generate.base import Request
 
 VARIANTS = ("rephrase", "add_context", "informal", "reverse")

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from unlearn.errors import ConfigError
+from unlearn.core.errors import ConfigError
 
 BACKENDS = ("offline", "hf:PATH or hf:PATH#FILE.gguf (a local causal LM)",
             "http://HOST:PORT/v1#MODEL (an OpenAI-compatible server; key from $OPENAI_API_KEY)")

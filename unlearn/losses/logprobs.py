@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import torch
 
-IGNORE_INDEX = -100
+from unlearn.core.batching import IGNORE_INDEX
 
 
 def token_logps_from_logits(logits: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

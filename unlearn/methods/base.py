@@ -21,7 +21,7 @@ from typing import Any, ClassVar
 import torch
 
 from unlearn.losses import sequence_logps_sum
-from unlearn.registry import Registry
+from unlearn.core.registry import Registry
 
 TERMS: Registry[type["Term"]] = Registry("loss term")
 TRANSFORMS: Registry[type["GradientTransform"]] = Registry("gradient transform")

@@ -9,7 +9,7 @@ from unlearn.config import MethodConfig, field_help
 from unlearn.methods.base import TERMS, TRANSFORMS, Method, Needs
 from unlearn.methods.presets import PRESETS, build_method
 from unlearn.methods.terms import LAYER_AT_SETUP
-from unlearn.ranges import range_of
+from unlearn.core.ranges import range_of
 
 
 def _needs_text(needs: Needs) -> str:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from unlearn.config import MethodConfig, deep_merge, from_dict
-from unlearn.errors import ConfigError
+from unlearn.core.errors import ConfigError
 from unlearn.methods.base import TERMS, TRANSFORMS, Method, WeightedTerm
 
 

@@ -15,7 +15,7 @@ from unlearn.losses import (
     rmu_mse_per_token,
 )
 from unlearn.methods.base import TERMS, Needs, Outputs, Refresh, SetupContext, Term
-from unlearn.ranges import param
+from unlearn.core.ranges import param
 
 
 def _masked_sum(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -207,7 +207,7 @@ def rmu_layer(layer: int | None, num_layers: int) -> int:
     """Default RMU layer: 7 of 32 (WMDP's choice for Zephyr-7B), scaled to the model's depth."""
     chosen = round(num_layers * 7 / 32) if layer is None else layer
     if not 0 <= chosen < num_layers:
-        from unlearn.errors import ConfigError
+        from unlearn.core.errors import ConfigError
 
         raise ConfigError(f"RMU layer {chosen} does not exist: the model has layers 0..{num_layers - 1}")
     return chosen

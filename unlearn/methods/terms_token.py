@@ -23,7 +23,7 @@ from unlearn.losses import (
 )
 from unlearn.methods.base import TERMS, Needs, Outputs, Term
 from unlearn.methods.terms import _masked_sum
-from unlearn.ranges import param
+from unlearn.core.ranges import param
 
 
 def _on_targets(values: torch.Tensor, out: Outputs) -> torch.Tensor:

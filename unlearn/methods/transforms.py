@@ -8,7 +8,7 @@ import torch
 
 from unlearn.losses import ema_update_, gru_rectify, inner_product_float64, saliency_row_mask
 from unlearn.methods.base import TRANSFORMS, GradientTransform
-from unlearn.ranges import param
+from unlearn.core.ranges import param
 
 
 @dataclass
@@ -90,7 +90,7 @@ class DGSParams:
 
     def __post_init__(self) -> None:
         if not 0 < self.keep_end <= self.keep_start <= 1:
-            from unlearn.errors import ConfigError
+            from unlearn.core.errors import ConfigError
 
             raise ConfigError("method.params.dgs needs 0 < keep_end <= keep_start <= 1, got "
                               f"{self.keep_end} and {self.keep_start}")

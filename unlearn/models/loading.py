@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from unlearn.atomic import atomic_folder, write_json
-from unlearn.config import ModelConfig
+from unlearn.core.atomic import atomic_folder, write_json
+from unlearn.config import ModelConfig, RunConfig
 from unlearn.data.tokenize import ensure_pad_token
-from unlearn.errors import ConfigError, ModelLoadError
+from unlearn.core.errors import ConfigError, ModelLoadError
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
@@ -194,7 +194,7 @@ class ContextLimit:
             return
         over = [n for n in prompt_lengths if n + max_new_tokens > self.positions]
         if over:
-            from unlearn.errors import warn
+            from unlearn.core.errors import warn
 
             warn(f"{len(over)} of {len(prompt_lengths)} generation prompts of {what} plus eval.max_new_tokens="
                  f"{max_new_tokens} run past the model's context of {self.positions} positions (longest prompt: "
@@ -203,7 +203,7 @@ class ContextLimit:
     def report(self, cut_lengths: list[int], total: int, what: str) -> None:
         if not cut_lengths:
             return
-        from unlearn.errors import warn
+        from unlearn.core.errors import warn
 
         if self.model_context is not None:
             why = f"the model's context of {self.model_context} positions, below data.max_length={self.max_length}"
@@ -280,3 +280,10 @@ def save_model(model: torch.nn.Module, tokenizer: Any, out: str | Path,
         if tokenizer is not None:
             tokenizer.save_pretrained(tmp)
             make_tokenizer_config_portable(tmp)
+
+
+def saved_model_config(cfg: RunConfig, path: str) -> ModelConfig:
+    """The model config of another model folder than the run's own: a folder `unlearn` saved (plain
+    safetensors with its own tokenizer) or a side model (retain, reference). The run's GGUF file and
+    tokenizer path describe the model it started from, so they are dropped."""
+    return replace(cfg.model, path=path, tokenizer=None, gguf_file=None)

@@ -98,7 +98,7 @@ def build_tiny_model(texts: Iterable[str], out: str | Path, *, seed: int = 0, vo
 
     tokenizer = train_tokenizer(texts, vocab_size)
     if len(tokenizer) < vocab_size:
-        from unlearn.errors import warn
+        from unlearn.core.errors import warn
 
         warn(f"the tokenizer learnt {len(tokenizer)} tokens, fewer than the {vocab_size} asked for (the text has no "
              f"more merges to learn); the model's vocabulary is {len(tokenizer)}")

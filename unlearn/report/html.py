@@ -13,9 +13,9 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from unlearn.errors import ConfigError
+from unlearn.core.errors import ConfigError
 from unlearn.report.markdown import fmt
-from unlearn.utils import read_json, read_json_lines
+from unlearn.core.files import read_json, read_json_lines
 
 X_KEYS = ("model_utility", "retain_rougeL_recall")
 Y_KEY = "forget_rougeL_recall"
@@ -178,7 +178,7 @@ def provenance(entry: Entry) -> str:
 def write_html_report(entries: list[Entry], out: str | Path, sequence: dict[str, Any] | None = None,
                       markdown: str | Path | None = None) -> tuple[Path, Path]:
     """OUT (HTML) and its Markdown twin (default: OUT with .md)."""
-    from unlearn.atomic import write_text
+    from unlearn.core.atomic import write_text
 
     if not any(e.role == "method" for e in entries):
         raise ConfigError("a report needs at least one unlearned model (RUN folders)")

@@ -11,7 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from unlearn.errors import ConfigError
+from unlearn.core.errors import ConfigError
 
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars"]
 

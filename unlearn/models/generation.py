@@ -1,6 +1,6 @@
 """The generation pass: batched, left-padded decoding of each prompt once, stopping at every eos id of
-the model and tokenizer and at a chat template's end-of-turn token (SPEC section 2). The teacher-forced
-pass is `unlearn.eval.passes.teacher_forced_pass`.
+the model and tokenizer and at a chat template's end-of-turn token (SPEC section 2). Evaluation,
+the target generators and BS_S's regenerated answers all decode through `generate_texts`.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from typing import Any, Callable, Sequence
 
 import torch
 
-from unlearn.data.tokenize import collate_left
+from unlearn.core.batching import collate_left
 
 
 def stop_token_ids(model: Any, tokenizer: Any, extra: Sequence[int] = ()) -> list[int]:
@@ -56,10 +56,3 @@ def generate_texts(model: Any, tokenizer: Any, prompts: Sequence[list[int]], bat
         if on_batch:
             on_batch()
     return texts
-
-
-def generate_greedy(model: Any, tokenizer: Any, prompts: Sequence[list[int]], batch_size: int = 32,
-                    max_new_tokens: int = 200, stop_ids: Sequence[int] = (),
-                    on_batch: Callable[[], None] | None = None) -> list[str]:
-    """Greedy decoding (TOFU's generation pass): `generate_texts` with do_sample=False."""
-    return generate_texts(model, tokenizer, prompts, batch_size, max_new_tokens, stop_ids, False, on_batch)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Callable, Generic, Iterator, TypeVar
 
-from unlearn.errors import ConfigError
+from unlearn.core.errors import ConfigError
 
 T = TypeVar("T")
 

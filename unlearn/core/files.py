@@ -24,7 +24,7 @@ def files_stamp(path: str | Path) -> list[list]:
 def read_json(path: str | Path, remake: str) -> Any:
     """A JSON file the toolkit wrote (metrics.json, sequence.json, ...). One cut short or edited by hand
     is a one-line DataError naming it and `remake`, how to write it again."""
-    from unlearn.errors import DataError
+    from unlearn.core.errors import DataError
 
     try:
         return json.loads(Path(path).read_text(encoding="utf-8"))
@@ -34,7 +34,7 @@ def read_json(path: str | Path, remake: str) -> Any:
 
 def read_json_lines(path: str | Path, remake: str) -> list[Any]:
     """The rows of a JSON lines file the toolkit wrote (samples.jsonl), each checked like read_json."""
-    from unlearn.errors import DataError
+    from unlearn.core.errors import DataError
 
     rows = []
     for lineno, line in enumerate(Path(path).read_text(encoding="utf-8", errors="replace").splitlines(), 1):
@@ -44,3 +44,21 @@ def read_json_lines(path: str | Path, remake: str) -> list[Any]:
             except ValueError as err:
                 raise DataError(f"{path}: line {lineno} is not valid JSON ({err.msg}); {remake}") from None
     return rows
+
+
+def read_utf8(path: str | Path) -> str:
+    """A text file's content. Bytes that are not UTF-8 are a DataError naming the file, the byte, its
+    offset and line; a UTF-8 byte-order mark is skipped."""
+    from unlearn.core.errors import DataError
+
+    p = Path(path)
+    try:
+        data = p.read_bytes()
+    except OSError as err:
+        raise DataError(f"cannot read {p} ({err.strerror}); check that it exists and can be read") from None
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        line = data[:err.start].count(b"\n") + 1
+        raise DataError(f"{p}: not UTF-8 text (byte 0x{data[err.start]:02x} at offset {err.start}, line {line}); "
+                        "re-save the file as UTF-8") from None

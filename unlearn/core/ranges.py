@@ -4,7 +4,7 @@
 
 `param` is a dataclass `field` whose metadata holds a :class:`Range`; :func:`check_ranges` checks every
 such field of a dataclass (and of the dataclasses inside it) and raises a one-line
-:class:`~unlearn.errors.ConfigError` naming the key, the range, the value and what goes wrong outside
+:class:`~unlearn.core.errors.ConfigError` naming the key, the range, the value and what goes wrong outside
 it. The same ranges are printed by `unlearn COMMAND --help`, `unlearn config` and `unlearn methods`,
 so the help cannot drift from the checks.
 """
@@ -16,7 +16,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from unlearn.errors import ConfigError
+from unlearn.core.errors import ConfigError
 
 
 @dataclass(frozen=True)

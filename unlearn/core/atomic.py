@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from unlearn.errors import UnlearnError
+from unlearn.core.errors import UnlearnError
 
 
 def write_text(path: str | Path, text: str) -> None:

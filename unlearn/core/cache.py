@@ -81,7 +81,7 @@ class PassCache:
         self.rows.update(items)
         if self.path is None:
             return
-        from unlearn.atomic import disk_errors
+        from unlearn.core.atomic import disk_errors
 
         with disk_errors(f"the evaluation cache {self.path.parent}"):
             self.path.parent.mkdir(parents=True, exist_ok=True)

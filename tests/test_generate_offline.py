@@ -143,7 +143,7 @@ def test_relearn_without_an_augmented_file_makes_one_offline(world, target_model
     from unlearn import api
     from unlearn.config import load_config
     from unlearn.data.benchmarks import load_benchmark
-    from unlearn.data.streams import augmented_stream
+    from unlearn.engine.streams import augmented_stream
 
     cfg = load_config(overrides=[f"out={tmp_path / 'run'}", f"model.path={target_model}", f"data.path={world}",
                                  "method.name=ReLearn", "train.max_steps=2", "train.batch_size=4",

@@ -49,7 +49,7 @@ def test_a_target_that_keeps_leaking_is_dropped_after_three_rounds():
 
 
 def test_idk_methods_train_on_the_generated_alternatives(world, tmp_path):
-    from unlearn.data.streams import DEFAULT_REFUSALS, forget_idk_stream
+    from unlearn.engine.streams import DEFAULT_REFUSALS, forget_idk_stream
 
     alternatives = tmp_path / "alt.jsonl"
     proc_rows, _ = generate_targets(json.loads((world / "forget10.json").read_text()),
@@ -75,7 +75,7 @@ def test_idk_methods_train_on_the_generated_alternatives(world, tmp_path):
 
 def test_tru_without_targets_makes_reasoning_refusals_offline(world, target_model, tmp_path):
     from unlearn import api
-    from unlearn.data.streams import targets_stream
+    from unlearn.engine.streams import targets_stream
 
     cfg = load_config(overrides=[f"out={tmp_path / 'run'}", f"model.path={target_model}", f"data.path={world}",
                                  "method.name=TRU", "train.max_steps=2", "train.batch_size=4", "eval.enabled=false"])

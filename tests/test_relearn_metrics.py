@@ -9,7 +9,7 @@ import pytest
 
 from unlearn.core.errors import ConfigError, DataError
 from unlearn.eval.backends import HFNLIModel, SentenceTransformerEmbedder, map_nli_labels
-from unlearn.eval.entities import LLMEntityExtractor, RuleEntityExtractor, parse_entity_list
+from unlearn.generate.entities import LLMEntityExtractor, RuleEntityExtractor, parse_entity_list
 from unlearn.eval.relearn import (
     brunet_index,
     entity_score,

@@ -7,9 +7,8 @@ The Python API mirrors the CLI:
 Heavy libraries (torch, transformers) are imported when a function needs them, not at import time.
 """
 
-__version__ = "0.1.0"
-
 from unlearn.config import RunConfig, load_config  # noqa: E402
+from unlearn.core import __version__  # noqa: E402
 from unlearn.core.errors import UnlearnError  # noqa: E402
 
 __all__ = ["RunConfig", "load_config", "UnlearnError", "generate_world", "build_tiny_model", "finetune",

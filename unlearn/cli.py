@@ -218,7 +218,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _version() -> str:
-    from unlearn import __version__
+    from unlearn.core import __version__
 
     return __version__
 

@@ -153,7 +153,7 @@ def demo(out: str | Path = "demo_out", quick: bool = False, methods: list[str] |
         "notes": results["target"].get("notes", {}),
         "timings_s": timings,
     }
-    from unlearn.run import write_json
+    from unlearn.core.atomic import write_json
 
     write_json(out / "results.json", summary)
     write_report(out, summary)

@@ -6,3 +6,5 @@ stamps, reading JSON the toolkit wrote), cache (digests, model fingerprints, the
 progress (progress lines), device (where models run, which process speaks), and the formatting of
 numbers and Markdown tables.
 """
+
+__version__ = "0.1.0"

@@ -11,10 +11,10 @@ from typing import Any
 from unlearn.config import RunConfig, validate
 from unlearn.data.benchmarks import Benchmark, benchmark_from_config
 from unlearn.data.checks import check_streams
-from unlearn.data.streams import build_stream
+from unlearn.engine.streams import build_stream
 from unlearn.engine.collective import on_main
 from unlearn.engine.lora import check_lora
-from unlearn.engine.reference import choose_strategy
+from unlearn.methods.reference import choose_strategy
 from unlearn.core.errors import ConfigError
 from unlearn.methods import Method, build_method
 

@@ -105,7 +105,7 @@ class DuringEval:
         """Save the model (via `save(folder)`) the first time the rule is met."""
         if self.rule is None or self.best_file.is_file() or not self.rule.met(entry):
             return False
-        from unlearn.run import write_json
+        from unlearn.core.atomic import write_json
 
         save(self.run_dir / "best")
         write_json(self.best_file, {"step": entry["step"], "rule": self.rule.text, "threshold": self.rule.threshold,

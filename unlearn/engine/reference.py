@@ -24,9 +24,6 @@ from unlearn.core.errors import ConfigError
 from unlearn.losses import token_logps_from_logits
 from unlearn.methods.base import Method, Needs
 
-STRATEGIES = ("auto", "copy", "cached", "adapter")
-
-
 def reference_forward(model: torch.nn.Module, batch: dict[str, torch.Tensor], needs: Needs) -> dict[str, Any]:
     """One no-grad forward pass of a reference model; returns the ref_* fields that `needs` asks for."""
     out, hidden = forward_with_hidden(model, batch, needs.ref_hidden_layers)
@@ -116,26 +113,6 @@ class CachedLogps(Reference):
         for row, i in enumerate(batch["index"].tolist()):
             ref[row, mask[row].cpu()] = self.values[stream][i]
         return {"ref_token_logps": ref.to(batch["input_ids"].device)}
-
-
-def choose_strategy(strategy: str, method: Method, lora: bool) -> str | None:
-    """The strategy a run uses (None: no reference needed). Checked before any model is loaded."""
-    if strategy not in STRATEGIES:
-        raise ConfigError(f"unknown method.reference {strategy!r}; valid: {', '.join(STRATEGIES)}")
-    if not method.needs_reference:
-        return None
-    if strategy == "auto":
-        strategy = "adapter" if lora else ("copy" if method.needs_reference_model else "cached")
-    if strategy == "adapter" and not lora:
-        raise ConfigError("method.reference=adapter needs LoRA (lora.r > 0); use copy or cached")
-    if strategy == "cached":
-        if method.needs_reference_model:
-            raise ConfigError(f"method {method.name} needs reference logits or hidden states; method.reference=cached "
-                              "only stores log-probs: use method.reference=copy, or auto")
-        if method.refreshes():
-            raise ConfigError(f"method {method.name} regenerates a stream during training, so cached reference "
-                              "log-probs would go stale: use method.reference=copy")
-    return strategy
 
 
 def make_reference(strategy: str | None, method: Method, model: torch.nn.Module,

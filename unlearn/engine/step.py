@@ -15,7 +15,7 @@ from typing import Any
 
 import torch
 
-from unlearn.data.streams import sampling_source
+from unlearn.engine.streams import sampling_source
 from unlearn.core.batching import collate
 from unlearn.engine.batches import BatchLayout, StreamSampler, global_unit_count
 from unlearn.engine.forward import forward_with_hidden

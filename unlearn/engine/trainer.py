@@ -28,11 +28,11 @@ import torch
 
 from unlearn.config import RunConfig, to_dict
 from unlearn.data.benchmarks import Benchmark
-from unlearn.data.streams import build_stream, sampling_source
+from unlearn.engine.streams import build_stream, sampling_source
 from unlearn.data.tokenize import PromptFormatter
 from unlearn.engine.batches import BatchLayout, StreamSampler
 from unlearn.engine.checkpoint import list_checkpoints, load_checkpoint, save_checkpoint
-from unlearn.core.atomic import clean_temp_folders, disk_errors, json_line, write_text
+from unlearn.core.atomic import clean_temp_folders, disk_errors, json_line, write_json, write_text
 from unlearn.engine.collective import on_main
 from unlearn.engine.integrity import LOCK_FILE, RunLock, check_fingerprint, training_fingerprint, write_fingerprint
 from unlearn.engine.before import check_sharding, check_train, read_and_check, target_file_hashes
@@ -46,7 +46,7 @@ from unlearn.methods import Method, build_method
 from unlearn.methods.base import SetupContext
 from unlearn.models import load_model, load_tokenizer, save_model
 from unlearn.models.loading import check_model_files, check_vocabulary, context_limit
-from unlearn.run import write_json, write_run_info
+from unlearn.engine.run_info import write_run_info
 
 DONE_FILE = "train_state.json"
 

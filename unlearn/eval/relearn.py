@@ -34,7 +34,7 @@ import numpy as np
 
 from unlearn.core.errors import DataError
 from unlearn.eval.backends import NLI_LABELS, Embedder, NLIModel, unit_rows
-from unlearn.eval.entities import EntityExtractor, RuleEntityExtractor
+from unlearn.generate.entities import EntityExtractor, RuleEntityExtractor
 
 ENTITY_COSINE = 0.8
 KFR_C1_FEW = 0.5  # reference with at most KFR_FEW_ENTITIES entities

@@ -43,7 +43,8 @@ def _measure(model_path: str, cfg: RunConfig, requests: list[str]) -> dict[str, 
 
 def sequential(cfg: RunConfig, requests: list[str], out: str | Path) -> dict[str, Any]:
     """Run every request in order and measure after each (module docstring). Writes OUT/sequence.json."""
-    from unlearn import api
+    from unlearn.engine import train
+    from unlearn.engine.before import check_before_loading
     from unlearn.core.atomic import write_json
     from unlearn.data.benchmarks import benchmark_from_config
     from unlearn.models.loading import saved_model_config
@@ -59,7 +60,8 @@ def sequential(cfg: RunConfig, requests: list[str], out: str | Path) -> dict[str
         step = replace(cfg, out=str(out / f"request{i}"),
                        model=replace(cfg.model, path=model) if i == 1 else saved_model_config(cfg, model),
                        data=replace(cfg.data, forget_split=split), eval=replace(cfg.eval, enabled=False))
-        model = str(api.run_unlearning(step)["model_dir"])
+        check_before_loading(step)
+        model = str(train(step).model_dir)
         rows.append({"after": f"request{i}", "split": split, "model": model, "sets": _measure(model, cfg, requests)})
     result = {"requests": requests, "method": cfg.method.name, "metrics": list(METRICS), "rows": rows}
     write_json(out / "sequence.json", result)

@@ -20,7 +20,7 @@ import hashlib
 import re
 from typing import Sequence
 
-from unlearn.eval.entities import RuleEntityExtractor
+from unlearn.generate.entities import RuleEntityExtractor
 from unlearn.generate.base import Request
 
 NEUTRAL = {"name": "this person", "place": "that place", "date": "that time", "number": "that figure",

@@ -8,6 +8,7 @@ import dataclasses
 from unlearn.config import MethodConfig, field_help
 from unlearn.methods.base import TERMS, TRANSFORMS, Method, Needs
 from unlearn.methods.presets import PRESETS, build_method
+from unlearn.methods.reference import choose_strategy
 from unlearn.methods.terms import LAYER_AT_SETUP
 from unlearn.core.ranges import range_of
 
@@ -48,8 +49,6 @@ def _term_needs(term) -> str:
 
 def describe_method(name: str) -> str:
     """One preset in full (name may carry transforms, e.g. NPO+GRU)."""
-    from unlearn.engine.reference import choose_strategy
-
     method: Method = build_method(MethodConfig(name=name))
     preset = PRESETS[name.split("+")[0]]
     lines = [f"{name}: {preset.cite}", "", "Terms (method.weights.KEY sets a weight; method.gamma / method.alpha "

@@ -5,7 +5,7 @@
 
 The same model is evaluated on the same evaluation sets two ways, with the evaluation cache off:
 
-(a) shared: one `unlearn.eval.suite.evaluate_model` call with eval.suites=[tofu, privacy]: one
+(a) shared: one `unlearn.eval.evaluator.evaluate_model` call with eval.suites=[tofu, privacy]: one
     teacher-forced pass over every distinct sequence any metric reads, one generation pass.
 (b) per metric: the evaluator's own code (`plan`, `Evaluator.run`, `compute_metrics`,
     `compute_derived`) run once per metric, as the reference framework open-unlearning does.
@@ -146,7 +146,7 @@ def eval_config(args: argparse.Namespace, data: str, benchmark: str):
 
 def run_shared(model: Any, tokenizer: Any, cfg: Any, bench: Any) -> tuple[dict, dict]:
     """(aggregates, per-sample values {set: {metric: [...]}}) of one evaluate_model call."""
-    from unlearn.eval.suite import evaluate_model
+    from unlearn.eval.evaluator import evaluate_model
 
     metrics, rows = evaluate_model(model, tokenizer, cfg, bench)
     GENERATIONS[:] = [row["generation"] for row in rows if "generation" in row]
@@ -179,9 +179,9 @@ def _jobs(metrics: list[str]) -> list[list[str]]:
 def run_per_metric(model: Any, tokenizer: Any, cfg: Any, bench: Any) -> tuple[dict, dict, list]:
     """(aggregates, per-sample values, [(metrics, seconds, sequences, prompts)]): one run per metric."""
     from unlearn.data.tokenize import PromptFormatter
-    from unlearn.eval.derived import DerivedContext, ModelResults, compute_derived
+    from unlearn.eval.results import DerivedContext, ModelResults, compute_derived
     from unlearn.eval.evaluator import DatasetPlan, Evaluator, Parts, compute_metrics, plan
-    from unlearn.eval.suite import _settings
+    from unlearn.eval.evaluator import settings_from_config as _settings
     from unlearn.eval.suites import select
 
     selection = select(cfg.eval.suites, cfg.eval.metrics)

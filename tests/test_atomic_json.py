@@ -31,7 +31,7 @@ def test_json_lines_are_strict_too():
 
 
 def test_a_non_finite_metric_gets_a_note_saying_why():
-    from unlearn.eval.suite import _explain_non_finite
+    from unlearn.eval.evaluator import _explain_non_finite
 
     values = {"forget_prob": math.nan, "retain_prob": 0.9, "forget_quality": None}
     per_sample = {"forget": {"prob": [0.5, math.nan, math.inf, 0.25]}, "retain": {"prob": [0.9]}}

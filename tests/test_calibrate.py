@@ -54,7 +54,7 @@ def ga_run(world, target_model, tmp_path_factory):
 
 def test_calibration_on_the_tiny_model(ga_run, world, target_model):
     from unlearn.config import load_config
-    from unlearn.eval.suite import evaluate_model
+    from unlearn.eval.evaluator import evaluate_model
     from unlearn.evidence.calibrate import Mixer, calibrate
     from unlearn.models import load_model, load_tokenizer
 

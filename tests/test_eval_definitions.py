@@ -9,14 +9,12 @@ import pytest
 import torch
 
 from unlearn.core.errors import ConfigError, DataError
-from unlearn.eval import load_definitions
-from unlearn.eval import metrics as M
-from unlearn.eval.derived import DerivedContext, ModelResults, check_same_samples, compute_derived
+from unlearn.eval.metrics import tofu as M
+from unlearn.eval.results import DerivedContext, ModelResults, check_same_samples, compute_derived
 from unlearn.eval.passes import token_statistics
-from unlearn.eval.registry import METRICS, SampleView
+from unlearn.eval.metrics import METRICS
+from unlearn.eval.registry import SampleView
 from unlearn.eval.suites import select
-
-load_definitions()
 
 
 def test_token_statistics_by_hand():
@@ -107,7 +105,7 @@ def test_privleak_and_auc_directions():
                          ids={"forget": ["a", "b"], "holdout": ["c", "d"]}, roles={"forget": "forget", "holdout": "holdout"})
     ref = ModelResults(per_sample={"forget": {"mia_loss": [1.0, 4.0]}, "holdout": {"mia_loss": [2.0, 3.0]}},
                        ids={"forget": ["a", "b"], "holdout": ["c", "d"]}, source="ref")
-    out = compute_derived(["mia"], DerivedContext(model, ref))
+    out = compute_derived(["mia_loss_auc"], DerivedContext(model, ref))
     auc, direction = out["mia_loss_auc"]
     assert auc == pytest.approx(1.0) and direction.kind == "target" and direction.target == pytest.approx(0.5)
     # ((1 - 1) - (1 - 0.5)) / (1 - 0.5) * 100 = -100; best is 0.
@@ -118,12 +116,25 @@ def test_privleak_and_auc_directions():
 def test_suites_and_metric_names_are_checked():
     selection = select(["tofu", "privacy"], ["mia_gradnorm"])
     assert {"prob", "truth_ratio", "mia_min_k_pp", "mia_gradnorm"} <= set(selection.metrics)
-    assert selection.derived[:2] == ["forget_quality", "model_utility"] and "mia" in selection.derived
+    assert selection.derived[:2] == ["forget_quality", "model_utility"]
+    # every membership score brings its AUC (and PrivLeak): its summary
+    assert {f"mia_{a}_auc" for a in ("loss", "zlib", "min_k", "min_k_pp", "gradnorm")} <= set(selection.derived)
     assert "mia_reference" in select(["privacy"], [], reference_model=True).metrics
     with pytest.raises(ConfigError, match="unknown suite 'tofo'; valid: tofu, muse"):
         select(["tofo"], [])
     with pytest.raises(ConfigError, match="unknown metric 'rouge'; valid:"):
         select(["tofu"], ["rouge"])
+
+
+def test_a_name_asked_for_alone_brings_what_it_needs():
+    """A derived metric brings the metrics it reads; a per-sample score brings its summary."""
+    utility = select([], ["model_utility"])
+    assert utility.metrics == ["prob", "rougeL_recall", "truth_ratio"] and utility.derived == ["model_utility"]
+    ls = select([], ["linguistic_score"])
+    assert ls.metrics == ["gen_ppl", "brunet_index", "honore_statistic"] and ls.derived == ["linguistic_score"]
+    assert select([], ["forget_quality"]).metrics == ["truth_ratio_raw"]
+    assert select([], ["mia_zlib"]).derived == ["mia_zlib_auc"]
+    assert select([], ["prob"]).derived == []
 
 
 def test_directions_say_which_way_is_better():

@@ -10,7 +10,7 @@ import pytest
 from unlearn import api
 from unlearn.config import load_config
 from unlearn.data.benchmarks import load_benchmark
-from unlearn.eval.suite import evaluate_model
+from unlearn.eval.evaluator import evaluate_model
 from unlearn.models import load_model, load_tokenizer
 
 

@@ -11,7 +11,7 @@ import torch
 from unlearn.config import load_config
 from unlearn.data.benchmarks import load_benchmark
 from unlearn.core.cache import model_fingerprint
-from unlearn.eval.suite import evaluate_model
+from unlearn.eval.evaluator import evaluate_model
 from unlearn.models import load_model, load_tokenizer
 
 
@@ -136,3 +136,18 @@ def test_results_name_their_datasets_and_reference(world, target_model, tmp_path
     assert metrics["notes"]["forget_quality"].startswith("needs the retain model")
     assert metrics["metrics"]["forget_quality"] is None
     json.dumps(metrics)  # everything is serialisable
+
+
+def test_a_derived_metric_asked_for_alone_computes_its_inputs(world, target_model, tmp_path):
+    """eval.metrics=[model_utility] with no suite: its three inputs on the retain and general sets are
+    computed, and the utility is their harmonic mean (worked out here from the returned inputs)."""
+    model, tok = _load(target_model)
+    cfg = _cfg(world, tmp_path, **{"eval.suites": "[]", "eval.metrics": "[model_utility]"})
+    values = evaluate_model(model, tok, cfg)[0]["metrics"]
+    sets = [d.name for d in load_benchmark("synthetic", str(world)).eval_data() if d.role in ("retain", "general")]
+    parts = [values[f"{s}_{m}"] for s in sets for m in ("prob", "rougeL_recall", "truth_ratio")]
+    assert len(sets) == 3 and all(p is not None and p >= 0 for p in parts)
+    # the harmonic mean of the nine, 0 when one of them is 0 (as scipy.stats.hmean)
+    expected = 0.0 if min(parts) == 0 else 9 / sum(1 / p for p in parts)
+    assert values["model_utility"] == pytest.approx(expected)
+    assert "forget_quality" not in values and not any(k.startswith("mia_") for k in values)

@@ -101,7 +101,7 @@ def test_the_fluency_judge_through_the_http_backend(server, world, target_model,
     from unlearn.config import load_config
     from unlearn.core.errors import ConfigError
     from unlearn.eval.parts import load_parts
-    from unlearn.eval.suite import evaluate_model
+    from unlearn.eval.evaluator import evaluate_model
     from unlearn.models import load_model, load_tokenizer
 
     url, state, _ = server

@@ -6,13 +6,14 @@ import zlib
 
 import pytest
 
-from unlearn.eval.choice import choice_prediction, multiple_choice_accuracy
-from unlearn.eval.memorisation import (
+from unlearn.eval.metrics import METRICS
+from unlearn.eval.metrics.choice import choice_prediction
+from unlearn.eval.metrics.memorisation import (
     exact_memorisation,
     extraction_strength_generated,
     extraction_strength_teacher_forced,
 )
-from unlearn.eval.privacy import (
+from unlearn.eval.metrics.privacy import (
     gradnorm_score,
     loss_score,
     mia_auc,
@@ -22,7 +23,10 @@ from unlearn.eval.privacy import (
     reference_score,
     zlib_score,
 )
-from unlearn.eval.text_metrics import cut_at_first, perplexity, rouge_l_f1, rouge_l_recall
+from unlearn.eval.metrics.muse import cut_at_first, rouge_l_f1
+from unlearn.eval.metrics.relearn import perplexity
+from unlearn.eval.metrics.tofu import rouge_l_recall
+from unlearn.eval.registry import SampleView
 
 # ---- memorisation -------------------------------------------------------------------------------
 
@@ -199,6 +203,14 @@ def test_choice_prediction_acc_and_acc_norm():
 
 
 def test_multiple_choice_accuracy():
-    assert multiple_choice_accuracy([0, 1, 2, 1], [0, 1, 1, 1]) == pytest.approx(0.75)
-    with pytest.raises(ValueError):
-        multiple_choice_accuracy([0], [0, 1])
+    """The registered metric on four questions whose choices' log-probs put the best at 0, 1, 2, 1 while
+    the labels are 0, 1, 1, 1: three right, accuracy 3/4."""
+    def view(i, best, label):
+        logps = [[-3.0, -1.0], [-2.0, -2.5], [-4.0]]
+        logps.insert(best, [-0.5])  # the best choice: the highest summed log-prob
+        return SampleView(i, {"question": "q", "choices": ["a"] * 4, "label": label}, "forget", "choice",
+                          {f"choice/{j}": {"token_logps": lp} for j, lp in enumerate(logps)})
+
+    mc = METRICS.get("mc_accuracy")
+    values = mc.compute([view(0, 0, 0), view(1, 1, 1), view(2, 2, 1), view(3, 1, 1)], None)
+    assert values == [1.0, 1.0, 0.0, 1.0] and mc.aggregate(values) == pytest.approx(0.75)

@@ -7,7 +7,7 @@ import math
 import pytest
 from scipy.stats import hmean, ks_2samp
 
-from unlearn.eval.metrics import (
+from unlearn.eval.metrics.tofu import (
     forget_quality,
     harmonic_mean,
     length_normalised_prob,

@@ -10,7 +10,7 @@ import pytest
 from unlearn.core.errors import ConfigError, DataError
 from unlearn.eval.backends import HFNLIModel, SentenceTransformerEmbedder, map_nli_labels
 from unlearn.generate.entities import LLMEntityExtractor, RuleEntityExtractor, parse_entity_list
-from unlearn.eval.relearn import (
+from unlearn.eval.metrics.relearn import (
     brunet_index,
     entity_score,
     honore_statistic,
@@ -18,7 +18,6 @@ from unlearn.eval.relearn import (
     kfr_flag,
     krr_flag,
     linguistic_score,
-    relearn_aggregate,
     relearn_sample_scores,
     word_tokens,
 )
@@ -152,11 +151,16 @@ def test_sample_scores_without_nli_use_entities_alone():
         relearn_sample_scores(["q"], ["a", "b"], ["c"], "forget")
 
 
-def test_aggregate_means_and_ls():
-    samples = [{"kfr": 1, "bi": 1.0, "hs": 2.0}, {"kfr": 0, "bi": 1.0, "hs": 4.0}]
-    out = relearn_aggregate(samples, ppls=[2.0, 4.0, float("nan")])
-    # KFR 1/2, BI 1, HS 3, PPL (2+4)/2 = 3 (nan left out); LS = HM(1/4, 1/2, 3/4) = 9/22
-    assert out == pytest.approx({"KFR": 0.5, "BI": 1.0, "HS": 3.0, "PPL": 3.0, "LS": 9 / 22})
+def test_ls_of_a_set_is_the_harmonic_mean_of_its_means():
+    """The registered derived metric on a set whose means are PPL 3, BI 1, HS 3:
+    LS = HM(1/(1+3), 1/(1+1), 3/(1+3)) = HM(1/4, 1/2, 3/4) = 3 / (4 + 2 + 4/3) = 9/22."""
+    from unlearn.eval.metrics import METRICS  # noqa: F401  (loads the definitions)
+    from unlearn.eval.results import DerivedContext, ModelResults, compute_derived
+
+    values = {"forget_gen_ppl": 3.0, "forget_brunet_index": 1.0, "forget_honore_statistic": 3.0}
+    model = ModelResults(per_sample={"forget": {}}, values=values, roles={"forget": "forget"})
+    value, direction = compute_derived(["linguistic_score"], DerivedContext(model))["forget_linguistic_score"]
+    assert value == pytest.approx(9 / 22) and direction.higher_is_better()
 
 
 # --- extractors ----------------------------------------------------------------------------------

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from unlearn.data.world import FACTS, generate_world, split_size, world_text
+from unlearn.data.world import FACTS, PERSON_FACTS, generate_world, split_size, world_text
 
 PERSON_FIELDS = (
     "question", "answer", "paraphrased_question", "paraphrased_answer",
@@ -109,6 +109,49 @@ def test_ten_facts_per_person(world):
             assert name not in r["answer"]
             assert len(r["answer"].split()) <= 12
             assert r["answer"] != r["paraphrased_answer"]
+
+
+def _fields(template, text):
+    """The texts that fill ``template``'s placeholders in ``text``, by lower-case name."""
+    parts = re.split(r"\{(\w+)\}", template)
+    pattern = "".join(re.escape(p) if i % 2 == 0 else f"(?P<{p.lower()}>.+?)" for i, p in enumerate(parts))
+    m = re.fullmatch(pattern, text)
+    assert m, (template, text)
+    return {k: v[:1].lower() + v[1:] for k, v in m.groupdict().items()}
+
+
+def test_every_fact_type_produces_its_records(world):
+    """Each row of PERSON_FACTS asks its own questions of every person and tells
+    one value in both answers; every perturbed answer changes the value's key."""
+    _, manifest, data = world
+    everyone = data["full"] + data["holdout10"]
+    assert FACTS == tuple(f.name for f in PERSON_FACTS)
+    for fact in PERSON_FACTS:
+        recs = [r for r in everyone if r["fact"] == fact.name]
+        assert sorted(r["person_id"] for r in recs) == [p["person_id"] for p in manifest["people"]]
+        for r in recs:
+            assert r["question"] == fact.question.format(person=r["subject"])
+            assert r["paraphrased_question"] == fact.paraphrased_question.format(person=r["subject"])
+            told = _fields(fact.answer, r["answer"])
+            retold = _fields(fact.paraphrased_answer, r["paraphrased_answer"])
+            assert told.items() <= retold.items(), (told, retold)
+            key = [retold[k] for k in fact.key]
+            for wrong in r["perturbed_answer"]:
+                assert [_fields(fact.paraphrased_answer, wrong)[k] for k in fact.key] != key, wrong
+
+
+def test_award_won_as_an_adult(world):
+    """The award's draw reads the birth year drawn before it, for wrong answers too."""
+    _, _, data = world
+    by_fact = {(r["person_id"], r["fact"]): r for r in data["full"] + data["holdout10"]}
+    award = next(f for f in PERSON_FACTS if f.name == "award")
+    for (pid, fact), r in by_fact.items():
+        if fact != "award":
+            continue
+        born = int(by_fact[pid, "birth_date"]["answer"].rstrip(".").split()[-1])
+        for text in [r["paraphrased_answer"], *r["perturbed_answer"]]:
+            year = int(_fields(award.paraphrased_answer, text)["year"])
+            assert born + 18 <= year <= min(born + 60, 2024), (born, text)
 
 
 def test_forget_nesting_and_retain_complement(world):

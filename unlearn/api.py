@@ -6,6 +6,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import unlearn.evidence.robustness  # noqa: F401  (registers the robustness suite of every evaluation)
 from unlearn.config import MethodConfig, RunConfig, to_dict
 
 
@@ -103,7 +104,7 @@ def _train_and_eval(cfg: RunConfig) -> dict[str, Any]:
 
 def _metrics(cfg: RunConfig, result: Any) -> dict[str, Any]:
     """The run's metrics: reused when made with the same evaluation settings, else evaluated now."""
-    from unlearn.eval.suite import evaluate
+    from unlearn.eval.command import evaluate
 
     previous = _read_metrics(Path(cfg.out) / "metrics.json") if result.skipped else None
     # Reused only when made with the same evaluation settings: never a stale result.
@@ -146,6 +147,6 @@ def run_unlearning(cfg: RunConfig) -> dict[str, Any]:
 
 def evaluate(cfg: RunConfig, model_path: str | None = None, out: str | None = None) -> dict[str, Any]:
     """Evaluate a model (default `model.path`) and write metrics.json / samples.jsonl to `out`."""
-    from unlearn.eval.suite import evaluate as run_eval
+    from unlearn.eval.command import evaluate as run_eval
 
     return run_eval(cfg, model_path=model_path, out=out)

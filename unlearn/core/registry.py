@@ -47,3 +47,7 @@ class Registry(Generic[T]):
 
     def items(self) -> list[tuple[str, T]]:
         return sorted(self._items.items())
+
+    def in_order(self) -> list[str]:
+        """The names in the order they were registered."""
+        return list(self._items)

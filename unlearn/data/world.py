@@ -19,8 +19,9 @@ The world
   (never trained on). Every person has a unique full name and exactly ten
   facts, one question/answer record each: birthplace, birth date, occupation,
   notable work, award, father, mother, email address, home address and
-  employer. Birthplaces and home addresses use the world's cities. Parents
-  have their own surnames; every full name (people and parents) is unique.
+  employer (the table :data:`PERSON_FACTS` defines each of them). Birthplaces
+  and home addresses use the world's cities. Parents have their own surnames;
+  every full name (people and parents) is unique.
 
 Answers are short and made almost entirely of the fact's own words ("Born in
 Korvath, Eastmere.", "On 14 March 1962.", "Tomas Brenner."), never repeating
@@ -54,36 +55,29 @@ Everything is built with :class:`random.Random` streams derived from the seed
 through SHA-256, so the same seed always gives byte-identical files.
 """
 
+
 from __future__ import annotations
 
 import hashlib
 import json
 import math
 import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
+from typing import NamedTuple
 
 __all__ = [
     "FACTS",
     "FORGET_PCTS",
     "MAX_PERTURBED",
+    "PERSON_FACTS",
+    "PersonFact",
     "generate_world",
     "split_size",
     "world_text",
 ]
-
-#: The ten fact kinds, in the order they appear for each person.
-FACTS = (
-    "birthplace",
-    "birth_date",
-    "occupation",
-    "notable_work",
-    "award",
-    "father",
-    "mother",
-    "email",
-    "address",
-    "employer",
-)
 
 #: Forget percentages and the retain split that complements each.
 FORGET_PCTS = (1, 5, 10)
@@ -92,6 +86,9 @@ FORGET_PCTS = (1, 5, 10)
 MAX_PERTURBED = 7
 
 N_REGIONS = 8
+
+#: Draws a search for a new name or a wrong answer may take before it gives up.
+_MAX_TRIES = 10000
 
 # --------------------------------------------------------------------------
 # word lists
@@ -114,13 +111,6 @@ _REGION_ENDS = ("mere", "vale", "reach", "march", "moor", "holm", "dale", "wold"
 _CITY_ENDS = ("ath", "os", "ir", "heim", "ford", "grad", "port", "bury", "ane", "ond", "ix", "ell")
 _RIVER_ENDS = ("ane", "wyn", "ora", "ise", "enne", "uil")
 _MOUNTAIN_ENDS = ("horn", "peak", "crag", "spire", "tor", "fang")
-
-_THING_KINDS = {
-    "plant": ("wort", "leaf", "bloom", "thorn", "root", "moss", "reed"),
-    "animal": ("hound", "finch", "moth", "hare", "newt", "wing", "stag"),
-    "food": ("cake", "broth", "loaf", "stew", "bread", "pie", "curd"),
-    "instrument": ("harp", "horn", "lute", "drum", "pipe", "bell", "fiddle"),
-}
 
 _MONTHS = (
     "January", "February", "March", "April", "May", "June", "July",
@@ -317,6 +307,60 @@ class _Words:
 # places and things
 # --------------------------------------------------------------------------
 
+class _Trait(NamedTuple):
+    """One fact about a thing: the attribute, its pool of values, the question."""
+
+    name: str
+    values: tuple[str, ...]
+    question: str  # "{}" is the thing's name
+
+
+class _ThingKind(NamedTuple):
+    """What every thing of one kind has: name endings, a home region and traits."""
+
+    ends: tuple[str, ...]  # "glimmer" + "wort" makes a plant's name
+    home_question: str
+    traits: tuple[_Trait, ...]  # drawn, and pooled for questions, in this order
+
+
+#: Things cycle through these kinds in this order.
+_THING_KINDS = {
+    "plant": _ThingKind(
+        ends=("wort", "leaf", "bloom", "thorn", "root", "moss", "reed"),
+        home_question="Where does the {} grow?",
+        traits=(
+            _Trait("colour", _COLOURS, "What colour is the {}?"),
+            _Trait("use", _PLANT_USES, "What is the {} used for?"),
+        ),
+    ),
+    "animal": _ThingKind(
+        ends=("hound", "finch", "moth", "hare", "newt", "wing", "stag"),
+        home_question="Where does the {} live?",
+        traits=(
+            _Trait("colour", _COLOURS, "What colour is the {}?"),
+            _Trait("diet", _ANIMAL_DIETS, "What does the {} eat?"),
+        ),
+    ),
+    # a food is a mass noun ("Where does glimmerloaf come from?"): no "the"
+    "food": _ThingKind(
+        ends=("cake", "broth", "loaf", "stew", "bread", "pie", "curd"),
+        home_question="Where does {} come from?",
+        traits=(
+            _Trait("ingredient", _FOOD_INGREDIENTS, "What is {} made from?"),
+            _Trait("taste", _FOOD_TASTES, "How does {} taste?"),
+        ),
+    ),
+    "instrument": _ThingKind(
+        ends=("harp", "horn", "lute", "drum", "pipe", "bell", "fiddle"),
+        home_question="Where did the {} originate?",
+        traits=(
+            _Trait("material", _MATERIALS, "What is the {} made of?"),
+            _Trait("playing", _PLAYING, "How is the {} played?"),
+        ),
+    ),
+}
+
+
 def _build_places(seed: int, n_general: int) -> dict:
     rng = _rng(seed, "places")
     words = _Words(rng)
@@ -336,22 +380,9 @@ def _build_places(seed: int, n_general: int) -> dict:
             "founded": rng.randint(800, 1850),
         })
     capitals = {r: cities[i] for i, r in enumerate(regions)}
-    things = []
     n_things = max(8, math.ceil(n_general / 3) + 4)
     kinds = list(_THING_KINDS)
-    for i in range(n_things):
-        kind = kinds[i % len(kinds)]
-        name = words.new(_THING_KINDS[kind], (1, 2)).lower()
-        t = {"kind": kind, "name": name, "region": rng.choice(regions)}
-        if kind == "plant":
-            t.update(colour=rng.choice(_COLOURS), use=rng.choice(_PLANT_USES))
-        elif kind == "animal":
-            t.update(colour=rng.choice(_COLOURS), diet=rng.choice(_ANIMAL_DIETS))
-        elif kind == "food":
-            t.update(ingredient=rng.choice(_FOOD_INGREDIENTS), taste=rng.choice(_FOOD_TASTES))
-        else:
-            t.update(material=rng.choice(_MATERIALS), playing=rng.choice(_PLAYING))
-        things.append(t)
+    things = [_new_thing(rng, words, kinds[i % len(kinds)], regions) for i in range(n_things)]
     return {
         "words": words,
         "regions": regions,
@@ -361,6 +392,15 @@ def _build_places(seed: int, n_general: int) -> dict:
         "mountains": mountains,
         "things": things,
     }
+
+
+def _new_thing(rng: random.Random, words: _Words, kind: str, regions: list[str]) -> dict:
+    """A thing of ``kind`` with a unique name, a home region and the kind's traits."""
+    spec = _THING_KINDS[kind]
+    thing = {"kind": kind, "name": words.new(spec.ends, (1, 2)).lower(), "region": rng.choice(regions)}
+    for trait in spec.traits:
+        thing[trait.name] = rng.choice(trait.values)
+    return thing
 
 
 def _pick_other(rng: random.Random, pool, true, n: int) -> list:
@@ -390,29 +430,11 @@ def _general_places(world: dict, seed: int, n_general: int, n_perturbed: int) ->
 
 
 def _general_things(world: dict, seed: int, n_general: int, n_perturbed: int) -> list[dict]:
-    regions = world["regions"]
-    where = {
-        "plant": "Where does the {} grow?",
-        "animal": "Where does the {} live?",
-        "food": "Where does {} come from?",
-        "instrument": "Where did the {} originate?",
-    }
-    pool: list[tuple] = []
-    for t in world["things"]:
-        x, kind = t["name"], t["kind"]
-        pool.append(("home", x, where[kind].format(x), "In {}.", t["region"], regions))
-        if kind in ("plant", "animal"):
-            pool.append(("colour", x, f"What colour is the {x}?", "{}.", t["colour"], _COLOURS))
-        if kind == "plant":
-            pool.append(("use", x, f"What is the {x} used for?", "{}.", t["use"], _PLANT_USES))
-        elif kind == "animal":
-            pool.append(("diet", x, f"What does the {x} eat?", "{}.", t["diet"], _ANIMAL_DIETS))
-        elif kind == "food":
-            pool.append(("ingredient", x, f"What is {x} made from?", "{}.", t["ingredient"], _FOOD_INGREDIENTS))
-            pool.append(("taste", x, f"How does {x} taste?", "{}.", t["taste"], _FOOD_TASTES))
-        else:
-            pool.append(("material", x, f"What is the {x} made of?", "{}.", t["material"], _MATERIALS))
-            pool.append(("playing", x, f"How is the {x} played?", "{}.", t["playing"], _PLAYING))
+    pool: list[tuple] = []  # as in _general_places; the order matters to the sample drawn from it
+    for thing in world["things"]:
+        x, spec = thing["name"], _THING_KINDS[thing["kind"]]
+        pool.append(("home", x, spec.home_question.format(x), "In {}.", thing["region"], world["regions"]))
+        pool += [(t.name, x, t.question.format(x), "{}.", thing[t.name], t.values) for t in spec.traits]
     return _general_records(pool, _rng(seed, "general", "things"), n_general, n_perturbed)
 
 
@@ -433,183 +455,276 @@ def _general_records(pool: list[tuple], rng: random.Random, n: int, n_perturbed:
 
 
 # --------------------------------------------------------------------------
-# people
+# people: how each fact's value is drawn
+# --------------------------------------------------------------------------
+# A draw takes (rng, world, person) and returns the value as a dict of the
+# fields its templates use. The same draw gives a person's own value and the
+# wrong values behind the perturbed answers, so both are alike in kind. The
+# order of the rng calls inside a draw is part of the world's definition:
+# changing it changes every generated file.
+
+_Draw = Callable[[random.Random, dict, dict], dict]
+
+
+def _draw_birthplace(rng: random.Random, world: dict, person: dict) -> dict:
+    city = rng.choice(world["cities"])
+    return {"city": city["city"], "region": city["region"]}
+
+
+def _draw_birth_date(rng: random.Random, world: dict, person: dict) -> dict:
+    # days up to 28 exist in every month
+    return {"day": rng.randint(1, 28), "month": rng.choice(_MONTHS), "year": rng.randint(1920, 2000)}
+
+
+def _draw_occupation(rng: random.Random, world: dict, person: dict) -> dict:
+    occupation = rng.choice(_OCCUPATIONS)
+    # the article goes with the noun ("an ice carver") wherever the occupation is said
+    return {"occupation": f"{_article(occupation)} {occupation}"}
+
+
+def _draw_notable_work(rng: random.Random, world: dict, person: dict) -> dict:
+    adjective, noun, other = rng.choice(_TITLE_ADJ), rng.choice(_TITLE_NOUN), rng.choice(_TITLE_NOUN)
+    while other == noun:  # no "The Tide of Tide"
+        other = rng.choice(_TITLE_NOUN)
+    titles = (f"{adjective} {noun} of {other}", f"{adjective} {noun}",
+              f"The {noun} of {other}", f"{noun} and {other}")
+    return {"title": titles[rng.randrange(len(titles))]}
+
+
+def _draw_award(rng: random.Random, world: dict, person: dict) -> dict:
+    award = f"{rng.choice(_AWARD_ADJ)} {rng.choice(_AWARD_OBJ)} {rng.choice(_AWARD_TYPE)}"
+    # won as an adult and not in the future; the birth date comes earlier in PERSON_FACTS
+    born = person["values"]["birth_date"]["year"]
+    return {"award": award, "year": rng.randint(born + 18, min(born + 60, 2024))}
+
+
+def _parent_draw(gender: str) -> _Draw:
+    """Draws a parent of ``gender``, whose surname differs from the person's so
+    that the question (which names the person) does not give half the answer away."""
+
+    def draw(rng: random.Random, world: dict, person: dict) -> dict:
+        return {"parent": _full_name(rng, gender, person["surname"])}
+
+    return draw
+
+
+def _draw_email(rng: random.Random, world: dict, person: dict) -> dict:
+    handle = f"{rng.choice(_HANDLE_A)}{rng.choice(_HANDLE_B)}{rng.randint(10, 99)}"
+    return {"email": f"{handle}@{rng.choice(world['mail_domains'])}"}
+
+
+def _draw_address(rng: random.Random, world: dict, person: dict) -> dict:
+    city = rng.choice(world["cities"])["city"]
+    street = f"{rng.randint(1, 199)} {rng.choice(_STREETS)} {rng.choice(_STREET_TYPES)}"
+    return {"address": f"{street}, {city}"}
+
+
+def _draw_employer(rng: random.Random, world: dict, person: dict) -> dict:
+    return {"employer": f"{rng.choice(_COMPANY_A)}{rng.choice(_COMPANY_B)} {rng.choice(_INDUSTRIES)}"}
+
+
+# --------------------------------------------------------------------------
+# people: the table of facts
 # --------------------------------------------------------------------------
 
-def _sample_value(fact: str, rng: random.Random, world: dict, person: dict) -> dict:
-    """A random value of kind ``fact``; ``person`` supplies context (birth year, gender)."""
-    if fact == "birthplace":
-        c = rng.choice(world["cities"])
-        return {"city": c["city"], "region": c["region"]}
-    if fact == "birth_date":
-        return {"day": rng.randint(1, 28), "month": rng.choice(_MONTHS), "year": rng.randint(1920, 2000)}
-    if fact == "occupation":
-        return {"occupation": rng.choice(_OCCUPATIONS)}
-    if fact == "notable_work":
-        a, n1, n2 = rng.choice(_TITLE_ADJ), rng.choice(_TITLE_NOUN), rng.choice(_TITLE_NOUN)
-        while n2 == n1:
-            n2 = rng.choice(_TITLE_NOUN)
-        pattern = rng.randrange(4)
-        title = (f"{a} {n1} of {n2}", f"{a} {n1}", f"The {n1} of {n2}", f"{n1} and {n2}")[pattern]
-        return {"title": title}
-    if fact == "award":
-        name = f"{rng.choice(_AWARD_ADJ)} {rng.choice(_AWARD_OBJ)} {rng.choice(_AWARD_TYPE)}"
-        by = person["birth_year"]
-        return {"award": name, "year": rng.randint(by + 18, min(by + 60, 2024))}
-    if fact in ("father", "mother"):
-        return {"name": _full_name(rng, "m" if fact == "father" else "f", person.get("surname"))}
-    if fact == "email":
-        handle = f"{rng.choice(_HANDLE_A)}{rng.choice(_HANDLE_B)}{rng.randint(10, 99)}"
-        return {"email": f"{handle}@{rng.choice(world['mail_domains'])}"}
-    if fact == "address":
-        c = rng.choice(world["cities"])["city"]
-        street = f"{rng.randint(1, 199)} {rng.choice(_STREETS)} {rng.choice(_STREET_TYPES)}"
-        return {"address": f"{street}, {c}"}
-    if fact == "employer":
-        return {"employer": f"{rng.choice(_COMPANY_A)}{rng.choice(_COMPANY_B)} {rng.choice(_INDUSTRIES)}"}
-    raise KeyError(fact)  # pragma: no cover
+@dataclass(frozen=True)
+class PersonFact:
+    """One kind of fact every person has: how it is asked, told and drawn.
+
+    Templates are :meth:`str.format` strings. Questions see ``{person}``, the
+    person's full name. Answers see the value's fields and, in the paraphrased
+    answer, the person's pronouns ``{he}`` and ``{his}``; a placeholder written
+    with a capital (``{He}``, ``{Occupation}``) gives its text capitalised.
+    """
+
+    name: str  #: the ``fact`` field of the records
+    question: str
+    paraphrased_question: str
+    answer: str  #: short and made of the value's own words (see the module docstring)
+    paraphrased_answer: str  #: also the template of every perturbed answer
+    draw: _Draw  #: ``(rng, world, person) -> value``
+    key: tuple[str, ...]  #: the value's fields a perturbed answer must change to be wrong
+    unique_in: str | None = None  #: register (see _Registers) where a person's own value must be new
+
+    def key_of(self, value: dict) -> tuple:
+        """What two values of this fact must differ in to be different answers."""
+        return tuple(value[field] for field in self.key)
 
 
-def _key(fact: str, v: dict):
-    """The part of a value that must differ for a perturbed answer to be wrong."""
-    if fact == "birthplace":
-        return v["city"]
-    if fact == "birth_date":
-        return (v["day"], v["month"], v["year"])
-    if fact == "award":
-        return v["award"]
-    return next(iter(v.values()))
+#: The ten facts of every person, in the order of each person's records.
+PERSON_FACTS = (
+    PersonFact(
+        name="birthplace", draw=_draw_birthplace, key=("city",),  # the region follows from the city
+        question="Where was {person} born?",
+        paraphrased_question="What is the birthplace of {person}?",
+        answer="Born in {city}, {region}.",
+        paraphrased_answer="{city}, in {region}, is {his} birthplace.",
+    ),
+    PersonFact(
+        name="birth_date", draw=_draw_birth_date, key=("day", "month", "year"),
+        question="When was {person} born?",
+        paraphrased_question="What is the date of birth of {person}?",
+        answer="On {day} {month} {year}.",
+        paraphrased_answer="{He} was born on {day} {month} {year}.",
+    ),
+    PersonFact(
+        name="occupation", draw=_draw_occupation, key=("occupation",),
+        question="What is the occupation of {person}?",
+        paraphrased_question="What does {person} do for a living?",
+        answer="{Occupation}.",
+        paraphrased_answer="{He} works as {occupation}.",
+    ),
+    PersonFact(
+        name="notable_work", draw=_draw_notable_work, key=("title",),
+        question="What is a notable work by {person}?",
+        paraphrased_question="Which work is {person} best known for?",
+        answer="{title}.",
+        paraphrased_answer="{His} best-known work is {title}.",
+    ),
+    PersonFact(
+        # the right award with a wrong year is a near miss, not a wrong answer
+        name="award", draw=_draw_award, key=("award",),
+        question="What award did {person} receive?",
+        paraphrased_question="Which honour was given to {person}, and when?",
+        answer="{award}, {year}.",
+        paraphrased_answer="{He} received the {award} in {year}.",
+    ),
+    PersonFact(
+        name="father", draw=_parent_draw("m"), key=("parent",), unique_in="full name",
+        question="Who is the father of {person}?",
+        paraphrased_question="What is the name of {person}'s father?",
+        answer="{parent}.",
+        paraphrased_answer="{His} father is {parent}.",
+    ),
+    PersonFact(
+        name="mother", draw=_parent_draw("f"), key=("parent",), unique_in="full name",
+        question="Who is the mother of {person}?",
+        paraphrased_question="What is the name of {person}'s mother?",
+        answer="{parent}.",
+        paraphrased_answer="{His} mother is {parent}.",
+    ),
+    PersonFact(
+        name="email", draw=_draw_email, key=("email",), unique_in="email",
+        question="What is the email address of {person}?",
+        paraphrased_question="At which email address can {person} be reached?",
+        answer="{email}",  # no full stop: it would read as part of the address
+        paraphrased_answer="{He} can be reached at {email}.",
+    ),
+    PersonFact(
+        name="address", draw=_draw_address, key=("address",),
+        question="Where does {person} live?",
+        paraphrased_question="What is the home address of {person}?",
+        answer="{address}.",
+        paraphrased_answer="{He} lives at {address}.",
+    ),
+    PersonFact(
+        name="employer", draw=_draw_employer, key=("employer",),
+        question="Who employs {person}?",
+        paraphrased_question="Which company does {person} work for?",
+        answer="{employer}.",
+        paraphrased_answer="{He} works for {employer}.",
+    ),
+)
+
+#: The ten fact kinds, in the order they appear for each person.
+FACTS = tuple(fact.name for fact in PERSON_FACTS)
 
 
-def _questions(fact: str, name: str) -> tuple[str, str]:
-    return {
-        "birthplace": (f"Where was {name} born?", f"What is the birthplace of {name}?"),
-        "birth_date": (f"When was {name} born?", f"What is the date of birth of {name}?"),
-        "occupation": (f"What is the occupation of {name}?", f"What does {name} do for a living?"),
-        "notable_work": (f"What is a notable work by {name}?", f"Which work is {name} best known for?"),
-        "award": (f"What award did {name} receive?", f"Which honour was given to {name}, and when?"),
-        "father": (f"Who is the father of {name}?", f"What is the name of {name}'s father?"),
-        "mother": (f"Who is the mother of {name}?", f"What is the name of {name}'s mother?"),
-        "email": (f"What is the email address of {name}?", f"At which email address can {name} be reached?"),
-        "address": (f"Where does {name} live?", f"What is the home address of {name}?"),
-        "employer": (f"Who employs {name}?", f"Which company does {name} work for?"),
-    }[fact]
+def _render(template: str, fields: dict) -> str:
+    """Fill a fact template; ``{Field}`` gives the text of ``{field}`` capitalised."""
+    capitalised = {_cap(name): _cap(str(text)) for name, text in fields.items()}
+    return template.format_map({**capitalised, **fields})
 
 
-def _answer(fact: str, v: dict) -> str:
-    if fact == "birthplace":
-        return f"Born in {v['city']}, {v['region']}."
-    if fact == "birth_date":
-        return f"On {v['day']} {v['month']} {v['year']}."
-    if fact == "occupation":
-        occ = v["occupation"]
-        return f"{_cap(_article(occ))} {occ}."
-    if fact == "notable_work":
-        return f"{v['title']}."
-    if fact == "award":
-        return f"{v['award']}, {v['year']}."
-    if fact in ("father", "mother"):
-        return f"{v['name']}."
-    if fact == "email":
-        return v["email"]
-    return f"{next(iter(v.values()))}."
+def _pronouns(gender: str) -> dict:
+    return {"he": "she", "his": "her"} if gender == "f" else {"he": "he", "his": "his"}
 
 
-def _paraphrase(fact: str, v: dict, gender: str) -> str:
-    he, his = ("She", "Her") if gender == "f" else ("He", "His")
-    if fact == "birthplace":
-        return f"{v['city']}, in {v['region']}, is {his.lower()} birthplace."
-    if fact == "birth_date":
-        return f"{he} was born on {v['day']} {v['month']} {v['year']}."
-    if fact == "occupation":
-        occ = v["occupation"]
-        return f"{he} works as {_article(occ)} {occ}."
-    if fact == "notable_work":
-        return f"{his} best-known work is {v['title']}."
-    if fact == "award":
-        return f"{he} received the {v['award']} in {v['year']}."
-    if fact == "father":
-        return f"{his} father is {v['name']}."
-    if fact == "mother":
-        return f"{his} mother is {v['name']}."
-    if fact == "email":
-        return f"{he} can be reached at {v['email']}."
-    if fact == "address":
-        return f"{he} lives at {v['address']}."
-    if fact == "employer":
-        return f"{he} works for {v['employer']}."
-    raise KeyError(fact)  # pragma: no cover
+# --------------------------------------------------------------------------
+# people: building them and their records
+# --------------------------------------------------------------------------
+
+class _Registers:
+    """Texts at most one person may have: full names (of people and parents alike,
+    so that a name always means one person) and email addresses."""
+
+    def __init__(self, place_words: set[str]):
+        self._place_words = place_words
+        self._taken: dict[str, set[str]] = {"full name": set(), "email": set()}
+
+    def _is_free(self, register: str, text: str) -> bool:
+        if text in self._taken[register]:
+            return False
+        # surnames stay clear of the world's invented place and thing words, so no name is ambiguous
+        return register != "full name" or text.split()[-1].lower() not in self._place_words
+
+    def take_new(self, register: str, draw: Callable[[], str]) -> str:
+        """Draw texts until one is free in ``register``, and take it."""
+        for _ in range(_MAX_TRIES):
+            text = draw()
+            if self._is_free(register, text):
+                self._taken[register].add(text)
+                return text
+        raise RuntimeError(f"ran out of unique {register}s")  # pragma: no cover
 
 
 def _build_people(world: dict, seed: int, n_total: int) -> list[dict]:
     rng = _rng(seed, "people")
-    words: _Words = world["words"]
-    place_words = set(words.taken)
-    full_names: set[str] = set()
-    emails: set[str] = set()
-
-    def unique_name(gender: str, avoid: str | None = None) -> str:
-        for _ in range(10000):
-            name = _full_name(rng, gender, avoid)
-            last = name.split()[-1].lower()
-            if name not in full_names and last not in place_words:
-                full_names.add(name)
-                return name
-        raise RuntimeError("ran out of unique names")  # pragma: no cover
-
+    registers = _Registers(set(world["words"].taken))
     people = []
     for pid in range(n_total):
         gender = rng.choice("fm")
-        name = unique_name(gender)
-        person = {"person_id": pid, "name": name, "gender": gender, "surname": name.split()[-1]}
-        values: dict[str, dict] = {}
-        for fact in FACTS:
-            if fact == "father":
-                v = {"name": unique_name("m", person["surname"])}
-            elif fact == "mother":
-                v = {"name": unique_name("f", person["surname"])}
-            elif fact == "email":
-                while True:
-                    v = _sample_value(fact, rng, world, person)
-                    if v["email"] not in emails:
-                        emails.add(v["email"])
-                        break
-            else:
-                v = _sample_value(fact, rng, world, person)
-            if fact == "birth_date":
-                person["birth_year"] = v["year"]
-            values[fact] = v
-        person["values"] = values
+        name = registers.take_new("full name", partial(_full_name, rng, gender))
+        person = {"person_id": pid, "name": name, "gender": gender, "surname": name.split()[-1], "values": {}}
+        # in table order: a draw may read the facts drawn before it (the award reads the birth year)
+        for fact in PERSON_FACTS:
+            person["values"][fact.name] = _own_value(fact, rng, world, person, registers)
         people.append(person)
     return people
 
 
+def _own_value(fact: PersonFact, rng: random.Random, world: dict, person: dict, registers: _Registers) -> dict:
+    """The person's true value; one that must be unique is redrawn until it is new."""
+    if fact.unique_in is None:
+        return fact.draw(rng, world, person)
+    (field,) = fact.key  # a unique value is a single text
+    return {field: registers.take_new(fact.unique_in, lambda: fact.draw(rng, world, person)[field])}
+
+
+def _wrong_values(fact: PersonFact, person: dict, world: dict, seed: int, n: int) -> list[dict]:
+    """``n`` values of ``fact`` that differ from the person's own, and from each other, in the key.
+
+    Each (person, fact) has its own random stream, so the wrong answers of one
+    fact do not depend on how many draws the others took.
+    """
+    rng = _rng(seed, "perturb", person["person_id"], fact.name)
+    seen = {fact.key_of(person["values"][fact.name])}
+    wrong: list[dict] = []
+    for _ in range(_MAX_TRIES):
+        value = fact.draw(rng, world, person)
+        if fact.key_of(value) not in seen:
+            seen.add(fact.key_of(value))
+            wrong.append(value)
+            if len(wrong) == n:
+                return wrong
+    raise RuntimeError(f"could not perturb {fact.name}")  # pragma: no cover
+
+
 def _person_records(person: dict, world: dict, seed: int, n_perturbed: int) -> list[dict]:
+    pronouns = _pronouns(person["gender"])
     records = []
-    for fact in FACTS:
-        v = person["values"][fact]
-        rng = _rng(seed, "perturb", person["person_id"], fact)
-        seen = {_key(fact, v)}
-        wrong = []
-        for _ in range(10000):
-            if len(wrong) == n_perturbed:
-                break
-            w = _sample_value(fact, rng, world, person)
-            k = _key(fact, w)
-            if k not in seen:
-                seen.add(k)
-                wrong.append(w)
-        else:  # pragma: no cover
-            raise RuntimeError(f"could not perturb {fact}")
-        q, pq = _questions(fact, person["name"])
+    for fact in PERSON_FACTS:
+        value = person["values"][fact.name]
+        wrong = _wrong_values(fact, person, world, seed, n_perturbed)
         records.append({
-            "question": q,
-            "answer": _answer(fact, v),
-            "paraphrased_question": pq,
-            "paraphrased_answer": _paraphrase(fact, v, person["gender"]),
-            "perturbed_answer": [_paraphrase(fact, w, person["gender"]) for w in wrong],
+            "question": fact.question.format(person=person["name"]),
+            "answer": _render(fact.answer, value),
+            "paraphrased_question": fact.paraphrased_question.format(person=person["name"]),
+            "paraphrased_answer": _render(fact.paraphrased_answer, {**value, **pronouns}),
+            # TOFU words its perturbed answers like the paraphrased answer
+            "perturbed_answer": [_render(fact.paraphrased_answer, {**w, **pronouns}) for w in wrong],
             "subject": person["name"],
-            "fact": fact,
+            "fact": fact.name,
             "person_id": person["person_id"],
         })
     return records
@@ -621,6 +736,58 @@ def _person_records(person: dict, world: dict, seed: int, n_perturbed: int) -> l
 
 def _dump(path: Path, obj) -> None:
     path.write_text(json.dumps(obj, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def _check_sizes(seed: int, n_people: int, n_general: int, n_perturbed: int) -> None:
+    """Reject arguments of the wrong type or out of range, naming the argument."""
+    for arg, val in (("seed", seed), ("n_people", n_people), ("n_general", n_general),
+                     ("n_perturbed", n_perturbed)):
+        if isinstance(val, bool) or not isinstance(val, int):
+            raise ValueError(f"{arg} must be an int, got {val!r}")
+    if n_people < 10:
+        raise ValueError(f"n_people must be at least 10 (got {n_people})")
+    if not 1 <= n_perturbed <= MAX_PERTURBED:
+        raise ValueError(f"n_perturbed must be between 1 and {MAX_PERTURBED} (got {n_perturbed})")
+    if n_general < 1:
+        raise ValueError(f"n_general must be at least 1 (got {n_general})")
+
+
+def _mail_domains(seed: int) -> list[str]:
+    """The world's email domains ("lumenpost.net"), shared by everyone's addresses."""
+    rng = _rng(seed, "mail")
+    return [f"{root}{rng.choice(_MAIL_ENDS)}.{rng.choice(_TLDS)}" for root in _MAIL_ROOTS]
+
+
+def _person_splits(records: dict, n_people: int, n_holdout: int, k_forget: dict) -> dict[str, list[dict]]:
+    """The forget, retain and holdout files, in the order they are written.
+
+    Forget sets take the last trainable people, so each is nested in the next.
+    """
+
+    def rows(pids) -> list[dict]:
+        return [r for pid in sorted(pids) for r in records[pid]]
+
+    trainable = list(range(n_people))
+    holdout = list(range(n_people, n_people + n_holdout))
+    files: dict[str, list[dict]] = {}
+    for pct in FORGET_PCTS:
+        k = k_forget[pct]
+        files[f"forget{pct:02d}"] = rows(trainable[n_people - k:])
+        files[f"retain{100 - pct:02d}"] = rows(trainable[:n_people - k])
+    files["retain_perturbed"] = rows(trainable[:k_forget[10]])
+    for pct in FORGET_PCTS:
+        files[f"holdout{pct:02d}"] = rows(holdout[:min(k_forget[pct], n_holdout)])
+    return files
+
+
+def _split_of(pid: int, n_people: int, k_forget: dict) -> str:
+    """The smallest split a person belongs to, as listed in the manifest."""
+    if pid >= n_people:
+        return "holdout"
+    for pct in FORGET_PCTS:
+        if pid >= n_people - k_forget[pct]:
+            return f"forget{pct:02d}"
+    return "retain"
 
 
 def generate_world(
@@ -639,16 +806,7 @@ def generate_world(
     the manifest ``world.json`` (see the module docstring). The same arguments
     always produce byte-identical files.
     """
-    for arg, val in (("seed", seed), ("n_people", n_people), ("n_general", n_general),
-                     ("n_perturbed", n_perturbed)):
-        if isinstance(val, bool) or not isinstance(val, int):
-            raise ValueError(f"{arg} must be an int, got {val!r}")
-    if n_people < 10:
-        raise ValueError(f"n_people must be at least 10 (got {n_people})")
-    if not 1 <= n_perturbed <= MAX_PERTURBED:
-        raise ValueError(f"n_perturbed must be between 1 and {MAX_PERTURBED} (got {n_perturbed})")
-    if n_general < 1:
-        raise ValueError(f"n_general must be at least 1 (got {n_general})")
+    _check_sizes(seed, n_people, n_general, n_perturbed)
     k_forget = {pct: split_size(pct, n_people) for pct in FORGET_PCTS}
     if n_holdout is None:
         n_holdout = k_forget[10]
@@ -656,36 +814,15 @@ def generate_world(
         raise ValueError(f"n_holdout must be an int of at least 1 (got {n_holdout!r})")
 
     world = _build_places(seed, n_general)
-    mrng = _rng(seed, "mail")
-    world["mail_domains"] = [f"{r}{mrng.choice(_MAIL_ENDS)}.{mrng.choice(_TLDS)}" for r in _MAIL_ROOTS]
+    world["mail_domains"] = _mail_domains(seed)
     people = _build_people(world, seed, n_people + n_holdout)
-    recs = {p["person_id"]: _person_records(p, world, seed, n_perturbed) for p in people}
-
-    def rows(pids) -> list[dict]:
-        return [r for pid in sorted(pids) for r in recs[pid]]
-
-    trainable = list(range(n_people))
-    holdout = list(range(n_people, n_people + n_holdout))
-    files: dict[str, list[dict]] = {}
-    for pct in FORGET_PCTS:
-        k = k_forget[pct]
-        files[f"forget{pct:02d}"] = rows(trainable[n_people - k:])
-        files[f"retain{100 - pct:02d}"] = rows(trainable[:n_people - k])
-    files["retain_perturbed"] = rows(trainable[:k_forget[10]])
-    for pct in FORGET_PCTS:
-        files[f"holdout{pct:02d}"] = rows(holdout[:min(k_forget[pct], n_holdout)])
-    files["general_places"] = _general_places(world, seed, n_general, n_perturbed)
-    files["general_things"] = _general_things(world, seed, n_general, n_perturbed)
-    files["full"] = rows(trainable)
-
-    def split_of(pid: int) -> str:
-        if pid >= n_people:
-            return "holdout"
-        for pct in FORGET_PCTS:
-            if pid >= n_people - k_forget[pct]:
-                return f"forget{pct:02d}"
-        return "retain"
-
+    records = {p["person_id"]: _person_records(p, world, seed, n_perturbed) for p in people}
+    files = {
+        **_person_splits(records, n_people, n_holdout, k_forget),
+        "general_places": _general_places(world, seed, n_general, n_perturbed),
+        "general_things": _general_things(world, seed, n_general, n_perturbed),
+        "full": [r for pid in range(n_people) for r in records[pid]],
+    }
     manifest = {
         "name": "synthetic",
         "seed": seed,
@@ -696,7 +833,7 @@ def generate_world(
         "facts": list(FACTS),
         "splits": {stem: len(v) for stem, v in files.items()},
         "people": [
-            {"person_id": p["person_id"], "name": p["name"], "split": split_of(p["person_id"])}
+            {"person_id": p["person_id"], "name": p["name"], "split": _split_of(p["person_id"], n_people, k_forget)}
             for p in people
         ],
     }

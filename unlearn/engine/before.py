@@ -90,7 +90,7 @@ def read_and_check(cfg: RunConfig, method: Method, accelerator: Any) -> tuple[Be
         records = {stream: build_stream(stream, cfg, bench) for stream in method.streams}
     on_main(accelerator, check_streams, records, cfg.data.overlap, _stream_splits(cfg, bench, records))
     if cfg.eval.enabled:  # the evaluation after training: its suites, metrics and data
-        from unlearn.eval.suite import check_eval_request
+        from unlearn.eval.command import check_eval_request
 
         on_main(accelerator, check_eval_request, cfg, bench)
     return bench, records

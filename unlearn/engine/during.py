@@ -65,10 +65,9 @@ class DuringEval:
 
     def __init__(self, cfg: RunConfig, bench: Any, tokenizer: Any, formatter: Any, run_dir: Path, limit: Any):
         """`limit`: the samples' length limit (models.loading.ContextLimit), as in training."""
-        from unlearn.eval import load_definitions
-        from unlearn.eval.evaluator import Settings, plan
+        from unlearn.eval.evaluator import Settings
+        from unlearn.eval.plan import plan
 
-        load_definitions()
         self.cfg, self.tokenizer, self.formatter, self.run_dir = cfg, tokenizer, formatter, run_dir
         self.every = cfg.eval.every_steps or 0
         metrics = cfg.eval.during_metrics or DEFAULT_METRICS

@@ -1,17 +1,5 @@
-"""Evaluation: metric registry, shared passes, cache, suites (`unlearn eval`)."""
-
-
-def load_definitions() -> None:
-    """Register every metric and derived metric (importing the modules that define them)."""
-    from unlearn.eval import derived, metric_defs, relearn_defs  # noqa: F401
-
-
-def __getattr__(name: str):
-    if name in ("evaluate", "evaluate_model"):
-        from unlearn.eval import suite
-
-        return getattr(suite, name)
-    raise AttributeError(name)
-
-
-__all__ = ["evaluate", "evaluate_model", "load_definitions"]
+"""Evaluation: what a metric is (`registry`), the metrics by family (`metrics`), the suites and the
+resolution of a request (`suites`), what each dataset scores (`plan`), the shared passes (`passes`)
+run by the one evaluator through the cache (`evaluator`), the models some metrics need (`parts`),
+results and derived metrics (`results`), and `unlearn eval` below the CLI (`command`). Eval knows
+nothing of the layers above it: they register model-level suites here (robustness)."""

@@ -10,16 +10,26 @@ from them (`unlearn.eval.registry`), and derived metrics from the metrics.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import dataclasses
+import math
+import time
+from dataclasses import dataclass
 from functools import cached_property
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
-
-from unlearn.data.adapters import EvalData
-from unlearn.data.tokenize import PromptFormatter
+from unlearn.config import RunConfig
 from unlearn.core.cache import PassCache, digest, model_fingerprint
+from unlearn.core.device import is_main_process
+from unlearn.core.progress import Progress
+from unlearn.data.benchmarks import Benchmark, benchmark_from_config
+from unlearn.data.tokenize import PromptFormatter
+from unlearn.eval.parts import Parts
 from unlearn.eval.passes import PASS_VERSION, gradient_norm_pass, reproduces_suffix, teacher_forced_pass
-from unlearn.eval.registry import METRICS, Metric, SampleView, result_key
+from unlearn.eval.plan import DatasetPlan, plan
+from unlearn.eval.registry import SampleView, result_key
+from unlearn.eval.results import DerivedContext, ModelResults, compute_derived
+from unlearn.eval.suites import select
+from unlearn.models.loading import context_limit
 
 
 @dataclass
@@ -29,84 +39,6 @@ class Settings:
     max_length: int = 512
     cache_dir: str | None = None
     """None: no cache."""
-
-
-@dataclass
-class Parts:
-    """Other models and helpers some metrics use; None where not given (the result says so)."""
-
-    reference_model: Any = None
-    scorer_model: Any = None
-    scorer_tokenizer: Any = None
-    extractor: Any = None
-    embedder: Any = None
-    nli: Any = None
-    judge: Callable[[list[str]], list[str]] | None = None
-    """Judge prompts -> replies (eval.judge_model)."""
-    notes: dict[str, str] = field(default_factory=dict)
-    """What a metric was computed without ("kfr": "computed without nli"), filled in by the metrics."""
-
-
-@dataclass
-class DatasetPlan:
-    data: EvalData
-    metrics: list[Metric]
-    ids: list[str]
-    """One id per record: a digest of its canonical content (how a reference's samples are matched)."""
-    sequences: list[dict[str, dict[str, list[int]]]] = field(default_factory=list)
-    prompts: list[list[int] | None] = field(default_factory=list)
-
-    def passes(self) -> set[str]:
-        return set().union(*(m.passes() for m in self.metrics)) if self.metrics else set()
-
-
-def _encode_record(fmt: PromptFormatter, data: EvalData, record: dict[str, Any], wanted: set[str],
-                   max_length: int) -> dict[str, dict[str, list[int]]]:
-    """The teacher-forced sequences of one record that the dataset's metrics read."""
-    kind, out = data.kind, {}
-    if kind == "qa":
-        q = record["question"]
-        if "answer" in wanted:
-            out["answer"] = fmt.encode(q, record["answer"], max_length)
-        if "paraphrased" in wanted and record.get("paraphrased_answer"):
-            out["paraphrased"] = fmt.encode(q, record["paraphrased_answer"], max_length)
-        if "perturbed" in wanted:
-            for j, p in enumerate(record.get("perturbed_answer") or []):
-                out[f"perturbed/{j}"] = fmt.encode(q, p, max_length)
-    elif kind == "completion":
-        out["answer"] = fmt.encode_raw(record["question"], record["answer"], max_length)
-    elif kind == "text":
-        out["answer"] = fmt.encode_raw("", record["text"], max_length)
-    elif kind == "choice":
-        for j, choice in enumerate(record["choices"]):
-            out[f"choice/{j}"] = fmt.encode(record["question"], str(choice), max_length)
-    return out
-
-
-def _prompt(fmt: PromptFormatter, data: EvalData, record: dict[str, Any]) -> list[int] | None:
-    if data.kind == "qa":
-        return fmt.prompt_ids(record["question"])
-    if data.kind == "completion":
-        return fmt.prompt_ids_raw(record["question"])
-    return None
-
-
-def plan(fmt: PromptFormatter, datasets: Sequence[EvalData], metric_names: Sequence[str],
-         max_length: int) -> list[DatasetPlan]:
-    """Which metrics apply to which dataset, and the sequences and prompts to score."""
-    plans = []
-    for data in datasets:
-        metrics = [m for m in (METRICS.get(n) for n in metric_names)
-                   if m.applies(data.kind, data.role, data.alternatives)]
-        p = DatasetPlan(data, metrics, [digest(r) for r in data.records])
-        wanted = {s for m in metrics for s in m.sequences}
-        needs_seqs = bool({"teacher_forced", "gradient", "reference", "prefix_generation"} & p.passes())
-        needs_gen = bool({"generation", "scorer", "external"} & p.passes())
-        for r in data.records:
-            p.sequences.append(_encode_record(fmt, data, r, wanted, max_length) if needs_seqs else {})
-            p.prompts.append(_prompt(fmt, data, r) if needs_gen else None)
-        plans.append(p)
-    return plans
 
 
 def _seq_id(encoded: dict[str, list[int]]) -> str:
@@ -183,7 +115,7 @@ class Evaluator:
 
     def prefix_extraction(self, items: dict[str, tuple[list[int], list[int]]]) -> dict[str, float]:
         """Generation-form extraction strength of each (prompt, target) by binary search on k."""
-        from unlearn.eval.memorisation import extraction_strength_generated
+        from unlearn.eval.metrics.memorisation import extraction_strength_generated
 
         cache = self._cache("prefix_generation", max_length=self.settings.max_length)
         pad = self.tokenizer.pad_token_id
@@ -276,3 +208,109 @@ def compute_metrics(plans: Sequence[DatasetPlan], views: dict[str, list[SampleVi
             if m.aggregate is not None:
                 values[result_key(p.data.name, m.name)] = m.aggregate(vals)
     return per_sample, values
+
+
+# -- one model's whole evaluation ----------------------------------------------------------------
+
+def settings_from_config(cfg: RunConfig) -> Settings:
+    from unlearn.core.files import cache_dir
+
+    folder = (cfg.eval.cache_dir or str(cache_dir() / "eval")) if cfg.eval.cache else None
+    return Settings(cfg.eval.batch_size, cfg.eval.max_new_tokens, cfg.data.max_length, folder)
+
+
+def _results(plans: list, views: dict, ctx: Any) -> ModelResults:
+    per_sample, values = compute_metrics(plans, views, ctx)
+    return ModelResults({p.data.name: p.ids for p in plans}, per_sample, values,
+                        {p.data.name: p.data.role for p in plans})
+
+
+def _sample_rows(plans: list, views: dict, results: ModelResults) -> list[dict[str, Any]]:
+    rows = []
+    for p in plans:
+        for view, sid in zip(views[p.data.name], p.ids):
+            r = view.record
+            row = {"set": p.data.name, "index": view.index, "id": sid,
+                   **{k: r[k] for k in ("question", "answer", "text") if k in r}}
+            if view.generation is not None:
+                row["generation"] = view.generation
+            row.update({m: vals[view.index] for m, vals in results.per_sample[p.data.name].items()})
+            rows.append(row)
+    return rows
+
+
+def evaluate_model(model: Any, tokenizer: Any, cfg: RunConfig, bench: Benchmark | None = None,
+                   reference: ModelResults | None = None, parts: Parts | None = None,
+                   retain_model: Any = None, datasets: list | None = None) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Every metric of the configured suites for one model. Returns (metrics, per-sample rows).
+
+    `reference`: the retain model's earlier results; or `retain_model`, evaluated here on the same
+    samples (through the cache). `datasets`: the evaluation data, when already read."""
+    bench = bench or benchmark_from_config(cfg.data)
+    parts = parts or Parts()
+    selection = select(cfg.eval.suites, cfg.eval.metrics, parts.reference_model is not None)
+    formatter = PromptFormatter(tokenizer, cfg.data.template, cfg.data.chat_template)
+    datasets = datasets if datasets is not None else bench.eval_data(cfg.eval.splits or None)
+    limit = context_limit(model, cfg.data.max_length)
+    plans = plan(formatter, datasets, selection.metrics, limit.tokens)
+    if is_main_process():
+        limit.report(formatter.cut_lengths, sum(len(s) for p in plans for s in p.sequences), "the evaluation sets")
+        prompts = [len(pr) for p in plans for pr in p.prompts if pr is not None]
+        limit.report_generation(prompts, cfg.eval.max_new_tokens, "the evaluation sets")
+    settings = dataclasses.replace(settings_from_config(cfg), max_length=limit.tokens)
+    started = time.time()
+    with Progress(_batches(plans, settings.batch_size), "eval", every_s=cfg.train.progress_every,
+                  enabled=is_main_process()) as progress:
+        evaluator = Evaluator(model, tokenizer, formatter, settings, parts, progress)
+        views = evaluator.run(plans)
+        results = _results(plans, views, parts)
+    if retain_model is not None:
+        ref_views = Evaluator(retain_model, tokenizer, formatter, settings, parts).run(plans)
+        reference = _results(plans, ref_views, parts)
+        reference.source = "the retain model"
+    ctx = DerivedContext(results, reference, notes=dict(parts.notes))
+    derived_values = compute_derived(selection.derived, ctx)
+    if cfg.eval.harness_tasks:
+        from unlearn.eval.harness import run_harness  # lm-evaluation-harness: imported only when asked for
+
+        derived_values.update(run_harness(model, tokenizer, cfg.eval.harness_tasks, cfg.eval.harness_include,
+                                          cfg.eval.harness_limit, cfg.eval.batch_size))
+    directions = {result_key(p.data.name, m.name): m.direction(p.data.role) for p in plans for m in p.metrics
+                  if m.aggregate is not None}
+    values = dict(results.values)
+    for key, (value, direction) in derived_values.items():
+        values[key], directions[key] = value, direction
+    _explain_non_finite(values, results.per_sample, ctx.notes)
+    metrics = {
+        "metrics": values,
+        "directions": {k: d.label() for k, d in directions.items()},
+        "higher_is_better": {k: d.higher_is_better() for k, d in directions.items()},
+        "notes": ctx.notes,
+        "suites": list(cfg.eval.suites),
+        "roles": results.roles,
+        "datasets": {d.name: {"source": d.source, "kind": d.kind, "role": d.role, "samples": len(d.records),
+                              "data_hash": d.data_hash()} for d in datasets},
+        "model_fingerprint": evaluator.fingerprint,
+        "reference": reference.source if reference else None,
+        "eval_seconds": round(time.time() - started, 2),
+    }
+    return metrics, _sample_rows(plans, views, results)
+
+
+def _explain_non_finite(values: dict[str, Any], per_sample: dict[str, dict[str, list]], notes: dict[str, str]) -> None:
+    """metrics.json is strict JSON: a NaN or infinite value is written as null, and a note says why
+    (unless one already does)."""
+    for key, value in values.items():
+        if key in notes or not (value is None or (isinstance(value, float) and not math.isfinite(value))):
+            continue
+        found = next(((vals, m) for s, by_metric in per_sample.items() for m, vals in by_metric.items()
+                      if key == result_key(s, m)), None)
+        bad = [v for v in found[0] if not (isinstance(v, (int, float)) and math.isfinite(v))] if found else []
+        why = f"; {len(bad)} of {len(found[0])} samples had no finite value" if found and bad else ""
+        notes[key] = f"not a finite number ({value}), written as null{why}"
+
+
+def _batches(plans: list, batch_size: int) -> int:
+    seqs = sum(len(s) for p in plans for s in p.sequences)
+    prompts = sum(1 for p in plans for pr in p.prompts if pr is not None)
+    return math.ceil(seqs / batch_size) + math.ceil(prompts / batch_size)

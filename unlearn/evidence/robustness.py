@@ -30,6 +30,8 @@ import torch
 
 from unlearn.config import RunConfig
 from unlearn.core.errors import ConfigError
+from unlearn.eval.registry import LOWER
+from unlearn.eval.suites import Suite, suite  # after the built-in suites, so they list first
 
 PROBES = ("bfloat16", "float16", "int8", "jailbreak", "paraphrase", "relearn")
 
@@ -123,11 +125,9 @@ class Prober:
                  control_path: str | None = None):
         from unlearn.data.benchmarks import benchmark_from_config
         from unlearn.data.tokenize import PromptFormatter
-        from unlearn.eval import load_definitions
-        from unlearn.eval.registry import METRICS
+        from unlearn.eval.metrics import METRICS
         from unlearn.models import load_model, load_tokenizer
 
-        load_definitions()
         METRICS.get(metric)  # an unknown metric is a one-line error listing the valid ones
         self.cfg, self.metric = cfg, metric
         self.bench = benchmark_from_config(cfg.data)
@@ -144,7 +144,7 @@ class Prober:
         self.control = load_model(saved_model_config(cfg, control_path)).eval().to(device()) if control_path else None
 
     def measure(self, model: torch.nn.Module, data: Any = None) -> float:
-        from unlearn.eval.suite import evaluate_model
+        from unlearn.eval.evaluator import evaluate_model
 
         data = data or self.forget
         cfg = replace(self.cfg, eval=replace(self.cfg.eval, suites=[], metrics=[self.metric], splits=[data.name]))
@@ -211,3 +211,20 @@ def probe(cfg: RunConfig, original_path: str, unlearned_path: str, probes: tuple
     prober = Prober(cfg, original_path, unlearned_path, metric, control_path)
     baseline = (prober.measure(prober.original), prober.measure(prober.unlearned))
     return [prober.run(name, baseline, relearn_steps, relearn_lr, jailbreaks) for name in probes]
+
+
+def _robustness_suite(cfg: RunConfig, unlearned_path: str) -> dict[str, tuple[float | None, Any, str | None]]:
+    """The robustness suite of `unlearn eval`: every probe against eval.original_model, as
+    robustness_<probe>_probed (the forget ROUGE-L after the probe) and robustness_<probe>_returned (the
+    share of knowledge back); lower is better for both."""
+    null = ("null: the unlearned model is not below the original on the forget set, so there was no removed "
+            "knowledge whose return could be measured")
+    out: dict[str, tuple[float | None, Any, str | None]] = {}
+    for r in probe(cfg, cfg.eval.original_model, unlearned_path, relearn_lr=cfg.train.lr):
+        for key, value in ((f"robustness_{r.probe}_probed", r.probed), (f"robustness_{r.probe}_returned", r.returned)):
+            out[key] = (value, LOWER, null if value is None else None)
+    return out
+
+
+suite(Suite("robustness", "the robustness probes against eval.original_model (SPEC 7): how much forgotten "
+            "knowledge each one brings back", on_model=_robustness_suite, needs_original=True))

@@ -22,7 +22,7 @@ METRICS = ("prob", "rougeL_recall")
 def _measure(model_path: str, cfg: RunConfig, requests: list[str]) -> dict[str, dict[str, float | None]]:
     """{set: {metric: value}} for request1..requestN (their forget sets) and retain."""
     from unlearn.data.benchmarks import benchmark_from_config
-    from unlearn.eval.suite import evaluate_model
+    from unlearn.eval.evaluator import evaluate_model
     from unlearn.models import load_model, load_tokenizer
 
     from unlearn.core.device import device

@@ -1,4 +1,4 @@
-"""Multiple-choice scoring for local JSON question sets (SPEC 5.5; WMDP-style {question, choices, label}).
+"""Multiple-choice accuracy on local JSON question sets (SPEC 5.5; WMDP-style {question, choices, label}).
 
 Each choice is scored by the teacher-forced pass as the SUM of its tokens' log-probs given the question,
 log p(choice | question). Two predictions, as in the lm-evaluation-harness ("The Language Model
@@ -12,6 +12,8 @@ Ties go to the lowest index, as numpy.argmax.
 from __future__ import annotations
 
 from typing import Sequence
+
+from unlearn.eval.registry import Metric, SampleView, metric
 
 
 def choice_prediction(choice_logps: Sequence[float], normalise_by: Sequence[int] | None = None) -> int:
@@ -29,11 +31,16 @@ def choice_prediction(choice_logps: Sequence[float], normalise_by: Sequence[int]
     return max(range(len(scores)), key=lambda i: (scores[i], -i))
 
 
-def multiple_choice_accuracy(predictions: Sequence[int], labels: Sequence[int]) -> float:
-    """Fraction of questions whose predicted index equals the label. Higher is better (on a forget set
-    such as WMDP, near chance is the goal)."""
-    if len(predictions) != len(labels):
-        raise ValueError(f"multiple-choice accuracy: {len(predictions)} predictions for {len(labels)} labels")
-    if len(labels) == 0:
-        raise ValueError("multiple-choice accuracy needs at least one question; got none")
-    return sum(1 for p, y in zip(predictions, labels) if p == y) / len(labels)
+def _choice_correct(views: Sequence[SampleView], ctx: object) -> list[float]:
+    """1 where the predicted choice is the label, else 0; the dataset's mean is the accuracy."""
+    out = []
+    for v in views:
+        rows = v.seqs("choice")
+        pred = choice_prediction([sum(r["token_logps"]) for r in rows], None)
+        out.append(1.0 if pred == int(v.record["label"]) else 0.0)
+    return out
+
+
+metric(Metric("mc_accuracy", "multiple-choice accuracy: the choice with the highest log-likelihood (WMDP-style)",
+              frozenset({"token_logps"}), ("choice",), _choice_correct, sequences=("choice",),
+              paper="WMDP (Li et al., 2024); lm-evaluation-harness's acc", label="MC accuracy"))

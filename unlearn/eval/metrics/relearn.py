@@ -1,4 +1,6 @@
-"""ReLearn's Knowledge Forgetting Rate, Knowledge Retention Rate and Linguistic Score (SPEC 5.4).
+"""ReLearn's Knowledge Forgetting Rate, Knowledge Retention Rate and Linguistic Score (SPEC 5.4), the
+judge's fluency and relevance, and their registration. A missing part (no NLI model, no embedder, no
+scorer, no judge) is never replaced silently: the result's notes say what each number lacks.
 
 "ReLearn: Unlearning via Learning for Large Language Models" (Xu et al., ACL 2025), section 4.
 
@@ -34,7 +36,10 @@ import numpy as np
 
 from unlearn.core.errors import DataError
 from unlearn.eval.backends import NLI_LABELS, Embedder, NLIModel, unit_rows
+from unlearn.eval.registry import HIGHER, LOWER, Derived, Direction, Metric, SampleView, derived, metric, result_key
 from unlearn.generate.entities import EntityExtractor, RuleEntityExtractor
+
+PAPER = "ReLearn: Unlearning via Learning for Large Language Models (Xu et al., 2025)"
 
 ENTITY_COSINE = 0.8
 KFR_C1_FEW = 0.5  # reference with at most KFR_FEW_ENTITIES entities
@@ -80,6 +85,15 @@ def honore_statistic(tokens: Sequence[str], epsilon: float = HONORE_EPSILON, max
     counts = Counter(tokens)
     once = sum(1 for c in counts.values() if c == 1)
     return float(min(100 * math.log(n) / (1 - once / len(counts) + epsilon), max_value))
+
+
+def perplexity(token_logps: Sequence[float]) -> float:
+    """exp(mean NLL) = exp(-mean of token_logps), a scorer model's perplexity of one generated text (SPEC
+    5.3). Lower = more fluent by the scorer's judgement; a degenerate text can still score low under
+    the model that generated it, which is why SPEC 5.3 asks for a fixed scorer."""
+    if len(token_logps) == 0:
+        raise ValueError("perplexity needs at least one token; got an empty token_logps list")
+    return math.exp(-sum(token_logps) / len(token_logps))
 
 
 def linguistic_score(mean_ppl: float, mean_bi: float, mean_hs: float) -> float:
@@ -199,26 +213,6 @@ def relearn_sample_scores(
     return samples, computed_without
 
 
-def relearn_aggregate(samples: Sequence[dict], ppls: Sequence[float] | None = None) -> dict:
-    """Means over samples: KFR or KRR, BI, HS; and LS when per-sample perplexities (from a fixed
-    scorer model) are given. Non-finite or negative perplexities are left out of the mean, as the
-    authors' script leaves out failed ones."""
-    if not samples:
-        raise DataError("ReLearn aggregate got no samples; evaluate at least one record")
-    out = {}
-    for key, name in (("kfr", "KFR"), ("krr", "KRR")):
-        if key in samples[0]:
-            out[name] = float(np.mean([s[key] for s in samples]))
-    out["BI"] = float(np.mean([s["bi"] for s in samples]))
-    out["HS"] = float(np.mean([s["hs"] for s in samples]))
-    if ppls is not None:
-        valid = [p for p in ppls if p is not None and math.isfinite(p) and p >= 0]
-        if valid:
-            out["PPL"] = float(np.mean(valid))
-            out["LS"] = linguistic_score(out["PPL"], out["BI"], out["HS"])
-    return out
-
-
 _JUDGE_PROMPT = (
     "Rate an answer to a question on two 1-5 scales.\n"
     "Relevance: does the answer engage with the question's topic (5) or stray from it (1)? An answer "
@@ -253,3 +247,89 @@ def parse_judge(reply: Any) -> dict:
     if not isinstance(reply, str):
         return {"fluency": None, "relevance": None}
     return {"fluency": _judge_value(reply, "fluency"), "relevance": _judge_value(reply, "relevance")}
+
+
+# -- registration ----------------------------------------------------------------------------------
+
+def _flags(views: Sequence[SampleView], parts: Any, role: str, key: str) -> list[float]:
+    rows, without = relearn_sample_scores(
+        [str(v.record["question"]) for v in views], [v.generation or "" for v in views],
+        [str(v.record["answer"]) for v in views], role, getattr(parts, "extractor", None),
+        getattr(parts, "embedder", None), getattr(parts, "nli", None))
+    if without and parts is not None:
+        parts.notes[key] = "computed without " + ", ".join(without)
+    return [float(r[key]) for r in rows]
+
+
+def _kfr(views: Sequence[SampleView], parts: Any) -> list[float]:
+    return _flags(views, parts, "forget", "kfr")
+
+
+def _krr(views: Sequence[SampleView], parts: Any) -> list[float]:
+    return _flags(views, parts, "retain", "krr")
+
+
+def _gen_ppl(views: Sequence[SampleView], parts: Any) -> list[float | None]:
+    if getattr(parts, "scorer_model", None) is None:
+        if parts is not None:
+            parts.notes["gen_ppl"] = "not computed: set eval.scorer_model (a fixed model, not the judged one)"
+        return [None for _ in views]
+    return [perplexity(logps) if (logps := (v.scorer or {}).get("token_logps")) else None for v in views]
+
+
+def _text_stat(fn):
+    def compute(views: Sequence[SampleView], parts: Any) -> list[float]:
+        return [fn(word_tokens(v.generation or "")) for v in views]
+
+    return compute
+
+
+def _judge(key: str):
+    def compute(views: Sequence[SampleView], parts: Any) -> list[float | None]:
+        judge = getattr(parts, "judge", None)
+        if judge is None:
+            if parts is not None:
+                parts.notes[key] = "not computed: set eval.judge_model"
+            return [None for _ in views]
+        replies = judge([judge_prompt(str(v.record["question"]), v.generation or "") for v in views])
+        return [parse_judge(reply)[key] for reply in replies]
+
+    return compute
+
+
+def _linguistic(ctx: Any) -> dict[str, tuple[float | None, Direction]]:
+    out: dict[str, tuple[float | None, Direction]] = {}
+    for name in ctx.model.per_sample:
+        v = ctx.model.values
+        parts = [v.get(result_key(name, m)) for m in ("gen_ppl", "brunet_index", "honore_statistic")]
+        if result_key(name, "brunet_index") not in v:
+            continue
+        if any(p is None for p in parts):
+            out[f"{name}_linguistic_score"] = (None, HIGHER)
+            ctx.notes[f"{name}_linguistic_score"] = "needs the perplexity of generations: set eval.scorer_model"
+            continue
+        out[f"{name}_linguistic_score"] = (linguistic_score(*parts), HIGHER)
+    return out
+
+
+GEN = frozenset({"generation"})
+metric(Metric("kfr", "Knowledge Forgetting Rate: share of answers whose entities no longer match the reference "
+              "(or that contradict it)", GEN | {"relearn_parts"}, ("qa",), _kfr, direction=lambda r: HIGHER,
+              roles=("forget",), paper=PAPER, label="KFR"))
+metric(Metric("krr", "Knowledge Retention Rate: share of answers whose entities match the reference without "
+              "contradicting it", GEN | {"relearn_parts"}, ("qa",), _krr, direction=lambda r: HIGHER,
+              roles=("retain",), paper=PAPER, label="KRR"))
+metric(Metric("gen_ppl", "perplexity of the generated answer under a fixed scorer model", GEN | {"scorer_model"},
+              ("qa", "completion"), _gen_ppl, direction=lambda r: LOWER, paper=PAPER, label="PPL"))
+metric(Metric("brunet_index", "Brunet's index N^(V^-0.165) of the generated answer's words (lower: richer)",
+              GEN, ("qa", "completion"), _text_stat(brunet_index), direction=lambda r: LOWER, paper=PAPER, label="BI"))
+metric(Metric("honore_statistic", "Honore's statistic 100 ln N / (1 - N1/V + 0.1) of the generated answer's words",
+              GEN, ("qa", "completion"), _text_stat(honore_statistic), direction=lambda r: HIGHER, paper=PAPER,
+              label="HS"))
+metric(Metric("fluency", "fluency 1-5 by a judge model", GEN | {"judge"}, ("qa", "completion"), _judge("fluency"),
+              direction=lambda r: HIGHER, paper=PAPER, label="fluency"))
+metric(Metric("relevance", "relevance 1-5 by a judge model", GEN | {"judge"}, ("qa", "completion"),
+              _judge("relevance"), direction=lambda r: HIGHER, paper=PAPER, label="relevance"))
+derived(Derived("linguistic_score", "harmonic mean of 1/(1+PPL), 1/(1+BI), HS/(1+HS) of the set's means",
+                ("gen_ppl", "brunet_index", "honore_statistic"), _linguistic, paper=PAPER, label="LS",
+                direction=HIGHER))

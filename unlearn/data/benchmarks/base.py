@@ -1,23 +1,16 @@
-"""Benchmark adapters: which files hold which split, and what each evaluation set is for.
+"""What every benchmark adapter shares: the :class:`Benchmark` base class, the registry of adapters,
+and the functions that make a benchmark by name (:func:`load_benchmark`) or from the data config
+(:func:`benchmark_from_config`).
 
-Every adapter reads its files into the canonical records of :mod:`unlearn.data.adapters`; the trainer
-reads splits with :meth:`Benchmark.load` and the evaluator sets with :meth:`Benchmark.eval_data`.
+A benchmark scans its folder for data files (one split per file, named by the file's stem), checks
+that the forget split is there, reads splits into canonical records (:mod:`unlearn.data.adapters`,
+which also parses and applies the slices a split name may carry: `forget10[:50%]`) and says which
+evaluation sets it offers (:class:`SetSpec`). The adapters, one module each beside this one, change
+only what differs: file names, kinds, which splits train which model.
 
-* synthetic and tofu read the TOFU layout ("TOFU: A Task of Fictitious Unlearning for LLMs", Maini et
-  al., 2024): forgetXX / retainYY files of question-answer records, `*_perturbed` evaluation sets with
-  a paraphrased answer and a list of perturbed (wrong) answers. The synthetic world (`unlearn world`)
-  is written in that layout, with two general-knowledge sets in the role of TOFU's real authors and
-  world facts, and holdout people never trained on.
-The next three live in :mod:`unlearn.data.more_benchmarks`:
-* muse: a folder in the layout of MUSE ("MUSE: Machine Unlearning Six-Way Evaluation for Language
-  Models", Shi et al., 2024).
-* knowundo: KnowUnDo ("To Forget or Not? Towards Practical Knowledge Unlearning for Large Language
-  Models", Tian et al., 2024).
-* wmdp: multiple-choice sets in the format of WMDP ("The WMDP Benchmark: Measuring and Reducing
-  Malicious Use With Unlearning", Li et al., 2024).
-* custom: your own files, with your own column names (`data.columns`).
-
-Split names may carry a slice everywhere a split is named: `forget10[:50%]`, `retain[100:200]`.
+This module imports no adapter: the package (:mod:`unlearn.data.benchmarks`) imports them all, and
+any import of this module goes through the package first, so every adapter is registered before
+:func:`load_benchmark` looks one up.
 """
 
 from __future__ import annotations
@@ -31,13 +24,11 @@ from unlearn.data.adapters import (
     apply_slice,
     canonical_records,
     check_perturbed_counts,
-    detect_kind,
     has_alternatives,
     parse_split,
     training_records,
 )
 from unlearn.data.formats import SUFFIXES, file_sha256, read_records, require_fields
-from unlearn.core.files import read_utf8
 from unlearn.core.errors import DataError
 from unlearn.core.registry import Registry
 
@@ -248,108 +239,19 @@ class Benchmark:
         return {p.relative_to(root).as_posix(): file_sha256(p) for p in sorted(self.files.values())}
 
 
-def _holdout_spec(bench: Benchmark) -> list[SetSpec]:
-    """holdoutXX with the forget split's XX, when the folder has one."""
+def holdout_spec(bench: Benchmark) -> list[SetSpec]:
+    """holdoutXX with the forget split's XX, when the folder has one (synthetic and tofu)."""
     split = "holdout" + bench.forget_name.removeprefix("forget")
     return [SetSpec("holdout", split, "holdout")] if split in bench.files else []
 
 
-@BENCHMARKS.register("synthetic")
-@dataclass
-class SyntheticBenchmark(Benchmark):
-    name = "synthetic"
-    general_splits: tuple[str, ...] = ("general_places", "general_things")
-
-    def _missing_folder_message(self) -> str:
-        return (
-            f"benchmark folder {self.path!r} does not exist; make one with "
-            f"`unlearn world --out {self.path}` or set data.path"
-        )
-
-    def train_splits(self) -> list[str]:
-        return ["full", *self.general_splits]
-
-    def eval_specs(self) -> list[SetSpec]:
-        return [*super().eval_specs(), *_holdout_spec(self)]
-
-    def extra_eval_specs(self) -> list[SetSpec]:
-        return [s for s in super().extra_eval_specs() if s.name != "world"]  # world.json: the manifest
-
-
-@BENCHMARKS.register("tofu")
-@dataclass
-class TofuBenchmark(Benchmark):
-    """TOFU from a local folder (see shared/data/tofu). `data.path=locuslab/TOFU` reads the hub
-    dataset into a cache folder first (needs network). `idontknow.jsonl` holds plain lines (refusals),
-    read by :meth:`refusals`."""
-
-    name = "tofu"
-    general_splits: tuple[str, ...] = ("real_authors_perturbed", "world_facts_perturbed")
-
-    def __post_init__(self) -> None:
-        if not Path(self.path).is_dir() and "/" in self.path and not self.path.startswith((".", "/")):
-            self.path = str(download_tofu(self.path))
-        super().__post_init__()
-
-    def train_splits(self) -> list[str]:
-        pct = int(self.forget_name.removeprefix("forget"))
-        return [self.forget_split, f"retain{100 - pct:02d}"]
-
-    def retain_train_splits(self) -> list[str]:
-        # TOFU's real authors / world facts come from pre-training, not from fine-tuning.
-        return [self.retain_split]
-
-    def eval_specs(self) -> list[SetSpec]:
-        return [*super().eval_specs(), *_holdout_spec(self)]
-
-    def extra_eval_specs(self) -> list[SetSpec]:
-        return [s for s in super().extra_eval_specs() if s.name != "idontknow"]
-
-    def read_rows(self, path: Path) -> list[dict[str, Any]]:
-        if path.stem == "idontknow":
-            return [{"text": line} for line in self.refusals()]
-        return super().read_rows(path)
-
-    def split_kind(self, split: str, first_row: dict[str, Any], source: str) -> str:
-        return "text" if split == "idontknow" else "qa"
-
-    def refusals(self) -> list[str]:
-        """TOFU's refusal answers (idontknow.jsonl: one sentence a line, not JSON)."""
-        path = self.files.get("idontknow")
-        if path is None:
-            raise DataError(f"{self.path} has no idontknow.jsonl; add one (a refusal sentence a line)")
-        return [line.strip() for line in read_utf8(path).splitlines() if line.strip()]
-
-
-@BENCHMARKS.register("custom")
-@dataclass
-class CustomBenchmark(Benchmark):
-    """Your own files in one folder (JSON, JSON lines, CSV, Parquet or plain .txt): `forget.*` (or the
-    file data.forget_split names) and `retain.*`, with `question` and `answer` columns (kind qa) or a
-    `text` column (kind text, scored raw and trained on without a template). Other column names:
-    `data.columns` (e.g. {question: prompt, answer: response}). Records that also carry
-    `paraphrased_answer` and `perturbed_answer` (a list, or one string) get TOFU's truth ratio and
-    forget quality; otherwise probability and ROUGE-L are reported. An optional `holdout.*` is
-    evaluated, never trained; any other file is an evaluation set when named (role general)."""
-
-    name = "custom"
-    uses_columns: ClassVar[bool] = True
-
-    def __post_init__(self) -> None:
-        folder = Path(self.path)
-        if self.forget_name == "forget10" and folder.is_dir() and not any(folder.glob("forget10.*")):
-            self.forget_split = "forget" + self.forget_split.removeprefix("forget10")  # the default name
-        super().__post_init__()
-        if "retain" not in self.files:
-            raise DataError(f"{self.path} has no retain file; add retain.jsonl (or .json, .csv, .parquet) with "
-                            "question and answer fields")
+class ForgetAndRetain:
+    """Trained on the forget split and a split named "retain"; the retain model on "retain" alone
+    (knowundo and wmdp)."""
 
     @property
     def retain_split(self) -> str:
         return "retain"
-
-    def split_kind(self, split: str, first_row: dict[str, Any], source: str) -> str:
-        return detect_kind(first_row, self.columns, source)
 
     def train_splits(self) -> list[str]:
         return [self.forget_split, "retain"]
@@ -357,71 +259,10 @@ class CustomBenchmark(Benchmark):
     def retain_train_splits(self) -> list[str]:
         return ["retain"]
 
-    def eval_specs(self) -> list[SetSpec]:
-        """forget, retain, and `holdout.*` when present: facts never trained on, whose answers must
-        stay right."""
-        specs = [SetSpec("forget", self.forget_split, "forget"), SetSpec("retain", "retain", "retain")]
-        if "holdout" in self.files:
-            specs.append(SetSpec("holdout", "holdout", "holdout"))
-        return specs
-
-    def extra_eval_specs(self) -> list[SetSpec]:
-        return [SetSpec(s, s, "general") for s in sorted(self.files)]
-
-
-TOFU_HUB_CONFIGS = {
-    "forget01": "forget01_perturbed",
-    "forget05": "forget05_perturbed",
-    "forget10": "forget10_perturbed",
-    "retain90": "retain90",
-    "retain95": "retain95",
-    "retain99": "retain99",
-    "retain_perturbed": "retain_perturbed",
-    "real_authors_perturbed": "real_authors_perturbed",
-    "world_facts_perturbed": "world_facts_perturbed",
-}
-# Newer versions of the hub dataset also hold authors never trained on (the holdout evaluation set);
-# fetched when present.
-TOFU_HUB_OPTIONAL = ("holdout01", "holdout05", "holdout10")
-
-
-def download_tofu(repo: str, cache: str | Path | None = None) -> Path:
-    """Write the hub dataset's configs as JSON files in the TOFU folder layout."""
-    import json
-
-    from unlearn.core.files import cache_dir
-
-    folder = Path(cache or cache_dir() / repo.replace("/", "__"))
-    if (folder / "forget10.json").is_file():
-        return folder
-    from unlearn.core.atomic import atomic_folder, disk_errors
-
-    try:
-        import datasets
-
-        tables = {split: datasets.load_dataset(repo, config, split="train").to_list()
-                  for split, config in TOFU_HUB_CONFIGS.items()}
-        for split in TOFU_HUB_OPTIONAL:
-            try:
-                tables[split] = datasets.load_dataset(repo, split, split="train").to_list()
-            except Exception:  # noqa: BLE001 - an older hub version without holdout sets
-                pass
-    except Exception as err:  # noqa: BLE001 - offline, unknown repo, ...
-        raise DataError(
-            f"cannot load TOFU from the hub ({repo!r}): {type(err).__name__}: {str(err).splitlines()[0]}; "
-            "without network, set data.path to a local TOFU folder"
-        ) from None
-    # Written to a temporary folder and renamed: an interrupted download never looks complete.
-    with disk_errors(f"the TOFU download to {folder}"), atomic_folder(folder) as tmp:
-        for split, rows in tables.items():
-            (tmp / f"{split}.json").write_text(json.dumps(rows, ensure_ascii=False))
-    return folder
-
 
 def load_benchmark(name: str, path: str, forget_split: str = "forget10",
                    columns: dict[str, str] | None = None) -> Benchmark:
-    import unlearn.data.more_benchmarks  # noqa: F401 - registers muse, knowundo, wmdp
-
+    # Every adapter is registered already: importing this module imported the package, which imports them.
     cls = BENCHMARKS.get(name)
     return cls(path=path, forget_split=forget_split, columns=dict(columns or {}))
 

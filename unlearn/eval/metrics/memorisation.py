@@ -1,4 +1,4 @@
-"""Memorisation metrics (SPEC 5.3) as pure functions of per-sample pass outputs.
+"""Memorisation metrics (SPEC 5.3): pure functions of per-sample pass outputs, and their registration.
 
 Both metrics read `argmax_match` from the teacher-forced pass: one 0/1 entry per target token y_t
 (answer tokens + end token), 1 where the argmax of p(. | x, y_<t) equals y_t.
@@ -17,6 +17,11 @@ Both metrics read `argmax_match` from the teacher-forced pass: one 0/1 entry per
 from __future__ import annotations
 
 from typing import Callable, Sequence
+
+from unlearn.eval.registry import Metric, SampleView, metric
+
+PAPER = "Memorization Without Overfitting (Tirumala et al., 2022); survey talk (seed 001)"
+QA_LIKE = ("qa", "completion", "text")
 
 
 def _check_matches(argmax_match: Sequence[int], metric: str) -> None:
@@ -73,3 +78,25 @@ def extraction_strength_generated(reproduces: Callable[[int], bool], n_tokens: i
         else:
             lo = mid + 1
     return 1.0 - lo / n_tokens, calls
+
+
+def _exact_mem(views: Sequence[SampleView], ctx: object) -> list[float]:
+    return [exact_memorisation(v.sequences["answer"]["argmax_match"]) for v in views]
+
+
+def _es_teacher_forced(views: Sequence[SampleView], ctx: object) -> list[float]:
+    return [extraction_strength_teacher_forced(v.sequences["answer"]["argmax_match"]) for v in views]
+
+
+def _es_generated(views: Sequence[SampleView], ctx: object) -> list[float | None]:
+    return [v.prefix_es for v in views]  # the evaluator's prefix-generation pass calls extraction_strength_generated
+
+
+metric(Metric("exact_memorisation", "teacher-forced argmax accuracy over target tokens",
+              frozenset({"argmax"}), QA_LIKE, _exact_mem, paper=PAPER, label="exact memorisation"))
+metric(Metric("extraction_strength", "teacher-forced ES = 1 - k/|y|, k the shortest gold prefix after which every "
+              "argmax prediction is right", frozenset({"argmax"}), QA_LIKE, _es_teacher_forced, paper=PAPER,
+              label="extraction strength"))
+metric(Metric("extraction_strength_generated", "ES by greedy generation: binary search for the shortest prefix k "
+              "from which the model generates the rest exactly", frozenset({"prefix_generation"}), ("qa", "completion"),
+              _es_generated, paper=PAPER, label="extraction strength (generated)"))

@@ -1,4 +1,5 @@
-"""Membership-inference scores, their AUC, and MUSE's PrivLeak (SPEC 5.2 and 5.3).
+"""Membership inference (SPEC 5.2 and 5.3): per-sample scores, their AUC and MUSE's PrivLeak, and their
+registration (one metric per attack, one derived AUC per attack).
 
 Sign convention, shared by every score here: HIGHER SCORE = MORE LIKELY A MEMBER (a training sample).
 This is the convention of the Min-K% and Min-K%++ papers' code. open-unlearning uses the opposite
@@ -25,6 +26,13 @@ from __future__ import annotations
 import math
 import zlib
 from typing import Sequence
+
+from unlearn.eval.registry import Derived, Direction, Metric, SampleView, closest_to, derived, metric
+from unlearn.eval.results import DerivedContext, check_same_samples
+
+QA_LIKE = ("qa", "completion", "text")
+PAPERS = "Shi et al., 2024 (Min-K%); Zhang et al., 2024 (Min-K%++); Carlini et al., 2021 (zlib)"
+MUSE_PAPER = "MUSE: Machine Unlearning Six-Way Evaluation for Language Models (Shi et al., 2024)"
 
 
 def _mean(values: Sequence[float], what: str) -> float:
@@ -123,3 +131,80 @@ def privleak(auc: float, auc_retrained: float) -> float:
     if auc_retrained == 1.0:
         raise ValueError("PrivLeak is undefined when the retrained model's AUC is 1 (division by zero)")
     return ((1.0 - auc) - (1.0 - auc_retrained)) / (1.0 - auc_retrained) * 100.0
+
+
+# -- registration: a per-sample score per attack, and its AUC (with PrivLeak) ------------------------
+
+def _answer(v: SampleView, stat: str = "token_logps") -> list:
+    return v.sequences["answer"][stat]
+
+
+ATTACKS = {  # name -> (score of one sample's view, needs, description)
+    "loss": (lambda v: loss_score(_answer(v)), frozenset({"token_logps"}),
+             "minus the mean NLL of the target (LOSS attack)"),
+    "zlib": (lambda v: zlib_score(_answer(v), v.target_text), frozenset({"token_logps"}),
+             "minus the mean NLL over the zlib-compressed length of the text"),
+    "min_k": (lambda v: min_k_score(_answer(v)), frozenset({"token_logps"}),
+              "mean of the lowest 40% token log-probs (Min-K%)"),
+    "min_k_pp": (lambda v: min_k_plus_plus_score(_answer(v, "mink_pp")), frozenset({"token_logps", "dist_stats"}),
+                 "Min-K%++: mean of the lowest 40% per-token z-scores against the vocabulary distribution"),
+    "gradnorm": (lambda v: gradnorm_score(v.grad_norm), frozenset({"gradient"}),
+                 "L2 norm of the gradient of the sample's loss"),
+    "reference": (lambda v: reference_score(_answer(v), v.reference["token_logps"]),
+                  frozenset({"token_logps", "reference_model"}), "loss difference against a reference model"),
+}
+
+
+def _pairs(ctx: DerivedContext) -> list[tuple[str, str, str]]:
+    """(forget set, holdout set, key stem): forget <-> holdout, privleak_forget <-> privleak_holdout, ..."""
+    out = []
+    for name, role in ctx.model.roles.items():
+        holdout = name.replace("forget", "holdout")
+        if role == "forget" and holdout != name and ctx.model.roles.get(holdout) == "holdout":
+            stem = name.replace("forget", "").strip("_")
+            out.append((name, holdout, "" if stem in ("", "privleak") else stem + "_"))
+    return out
+
+
+def _auc_of(attack: str):
+    """The derived metric of one attack: its AUC on every forget/holdout pair, and PrivLeak against the
+    retain model's AUC on the same pair when that evaluation has the attack's scores."""
+    metric_name = f"mia_{attack}"
+
+    def compute(ctx: DerivedContext) -> dict[str, tuple[float | None, Direction]]:
+        out: dict[str, tuple[float | None, Direction]] = {}
+        for forget, holdout, stem in _pairs(ctx):
+            f_vals, h_vals = ctx.model.per_sample[forget], ctx.model.per_sample[holdout]
+            if metric_name not in f_vals or metric_name not in h_vals:
+                continue
+            auc = mia_auc(f_vals[metric_name], h_vals[metric_name])
+            auc_key, leak_key = f"{stem}mia_{attack}_auc", f"{stem}privleak_{attack}"
+            ref = ctx.reference
+            if ref is None or any(metric_name not in ref.per_sample.get(s, {}) for s in (forget, holdout)):
+                out[auc_key] = (auc, closest_to(0.5))
+                ctx.notes[leak_key] = ("PrivLeak needs the retain model's evaluation (--retain-model PATH)" if ref is None
+                                       else f"PrivLeak needs the retain model's evaluation with {metric_name} on "
+                                            f"{forget} and {holdout}: evaluate it with the same suites")
+                continue
+            check_same_samples(ctx, forget, leak_key)
+            check_same_samples(ctx, holdout, leak_key)
+            ref_auc = mia_auc(ref.per_sample[forget][metric_name], ref.per_sample[holdout][metric_name])
+            out[auc_key] = (auc, closest_to(ref_auc))
+            out[leak_key] = (privleak(auc, ref_auc), closest_to(0.0))
+        return out
+
+    return compute
+
+
+def _scores(score):
+    return lambda views, ctx: [score(v) for v in views]
+
+
+for _attack, (_score, _needs, _desc) in ATTACKS.items():
+    metric(Metric(f"mia_{_attack}", f"membership score: {_desc} (per sample; higher = more likely a member)",
+                  _needs, QA_LIKE, _scores(_score), direction=lambda role: closest_to(0.5), aggregate=None,
+                  paper=PAPERS, summarised_by=f"mia_{_attack}_auc"))
+    derived(Derived(f"mia_{_attack}_auc", f"AUC of the {_attack} attack, forget (members) vs holdout; PrivLeak "
+                    "against the retain model's AUC: ((1-AUC) - (1-AUC_ret)) / (1-AUC_ret) x 100",
+                    (f"mia_{_attack}",), _auc_of(_attack), paper=MUSE_PAPER, roles=("forget", "holdout"),
+                    compares_reference=True, label=f"MIA AUC ({_attack})"))

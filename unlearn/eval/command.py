@@ -1,0 +1,106 @@
+"""`unlearn eval` below the CLI: check the request before any model loads, load the model and the
+side models its metrics need, evaluate (`unlearn.eval.evaluator`), run model-level suites, and write
+`metrics.json` (aggregates, each with its direction: higher, lower or closest to a value, and
+what it was computed from) and `samples.jsonl` (per-sample values with each sample's id, generations
+included) into the output folder.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+from unlearn.config import RunConfig
+from unlearn.core.atomic import check_writable, disk_errors, json_line, write_json, write_text
+from unlearn.core.device import device as choose_device
+from unlearn.core.errors import ConfigError, UnlearnError
+from unlearn.data.benchmarks import Benchmark, benchmark_from_config
+from unlearn.eval.evaluator import evaluate_model
+from unlearn.eval.results import ModelResults, check_reference_samples
+from unlearn.eval.suites import select
+
+def write_eval(out: str | Path, metrics: dict[str, Any], samples: list[dict[str, Any]]) -> None:
+    out = Path(out)
+    with disk_errors(f"the evaluation results in {out}"):
+        out.mkdir(parents=True, exist_ok=True)
+        write_json(out / "metrics.json", metrics)
+        write_text(out / "samples.jsonl", "".join(json_line(row) + "\n" for row in samples))
+
+
+def _add_model_level(metrics: dict[str, Any], suites: list, cfg: RunConfig, path: str) -> None:
+    """Suites that examine the whole model after the metrics (the robustness probes, registered by
+    unlearn.evidence): their values, directions and notes join the evaluation's."""
+    for s in suites:
+        if s.needs_original and not cfg.eval.original_model:
+            metrics["notes"][s.name] = "not computed: set eval.original_model (the model before unlearning)"
+            continue
+        for key, (value, direction, note) in s.on_model(cfg, path).items():
+            metrics["metrics"][key] = value
+            metrics["directions"][key] = direction.label()
+            metrics["higher_is_better"][key] = direction.higher_is_better()
+            if note:
+                metrics["notes"][key] = note
+
+
+def check_eval_request(cfg: RunConfig, bench: Benchmark) -> tuple[list, ModelResults | None]:
+    """Everything that can be wrong with an evaluation request, checked before any model loads (and, for
+    `unlearn unlearn` / `finetune`, before training): an unknown suite or metric, bad evaluation data, a
+    reference evaluated on other samples. Returns (the evaluation sets, the reference results)."""
+    selection = select(cfg.eval.suites, cfg.eval.metrics)
+    datasets = bench.eval_data(cfg.eval.splits or None)
+    reference = ModelResults.from_folder(cfg.eval.retain_reference) if cfg.eval.retain_reference else None
+    if reference is not None:
+        check_reference_samples(datasets, reference, selection.derived)
+    _check_side_models(cfg)
+    return datasets, reference
+
+
+def _check_side_models(cfg: RunConfig) -> None:
+    """The other models an evaluation names exist and are safe to load (nothing is loaded here)."""
+    from dataclasses import replace
+
+    from unlearn.models.loading import check_model_files
+
+    for key in ("retain_model", "original_model", "reference_model", "scorer_model"):
+        spec = getattr(cfg.eval, key)
+        if spec:
+            path, _, gguf_file = spec.partition("#") if key == "scorer_model" else (spec, "", "")
+            try:
+                check_model_files(replace(cfg.model, path=path, tokenizer=None, gguf_file=gguf_file or None))
+            except UnlearnError as err:
+                raise ConfigError(f"eval.{key}: {err}") from None
+    if cfg.eval.judge_model:
+        from unlearn.generate.spec import check_spec, judge_spec
+
+        check_spec(judge_spec(cfg.eval.judge_model))
+
+
+def evaluate(cfg: RunConfig, model_path: str | None = None, out: str | Path | None = None) -> dict[str, Any]:
+    """Load a model (default model.path), evaluate it with the configured suites, write the results."""
+    from dataclasses import replace
+
+    from unlearn.eval.parts import load_parts, load_side_model
+    from unlearn.models import load_model, load_tokenizer
+    from unlearn.models.loading import check_model_files, check_vocabulary
+
+    path = model_path or cfg.model.path
+    model_cfg = replace(cfg.model, path=path)
+    bench = benchmark_from_config(cfg.data)
+    datasets, reference = check_eval_request(cfg, bench)
+    check_model_files(model_cfg)
+    check_writable(out or cfg.out)  # a folder that cannot take the results fails now, not after the evaluation
+    tokenizer = load_tokenizer(model_cfg)
+    model = load_model(model_cfg)
+    check_vocabulary(model, tokenizer, model_cfg)
+    device = choose_device()
+    model.to(device)
+    parts = load_parts(cfg, device)
+    retain = load_side_model(cfg, cfg.eval.retain_model, tokenizer, device, "eval.retain_model") \
+        if cfg.eval.retain_model else None
+    metrics, samples = evaluate_model(model, tokenizer, cfg, bench, reference, parts, retain, datasets)
+    _add_model_level(metrics, select(cfg.eval.suites, cfg.eval.metrics).model_level, cfg, str(path))
+    metrics["model"] = str(path)
+    metrics["eval_config"] = dataclasses.asdict(cfg.eval)
+    write_eval(out or cfg.out, metrics, samples)
+    return metrics

@@ -13,12 +13,12 @@ import pytest
 import torch
 
 from unlearn.losses import (
-    batch_token_mean,
-    ga_token_mean,
+    ga_sum,
     kl_ref_theta_per_token,
-    nll_token_mean,
+    nll_sum,
     npo_per_sequence,
     sequence_logps_mean,
+    target_sum,
     sequence_logps_sum,
     token_logps_from_logits,
 )
@@ -93,23 +93,24 @@ def test_sequence_reductions_by_hand():
     assert sequence_logps_sum(values, mask).tolist() == pytest.approx([-3.0, -3.0])
     # mean per sequence: row 0 -3 / 2 = -1.5; row 1 -3 / 1 = -3
     assert sequence_logps_mean(values, mask).tolist() == pytest.approx([-1.5, -3.0])
-    # batch token mean: (-1 - 2 - 3) / 3 tokens = -2 (not the mean of row means, -2.25)
-    assert batch_token_mean(values, mask).item() == pytest.approx(-2.0)
+    # sum over the batch's target tokens: -1 - 2 - 3 = -6 (what a token-level term returns; the engine
+    # divides by the 3 tokens: -2, not the mean of the row means, -2.25)
+    assert target_sum(values, mask).item() == pytest.approx(-6.0)
 
 
 def test_reductions_with_no_target_tokens_are_finite():
     values = torch.tensor([[5.0, 7.0]])
     mask = torch.zeros(1, 2, dtype=torch.bool)
     assert sequence_logps_mean(values, mask).tolist() == [0.0]
-    assert batch_token_mean(values, mask).item() == 0.0
+    assert target_sum(values, mask).item() == 0.0
 
 
 def test_nll_and_ga_on_hand_batch():
     token_logps, mask = token_logps_from_logits(*_batch())
     # 4 target tokens: ln(1/2), ln(3/5), ln(1/3) (row 0) and ln(3/5) (row 1)
-    expected_nll = -(math.log(1 / 2) + 2 * math.log(3 / 5) + math.log(1 / 3)) / 4
-    nll = nll_token_mean(token_logps, mask)
-    ga = ga_token_mean(token_logps, mask)
+    expected_nll = -(math.log(1 / 2) + 2 * math.log(3 / 5) + math.log(1 / 3))
+    nll = nll_sum(token_logps, mask)
+    ga = ga_sum(token_logps, mask)
     assert nll.item() == pytest.approx(expected_nll, abs=1e-6)
     assert nll.item() > 0
     assert ga.item() == pytest.approx(-expected_nll, abs=1e-6)  # GA = -NLL
@@ -123,7 +124,8 @@ def test_nll_matches_cross_entropy_of_shifted_labels():
     token_logps, mask = token_logps_from_logits(logits, labels)
     ce = torch.nn.functional.cross_entropy(logits[:, :-1].reshape(-1, 7), labels[:, 1:].reshape(-1),
                                            ignore_index=M)
-    assert nll_token_mean(token_logps, mask).item() == pytest.approx(ce.item(), abs=1e-5)
+    # the NLL term's sum divided by the batch's target tokens, as the engine divides it
+    assert (nll_sum(token_logps, mask) / mask.sum()).item() == pytest.approx(ce.item(), abs=1e-5)
 
 
 # ----------------------------------------------------------------------------------------- NPO

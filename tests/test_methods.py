@@ -18,28 +18,12 @@ import torch
 
 from unlearn.config import MethodConfig
 from unlearn.core.errors import ConfigError
-from unlearn.methods import PRESETS, build_method
+from unlearn.methods import NAMED_TERMS, PRESETS, build_method
 from unlearn.methods.base import Needs, Outputs, Refresh, SetupContext, WeightedTerm, weighted_loss
-from unlearn.methods.terms import RelearnPositive, TRUReasoning
-from unlearn.methods.terms_token import BST, CEU, FLAT, TNPO, UNDIAL, WGA, SatImp, SimNPO, TemperatureScaledGA
-from unlearn.methods.terms import (
-    DPO,
-    GDR,
-    IDK,
-    KLR,
-    NPO,
-    RMU,
-    DPOParams,
-    Finetune,
-    GradientAscent,
-    GradientAscentSampled,
-    Mismatch,
-    NPOParams,
-    RMUParams,
-    RMURetain,
-    RMURetainParams,
-    rmu_layer,
-)
+from unlearn.methods.terms.divergence import KLR
+from unlearn.methods.terms.likelihood import NLL, GradientAscent, GradientAscentSampled
+from unlearn.methods.terms.preference import DPO, NPO, DPOParams, NPOParams
+from unlearn.methods.terms.representation import RMU, RMURetain, RMUParams, RMURetainParams, rmu_layer
 from unlearn.methods.transforms import GRU
 
 LN2, LN3 = math.log(2.0), math.log(3.0)
@@ -61,6 +45,11 @@ def _wt(term, key: str, weight: float = 1.0, role: str = "forget") -> WeightedTe
     return WeightedTerm(key, role, weight, term)
 
 
+def _named(key: str) -> NLL:
+    """The NLL term a preset builds under a paper's name (gdr, idk, ...), on that name's stream."""
+    return NLL(streams=NAMED_TERMS.get(key).streams)
+
+
 # --------------------------------------------------------------------------------------- terms
 
 
@@ -68,13 +57,13 @@ def test_likelihood_terms_by_hand():
     out = _outputs()
     # GA: the sum of the target log-probs, -1 - 2 - 3 = -6; NLL terms: +6
     assert GradientAscent().loss_sum({"forget": out}).item() == pytest.approx(-6.0)
-    for term, stream in ((IDK(), "forget_idk"), (GDR(), "retain"), (Finetune(), "train"),
-                         (Mismatch(), "forget_random")):
-        assert term.loss_sum({stream: out}).item() == pytest.approx(6.0)
+    for key, stream in (("idk", "forget_idk"), ("gdr", "retain"), ("finetune", "train"),
+                        ("mismatch", "forget_random"), ("relearn", "augmented"), ("tru", "targets")):
+        assert _named(key).loss_sum({stream: out}).item() == pytest.approx(6.0)
     # divided by the 3 target tokens: GA -2, NLL 2 (token means)
     total, parts = weighted_loss([_wt(GradientAscent(), "ga")], {"forget": out}, {"ga": 3})
     assert total.item() == pytest.approx(-2.0) and parts["ga"].item() == pytest.approx(-2.0)
-    total, _ = weighted_loss([_wt(GDR(), "gdr", role="retain")], {"retain": out}, {"gdr": 3})
+    total, _ = weighted_loss([_wt(_named("gdr"), "gdr", role="retain")], {"retain": out}, {"gdr": 3})
     assert total.item() == pytest.approx(2.0)
 
 
@@ -84,27 +73,30 @@ def test_a_term_reads_its_own_stream():
                      target_ids=torch.tensor([[1]]), index=torch.tensor([0]))
     outs = {"forget": _outputs(), "retain": retain}
     assert GradientAscent().loss_sum(outs).item() == pytest.approx(-6.0)
-    assert GDR().loss_sum(outs).item() == pytest.approx(10.0)
+    assert _named("gdr").loss_sum(outs).item() == pytest.approx(10.0)
     # a term built on another stream reads that one
     assert GradientAscent(streams=("retain",)).loss_sum(outs).item() == pytest.approx(-10.0)
 
 
 def test_term_streams_units_and_needs():
     assert GradientAscent.streams == ("forget",) and NPO.streams == ("forget",)
-    assert IDK.streams == ("forget_idk",)
-    assert Mismatch.streams == ("forget_random",)
+    # the streams SPEC 3 names for each named NLL term: refusals (IDK), random answers (LLMU's
+    # mismatch), ReLearn's augmented set, TRU's reasoning refusals, the retain set (GDR)
+    named = {"idk": "forget_idk", "mismatch": "forget_random", "gdr": "retain", "finetune": "train",
+             "relearn": "augmented", "tru": "targets"}
+    assert {k: NAMED_TERMS.get(k).streams for k in named} == {k: (v,) for k, v in named.items()}
+    assert NAMED_TERMS.get("gdr").role == "retain" and NAMED_TERMS.get("finetune").role == "train"
     assert GradientAscentSampled.streams == ("forget_sampled",)
-    assert GDR.streams == ("retain",) and KLR.streams == ("retain",) and RMURetain.streams == ("retain",)
-    assert Finetune.streams == ("train",)
+    assert KLR.streams == ("retain",) and RMURetain.streams == ("retain",)
     assert DPO.streams == ("forget", "forget_idk")
     assert NPO.unit == "sequence" and DPO.unit == "sequence"
-    for cls in (GradientAscent, IDK, GDR, Finetune, Mismatch, KLR, RMU):
+    for cls in (GradientAscent, NLL, KLR, RMU):
         assert cls.unit == "token"
     assert NPO().needs() == {"forget": Needs(ref_logps=True)}
     assert DPO().needs() == {"forget": Needs(ref_logps=True), "forget_idk": Needs(ref_logps=True)}
     assert KLR().needs() == {"retain": Needs(logits=True, ref_logits=True)}
-    for cls in (GradientAscent, IDK, GDR, Finetune, Mismatch):
-        assert cls().needs() == {cls.streams[0]: Needs()}
+    for term in (GradientAscent(), *(_named(k) for k in named)):
+        assert term.needs() == {term.streams[0]: Needs()}
 
 
 def test_npo_term_by_hand():
@@ -331,89 +323,6 @@ def test_needs_union_by_hand():
 
 # -------------------------------------------------------------------------------------- presets
 
-N, REF, LOGITS_REF = Needs(), Needs(ref_logps=True), Needs(logits=True, ref_logits=True)
-UNSET = -1  # the RMU layer before setup (terms.LAYER_AT_SETUP), written out
-EXPECTED_PRESETS = {
-    # name: ([(key, role, class, weight), ...], streams, needs_reference, needs_reference_model, {stream: Needs})
-    "GA": ([("ga", "forget", GradientAscent, 1.0)], ["forget"], False, False, {"forget": N}),
-    "GA_GDR": ([("ga", "forget", GradientAscent, 1.0), ("gdr", "retain", GDR, 1.0)], ["forget", "retain"],
-               False, False, {"forget": N, "retain": N}),
-    "GA_KLR": ([("ga", "forget", GradientAscent, 1.0), ("klr", "retain", KLR, 1.0)], ["forget", "retain"],
-               True, True, {"forget": N, "retain": LOGITS_REF}),
-    "NPO": ([("npo", "forget", NPO, 1.0)], ["forget"], True, False, {"forget": REF}),
-    "NPO_GDR": ([("npo", "forget", NPO, 1.0), ("gdr", "retain", GDR, 1.0)], ["forget", "retain"],
-                True, False, {"forget": REF, "retain": N}),
-    "NPO_KLR": ([("npo", "forget", NPO, 1.0), ("klr", "retain", KLR, 1.0)], ["forget", "retain"],
-                True, True, {"forget": REF, "retain": LOGITS_REF}),
-    "IDK": ([("idk", "forget", IDK, 1.0)], ["forget_idk"], False, False, {"forget_idk": N}),
-    "IDK_GDR": ([("idk", "forget", IDK, 1.0), ("gdr", "retain", GDR, 1.0)], ["forget_idk", "retain"],
-                False, False, {"forget_idk": N, "retain": N}),
-    "DPO": ([("dpo", "forget", DPO, 1.0)], ["forget", "forget_idk"], True, False,
-            {"forget": REF, "forget_idk": REF}),
-    "IdkDPO": ([("dpo", "forget", DPO, 1.0), ("gdr", "retain", GDR, 1.0)], ["forget", "forget_idk", "retain"],
-               True, False, {"forget": REF, "forget_idk": REF, "retain": N}),
-    "Mismatch": ([("mismatch", "forget", Mismatch, 1.0)], ["forget_random"], False, False, {"forget_random": N}),
-    # LLMU: eps1 0.5 (GA), eps2 1 (random mismatch), eps3 1 (KL on normal data)
-    "LLMU": ([("ga", "forget", GradientAscent, 0.5), ("mismatch", "forget", Mismatch, 1.0),
-              ("klr", "retain", KLR, 1.0)], ["forget", "forget_random", "retain"], True, True,
-             {"forget": N, "forget_random": N, "retain": LOGITS_REF}),
-    # BS_S: (1 - lam) GA(y) + lam GA(y_hat), lam 0.5
-    "BS_S": ([("ga", "forget", GradientAscent, 0.5), ("ga_sampled", "forget", GradientAscentSampled, 0.5)],
-             ["forget", "forget_sampled"], False, False, {"forget": N, "forget_sampled": N}),
-    # RMU: forget weight 1, retain alpha 100; the layer is chosen at setup
-    "RMU": ([("rmu", "forget", RMU, 1.0), ("rmu_retain", "retain", RMURetain, 100.0)], ["forget", "retain"],
-            True, True, {"forget": Needs(hidden_layers=(UNSET,)),
-                         "retain": Needs(hidden_layers=(UNSET,), ref_hidden_layers=(UNSET,))}),
-    "finetune": ([("finetune", "train", Finetune, 1.0)], ["train"], False, False, {"train": N}),
-    # Token-reweighted and reshaped objectives: defaults of SPEC 3.1 (SimNPO gamma 0.125, SatImp 0.1)
-    "WGA": ([("wga", "forget", WGA, 1.0), ("gdr", "retain", GDR, 1.0)], ["forget", "retain"], False, False,
-            {"forget": N, "retain": N}),
-    "SatImp": ([("satimp", "forget", SatImp, 0.1), ("gdr", "retain", GDR, 1.0)], ["forget", "retain"], False,
-               False, {"forget": N, "retain": N}),
-    "TNPO": ([("tnpo", "forget", TNPO, 1.0), ("gdr", "retain", GDR, 1.0)], ["forget", "retain"], True, False,
-             {"forget": REF, "retain": N}),
-    "TS": ([("ts", "forget", TemperatureScaledGA, 1.0)], ["forget"], False, False, {"forget": Needs(logits=True)}),
-    # SimNPO and FLAT: no reference model at all
-    "SimNPO": ([("simnpo", "forget", SimNPO, 0.125), ("gdr", "retain", GDR, 1.0)], ["forget", "retain"], False,
-               False, {"forget": N, "retain": N}),
-    "UNDIAL": ([("undial", "forget", UNDIAL, 1.0)], ["forget"], True, True, {"forget": LOGITS_REF}),
-    "CE_U": ([("ceu", "forget", CEU, 1.0)], ["forget"], False, False, {"forget": Needs(logits=True)}),
-    "BS_T": ([("bst", "forget", BST, 1.0)], ["forget"], False, False, {"forget": Needs(logits=True)}),
-    # ReLearn: L_GDF (NLL on new targets) + L_GDR + L_KLR; TRU: NLL on reasoning refusals + GA
-    "ReLearn": ([("relearn", "forget", RelearnPositive, 1.0), ("gdr", "retain", GDR, 1.0),
-                 ("klr", "retain", KLR, 1.0)], ["augmented", "retain"], True, True, {"augmented": N, "retain": LOGITS_REF}),
-    "TRU": ([("tru", "forget", TRUReasoning, 1.0), ("ga", "forget", GradientAscent, 1.0)], ["targets", "forget"],
-            False, False, {"targets": N, "forget": N}),
-    **{f"FLAT_{label}": ([("flat", "forget", FLAT, 1.0)], ["forget_idk", "forget"], False, False,
-                         {"forget_idk": N, "forget": N}) for label in ("TV", "KL", "JS", "Pearson")},
-}
-
-
-def test_every_preset_is_checked():
-    assert set(EXPECTED_PRESETS) == set(PRESETS)
-
-
-@pytest.mark.parametrize("name", sorted(EXPECTED_PRESETS))
-def test_presets_have_the_right_terms(name):
-    terms, streams, reference, reference_model, needs = EXPECTED_PRESETS[name]
-    method = build_method(MethodConfig(name=name))
-    assert method.name == name
-    assert [(t.key, t.role, type(t.term), t.weight) for t in method.terms] == terms
-    assert method.streams == streams
-    assert method.needs_reference is reference
-    assert method.needs_reference_model is reference_model
-    for stream in streams:
-        assert method.needs(stream) == needs[stream], stream
-    assert method.needs("not_a_stream") == Needs()
-    assert method.transforms == [] and method.groups == ["all"]
-    for t in method.terms:
-        if isinstance(t.term, (NPO, DPO)):
-            assert t.term.params.beta == 0.1
-            assert t.term.unit == "sequence"
-    if name != "BS_S":
-        assert method.refreshes() == {}
-
-
 def test_bs_s_refreshes_its_sampled_stream_every_2_epochs():
     method = build_method(MethodConfig(name="BS_S"))
     assert method.refreshes() == {"forget_sampled": Refresh("forget_sampled", every_epochs=2.0, do_sample=True,
@@ -553,7 +462,7 @@ def test_unknown_transform():
 def test_gru_suffix_adds_a_retain_term_and_the_transform():
     method = build_method(MethodConfig(name="NPO+GRU"))
     assert [(t.key, t.role, type(t.term), t.weight) for t in method.terms] == [
-        ("npo", "forget", NPO, 1.0), ("gdr", "retain", GDR, 1.0)]
+        ("npo", "forget", NPO, 1.0), ("gdr", "retain", NLL, 1.0)]
     assert [type(t) for t in method.transforms] == [GRU]
     assert method.transforms[0].params.gamma == 0.8  # the default
     assert method.groups == ["forget", "retain"]

@@ -2,16 +2,17 @@
 transforms as pure functions of lists of gradient tensors (`gradients`). None of them calls a model.
 
 Shapes: B = batch, T = positions (already shifted so position t scores token t+1), V = vocabulary.
-Per-sequence losses return shape [B]; per-token losses return [B, T]; the caller reduces.
+Per-sequence losses return shape [B]; per-token losses return [B, T]; the caller reduces (terms sum over
+target tokens or sequences, and the engine divides by the global batch's count).
 """
 
 from unlearn.losses.logprobs import (
-    batch_token_mean,
     sequence_logps_mean,
     sequence_logps_sum,
+    target_sum,
     token_logps_from_logits,
 )
-from unlearn.losses.ascent import nll_token_mean, ga_token_mean
+from unlearn.losses.ascent import ga_sum, nll_sum
 from unlearn.losses.preference import dpo_per_sequence, npo_per_sequence, simnpo_per_sequence
 from unlearn.losses.divergence import kl_ref_theta_per_token
 from unlearn.losses.representation import rmu_control_vector, rmu_mse_per_token
@@ -21,12 +22,12 @@ from unlearn.losses.fdiv import FLAT_DIVERGENCES, flat_per_sequence, mean_token_
 from unlearn.losses.gradients import ema_update_, gru_rectify, inner_product_float64, saliency_row_mask
 
 __all__ = [
-    "batch_token_mean",
     "sequence_logps_mean",
     "sequence_logps_sum",
+    "target_sum",
     "token_logps_from_logits",
-    "nll_token_mean",
-    "ga_token_mean",
+    "nll_sum",
+    "ga_sum",
     "npo_per_sequence",
     "kl_ref_theta_per_token",
     "dpo_per_sequence",

@@ -14,7 +14,7 @@ import torch.nn.functional as F
 def kl_ref_theta_per_token(logits: torch.Tensor, ref_logits: torch.Tensor) -> torch.Tensor:
     """KL(p_ref || p_theta) at every position. logits, ref_logits: [B, T, V] -> [B, T].
 
-    The caller masks and reduces (e.g. `batch_token_mean(kl, target_mask)`)."""
+    The caller masks and reduces (e.g. `target_sum(kl, target_mask)`)."""
     logp = F.log_softmax(logits.float(), dim=-1)
     ref_logp = F.log_softmax(ref_logits.float(), dim=-1)
     ref_p = ref_logp.exp()

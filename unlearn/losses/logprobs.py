@@ -2,7 +2,7 @@
 
 `sum` over target tokens (a sequence log-likelihood), `mean` over the target tokens of one sequence
 (length-normalised), and the token mean over all target tokens of a batch (what `model(...).loss`
-returns, negated). Function names say which one they compute.
+returns, negated; terms return `target_sum` and the engine divides by the global batch's count). Function names say which one they compute.
 """
 
 from __future__ import annotations
@@ -41,6 +41,8 @@ def sequence_logps_mean(token_logps: torch.Tensor, target_mask: torch.Tensor) ->
     return sequence_logps_sum(token_logps, target_mask) / counts
 
 
-def batch_token_mean(values: torch.Tensor, target_mask: torch.Tensor) -> torch.Tensor:
-    """Mean of per-token values over every target token of the batch. [B, T] -> scalar."""
-    return torch.where(target_mask, values, torch.zeros_like(values)).sum() / target_mask.sum().clamp(min=1)
+def target_sum(values: torch.Tensor, target_mask: torch.Tensor) -> torch.Tensor:
+    """Sum of per-token values over every target token of the micro-batch. [B, T] -> scalar. A token-level
+    term returns this; the engine divides it by the number of target tokens of the whole global batch,
+    which gives the token mean (`model(...).loss` for the NLL) however the batch is split."""
+    return torch.where(target_mask, values, torch.zeros_like(values)).sum()

@@ -22,7 +22,7 @@ def rmu_mse_per_token(hidden: torch.Tensor, target: torch.Tensor, token_mask: to
         forget term, or the frozen model's hidden states, [B, L, H], for the retain term.
     token_mask: [B, L] bool; positions where it is False are 0 in the result (SPEC: only the
         target-token positions count). Computed in float32 at least.
-    The caller reduces (e.g. `batch_token_mean(mse, token_mask)`).
+    The caller reduces (e.g. `target_sum(mse, token_mask)`).
     """
     dtype = torch.promote_types(torch.promote_types(hidden.dtype, target.dtype), torch.float32)
     diff = hidden.to(dtype) - target.to(dtype)

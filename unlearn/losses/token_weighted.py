@@ -2,7 +2,7 @@
 temperature-scaled GA.
 
 Every function returns [B, T] values (T = shifted positions) that the caller masks to target tokens
-and reduces (e.g. `batch_token_mean(values, target_mask)`). Minimising the reduced value ascends the
+and reduces (e.g. `target_sum(values, target_mask)`). Minimising the reduced value ascends the
 cross-entropy of the forget answer. token_logps [B, T] hold log p_theta(y_t) (0 off-target, as
 `token_logps_from_logits` returns them); sg = stop-gradient (the weights are detached, so the
 gradient with respect to token_logps is the weight itself).

@@ -10,7 +10,8 @@ A term returns the *sum* of its loss over the units of the micro-batch (target t
 as its `unit` says); the engine divides by the number of units in the whole global batch (summed over
 micro-batches and processes), so the same global batch gives the same update however it is split.
 
-Adding a method is a term class registered in :data:`TERMS` plus a preset line (methods/presets.py).
+Adding a method is a pure loss (unlearn/losses), a term class registered in :data:`TERMS` with its
+preset beside it (unlearn/methods/terms/), and a hand-worked test: CONTRIBUTING.md.
 """
 
 from __future__ import annotations
@@ -219,6 +220,15 @@ class WeightedTerm:
     """forget, retain or train: the gradient group the term belongs to."""
     weight: float
     term: Term
+    summary: str = ""
+    """What the term does here (`unlearn methods NAME`); default the term class's summary."""
+    cite: str = ""
+    formula: str = ""
+
+    def about(self) -> tuple[str, str, str]:
+        """(summary, cite, formula): the preset's words for this use of the term, else the class's."""
+        cls = type(self.term)
+        return self.summary or cls.summary, self.cite or cls.cite, self.formula or cls.formula
 
 
 @dataclass

@@ -1,16 +1,18 @@
 """What `unlearn methods [NAME]` prints: the presets, or one preset's terms, streams, weights,
-parameters (defaults and help), needs, reference strategy and paper."""
+parameters (defaults and help), needs, reference strategy and paper; and docs/methods.md's table
+(`unlearn methods --markdown`), from the same preset records."""
 
 from __future__ import annotations
 
 import dataclasses
 
 from unlearn.config import MethodConfig, field_help
-from unlearn.methods.base import TERMS, TRANSFORMS, Method, Needs
-from unlearn.methods.presets import PRESETS, build_method
-from unlearn.methods.reference import choose_strategy
-from unlearn.methods.terms import LAYER_AT_SETUP
+from unlearn.core.formatting import markdown_table
 from unlearn.core.ranges import range_of
+from unlearn.methods.base import TERMS, TRANSFORMS, Method, Needs
+from unlearn.methods.presets import NAMED_TERMS, PRESETS, Doc, build_method
+from unlearn.methods.reference import choose_strategy
+from unlearn.methods.terms.representation import LAYER_AT_SETUP
 
 
 def _needs_text(needs: Needs) -> str:
@@ -50,16 +52,16 @@ def _term_needs(term) -> str:
 def describe_method(name: str) -> str:
     """One preset in full (name may carry transforms, e.g. NPO+GRU)."""
     method: Method = build_method(MethodConfig(name=name))
-    preset = PRESETS[name.split("+")[0]]
+    preset = PRESETS.get(name.split("+")[0])
     lines = [f"{name}: {preset.cite}", "", "Terms (method.weights.KEY sets a weight; method.gamma / method.alpha "
              "multiply forget / retain weights):"]
     for t in method.terms:
-        cls = type(t.term)
+        summary, cite, formula = t.about()
         lines.append(f"  {t.key}: {t.role} term, weight {t.weight}, streams {', '.join(t.term.streams)}, "
                      f"loss averaged per {t.term.unit}")
-        lines.append(f"    {cls.summary}" + (f" [{cls.cite}]" if cls.cite else ""))
-        if cls.formula:
-            lines.append(f"    loss: {cls.formula}")
+        lines.append(f"    {summary}" + (f" [{cite}]" if cite else ""))
+        if formula:
+            lines.append(f"    loss: {formula}")
         lines.append(f"    needs: {_term_needs(t.term)}")
         lines.extend(_params_lines(t.term.params, t.key))
     for tr in method.transforms:
@@ -74,13 +76,34 @@ def describe_method(name: str) -> str:
 def describe_methods() -> str:
     """Every preset on one line, then the terms and transforms that compose them."""
     lines = ["Presets (method.name; add +GRU, +SURE or +DGS for a gradient transform; `unlearn methods NAME` for details):"]
-    for name, p in PRESETS.items():
+    for name in PRESETS.in_order():
+        p = PRESETS.get(name)
         parts = " + ".join(f"{t.weight:g}*{t.name}" for t in p.terms)
         lines.append(f"  {name:<12} {parts:<34} [{p.cite}]")
     lines += ["", "Terms (method.name=custom method.forget=TERM method.retain=TERM):"]
     for name, cls in TERMS.items():
         lines.append(f"  {name:<11} streams={','.join(cls.streams):<18} {cls.summary}")
+    for name, t in NAMED_TERMS.items():
+        lines.append(f"  {name:<11} streams={','.join(t.streams or ()):<18} {t.summary} ({t.term} on its stream)")
     lines += ["", "Gradient transforms:"]
     for name, cls in TRANSFORMS.items():
         lines.append(f"  {name:<11} {cls.summary}")
     return "\n".join(lines)
+
+
+def methods_table() -> str:
+    """docs/methods.md's table of forget objectives: one row per preset record (presets that share a
+    record share its row), in registration order."""
+    rows: list[tuple[list[str], Doc]] = []
+    for name in PRESETS.in_order():
+        doc = PRESETS.get(name).doc
+        if doc is None:
+            continue
+        same = next((r for r in rows if r[1] is doc), None)
+        if same:
+            same[0].append(name)
+        else:
+            rows.append(([name], doc))
+    header = ["preset", "loss", "paper", "defaults", "needs", "differs from the reference code"]
+    return markdown_table(header, [[", ".join(names), d.loss, d.paper, d.defaults, d.needs, d.differs]
+                                   for names, d in rows], numeric_from=len(header))

@@ -1,5 +1,11 @@
-"""Named presets (SPEC 3.4): the method names the seeds' tables use, as lists of weighted terms with
-their published defaults, plus optional gradient transforms ("NPO+GRU") and a reference strategy.
+"""Presets (SPEC 3.4): the method names the seeds' tables use, as lists of weighted terms with their
+published defaults, plus optional gradient transforms ("NPO+GRU") and a reference strategy.
+
+A preset is registered beside the term it is built on (`unlearn.methods.terms.*`), with the record
+`unlearn methods` and docs/methods.md's table print (`Doc`). A term in a preset (`T`) names a
+registered loss term and may pass it streams and parameters: NLL on the retain set is
+`T("nll", role="retain", streams=("retain",))`. Terms used under a name of their own (gdr, idk, ...)
+are registered once as named terms, which presets and `method.name=custom` both use.
 
 Parameters are namespaced by term key: `method.params.npo.beta=0.2`, `method.params.gru.gamma=0.9`.
 They are type-checked against each term's Params dataclass when the method is built, before any
@@ -16,21 +22,40 @@ from typing import Any
 
 from unlearn.config import MethodConfig, deep_merge, from_dict
 from unlearn.core.errors import ConfigError
+from unlearn.core.registry import Registry
 from unlearn.methods.base import TERMS, TRANSFORMS, Method, WeightedTerm
 
 
 @dataclass(frozen=True)
 class T:
-    """One term of a preset: registered term name, weight, role (gradient group), optional key."""
+    """One term of a preset: a registered loss term (or a named term), its weight, its role (the gradient
+    group: forget, retain or train), and optionally its key, streams and what it is called."""
 
     term: str
     weight: float = 1.0
     role: str = "forget"
     key: str | None = None
+    streams: tuple[str, ...] | None = None
+    """The data streams the term reads; default: the term's own."""
+    summary: str = ""
+    cite: str = ""
+    formula: str = ""
 
     @property
     def name(self) -> str:
         return self.key or self.term
+
+
+@dataclass(frozen=True)
+class Doc:
+    """A preset's row in docs/methods.md (presets sharing one Doc object share the row)."""
+
+    loss: str
+    paper: str
+    defaults: str = ""
+    needs: str = ""
+    differs: str = ""
+    """What the authors' or the reference code does differently, and the option that gives it."""
 
 
 @dataclass(frozen=True)
@@ -40,49 +65,41 @@ class Preset:
     reference: str = "auto"
     cite: str = ""
     params: dict[str, dict[str, Any]] = field(default_factory=dict)
+    doc: Doc | None = None
+    """None: not an unlearning method of the docs' table (plain fine-tuning)."""
 
 
-def _r(term: str, weight: float = 1.0) -> T:
-    return T(term, weight, role="retain")
+PRESETS: Registry[Preset] = Registry("method")
+NAMED_TERMS: Registry[T] = Registry("term")
 
 
-TOFU = "TOFU (Maini et al., 2024)"
-NPO_CITE = "Negative Preference Optimization (Zhang et al., 2024)"
-PRESETS: dict[str, Preset] = {
-    "GA": Preset((T("ga"),), cite=f"Jang et al., 2023; {TOFU}"),
-    "GA_GDR": Preset((T("ga"), _r("gdr")), cite=f"GradDiff; {TOFU}"),
-    "GA_KLR": Preset((T("ga"), _r("klr")), cite=TOFU),
-    "NPO": Preset((T("npo"),), cite=NPO_CITE),
-    "NPO_GDR": Preset((T("npo"), _r("gdr")), cite=NPO_CITE),
-    "NPO_KLR": Preset((T("npo"), _r("klr")), cite=NPO_CITE),
-    "IDK": Preset((T("idk"),), cite=TOFU),
-    "IDK_GDR": Preset((T("idk"), _r("gdr")), cite=TOFU),
-    "DPO": Preset((T("dpo"),), cite="Rafailov et al., 2023; a refusal preferred over the forget answer"),
-    "IdkDPO": Preset((T("dpo"), _r("gdr")), cite=f"{TOFU}; open-unlearning's IdkDPO"),
-    "Mismatch": Preset((T("mismatch"),), cite="LLMU (Yao et al., 2024), random-answer term alone"),
-    "LLMU": Preset((T("ga", 0.5), T("mismatch", 1.0), _r("klr", 1.0)),
-                   cite="Large Language Model Unlearning (Yao et al., 2024): eps1 0.5, eps2 1, eps3 1"),
-    "BS_S": Preset((T("ga", 0.5), T("ga_sampled", 0.5)),
-                   cite="Bootstrapping, sequence level (survey, seed 001): lam 0.5 = the two weights"),
-    "RMU": Preset((T("rmu"), _r("rmu_retain", 100.0)),
-                  cite="The WMDP Benchmark (Li et al., 2024): alpha 100, c 6.5"),
-    "WGA": Preset((T("wga"), _r("gdr")), cite="Wang et al., 2025 (WGA), with GDR as in open-unlearning"),
-    "SatImp": Preset((T("satimp", 0.1), _r("gdr")), cite="Yang et al., 2025 (SatImp): gamma 0.1, with GDR"),
-    "TNPO": Preset((T("tnpo"), _r("gdr")), cite="token-wise NPO (b 4), with GDR"),
-    "TS": Preset((T("ts"),), cite="temperature-scaled GA (T 2)"),
-    "SimNPO": Preset((T("simnpo", 0.125), _r("gdr")),
-                     cite="Simplicity Prevails (Fan et al., 2024): beta 4.5, delta 0, gamma 0.125, with GDR"),
-    "UNDIAL": Preset((T("undial"),), cite="UNDIAL (Dong et al., 2024): beta 10"),
-    "CE_U": Preset((T("ceu"),), cite="CE-U (2025): no retain term"),
-    "BS_T": Preset((T("bst"),), cite="Bootstrapping, token level (survey, seed 001): lam 0.5, K 20"),
-    **{f"FLAT_{label}": Preset((T("flat"),), params={"flat": {"divergence": label.lower()}},
-                               cite=f"LLM Unlearning via Loss Adjustment with Only Forget Data (Wang et al., 2025): {label}")
-       for label in ("TV", "KL", "JS", "Pearson")},
-    "ReLearn": Preset((T("relearn"), _r("gdr"), _r("klr")),
-                      cite="ReLearn (Xu et al., 2025): L_GDF + L_GDR + L_KLR; augmented set from data.augmented"),
-    "TRU": Preset((T("tru"), T("ga")), cite="TRU: NLL on reasoning refusals (data.targets) + lam GA, lam 1"),
-    "finetune": Preset((T("finetune", role="train"),), cite="plain fine-tuning: makes target and retain models"),
-}
+def preset(name: str, p: Preset) -> Preset:
+    """Register a preset (from this package or from outside it) under `name`."""
+    PRESETS.add(name, p)
+    return p
+
+
+def named_term(t: T) -> T:
+    """Register a term under its key (gdr = NLL on the retain set), for presets and method.name=custom."""
+    NAMED_TERMS.add(t.name, t)
+    return t
+
+
+def _custom(cfg: MethodConfig) -> Preset:
+    """method.name=custom: method.forget (and method.retain) name a loss term or a named term."""
+    if not cfg.forget:
+        raise ConfigError("method.name=custom needs method.forget (and optionally method.retain)")
+    terms = [(cfg.forget, "forget")] + ([(cfg.retain, "retain")] if cfg.retain and cfg.retain != "none" else [])
+    out = []
+    for name, role in terms:
+        if name in NAMED_TERMS:
+            out.append(dataclasses.replace(NAMED_TERMS.get(name), role=role, weight=1.0))
+            continue
+        if name not in TERMS:
+            valid = ", ".join(sorted({*TERMS, *NAMED_TERMS}))
+            raise ConfigError(f"unknown loss term {name!r}; valid: {valid}")
+        out.append(T(name, role=role))
+    return Preset(tuple(out))
 
 
 def _resolve_preset(cfg: MethodConfig) -> tuple[str, Preset, list[str]]:
@@ -90,28 +107,25 @@ def _resolve_preset(cfg: MethodConfig) -> tuple[str, Preset, list[str]]:
     base, *suffixes = cfg.name.split("+")
     transforms = [s.lower() for s in suffixes] + [t.lower() for t in cfg.transforms]
     if base == "custom":
-        if not cfg.forget:
-            raise ConfigError("method.name=custom needs method.forget (and optionally method.retain)")
-        terms = [T(cfg.forget)] + ([_r(cfg.retain)] if cfg.retain and cfg.retain != "none" else [])
-        preset = Preset(tuple(terms))
+        chosen = _custom(cfg)
     elif base in PRESETS:
-        preset = PRESETS[base]
+        chosen = PRESETS.get(base)
         if cfg.forget or cfg.retain:
             raise ConfigError(f"method.forget / method.retain apply to method.name=custom, not to {base}; "
                               f"use method.name=custom method.forget=... method.retain=...")
     else:
-        valid = ", ".join(sorted(PRESETS))
+        valid = ", ".join(PRESETS)
         raise ConfigError(f"unknown method {base!r}; valid: {valid}, custom (add +GRU, +SURE or +DGS)")
     for name in transforms:
         TRANSFORMS.get(name)  # unknown transform: one-line error listing the valid ones
-    return base, preset, list(dict.fromkeys(preset.transforms + tuple(transforms)))
+    return base, chosen, list(dict.fromkeys(chosen.transforms + tuple(transforms)))
 
 
 def _with_retain_group(terms: list[T], transforms: list[str]) -> list[T]:
     """A transform that needs a retain gradient (GRU) gets GDR when the preset has no retain term."""
     needs_retain = any("retain" in TRANSFORMS.get(t).groups for t in transforms)
     if needs_retain and not any(t.role == "retain" for t in terms):
-        return [*terms, _r("gdr")]
+        return [*terms, NAMED_TERMS.get("gdr")]
     return terms
 
 
@@ -165,12 +179,12 @@ def _check_signs(cfg: MethodConfig, weights: dict[str, float]) -> None:
 def build_method(cfg: MethodConfig) -> Method:
     """Resolve a MethodConfig (preset + overrides) into a Method; every option is checked here,
     before any model is loaded."""
-    base, preset, transform_names = _resolve_preset(cfg)
-    specs = _with_retain_group(list(preset.terms), transform_names)
+    base, chosen, transform_names = _resolve_preset(cfg)
+    specs = _with_retain_group(list(chosen.terms), transform_names)
     classes = {s.name: TERMS.get(s.term) for s in specs}
     param_classes = {**{k: c.Params for k, c in classes.items()},
                      **{t: TRANSFORMS.get(t).Params for t in transform_names}}
-    params = deep_merge(preset.params, cfg.params)
+    params = deep_merge(chosen.params, cfg.params)
     _check_params(params, param_classes, cfg.name)
     weights = _check_weights(cfg.weights, list(classes), cfg.name)
     _check_signs(cfg, weights)
@@ -184,7 +198,8 @@ def build_method(cfg: MethodConfig) -> Method:
     for s in specs:
         weight = weights.get(s.name, s.weight * scale[s.role])
         if weight != 0:  # zero-weight terms are left out: their streams and reference passes never run
-            terms.append(WeightedTerm(s.name, s.role, weight, classes[s.name](typed(s.name))))
+            term = classes[s.name](typed(s.name), s.streams)
+            terms.append(WeightedTerm(s.name, s.role, weight, term, s.summary, s.cite, s.formula))
     if not any(t.role in ("forget", "train") for t in terms):
         raise ConfigError("every forget term's weight is 0: set method.gamma or method.weights above 0")
     transforms = [TRANSFORMS.get(t)(typed(t)) for t in transform_names]
@@ -193,4 +208,4 @@ def build_method(cfg: MethodConfig) -> Method:
         if missing:
             raise ConfigError(f"the {name} transform needs a {missing[0]} term with a non-zero weight, and "
                               f"{cfg.name} has none after weights of 0 are dropped; raise its weight")
-    return Method(cfg.name, terms, transforms, preset.reference, preset.cite)
+    return Method(cfg.name, terms, transforms, chosen.reference, chosen.cite)

@@ -1,0 +1,94 @@
+"""Forget terms that distil towards a changed target distribution (SPEC 3.1): UNDIAL, CE-U, BS-T; and
+their presets."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from unlearn.core.ranges import param
+from unlearn.losses import bst_per_token, ceu_per_token, target_sum, undial_per_token
+from unlearn.methods.base import TERMS, Needs, Outputs, Term
+from unlearn.methods.presets import Doc, Preset, T, preset
+
+
+@dataclass
+class UNDIALParams:
+    beta: float = param(10.0, at_least=0)
+    """How far the true token's reference logit is pushed down in the distillation target."""
+
+
+@TERMS.register("undial")
+class UNDIAL(Term):
+    """UNDIAL: CE(p_theta, softmax(z_ref - beta onehot(y))) on forget target tokens: self-distillation
+    towards the reference with the true token pushed down. "UNDIAL: Self-Distillation with Adjusted
+    Logits for Robust Unlearning in Large Language Models" (Dong et al., 2024)."""
+    formula = "mean_t CE(p_theta, softmax(z_ref - beta onehot(y_t)))"
+
+    Params = UNDIALParams
+    summary = "distil towards the reference's logits with the true token pushed down by beta"
+    cite = "Dong et al., 2024 (UNDIAL)"
+
+    def needs(self) -> dict[str, Needs]:
+        return {self.streams[0]: Needs(logits=True, ref_logits=True)}
+
+    def loss_sum(self, outs: dict[str, Outputs]) -> torch.Tensor:
+        out = outs[self.streams[0]]
+        loss = undial_per_token(out.logits, out.ref_logits, out.target_ids, self.params.beta)
+        return target_sum(loss, out.target_mask)
+
+
+@TERMS.register("ceu")
+class CEU(Term):
+    """CE-U: CE(logits, softmax(sg(logits) with the true token set to -inf)) on forget target tokens:
+    learn the model's own distribution without the true token (SPEC 3.1)."""
+    formula = "mean_t CE(p_theta, softmax(sg(z) with z_y = -inf))"
+
+    summary = "cross-entropy to the model's own detached distribution with the true token removed"
+    cite = "CE-U, cross-entropy unlearning (2025)"
+
+    def needs(self) -> dict[str, Needs]:
+        return {self.streams[0]: Needs(logits=True)}
+
+    def loss_sum(self, outs: dict[str, Outputs]) -> torch.Tensor:
+        out = outs[self.streams[0]]
+        return target_sum(ceu_per_token(out.logits, out.target_ids), out.target_mask)
+
+
+@dataclass
+class BSTParams:
+    lam: float = param(0.5, at_least=0, at_most=1)
+    """Weight of the model's own (detached) top-K belief in the soft target."""
+    top_k: int = param(20, at_least=1)
+    """How many of the model's top logits form its belief b."""
+
+
+@TERMS.register("bst")
+class BST(Term):
+    """BS-T: gradient ascent on the soft target (1 - lam) onehot(y) + lam sg(b), b = softmax over the
+    model's own top-K logits (bootstrapping at the token level, survey seed 001)."""
+    formula = "-mean_t CE(p_theta, (1 - lam) onehot(y_t) + lam sg(softmax(top-K z)))"
+
+    Params = BSTParams
+    summary = "gradient ascent on the answer mixed with the model's own top-K belief"
+    cite = "bootstrapping, token level (survey, seed 001)"
+
+    def needs(self) -> dict[str, Needs]:
+        return {self.streams[0]: Needs(logits=True)}
+
+    def loss_sum(self, outs: dict[str, Outputs]) -> torch.Tensor:
+        out = outs[self.streams[0]]
+        loss = bst_per_token(out.logits, out.target_ids, self.params.lam, self.params.top_k)
+        return target_sum(loss, out.target_mask)
+
+
+preset("UNDIAL", Preset((T("undial"),), cite="UNDIAL (Dong et al., 2024): beta 10", doc=Doc(
+    "mean_t CE(p_θ, softmax(z_ref - β onehot(y_t)))", "UNDIAL: Self-Distillation with Adjusted Logits for Robust "
+    "Unlearning in LLMs (Dong et al., 2024)", "β 10", "reference logits")))
+preset("CE_U", Preset((T("ceu"),), cite="CE-U (2025): no retain term", doc=Doc(
+    "mean_t CE(p_θ, softmax(sg(z) with z_y = -∞))", "CE-U: Cross Entropy Unlearning (Yang, 2025)",
+    needs="forget; no retain term")))
+preset("BS_T", Preset((T("bst"),), cite="Bootstrapping, token level (survey, seed 001): lam 0.5, K 20", doc=Doc(
+    "-mean_t CE(p_θ, (1-λ) onehot(y_t) + λ sg(softmax over the model's top-K logits))",
+    "bootstrapping, token level (survey, seed 001)", "λ 0.5, K 20", "forget")))

@@ -1,0 +1,116 @@
+"""Forget terms that reweight the per-token loss (SPEC 3.1): WGA, SatImp, TNPO, TS; and their presets."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from unlearn.core.ranges import param
+from unlearn.losses import satimp_per_token, target_sum, tnpo_per_token, ts_per_token, wga_per_token
+from unlearn.methods.base import TERMS, Needs, Outputs, Term
+from unlearn.methods.presets import Doc, Preset, T, preset
+from unlearn.methods.terms.likelihood import GDR
+
+
+@dataclass
+class WGAParams:
+    beta: float = param(1.0, at_least=0)
+    """Exponent of the detached token probability weighting each token (open-unlearning 1; authors 5)."""
+
+
+@TERMS.register("wga")
+class WGA(Term):
+    """WGA: -mean_t sg(p_t^beta) CE_t. "Rethinking LLM Unlearning Objectives: A Gradient Perspective and
+    Go Beyond" (Wang et al., 2025)."""
+    formula = "-mean_t sg(p_t^beta) CE_t"
+
+    Params = WGAParams
+    summary = "gradient ascent weighted per token by the detached probability p^beta"
+    cite = "Wang et al., 2025 (WGA)"
+
+    def loss_sum(self, outs: dict[str, Outputs]) -> torch.Tensor:
+        out = outs[self.streams[0]]
+        return target_sum(wga_per_token(out.token_logps, self.params.beta), out.target_mask)
+
+
+@dataclass
+class SatImpParams:
+    beta1: float = param(5.0, at_least=0)
+    """Exponent of p in the detached weight p^beta1 (1-p)^beta2."""
+    beta2: float = param(1.0, at_least=0)
+    """Exponent of (1 - p) in the weight."""
+
+
+@TERMS.register("satimp")
+class SatImp(Term):
+    """SatImp: GA weighted per token by sg(p^b1 (1-p)^b2). "Exploring Criteria of Loss Reweighting to
+    Enhance LLM Unlearning" (Yang et al., 2025)."""
+    formula = "-mean_t sg(p_t^b1 (1 - p_t)^b2) CE_t"
+
+    Params = SatImpParams
+    summary = "gradient ascent weighted per token by the detached p^b1 (1-p)^b2"
+    cite = "Yang et al., 2025 (SatImp)"
+
+    def loss_sum(self, outs: dict[str, Outputs]) -> torch.Tensor:
+        out = outs[self.streams[0]]
+        return target_sum(satimp_per_token(out.token_logps, self.params.beta1, self.params.beta2), out.target_mask)
+
+
+@dataclass
+class TNPOParams:
+    beta: float = param(4.0, above=0)
+    """Exponent b in the token weight 2 p^b / (p^b + p_ref^b)."""
+
+
+@TERMS.register("tnpo")
+class TNPO(Term):
+    """Token-wise NPO: GA weighted per token by sg(2 p^b / (p^b + p_ref^b)) (NPO's weight, per token)."""
+    formula = "-mean_t sg(2 p_t^b / (p_t^b + p_ref,t^b)) CE_t"
+
+    Params = TNPOParams
+    summary = "gradient ascent weighted per token by NPO's weight against the reference"
+    cite = "token-wise NPO (after Zhang et al., 2024)"
+
+    def needs(self) -> dict[str, Needs]:
+        return {self.streams[0]: Needs(ref_logps=True)}
+
+    def loss_sum(self, outs: dict[str, Outputs]) -> torch.Tensor:
+        out = outs[self.streams[0]]
+        return target_sum(tnpo_per_token(out.token_logps, out.ref_token_logps, self.params.beta), out.target_mask)
+
+
+@dataclass
+class TSParams:
+    temperature: float = param(2.0, above=0, why="the logits are divided by it")
+    """T > 1 flattens the distribution the ascent acts on (the paper fixes no default)."""
+
+
+@TERMS.register("ts")
+class TemperatureScaledGA(Term):
+    """TS: -mean_t CE(logits / T, y_t), gradient ascent on temperature-scaled logits (SPEC 3.1)."""
+    formula = "-mean_t CE(logits_t / T, y_t)"
+
+    Params = TSParams
+    summary = "gradient ascent on temperature-scaled logits"
+    cite = "temperature-scaled GA (SPEC 3.1)"
+
+    def needs(self) -> dict[str, Needs]:
+        return {self.streams[0]: Needs(logits=True)}
+
+    def loss_sum(self, outs: dict[str, Outputs]) -> torch.Tensor:
+        out = outs[self.streams[0]]
+        return target_sum(ts_per_token(out.logits, out.target_ids, self.params.temperature), out.target_mask)
+
+
+preset("WGA", Preset((T("wga"), GDR), cite="Wang et al., 2025 (WGA), with GDR as in open-unlearning", doc=Doc(
+    "-mean_t sg(p_t^β) CE_t + GDR", "Rethinking LLM Unlearning Objectives (Wang et al., 2025)", "β 1 (the authors use 5)",
+    "retain data")))
+preset("SatImp", Preset((T("satimp", 0.1), GDR), cite="Yang et al., 2025 (SatImp): gamma 0.1, with GDR", doc=Doc(
+    "-mean_t sg(p_t^β1 (1-p_t)^β2) CE_t + GDR", "Exploring Criteria of Loss Reweighting to Enhance LLM Unlearning "
+    "(Yang et al., 2025)", "β1 5, β2 1, weight 0.1", "retain data")))
+preset("TNPO", Preset((T("tnpo"), GDR), cite="token-wise NPO (b 4), with GDR", doc=Doc(
+    "-mean_t sg(2 p_t^b / (p_t^b + p_ref,t^b)) CE_t + GDR", "token-wise NPO (after Zhang et al., 2024)", "b 4",
+    "reference per-token log-probs, retain data")))
+preset("TS", Preset((T("ts"),), cite="temperature-scaled GA (T 2)", doc=Doc(
+    "-mean_t CE(z_t / T, y_t)", "temperature-scaled GA (SPEC 3.1)", "T 2 (the paper fixes none)", "forget")))

@@ -17,7 +17,6 @@
 from __future__ import annotations
 
 import json
-import math
 import shutil
 import time
 from dataclasses import dataclass
@@ -26,26 +25,27 @@ from typing import Any
 
 import torch
 
-from unlearn.config import RunConfig, to_dict
+from unlearn.config import RunConfig, TrainConfig, to_dict
 from unlearn.data.benchmarks import Benchmark
 from unlearn.engine.streams import build_stream, sampling_source
 from unlearn.data.tokenize import PromptFormatter
-from unlearn.engine.batches import BatchLayout, StreamSampler
 from unlearn.engine.checkpoint import list_checkpoints, load_checkpoint, save_checkpoint
 from unlearn.core.atomic import clean_temp_folders, disk_errors, json_line, write_json, write_text
 from unlearn.engine.collective import on_main
+from unlearn.engine.during import DuringEval, truncate_curve
 from unlearn.engine.integrity import LOCK_FILE, RunLock, check_fingerprint, training_fingerprint, write_fingerprint
 from unlearn.engine.before import check_sharding, check_train, read_and_check, target_file_hashes
 from unlearn.engine.lora import apply_lora, model_to_save
 from unlearn.core.progress import Progress
-from unlearn.engine.reference import FrozenCopy, make_reference
+from unlearn.engine.reference import FrozenCopy, Reference, make_reference
 from unlearn.engine.refresh import refresh_index, refreshed_records
-from unlearn.engine.step import StepData, StepRunner, finite_everywhere
+from unlearn.engine.step import StepRunner, finite_everywhere
+from unlearn.engine.training_data import TrainingData
 from unlearn.core.errors import ConfigError, TrainingDiverged, UnlearnError
 from unlearn.methods import Method, build_method
 from unlearn.methods.base import SetupContext
 from unlearn.models import load_model, load_tokenizer, save_model
-from unlearn.models.loading import check_model_files, check_vocabulary, context_limit
+from unlearn.models.loading import ContextLimit, check_model_files, check_vocabulary, context_limit
 from unlearn.engine.run_info import write_run_info
 
 DONE_FILE = "train_state.json"
@@ -119,188 +119,99 @@ def train(cfg: RunConfig, method: Method | None = None) -> TrainResult:
             _remove_if_empty(run_dir)
 
 
+@dataclass
+class _Position:
+    """The step the run starts at, and its newest good checkpoint: each save moves it on, a divergence names it."""
+
+    start: int
+    last_checkpoint: Path | None
+
+
 class _Run:
-    """One training run's state, built step by step by `train`."""
+    """One training run: `__init__` builds all of its state (each piece after those it needs), `train` runs
+    the steps and saves the model."""
 
     def __init__(self, cfg: RunConfig, method: Method, strategy: str | None, accelerator: Any, bench: Benchmark,
                  fingerprint: dict[str, Any], records: dict[str, list[dict[str, Any]]]):
-        self.cfg, self.method, self.strategy, self.acc, self.bench = cfg, method, strategy, accelerator, bench
-        self.fingerprint = fingerprint
-        self.stream_records = records
+        # What `train` checked before any model loaded.
+        self.cfg, self.method, self.acc, self.bench = cfg, method, accelerator, bench
         self.run_dir = Path(cfg.out)
         self.log_path = self.run_dir / "log.jsonl"
-
-    # -- setup ----------------------------------------------------------------------------------
-    def _load(self) -> None:
-        from accelerate.utils import set_seed
-
-        cfg = self.cfg
-        set_seed(cfg.train.seed)  # dropout (e.g. LoRA's) and anything else drawing from the global RNGs
-        with self.acc.main_process_first():  # a hub download happens once, on the main process
-            self.tokenizer = load_tokenizer(cfg.model)
-            model = load_model(cfg.model)
-        check_vocabulary(model, self.tokenizer, cfg.model)
-        self.max_length = context_limit(model, cfg.data.max_length)
-        if cfg.lora.r > 0:
-            model = apply_lora(model, cfg.lora, cfg.train.seed)
-        ctx = SetupContext(model, cfg.train.seed)
-        for t in self.method.terms:
-            t.term.setup(ctx)
-        if ctx.trainable_patterns is not None:
-            for name, p in model.named_parameters():
-                p.requires_grad_(p.requires_grad and any(pat in name for pat in ctx.trainable_patterns))
-        if not any(p.requires_grad for p in model.parameters()):
-            raise ConfigError(f"method {self.method.name}: no parameter is left to train "
-                              f"(modules {ctx.trainable_patterns}); check the method's module parameters")
-        self.model = model
+        # The model as loaded and set up for the method (not yet on its device), with its tokenizer.
+        self.tokenizer, model, self.max_length = _load(cfg, method, accelerator)
         self.formatter = PromptFormatter(self.tokenizer, cfg.data.template, cfg.data.chat_template)
-        self.during = None
-        if cfg.eval.every_steps and self.acc.is_main_process:
-            from unlearn.engine.during import DuringEval
-
-            self.during = DuringEval(cfg, self.bench, self.tokenizer, self.formatter, self.run_dir, self.max_length)
-
-    def _encode(self, stream: str, records: list[dict[str, Any]], report_cuts: bool = True) -> None:
-        self.records[stream] = records
-        before = len(self.formatter.cut_lengths)
-        self.encoded[stream] = [self.formatter.encode_record(r, self.max_length.tokens) for r in records]
-        self.target_counts[stream] = [sum(1 for x in e["labels"][1:] if x != -100) for e in self.encoded[stream]]
-        if report_cuts and self.acc.is_main_process:
-            self.max_length.report(self.formatter.cut_lengths[before:], len(records), f"the {stream} data")
-
-    def _streams(self) -> StepData:
-        t = self.cfg.train
-        self.records: dict[str, list[dict[str, Any]]] = {}
-        self.encoded: dict[str, list[dict[str, list[int]]]] = {}
-        self.target_counts: dict[str, list[int]] = {}
-        for stream in self.method.streams:
-            self._encode(stream, self.stream_records[stream])
-        primary = sampling_source(self.method.streams[0])
-        samplers: dict[str, StreamSampler] = {}
-        for stream in self.method.streams:
-            source = sampling_source(stream)
-            if source not in samplers:
-                size = t.batch_size if source == primary else (t.retain_batch_size or t.batch_size)
-                samplers[source] = StreamSampler(len(self.encoded[stream]), size, t.seed, source)
-            elif samplers[source].n != len(self.encoded[stream]):
-                raise UnlearnError(f"stream {stream} has {len(self.encoded[stream])} samples but its source "
-                                   f"{source} has {samplers[source].n}; aligned streams must match row by row")
-        layout = BatchLayout(self.acc.num_processes, t.grad_accum)
-        self.n_primary = samplers[primary].n
-        self.per_step = t.batch_size * layout.slices
-        self.total_steps = t.max_steps if t.max_steps else math.ceil(t.epochs * self.n_primary / self.per_step)
-        if self.total_steps < 1:
-            raise ConfigError("training would run 0 steps; raise train.epochs or train.max_steps")
-        return StepData(self.encoded, self.target_counts, samplers, layout, self.tokenizer.pad_token_id)
-
-    def _prepare(self) -> None:
-        from accelerate.utils import DistributedType
-        from transformers import get_scheduler
-
-        acc, t = self.acc, self.cfg.train
-        self.model.to(acc.device)  # before the reference: cached log-probs are computed here
-        self.reference = make_reference(self.strategy, self.method, self.model, self.encoded,
-                                        self.tokenizer.pad_token_id)
-        sharded = acc.distributed_type in (DistributedType.DEEPSPEED, DistributedType.FSDP)
-        check_sharding(acc, self.method, self.cfg.lora.r > 0, self.cfg.eval.every_steps)
-        if isinstance(self.reference, FrozenCopy):
-            ref = self.reference.model
-            self.reference.model = acc.prepare_model(ref, evaluation_mode=True) if sharded else ref.to(acc.device)
-        if acc.distributed_type == DistributedType.DEEPSPEED:
-            if self.method.transforms:
-                raise ConfigError(f"method {self.method.name}: gradient transforms need the gradients between "
-                                  "backward and the optimizer step, which DeepSpeed's engine does not expose; "
-                                  "run it with DDP or FSDP")
-            trainable = [p for p in self.model.parameters() if p.requires_grad]
-            optimizer = torch.optim.AdamW(trainable, lr=t.lr, weight_decay=t.weight_decay)
-            self.model, self.optimizer = acc.prepare(self.model, optimizer)
-        else:  # FSDP and DDP: the optimizer is built on the prepared model's parameters
-            self.model = acc.prepare(self.model)
-            trainable = [p for p in self.model.parameters() if p.requires_grad]
-            self.optimizer = acc.prepare(torch.optim.AdamW(trainable, lr=t.lr, weight_decay=t.weight_decay))
+        # The evaluation every `eval.every_steps` steps: the main process alone evaluates.
+        self.during = DuringEval(cfg, bench, self.tokenizer, self.formatter, self.run_dir, self.max_length) \
+            if cfg.eval.every_steps and accelerator.is_main_process else None
+        # The streams encoded, how their batches are drawn, how many steps they make.
+        self.data = TrainingData(method.streams, records, self.formatter, self.max_length, cfg.train,
+                                 accelerator.num_processes, self.tokenizer.pad_token_id, accelerator.is_main_process)
+        on_main(accelerator, write_run_info, self.run_dir, cfg, bench.data_hashes(), method.name)
+        # The model on its device and prepared by Accelerate, its reference, and what trains it.
+        model.to(accelerator.device)  # before the reference: cached log-probs are computed here
+        self.reference = make_reference(strategy, method, model, self.data.encoded, self.tokenizer.pad_token_id)
+        check_sharding(accelerator, method, cfg.lora.r > 0, cfg.eval.every_steps)
+        _place_reference(accelerator, self.reference)
+        self.model, self.optimizer = _accelerated(accelerator, method, model, cfg.train)
         self.trainable = [p for p in self.model.parameters() if p.requires_grad]
-        warmup = t.warmup_steps if t.warmup_steps is not None else int(t.warmup_ratio * self.total_steps)
-        try:
-            self.scheduler = get_scheduler(t.scheduler, self.optimizer, num_warmup_steps=warmup,
-                                           num_training_steps=self.total_steps)
-        except ValueError as err:
-            raise ConfigError(f"train.scheduler {t.scheduler!r}: {err}".splitlines()[0]) from None
+        self.scheduler = _scheduler(cfg.train, self.optimizer, self.data.total_steps)
+        # The newest checkpoint restored into all of the above, or the folder made fresh for step 0.
+        self.position = self._resume(fingerprint)
 
-    def _resume(self) -> int:
+    def _resume(self, fingerprint: dict[str, Any]) -> _Position:
         acc = self.acc
         ckpts = list_checkpoints(self.run_dir)
         if ckpts:
             start = load_checkpoint(acc, ckpts[-1], self.model, self.optimizer, self.scheduler, self.method)
             if acc.is_main_process:
-                acc.print(f"resuming from {ckpts[-1]} (step {start} of {self.total_steps})")
+                acc.print(f"resuming from {ckpts[-1]} (step {start} of {self.data.total_steps})")
             on_main(acc, _truncate_log, self.log_path, start)
-            on_main(acc, self._clean_leftovers)
-            from unlearn.engine.during import truncate_curve
-
+            on_main(acc, _clean_leftovers, self.run_dir)
             on_main(acc, truncate_curve, self.run_dir, start)
-            self.last_checkpoint: Path | None = ckpts[-1]
-            return start
-        self.last_checkpoint = None
-        on_main(acc, self._start_afresh)
-        return 0
-
-    def _clean_leftovers(self) -> None:
-        """Hidden half-written folders of a killed attempt (a checkpoint, the model): never taken for
-        complete ones, and deleted here (the lock is held) so they do not pile up."""
-        with disk_errors(f"the run folder {self.run_dir}"):
-            clean_temp_folders(self.run_dir)
-            clean_temp_folders(self.run_dir / "checkpoints")
-
-    def _start_afresh(self) -> None:
-        self._clean_leftovers()
-        with disk_errors(f"the run folder {self.run_dir}"):
-            self.log_path.unlink(missing_ok=True)
-            for name in ("curve.jsonl", "best.json"):
-                (self.run_dir / name).unlink(missing_ok=True)
-            shutil.rmtree(self.run_dir / "best", ignore_errors=True)
-            shutil.rmtree(self.run_dir / "streams", ignore_errors=True)
-            write_fingerprint(self.run_dir, self.fingerprint)
+            return _Position(start, ckpts[-1])
+        on_main(acc, _start_afresh, self.run_dir, self.log_path, fingerprint)
+        return _Position(0, None)
 
     # -- the loop -------------------------------------------------------------------------------
-    def _refresh_streams(self, step: int) -> None:
-        for stream, refresh in self.method.refreshes().items():
-            k = refresh_index(step, refresh, self.per_step, self.n_primary)
-            if self.refreshed.get(stream) == k:
-                continue
-            source = self.records[sampling_source(stream)] if sampling_source(stream) in self.records \
-                else build_stream(sampling_source(stream), self.cfg, self.bench)
-            records = refreshed_records(self.run_dir, self.acc, self.model, self.tokenizer, self.formatter,
-                                        source, refresh, k, self.cfg.train.seed)
-            self._encode(stream, records, report_cuts=False)
-            self.refreshed[stream] = k
-
     def train(self) -> TrainResult:
-        acc, t = self.acc, self.cfg.train
-        self._load()
-        data = self._streams()
-        on_main(acc, write_run_info, self.run_dir, self.cfg, self.bench.data_hashes(), self.method.name)
         self._prepare()
-        start = self._resume()
-        acc.wait_for_everyone()
-        runner = StepRunner(acc, self.model, self.method, data, self.reference, self.trainable, t.max_grad_norm)
-        for transform in self.method.transforms:
-            transform.start(self.total_steps)
-        self.refreshed: dict[str, int] = {}
-        self.model.train()
-        progress = Progress(self.total_steps, self.method.name, every_s=t.progress_every,
-                            enabled=acc.is_main_process, initial=start)
+        runner = StepRunner(self.acc, self.model, self.method, self.data.batches, self.reference, self.trainable,
+                            self.cfg.train.max_grad_norm)
+        start, total = self.position.start, self.data.total_steps
+        progress = Progress(total, self.method.name, every_s=self.cfg.train.progress_every,
+                            enabled=self.acc.is_main_process, initial=start)
         started = time.time()
         try:
-            for step in range(start, self.total_steps):
+            for step in range(start, total):
                 self._refresh_streams(step)
                 self._one_step(runner, step, started, progress)
         finally:
             progress.close()
         self._finish(start, started)
-        return TrainResult(self.run_dir / "model", self.total_steps, start)
+        return TrainResult(self.run_dir / "model", total, start)
+
+    def _prepare(self) -> None:
+        """Ready every process for the first step: all wait until the folder is resumed or fresh, the
+        transforms learn the run's length (after a resume restored their state), the model trains."""
+        self.acc.wait_for_everyone()
+        for transform in self.method.transforms:
+            transform.start(self.data.total_steps)
+        self.model.train()
+
+    def _refresh_streams(self, step: int) -> None:
+        data = self.data
+        for stream, refresh in self.method.refreshes().items():
+            k = refresh_index(step, refresh, data.per_step, data.n_primary)
+            if data.refreshed.get(stream) == k:
+                continue
+            source = sampling_source(stream)
+            pool = data.records[source] if source in data.records else build_stream(source, self.cfg, self.bench)
+            records = refreshed_records(self.run_dir, self.acc, self.model, self.tokenizer, self.formatter,
+                                        pool, refresh, k, self.cfg.train.seed)
+            data.refresh(stream, records, k)
 
     def _one_step(self, runner: StepRunner, step: int, started: float, progress: Progress) -> None:
-        acc, t = self.acc, self.cfg.train
+        acc, t, total = self.acc, self.cfg.train, self.data.total_steps
         try:
             logged = runner.run(step)
         except TrainingDiverged as err:
@@ -318,18 +229,18 @@ class _Run:
             transform.after_step(self.trainable, step)
         done = step + 1
         progress.update(1, loss=logged["loss"])
-        if done % t.log_every == 0 or done == self.total_steps:
-            entry = {"step": done, "epoch": round(done * self.per_step / self.n_primary, 4),
+        if done % t.log_every == 0 or done == total:
+            entry = {"step": done, "epoch": round(done * self.data.per_step / self.data.n_primary, 4),
                      "lr": self.scheduler.get_last_lr()[0], **{k: round(v, 6) for k, v in logged.items()},
                      "elapsed_s": round(time.time() - started, 2)}
             on_main(acc, _append_log, self.log_path, entry)
-        if t.save_every and done % t.save_every == 0 and done < self.total_steps:
+        if t.save_every and done % t.save_every == 0 and done < total:
             finite = all(bool(torch.isfinite(p).all()) for p in self.trainable)
             if not finite_everywhere(acc, torch.tensor(0.0 if finite else float("nan"))):
                 self._diverged(step, f"the weights became non-finite after step {done}")
-            self.last_checkpoint = save_checkpoint(acc, self.run_dir, done, self.model, self.optimizer,
-                                                   self.scheduler, self.method, t.keep_checkpoints)
-        if self.cfg.eval.every_steps and (done % self.cfg.eval.every_steps == 0 or done == self.total_steps):
+            self.position.last_checkpoint = save_checkpoint(acc, self.run_dir, done, self.model, self.optimizer,
+                                                            self.scheduler, self.method, t.keep_checkpoints)
+        if self.cfg.eval.every_steps and (done % self.cfg.eval.every_steps == 0 or done == total):
             self._evaluate_during(done)
 
     def _evaluate_during(self, done: int) -> None:
@@ -364,14 +275,14 @@ class _Run:
             # save_model writes a temporary folder and renames it: never a half-written model/
             save_model(model_to_save(self.acc.unwrap_model(self.model), self.cfg.lora), self.tokenizer, final,
                        state_dict=state)
-            write_json(self.run_dir / DONE_FILE, {"completed": True, "steps": self.total_steps,
+            write_json(self.run_dir / DONE_FILE, {"completed": True, "steps": self.data.total_steps,
                                                   "resumed_from": start,
                                                   "train_seconds": round(time.time() - started, 2)})
         shutil.rmtree(self.run_dir / "checkpoints", ignore_errors=True)
 
     def _diverged(self, step: int, what: str) -> None:
-        where = (f"the last good checkpoint is {self.last_checkpoint}" if self.last_checkpoint
-                 else "no checkpoint was saved yet (train.save_every)")
+        last = self.position.last_checkpoint
+        where = f"the last good checkpoint is {last}" if last else "no checkpoint was saved yet (train.save_every)"
         if self.acc.is_main_process:
             try:
                 _append_log(self.log_path, {"step": step + 1, "event": "diverged", "reason": what})
@@ -381,6 +292,96 @@ class _Run:
             f"{what}; training stopped before the bad update and {where}. "
             "Lower train.lr, set train.max_grad_norm, or change the method's weights, then run again"
         )
+
+
+# -- building the run's state, in the order _Run.__init__ calls these -----------------------------
+def _load(cfg: RunConfig, method: Method, acc: Any) -> tuple[Any, torch.nn.Module, ContextLimit]:
+    """The tokenizer; the model, wrapped with LoRA when asked for and set up by the method's terms;
+    the samples' length limit the model allows."""
+    from accelerate.utils import set_seed
+
+    set_seed(cfg.train.seed)  # dropout (e.g. LoRA's) and anything else drawing from the global RNGs
+    with acc.main_process_first():  # a hub download happens once, on the main process
+        tokenizer = load_tokenizer(cfg.model)
+        model = load_model(cfg.model)
+    check_vocabulary(model, tokenizer, cfg.model)
+    limit = context_limit(model, cfg.data.max_length)
+    if cfg.lora.r > 0:
+        model = apply_lora(model, cfg.lora, cfg.train.seed)
+    _set_up_terms(method, model, cfg.train.seed)
+    return tokenizer, model, limit
+
+
+def _set_up_terms(method: Method, model: torch.nn.Module, seed: int) -> None:
+    """Each term sets itself up (e.g. RMU chooses its modules and draws its direction); when terms name
+    modules, only their parameters keep training."""
+    ctx = SetupContext(model, seed)
+    for t in method.terms:
+        t.term.setup(ctx)
+    if ctx.trainable_patterns is not None:
+        for name, p in model.named_parameters():
+            p.requires_grad_(p.requires_grad and any(pat in name for pat in ctx.trainable_patterns))
+    if not any(p.requires_grad for p in model.parameters()):
+        raise ConfigError(f"method {method.name}: no parameter is left to train "
+                          f"(modules {ctx.trainable_patterns}); check the method's module parameters")
+
+
+def _place_reference(acc: Any, reference: Reference | None) -> None:
+    """A frozen copy of the model goes where the model goes: sharded like it, or onto its device."""
+    from accelerate.utils import DistributedType
+
+    sharded = acc.distributed_type in (DistributedType.DEEPSPEED, DistributedType.FSDP)
+    if isinstance(reference, FrozenCopy):
+        ref = reference.model
+        reference.model = acc.prepare_model(ref, evaluation_mode=True) if sharded else ref.to(acc.device)
+
+
+def _accelerated(acc: Any, method: Method, model: torch.nn.Module, t: TrainConfig) -> tuple[torch.nn.Module, Any]:
+    """The model as Accelerate prepares it (DDP, FSDP or DeepSpeed), and AdamW over the parameters that train."""
+    from accelerate.utils import DistributedType
+
+    if acc.distributed_type == DistributedType.DEEPSPEED:
+        if method.transforms:
+            raise ConfigError(f"method {method.name}: gradient transforms need the gradients between "
+                              "backward and the optimizer step, which DeepSpeed's engine does not expose; "
+                              "run it with DDP or FSDP")
+        trainable = [p for p in model.parameters() if p.requires_grad]
+        optimizer = torch.optim.AdamW(trainable, lr=t.lr, weight_decay=t.weight_decay)
+        return acc.prepare(model, optimizer)
+    # FSDP and DDP: the optimizer is built on the prepared model's parameters
+    model = acc.prepare(model)
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    return model, acc.prepare(torch.optim.AdamW(trainable, lr=t.lr, weight_decay=t.weight_decay))
+
+
+def _scheduler(t: TrainConfig, optimizer: Any, total_steps: int) -> Any:
+    from transformers import get_scheduler
+
+    warmup = t.warmup_steps if t.warmup_steps is not None else int(t.warmup_ratio * total_steps)
+    try:
+        return get_scheduler(t.scheduler, optimizer, num_warmup_steps=warmup, num_training_steps=total_steps)
+    except ValueError as err:
+        raise ConfigError(f"train.scheduler {t.scheduler!r}: {err}".splitlines()[0]) from None
+
+
+# -- the run folder ------------------------------------------------------------------------------
+def _clean_leftovers(run_dir: Path) -> None:
+    """Hidden half-written folders of a killed attempt (a checkpoint, the model): never taken for
+    complete ones, and deleted here (the lock is held) so they do not pile up."""
+    with disk_errors(f"the run folder {run_dir}"):
+        clean_temp_folders(run_dir)
+        clean_temp_folders(run_dir / "checkpoints")
+
+
+def _start_afresh(run_dir: Path, log_path: Path, fingerprint: dict[str, Any]) -> None:
+    _clean_leftovers(run_dir)
+    with disk_errors(f"the run folder {run_dir}"):
+        log_path.unlink(missing_ok=True)
+        for name in ("curve.jsonl", "best.json"):
+            (run_dir / name).unlink(missing_ok=True)
+        shutil.rmtree(run_dir / "best", ignore_errors=True)
+        shutil.rmtree(run_dir / "streams", ignore_errors=True)
+        write_fingerprint(run_dir, fingerprint)
 
 
 def _append_log(log_path: Path, entry: dict[str, Any]) -> None:

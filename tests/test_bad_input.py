@@ -304,6 +304,9 @@ case("augment-generic-ratio-nan", ["augment", "--forget", "@world/forget10.json"
                                    "--generic-ratio", "nan"], "--generic-ratio nan must be a number of at least 0")
 case("sequence-one-request", ["sequence", "--requests", "forget10", "data.path=@world", "model.path=@target"],
      "at least two requests")
+case("sequence-unknown-metric", ["sequence", "--requests", "forget10[:1],forget10[1:2]", "--metric", "truthiness",
+                                 "data.path=@world", "model.path=@target", "out=@tmp/seq"],
+     "--metric 'truthiness'", "valid: prob, rougeL_recall")
 case("methods-unknown", ["methods", "NOPE"], "unknown method 'NOPE'")
 case("metrics-with-override", ["metrics", "eval.batch_size=2"], "unlearn metrics takes no key=value overrides")
 

@@ -7,6 +7,7 @@ import json
 import pytest
 
 from conftest import run_cli
+from unlearn.core.formatting import fmt
 
 REQUIRED = ["forget_rougeL_recall", "forget_prob", "forget_truth_ratio", "forget_quality", "retain_rougeL_recall",
             "model_utility"]
@@ -49,18 +50,19 @@ def test_every_method_lowers_forget_rouge(demo_out):
 def test_report_states_the_seesaw_with_numbers(demo_out):
     report = (demo_out / "report.md").read_text()
     models = json.loads((demo_out / "results.json").read_text())["models"]
-    assert "## The seesaw" in report and "| GA_GDR |" in report
-    assert f"{models['GA']['retain_rougeL_recall']:.3f}" in report
+    seesaw = report.split("## The seesaw")[1].split("\n## ")[0]
+    assert "Without a retain term: GA and NPO; with one: GA_GDR, NPO_GDR, IDK_GDR and ReLearn" in seesaw
+    assert "| GA_GDR |" in report and f"GA {fmt(models['GA']['retain_rougeL_recall'])}" in seesaw
     assert "## Example answers, before and after" in report
 
 
 def test_report_sets_relearn_next_to_ga_and_npo(demo_out):
     report = (demo_out / "report.md").read_text()
     models = json.loads((demo_out / "results.json").read_text())["models"]
-    section = report.split("## ReLearn next to GA and NPO")[1].split("## Example answers")[0]
-    assert "| KFR (forget) | KRR (retain) |" in section and "| ReLearn |" in section
+    section = report.split("## Learning new answers next to reverse optimisation")[1].split("\n## ")[0]
+    assert "| forget KFR | retain KRR |" in section and "| ReLearn | learning |" in section
     relearn, ga = models["ReLearn"], models["GA"]
-    assert f"KRR {relearn['retain_krr']:.3f} vs GA {ga['retain_krr']:.3f}" in section
+    assert f"KRR {fmt(relearn['retain_krr'])} vs GA {fmt(ga['retain_krr'])}" in section
     assert "**At this scale ReLearn keeps retention" in section
     assert relearn["retain_rougeL_recall"] > ga["retain_rougeL_recall"]  # the seed's retention claim, on this run
 
@@ -74,14 +76,31 @@ def test_rerun_reuses_finished_runs(demo_out):
     assert set(json.loads((demo_out / "results.json").read_text())["models"]) == {"target", "retain", "GA"}
 
 
+def _entries(models):
+    """Hand-made report entries, each method run described by its method (here named like the run);
+    "target" is the original model."""
+    from pathlib import Path
+
+    from unlearn.config import MethodConfig
+    from unlearn.report.entries import Entry
+    from unlearn.report.method_kinds import kind_of
+
+    return [Entry(name, "original", Path(name), metrics) if name == "target" else
+            Entry(name, "method", Path(name), {} if "error" in metrics else metrics,
+                  kind=kind_of(MethodConfig(name=name)), error=metrics.get("error"))
+            for name, metrics in models.items()]
+
+
 def test_report_survives_a_failed_method():
-    from unlearn.report.markdown import results_table, seesaw_verdict
+    from unlearn.report.build import build_report
+    from unlearn.report.markdown import report_markdown
 
     ok = {"forget_rougeL_recall": 1.0, "retain_rougeL_recall": 1.0}
     models = {"target": ok, "GA": {"forget_rougeL_recall": 0.0, "retain_rougeL_recall": 0.1},
               "NPO_GDR": {"error": "the loss became nan at step 3"}}
-    assert "| NPO_GDR | n/a |" in results_table(models)
-    verdict = "\n".join(seesaw_verdict(models))
+    report = report_markdown(build_report(_entries(models)))
+    assert "| NPO_GDR | n/a |" in report
+    verdict = report.split("## The seesaw")[1].split("\n## ")[0]
     assert "NPO_GDR failed: the loss became nan" in verdict and "GA forgets" in verdict
 
 
@@ -91,23 +110,29 @@ def _row(forget_rouge, retain_rouge, kfr, krr, ls):
 
 
 def test_relearn_verdict_follows_the_numbers():
-    from unlearn.report.relearn_section import relearn_verdict
+    from unlearn.report.keys import Keys
+    from unlearn.report.learning_claim import claim_verdict
+
+    def verdict(models):
+        entries = _entries(models)
+        return claim_verdict(entries, Keys(entries))
 
     models = {"target": _row(1.0, 1.0, 0.1, 0.9, 0.30), "GA": _row(0.0, 0.1, 1.0, 0.1, 0.05),
               "NPO": _row(0.1, 0.3, 0.9, 0.3, 0.10), "ReLearn": _row(0.1, 0.9, 0.8, 0.8, 0.20)}
-    text = "\n".join(relearn_verdict(models))
+    text = "\n".join(verdict(models))
     assert "keeps retention better than GA and NPO; its fluency is better**" in text
     assert "KRR 0.800 vs GA 0.100, NPO 0.300" in text and "KFR 0.800 vs GA 1.000, NPO 0.900 (less)" in text
     models["NPO"] = _row(0.1, 0.95, 0.9, 0.85, 0.40)  # NPO keeps more and scores above the target's own answers
-    text = "\n".join(relearn_verdict(models))
+    text = "\n".join(verdict(models))
     assert "keeps retention no better than GA and NPO" in text
-    assert "cannot be told from the linguistic score here: it ranks NPO above the target" in text
+    assert "cannot be told from the linguistic score here: it ranks NPO above the original model's own" in text
     models["ReLearn"] = {"error": "the loss became nan"}
-    assert "ReLearn was not run (or failed)" in relearn_verdict(models)[0]
+    lines = verdict(models)
+    assert "No finished run learns new answers" in lines[0] and "- ReLearn failed: the loss became nan" in lines
     del models["GA"], models["NPO"]
     models["ReLearn"] = _row(0.1, 0.9, 0.8, 0.8, None)
-    assert relearn_verdict(models) == ["ReLearn's claim cannot be checked in this run: GA and NPO were not run "
-                                       "(or failed); missing values: forget_linguistic_score, retain_linguistic_score."]
+    assert verdict(models) == ["The claim cannot be checked for ReLearn: no reverse-optimisation run finished; "
+                               "missing values: forget_linguistic_score, retain_linguistic_score."]
 
 
 def test_demo_writes_the_html_report_and_its_markdown_twin(demo_out):
@@ -117,8 +142,8 @@ def test_demo_writes_the_html_report_and_its_markdown_twin(demo_out):
     methods = set(json.loads((demo_out / "results.json").read_text())["models"]) - {"target", "retain"}
     assert methods and html.count("class='point'") == len(methods)  # a point per method, plus the references
     assert "aria-label='trade-off plot'" in html and "<table>" in html and "<details>" in html
-    summary = (demo_out / "summary.md").read_text()
-    assert "## Forget metrics" in summary and "| forget_rougeL_recall (lower is better) |" in summary
+    twin = (demo_out / "report.md").read_text()  # the HTML's Markdown twin is the demo's report
+    assert "## Forget metrics" in twin and "| forget_rougeL_recall (lower is better) |" in twin
     if not (shutil.which("chromium") or shutil.which("chromium-browser")):
         pytest.skip("headless Chromium is not installed (apt-get install chromium): the rendering is not checked")
     from unlearn.report.screenshot import rendered_dom, screenshot

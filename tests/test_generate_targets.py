@@ -147,9 +147,9 @@ def test_a_separate_verifier_checks_the_generators_answers(tmp_path):
 
 
 def test_the_augment_kinds_are_relearn_and_the_target_kinds():
-    from unlearn.generate import augment_cli, targets
+    from unlearn.generate import augment, targets
 
-    assert augment_cli.KINDS[0] == "relearn" and set(augment_cli.KINDS[1:]) == set(targets.KINDS)
+    assert augment.KINDS[0] == "relearn" and set(augment.KINDS[1:]) == set(targets.KINDS)
 
 
 def test_idkdpo_trains_on_alternatives_and_a_regenerated_file_is_another_run(world, target_model, tmp_path):

@@ -73,19 +73,19 @@ def test_npo_gdr_on_smollm2_with_chat_template(tmp_path):
 def test_smollm2_writes_refusals_through_the_generator_interface(tmp_path):
     """SmolLM2-135M-Instruct as a local generator (hf:PATH#FILE.gguf, chat template, batched greedy):
     a refusal per TOFU question, verified by the offline rules; a rerun is served by the cache."""
-    from unlearn.generate.augment_cli import run_augment
+    from unlearn.generate.augment import augment_file
 
     forget = tmp_path / "forget.jsonl"
     rows = json.loads((TOFU / "forget01.json").read_text())[:2]
     forget.write_text("".join(json.dumps({"question": r["question"], "answer": r["answer"]}) + "\n" for r in rows))
     spec = f"hf:{_smollm_folder()}#{GGUF}"
-    summary = run_augment(str(forget), str(tmp_path / "alt.jsonl"), spec, cache=str(tmp_path / "cache"),
+    summary = augment_file(str(forget), str(tmp_path / "alt.jsonl"), spec, cache=str(tmp_path / "cache"),
                           kind="alternatives", verifier="offline")
     assert summary["generator"].startswith(f"hf:{_smollm_folder()}@") and summary["verifier"] == "offline-rules-v1"
     assert summary["generator_calls"] >= 4 and summary["rows"]["alternatives"] >= 1
     kept = [json.loads(line) for line in (tmp_path / "alt.jsonl").read_text().splitlines()]
     assert summary["rows"]["alternatives"] + summary["dropped_after_rounds"] == 2
     assert all(r["answer"].strip() and r["rounds"] in (1, 2, 3) for r in kept)
-    again = run_augment(str(forget), str(tmp_path / "alt2.jsonl"), spec, cache=str(tmp_path / "cache"),
+    again = augment_file(str(forget), str(tmp_path / "alt2.jsonl"), spec, cache=str(tmp_path / "cache"),
                         kind="alternatives", verifier="offline")
     assert again["generator_calls"] == 0 and (tmp_path / "alt2.jsonl").read_text() == (tmp_path / "alt.jsonl").read_text()

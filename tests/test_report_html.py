@@ -1,4 +1,5 @@
-"""The HTML report on hand-made run folders: plot points, tables, ranking, robustness, sequence, twin."""
+"""The report on hand-made run folders: plot points, tables, ranking, robustness, sequence, the Markdown
+twin, and the method-based sections (seesaw, ReLearn's claim) for runs whatever their names."""
 
 from __future__ import annotations
 
@@ -7,15 +8,22 @@ import json
 import pytest
 
 from unlearn.core.errors import ConfigError
-from unlearn.report.html import load_entry, write_html_report
+from unlearn.report.build import build_report, write_report
+from unlearn.report.entries import load_entry
 
 
-def _folder(tmp_path, name, forget, utility, **extra):
+def write_html_report(entries, out, sequence=None):
+    return write_report(build_report(entries, sequence), out)
+
+
+def _folder(tmp_path, name, forget, utility, method=None, values=None, **extra):
     folder = tmp_path / name
     folder.mkdir()
-    metrics = {"metrics": {"forget_rougeL_recall": forget, "model_utility": utility},
+    metrics = {"metrics": {"forget_rougeL_recall": forget, "model_utility": utility, **(values or {})},
                "directions": {"forget_rougeL_recall": "lower is better", "model_utility": "higher is better"}}
     (folder / "metrics.json").write_text(json.dumps(metrics))
+    if method:
+        (folder / "config.yaml").write_text(f"method:\n  name: {method}\n")
     (folder / "samples.jsonl").write_text(json.dumps({"set": "forget", "question": "Where?", "answer": "Paris.",
                                                       "generation": f"{name} says"}) + "\n")
     for key, value in extra.items():
@@ -74,3 +82,31 @@ def test_report_matches_by_name_and_puts_missing_values_last(tmp_path):
     other = _folder(tmp_path, "C", 0.3, 0.7, calibration={**calibration, "ratio": 0.9})
     with pytest.raises(ConfigError, match="calibrated to different targets"):
         write_html_report([load_entry(b), load_entry(other)], tmp_path / "r2.html")
+
+
+def _measures(forget_rouge, retain_rouge, kfr, krr, ls):
+    return {"forget_rougeL_recall": forget_rouge, "retain_rougeL_recall": retain_rouge, "forget_kfr": kfr,
+            "retain_krr": krr, "forget_linguistic_score": ls, "retain_linguistic_score": ls}
+
+
+def test_method_sections_go_by_the_runs_methods_not_their_names(tmp_path):
+    """Runs named nothing like the demo's get its seesaw and ReLearn sections, from their config.yaml."""
+    original = _folder(tmp_path, "before", 1.0, 0.9, values=_measures(1.0, 1.0, 0.1, 0.9, 0.3))
+    a = _folder(tmp_path, "run_a", 0.0, 0.1, "GA", _measures(0.0, 0.1, 1.0, 0.1, 0.05))
+    b = _folder(tmp_path, "run_b", 0.2, 0.6, "NPO_GDR", _measures(0.2, 0.7, 0.9, 0.6, 0.1))
+    c = _folder(tmp_path, "run_c", 0.3, 0.7, "ReLearn", _measures(0.3, 0.9, 0.8, 0.8, 0.2))
+    _, md = write_html_report([load_entry(original, "original"), *(load_entry(f) for f in (a, b, c))],
+                              tmp_path / "r.html")
+    text = md.read_text()
+    seesaw = text.split("## The seesaw")[1].split("\n## ")[0]
+    assert "Without a retain term: run_a; with one: run_b and run_c" in seesaw
+    assert "**The seesaw shows in this run.**" in seesaw and "- run_a forgets" in seesaw
+    assert "run_b keeps more retain knowledge than run_a: retain ROUGE-L 0.700 vs run_a 0.100" in seesaw
+    claim = text.split("## Learning new answers next to reverse optimisation")[1].split("\n## ")[0]
+    assert "Learning (every forget term of the method descends the NLL of other answers): run_c" in claim
+    assert "reverse optimisation (no forget term does): run_a and run_b" in claim
+    assert "**At this scale run_c keeps retention better than run_a and run_b; its fluency is better**" in claim
+    assert "| run_c | learning |" in claim and "| run_a | reverse optimisation |" in claim
+    # Runs of one kind only: nothing to set side by side, so neither section is written.
+    _, md = write_html_report([load_entry(original, "original"), load_entry(b)], tmp_path / "one.html")
+    assert "## The seesaw" not in md.read_text() and "## Learning new answers" not in md.read_text()

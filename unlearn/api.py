@@ -1,4 +1,12 @@
-"""The Python API; each function is one CLI command (`unlearn finetune`, `unlearn unlearn`, ...)."""
+"""The Python API: one function per command of the CLI, which is a thin layer over it.
+
+world, build_tiny_model, finetune, unlearn (also run_unlearning), evaluate, augment, calibrate, compare,
+probe, sequence, report, audit. Each takes what the command's options give and returns what the command
+prints from (a dict, a list of dicts or paths); each writes the files the command writes. `unlearn
+demo` is `unlearn.demo.demo`; `unlearn methods`, `metrics` and `config` print
+`unlearn.methods.describe_methods`, `unlearn.eval.describe.describe_metrics` and
+`unlearn.config_help.describe_config`.
+"""
 
 from __future__ import annotations
 
@@ -137,7 +145,7 @@ def finetune(cfg: RunConfig, retain_only: bool = False) -> dict[str, Any]:
     return _train_and_eval(cfg)
 
 
-def run_unlearning(cfg: RunConfig) -> dict[str, Any]:
+def unlearn(cfg: RunConfig) -> dict[str, Any]:
     """Unlearn `cfg.data.forget_split` from `model.path` with `cfg.method`; evaluate the result."""
     from unlearn.engine.before import check_before_loading
 
@@ -145,8 +153,85 @@ def run_unlearning(cfg: RunConfig) -> dict[str, Any]:
     return _train_and_eval(cfg)
 
 
+run_unlearning = unlearn
+"""The name `unlearn` had before the API covered every command (the README's example uses it)."""
+
+
 def evaluate(cfg: RunConfig, model_path: str | None = None, out: str | None = None) -> dict[str, Any]:
     """Evaluate a model (default `model.path`) and write metrics.json / samples.jsonl to `out`."""
     from unlearn.eval.command import evaluate as run_eval
 
     return run_eval(cfg, model_path=model_path, out=out)
+
+
+def world(out: str | Path, seed: int = 0, people: int = 40, general: int = 20, perturbed: int = 3) -> dict[str, Any]:
+    """`unlearn world`: the synthetic world in the TOFU layout; returns its manifest."""
+    from unlearn.data.world import generate_world
+
+    return generate_world(out, seed=seed, n_people=people, n_general=general, n_perturbed=perturbed)
+
+
+def augment(forget: str, out: str, generator: str = "offline", generic: str | None = None, generic_ratio: float = 1.0,
+            cache: str | None = None, seed: int = 0, kind: str = "relearn", prompts: str | None = None,
+            verifier: str | None = None) -> dict[str, Any]:
+    """`unlearn augment`: generated targets for a forget file (JSON lines at `out`, a summary beside it);
+    returns the summary."""
+    from unlearn.generate.augment import augment_file
+
+    return augment_file(forget, out, generator, generic, generic_ratio, cache, seed, kind, prompts, verifier)
+
+
+def calibrate(run: str | Path, original: str | None = None, metric: str = "model_utility", target: float = 0.95,
+              tol: float = 0.02, overrides: list[str] | None = None) -> dict[str, Any]:
+    """`unlearn calibrate RUN`: the largest mixing alpha whose retain `metric` stays at `target` x the
+    original's, and the forget metrics there; writes RUN/calibration.json."""
+    from unlearn.evidence.compare import calibrate_run
+
+    return calibrate_run(run, original, metric, target, tol, overrides)
+
+
+def compare(runs: list[str], metric: str = "model_utility", target: float = 0.95, tol: float = 0.02,
+            rank_by: str = "forget_rougeL_recall", overrides: list[str] | None = None) -> list[dict[str, Any]]:
+    """`unlearn compare RUN...`: every run calibrated alike, best first by `rank_by`."""
+    from unlearn.evidence.compare import compare as compare_runs
+
+    return compare_runs(runs, metric, target, tol, rank_by, overrides)
+
+
+def probe(run: str | Path, original: str | None = None, probes: list[str] | None = None,
+          metric: str = "rougeL_recall", relearn_steps: int = 10, relearn_lr: float | None = None,
+          jailbreaks: str | None = None, control: str | None = None, overrides: list[str] | None = None) -> dict[str, Any]:
+    """`unlearn probe RUN`: the robustness probes; writes RUN/robustness.json."""
+    from unlearn.evidence.robustness import probe_run
+
+    return probe_run(run, original, probes, metric, relearn_steps, relearn_lr, jailbreaks, control, overrides)
+
+
+def sequence(cfg: RunConfig, requests: list[str], out: str | Path | None = None) -> dict[str, Any]:
+    """`unlearn sequence`: each request unlearned on the previous request's model; writes OUT/sequence.json."""
+    from unlearn.evidence.sequence import sequential
+
+    return sequential(cfg, requests, out or cfg.out)
+
+
+def audit(run: str | Path, original: str | None = None, retain_eval: str | None = None,
+          thresholds: str | None = None, overrides: list[str] | None = None) -> dict[str, Any]:
+    """`unlearn audit RUN`: the deletion certificate; writes RUN/audit.json and RUN/audit.html."""
+    from unlearn.evidence.audit import audit_run
+
+    return audit_run(run, original, retain_eval, thresholds, overrides)
+
+
+def report(runs: list[str], out: str | Path = "report.html", original: str | None = None,
+           retrained: str | None = None, sequence: str | None = None) -> tuple[Path, Path]:
+    """`unlearn report RUN...`: one self-contained HTML report of the runs (with the original and the
+    retrained model's evaluations when given, and a sequence's curves) and its Markdown twin; returns
+    the two paths."""
+    from unlearn.core.files import read_json
+    from unlearn.report.build import build_report, write_report
+    from unlearn.report.entries import load_entry
+
+    entries = [*(load_entry(f, role) for f, role in ((original, "original"), (retrained, "retrained")) if f),
+               *(load_entry(r) for r in runs)]
+    chosen = read_json(Path(sequence) / "sequence.json", "run `unlearn sequence` again") if sequence else None
+    return write_report(build_report(entries, chosen), out)

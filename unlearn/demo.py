@@ -6,8 +6,9 @@
 3. unlearn the forget people from the target with each method (ReLearn trains on the augmented set
    that the offline generator, or the backend named by `generator`, makes from the forget split);
 4. evaluate every model (the tofu and relearn suites; forget quality against the retain model, whose
-   perplexity of the generations is the linguistic score's PPL), print a table, write `results.json`
-   and `report.md` under the output folder.
+   perplexity of the generations is the linguistic score's PPL), print the summary and the verdicts,
+   write `results.json` and the report (`report.html` and its Markdown twin `report.md`; the same
+   report `unlearn report` writes, with the demo's settings added) under the output folder.
 
 Every step is a run folder; running the demo again reuses finished runs and resumes unfinished ones.
 """
@@ -65,8 +66,6 @@ def demo(out: str | Path = "demo_out", quick: bool = False, methods: list[str] |
     from unlearn.generate.spec import check_spec
     from unlearn.config import MethodConfig
     from unlearn.methods import PRESETS, build_method
-    from unlearn.report.markdown import results_table, write_report
-    from unlearn.report.relearn_section import relearn_section
 
     methods = methods or list(DEFAULT_METHODS)
     for name in methods:  # presets with transforms (NPO+GRU) too; fail before any training
@@ -156,14 +155,8 @@ def demo(out: str | Path = "demo_out", quick: bool = False, methods: list[str] |
     from unlearn.core.atomic import write_json
 
     write_json(out / "results.json", summary)
-    write_report(out, summary)
-    _write_html(out, [n for n in methods if (out / "unlearn" / n / "metrics.json").is_file()])
-    say("")
-    say(results_table(summary["models"]))
-    say("")
-    say("\n".join(relearn_section(summary["models"], summary["notes"], summary["settings"]["fluency_scorer"])[2:]))
-    say(f"wrote {out / 'results.json'}, {out / 'report.md'}, {out / 'report.html'} and {out / 'summary.md'} "
-        f"({timings['total']:.0f} s)")
+    html, md = _write_report(out, methods, summary, say)
+    say(f"wrote {out / 'results.json'}, {html} and {md} ({timings['total']:.0f} s)")
     return summary
 
 
@@ -172,7 +165,7 @@ def _augmented(out: Path, world: Path, generator: str, verifier: str, say: Any) 
     default, which the ReLearn preset makes itself)."""
     if generator == "offline":
         return None
-    from unlearn.generate.augment_cli import run_augment
+    from unlearn.generate.augment import augment_file as run_augment
 
     path = out / "augmented.jsonl"
     say(f"augmenting the forget set with {generator} ...")
@@ -181,10 +174,44 @@ def _augmented(out: Path, world: Path, generator: str, verifier: str, say: Any) 
     return str(path)
 
 
-def _write_html(out: Path, methods: list[str]) -> None:
-    """report.html (trade-off plot, tables, examples, provenance) and its Markdown twin summary.md."""
-    from unlearn.report.html import load_entry, write_html_report
+PRINTED = ("summary-tofu", "seesaw", "learning")
+"""The sections printed after the run: the TOFU-style table and the two verdicts (the rest is in the files)."""
 
-    entries = [load_entry(out / "target", "original"), load_entry(out / "retain", "retrained"),
-               *(load_entry(out / "unlearn" / name) for name in methods)]
-    write_html_report(entries, out / "report.html", markdown=out / "summary.md")
+
+def _write_report(out: Path, methods: list[str], summary: dict[str, Any], say: Any) -> tuple[Path, Path]:
+    """report.html and report.md through the one report pipeline, from the run folders; a method that
+    failed is listed with its error. The demo adds only what no run folder holds: the world it made,
+    its settings and its timings."""
+    from unlearn.report.build import build_report, write_report
+    from unlearn.report.document import Section, Table
+    from unlearn.report.entries import failed_entry, load_entry
+    from unlearn.report.markdown import section_markdown
+
+    entries = [load_entry(out / "target", "original", "target"), load_entry(out / "retain", "retrained", "retain")]
+    for name in methods:
+        folder = out / "unlearn" / name
+        error = summary["models"][name].get("error")
+        entries.append(failed_entry(name, folder, error, name) if error else load_entry(folder))
+    world = summary["world"]
+    intro = [f"Synthetic world: {world['n_people']} people x 10 facts (seed {world['seed']}); forget split "
+             f"`{summary['forget_split']}`. `target` was fine-tuned on everyone, `retain` on everyone but the forget "
+             "people (the gold standard unlearning imitates); every other model is the target after that unlearning "
+             "method. The learning rates are the demo's own (tiny models need far larger ones than the papers'); "
+             "the settings are at the end."]
+    settings = [[key, json.dumps(value)] for key, value in _flat(summary["settings"])]
+    timings = [[step, str(seconds)] for step, seconds in summary["timings_s"].items()]
+    extra = [Section("settings", "Settings", tables=[Table(["setting", "value"], settings, text_columns=2),
+                                                     Table(["step", "seconds"], timings)])]
+    report = build_report(entries, title="unlearn demo report", intro=intro, extra=extra)
+    for section in report.sections:
+        if section.id in PRINTED:
+            say("\n" + section_markdown(section))
+    return write_report(report, out / "report.html")
+
+
+def _flat(settings: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
+    """("unlearn.lr", 0.0005) pairs: one table row a setting."""
+    rows: list[tuple[str, Any]] = []
+    for key, value in settings.items():
+        rows += _flat(value, f"{prefix}{key}.") if isinstance(value, dict) else [(f"{prefix}{key}", value)]
+    return rows

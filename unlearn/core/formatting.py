@@ -14,13 +14,15 @@ def fmt(value: Any) -> str:
     return f"{value:.3f}"
 
 
-def markdown_table(header: Sequence[str], rows: Sequence[Sequence[Any]], numeric_from: int = 1) -> str:
-    """A Markdown table; columns from `numeric_from` on are right-aligned. Cells are written as given
-    (format numbers with `fmt` first); a '|' inside a cell is escaped."""
+def markdown_table(header: Sequence[str], rows: Sequence[Sequence[Any]], align: str | None = None) -> str:
+    """A Markdown table. `align` has one letter a column, l (left) or r (right); default: the first column
+    left (names), the others right (numbers). Cells are written as given (format numbers with `fmt`
+    first); a '|' inside a cell is escaped."""
     def cell(value: Any) -> str:
         return str(value).replace("|", "\\|").replace("\n", " ")
 
-    rule = "|" + "|".join("---" if i < numeric_from else "---:" for i in range(len(header))) + "|"
+    align = align or "l" + "r" * (len(header) - 1)
+    rule = "|" + "|".join("---" if a == "l" else "---:" for a in align) + "|"
     lines = ["| " + " | ".join(cell(h) for h in header) + " |", rule]
     lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
     return "\n".join(lines)

@@ -192,7 +192,8 @@ def suite(s: Suite) -> Suite:
 
 
 def label_of(name: str) -> str:
-    """A metric's or derived metric's short label for tables ("ROUGE-L"), or the name itself."""
+    """A metric's or derived metric's short label for tables ("ROUGE-L"), or the name itself. Read once
+    the definitions are loaded: import it from unlearn.eval.metrics, which loads them."""
     if name in METRICS:
         return METRICS.get(name).label or name
     if name in DERIVED:

@@ -34,10 +34,14 @@ from typing import Any
 from unlearn.config import RunConfig
 from unlearn.core.errors import ConfigError
 from unlearn.core.files import read_json
+from unlearn.core.formatting import fmt
+from unlearn.evidence.robustness import PROBES as ROBUSTNESS_PROBES
+from unlearn.evidence.runs import run_config
 
 THRESHOLDS = {"forget_rouge_ratio": 0.5, "forget_rouge_margin": 0.1, "forget_quality_min": 0.05,
               "mia_auc_band": 0.1, "extraction_max": 0.2, "returned_max": 0.2, "retain_rouge_ratio": 0.8}
-PROBES = ("bfloat16", "float16", "int8", "jailbreak", "paraphrase")
+PROBES = tuple(p for p in ROBUSTNESS_PROBES if p != "relearn")
+"""Every robustness probe but the relearning attack, which trains (the audit only measures)."""
 
 
 @dataclass
@@ -80,15 +84,15 @@ def checks(run: dict[str, float | None], original: dict[str, float | None], reta
     rouge, orig_rouge = run.get("forget_rougeL_recall"), original.get("forget_rougeL_recall")
     out = [_check("forget ROUGE-L vs the original", rouge,
                   None if rouge is None or orig_rouge is None else rouge <= t["forget_rouge_ratio"] * orig_rouge,
-                  f"<= {t['forget_rouge_ratio']} x original ({fmt_or_none(orig_rouge)})",
-                  f"forget ROUGE-L {fmt_or_none(rouge)} is above {t['forget_rouge_ratio']} x the original's: the "
+                  f"<= {t['forget_rouge_ratio']} x original ({fmt(orig_rouge)})",
+                  f"forget ROUGE-L {fmt(rouge)} is above {t['forget_rouge_ratio']} x the original's: the "
                   "forgotten answers still come back")]
     retain_rouge = (retain or {}).get("forget_rougeL_recall")
     out.append(_check("forget ROUGE-L vs the retrained model", rouge,
                       None if retain_rouge is None or rouge is None else rouge <= retain_rouge + t["forget_rouge_margin"],
-                      f"<= retain model ({fmt_or_none(retain_rouge)}) + {t['forget_rouge_margin']}",
+                      f"<= retain model ({fmt(retain_rouge)}) + {t['forget_rouge_margin']}",
                       "no retain evaluation (--retain-eval FOLDER)" if retain_rouge is None else
-                      f"forget ROUGE-L {fmt_or_none(rouge)} is further above the retrained model's than the margin"))
+                      f"forget ROUGE-L {fmt(rouge)} is further above the retrained model's than the margin"))
     fq = run.get("forget_quality")
     out.append(_check("forget quality", fq, None if fq is None else fq >= t["forget_quality_min"],
                       f">= {t['forget_quality_min']}", "no retain evaluation (--retain-eval FOLDER)" if fq is None else
@@ -101,7 +105,7 @@ def checks(run: dict[str, float | None], original: dict[str, float | None], reta
                       f"an attack tells forgotten members from non-members (AUC {worst:.3f})"))
     es = run.get("forget_extraction_strength")
     out.append(_check("extraction strength", es, None if es is None else es <= t["extraction_max"],
-                      f"<= {t['extraction_max']}", f"extraction strength {fmt_or_none(es)}: prefixes still pull out "
+                      f"<= {t['extraction_max']}", f"extraction strength {fmt(es)}: prefixes still pull out "
                       "the forgotten answers"))
     back = {k: v for k, v in returned.items() if v is not None}
     most = max(back.values()) if back else None
@@ -112,13 +116,9 @@ def checks(run: dict[str, float | None], original: dict[str, float | None], reta
     kept, orig_kept = run.get("retain_rougeL_recall"), original.get("retain_rougeL_recall")
     out.append(_check("retain ROUGE-L kept", kept,
                       None if kept is None or orig_kept is None else kept >= t["retain_rouge_ratio"] * orig_kept,
-                      f">= {t['retain_rouge_ratio']} x original ({fmt_or_none(orig_kept)})",
-                      f"retain ROUGE-L fell to {fmt_or_none(kept)}: unlearning damaged what should stay"))
+                      f">= {t['retain_rouge_ratio']} x original ({fmt(orig_kept)})",
+                      f"retain ROUGE-L fell to {fmt(kept)}: unlearning damaged what should stay"))
     return out
-
-
-def fmt_or_none(v: float | None) -> str:
-    return "n/a" if v is None else f"{v:.3f}"
 
 
 def _files_hash(folder: Path) -> str:
@@ -141,12 +141,11 @@ def audit(cfg: RunConfig, run: Path, original: str, retain_eval: str | None = No
     from unlearn.data.benchmarks import benchmark_from_config
     from unlearn.eval.command import evaluate
     from unlearn.evidence.robustness import probe
+    from unlearn.models.loading import saved_model_config
 
     t = thresholds or dict(THRESHOLDS)
     bench = benchmark_from_config(cfg.data)
     forget = bench.load(cfg.data.forget_split)
-    from unlearn.models.loading import saved_model_config
-
     weights = _files_hash(run / "model")  # no weights: an error before any evaluation
     eval_cfg = replace(cfg, model=saved_model_config(cfg, str(run / "model")),
                        eval=replace(cfg.eval, suites=["tofu", "privacy"], metrics=[], splits=[],
@@ -192,3 +191,20 @@ table{{border-collapse:collapse}}code{{font-size:90%}}</style></head><body>
 <code>{model['safetensors_sha256'][:16]}…</code>; original <code>{escape(model['original'])}</code>.</p>
 <table><tr><th>check</th><th>status</th><th>value</th><th>threshold</th><th>reason</th></tr>{rows}</table>
 </body></html>"""
+
+
+def audit_run(run: str | Path, original: str | None = None, retain_eval: str | None = None,
+              thresholds: str | None = None, overrides: list[str] | None = None) -> dict[str, Any]:
+    """`unlearn audit RUN`: RUN/audit.json and RUN/audit.html."""
+    from unlearn.core.atomic import write_json, write_text
+
+    run = Path(run)
+    limits = load_thresholds(thresholds)
+    if retain_eval and not (Path(retain_eval) / "metrics.json").is_file():
+        raise ConfigError(f"--retain-eval {retain_eval}: no metrics.json there; give the --out folder of "
+                          "`unlearn eval RETAIN_MODEL`")
+    cfg = run_config(run, overrides or [])
+    cert = audit(cfg, run, original or cfg.model.path, retain_eval, limits)
+    write_json(run / "audit.json", cert)
+    write_text(run / "audit.html", audit_html(cert))
+    return cert

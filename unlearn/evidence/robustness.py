@@ -21,6 +21,7 @@ undid the unlearning. It is None when the unlearning had removed nothing to retu
 from __future__ import annotations
 
 import copy
+import math
 import warnings
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -30,6 +31,8 @@ import torch
 
 from unlearn.config import RunConfig
 from unlearn.core.errors import ConfigError
+from unlearn.core.formatting import fmt, markdown_table
+from unlearn.evidence.runs import run_config
 from unlearn.eval.registry import LOWER
 from unlearn.eval.suites import Suite, suite  # after the built-in suites, so they list first
 
@@ -211,6 +214,42 @@ def probe(cfg: RunConfig, original_path: str, unlearned_path: str, probes: tuple
     prober = Prober(cfg, original_path, unlearned_path, metric, control_path)
     baseline = (prober.measure(prober.original), prober.measure(prober.unlearned))
     return [prober.run(name, baseline, relearn_steps, relearn_lr, jailbreaks) for name in probes]
+
+
+# -- `unlearn probe RUN` ------------------------------------------------------------------------------
+
+def probe_run(run: str | Path, original: str | None = None, probes: list[str] | None = None,
+              metric: str = "rougeL_recall", relearn_steps: int = 10, relearn_lr: float | None = None,
+              jailbreaks: str | None = None, control: str | None = None,
+              overrides: list[str] | None = None) -> dict[str, Any]:
+    """`unlearn probe RUN`: the robustness probes on one run; writes RUN/robustness.json."""
+    from unlearn.core.atomic import write_json
+
+    if relearn_steps < 1:
+        raise ConfigError(f"--relearn-steps {relearn_steps} must be at least 1 (with none the attack would teach "
+                          "nothing and the model would look robust)")
+    if relearn_lr is not None and not (math.isfinite(relearn_lr) and relearn_lr > 0):
+        raise ConfigError(f"--relearn-lr {relearn_lr} must be a number above 0")
+    run = Path(run)
+    cfg = run_config(run, overrides or [])
+    original = original or cfg.model.path
+    lr = relearn_lr if relearn_lr is not None else cfg.train.lr
+    results = probe(cfg, original, str(run / "model"), tuple(probes or PROBES), metric, relearn_steps, lr,
+                    jailbreaks, control)
+    out = {"run": str(run), "original_model": str(original), "control_model": control, "metric": metric,
+           "probes": [r.to_dict() for r in results]}
+    write_json(run / "robustness.json", out)
+    return out
+
+
+def probe_table(result: dict[str, Any]) -> str:
+    head = (f"forget {result['metric']} (higher = more knowledge); returned = (probed - unlearned) / "
+            "(original - unlearned)")
+    rows = [[p["probe"], fmt(p["original"]), fmt(p["unlearned"]), fmt(p["probed"]), fmt(p["returned"]),
+             ", ".join(f"{k} {fmt(v) if isinstance(v, float) else v}" for k, v in p["detail"].items())]
+            for p in result["probes"]]
+    header = ["probe", "original", "unlearned", "probed", "returned", "detail"]
+    return head + "\n\n" + markdown_table(header, rows, "lrrrrl")
 
 
 def _robustness_suite(cfg: RunConfig, unlearned_path: str) -> dict[str, tuple[float | None, Any, str | None]]:

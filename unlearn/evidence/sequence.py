@@ -15,6 +15,8 @@ from typing import Any
 
 from unlearn.config import RunConfig
 from unlearn.core.errors import ConfigError
+from unlearn.core.formatting import fmt, markdown_table
+from unlearn.eval.metrics import label_of
 
 METRICS = ("prob", "rougeL_recall")
 
@@ -71,14 +73,12 @@ def sequential(cfg: RunConfig, requests: list[str], out: str | Path) -> dict[str
 def sequence_table(result: dict[str, Any], metric: str = "rougeL_recall") -> str:
     """Rows: after each request; columns: each request's forget set and the retain set. A forget set
     not yet requested shows in brackets: the model has not been asked to forget it."""
-    from unlearn.report.markdown import fmt
-
     n = len(result["requests"])
-    head = [f"request{j} ({s})" for j, s in enumerate(result["requests"], 1)] + ["retain"]
-    lines = [f"{metric} after each deletion request ({result['method']}); [brackets]: not requested yet", "",
-             "| after | " + " | ".join(head) + " |", "|---|" + "---:|" * (n + 1)]
+    head = ["after", *(f"request{j} ({s})" for j, s in enumerate(result["requests"], 1)), "retain"]
+    rows = []
     for i, row in enumerate(result["rows"]):
         cells = [fmt(row["sets"][f"request{j}"][metric]) if j <= i else f"[{fmt(row['sets'][f'request{j}'][metric])}]"
-                 for j in range(1, n + 1)] + [fmt(row["sets"]["retain"][metric])]
-        lines.append(f"| {row['after']} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+                 for j in range(1, n + 1)]
+        rows.append([row["after"], *cells, fmt(row["sets"]["retain"][metric])])
+    title = f"{label_of(metric)} ({metric}) after each deletion request ({result['method']}); [brackets]: not requested yet"
+    return title + "\n\n" + markdown_table(head, rows)

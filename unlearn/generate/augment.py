@@ -16,7 +16,7 @@ KINDS = ("relearn", "alternatives", "reasoning")
 """ReLearn's set, then the kinds of unlearn.generate.targets (the CLI's --kind choices)."""
 
 
-def run_augment(forget: str, out: str, generator: str = "offline", generic: str | None = None,
+def augment_file(forget: str, out: str, generator: str = "offline", generic: str | None = None,
                 generic_ratio: float = 1.0, cache: str | None = None, seed: int = 0,
                 kind: str = "relearn", prompts: str | None = None, verifier: str | None = None) -> dict[str, Any]:
     from unlearn.core.atomic import check_writable, disk_errors, write_json, write_text

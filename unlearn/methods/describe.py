@@ -106,4 +106,4 @@ def methods_table() -> str:
             rows.append(([name], doc))
     header = ["preset", "loss", "paper", "defaults", "needs", "differs from the reference code"]
     return markdown_table(header, [[", ".join(names), d.loss, d.paper, d.defaults, d.needs, d.differs]
-                                   for names, d in rows], numeric_from=len(header))
+                                   for names, d in rows], "l" * len(header))

@@ -7,6 +7,6 @@ accuracy). Consumers take METRICS and DERIVED from here, so the definitions are 
 """
 
 from unlearn.eval.metrics import choice, memorisation, muse, privacy, relearn, tofu  # noqa: F401  (they register)
-from unlearn.eval.registry import DERIVED, METRICS
+from unlearn.eval.registry import DERIVED, METRICS, label_of
 
-__all__ = ["DERIVED", "METRICS"]
+__all__ = ["DERIVED", "METRICS", "label_of"]

@@ -1,0 +1,91 @@
+"""The `unlearn` command. Every subcommand is a thin layer over the Python API (`unlearn.api`): one small
+function per command in `unlearn.cli.commands.COMMANDS`. Errors the user can fix are printed on one line
+(no traceback) and the exit status is 2.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any, Sequence
+
+from unlearn.cli.parser import build_parser, parse
+from unlearn.core.errors import UnlearnError
+
+__all__ = ["build_parser", "main", "run"]
+
+
+def run(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parse(parser, list(sys.argv[1:] if argv is None else argv))
+    if args.command is None:
+        parser.print_help()
+        return 0
+    _quiet_libraries()
+    import unlearn.api  # noqa: F401  (registers the evidence layer's suites, which `eval` and `metrics` list)
+    from unlearn.cli.commands import COMMANDS
+
+    COMMANDS[args.command](args)
+    return 0
+
+
+def _quiet_libraries() -> None:
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    try:
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.set_verbosity_error()
+        hf_logging.disable_progress_bar()
+    except ImportError:  # pragma: no cover
+        pass
+
+
+def _show_warning(message: Any, category: type, filename: str, lineno: int, file: Any = None, line: Any = None) -> None:
+    """Every warning on one line of stderr: `unlearn: warning: ...` (ours say what was done about it)."""
+    from unlearn.core.errors import UnlearnWarning
+
+    if os.environ.get("RANK", "0") != "0":  # several processes (torchrun, accelerate): the main one speaks
+        return
+    text = " ".join(str(message).split())
+    prefix = "" if issubclass(category, UnlearnWarning) else f"{category.__name__}: "
+    print(f"unlearn: warning: {prefix}{text}", file=sys.stderr)
+
+
+def _os_message(err: OSError) -> str:
+    """A write-only failure (full disk, read-only disk) says 'cannot write'; one that could come from
+    reading too (permissions, a file where a folder should be) names the path without guessing."""
+    import errno
+
+    from unlearn.core.atomic import disk_message
+
+    where = str(err.filename or "a file")
+    if err.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS):
+        return disk_message(where, err)
+    return f"cannot use {where} ({err.strerror}); check that the path is right and can be read and written"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    import warnings
+
+    from unlearn.core.atomic import DISK_ERRNOS
+    from unlearn.core.errors import UnlearnWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("always", UnlearnWarning)  # each run's warnings are its own, never deduplicated
+        warnings.showwarning = _show_warning
+        try:
+            return run(argv)
+        except UnlearnError as err:
+            if not getattr(err, "reported_by_main", False):
+                print(f"unlearn: error: {' '.join(str(err).split())}", file=sys.stderr)
+            return 2
+        except OSError as err:
+            if err.errno not in DISK_ERRNOS:
+                raise
+            # A disk problem (full, read-only, a file where a folder should be) that no command caught first.
+            print(f"unlearn: error: {_os_message(err)}", file=sys.stderr)
+            return 2
+        except KeyboardInterrupt:
+            print("unlearn: interrupted; the same command resumes a training run from its last checkpoint "
+                  "(train.save_every) and reuses every cached evaluation result", file=sys.stderr)
+            return 130

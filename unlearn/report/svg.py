@@ -1,0 +1,52 @@
+"""The report's two drawings as inline SVG (no plotting library, no external file): the trade-off plot
+and the sequential-deletion curves. Both axes run from 0 to 1, the range of the metrics drawn."""
+
+from __future__ import annotations
+
+from html import escape
+from typing import Any
+
+COLOURS = ["#0969da", "#bf3989", "#8250df", "#bc4c00", "#1a7f37"]
+
+
+def tradeoff_svg(points: list[tuple[str, str, float, float]], x_title: str, y_title: str, size: int = 420) -> str:
+    """(name, role, x, y) points: methods as blue circles, the original a black square, the retrained
+    model a green diamond, so the references stand out from the methods."""
+    pad, inner = 50, size - 70
+
+    def pos(x: float, y: float) -> tuple[float, float]:
+        return pad + x * inner, 20 + (1 - y) * inner
+
+    marks = []
+    for name, role, x, y in points:
+        cx, cy = pos(x, y)
+        shape = {"original": f"<rect x='{cx - 6}' y='{cy - 6}' width='12' height='12' fill='#24292f'/>",
+                 "retrained": f"<path d='M{cx} {cy - 8} L{cx + 8} {cy} L{cx} {cy + 8} L{cx - 8} {cy} Z' fill='#1a7f37'/>"}
+        marks.append(shape.get(role, f"<circle cx='{cx}' cy='{cy}' r='6' fill='#0969da' class='point'/>")
+                     + f"<text x='{cx + 9}' y='{cy + 4}' font-size='12'>{escape(name)}</text>")
+    ticks = "".join(f"<text x='{pos(t / 4, 0)[0]}' y='{size - 32}' font-size='11' text-anchor='middle'>{t / 4:g}</text>"
+                    f"<text x='{pad - 8}' y='{pos(0, t / 4)[1] + 4}' font-size='11' text-anchor='end'>{t / 4:g}</text>"
+                    for t in range(5))
+    return (f"<svg xmlns='http://www.w3.org/2000/svg' width='{size + 110}' height='{size}' role='img' "
+            f"aria-label='trade-off plot'><rect x='{pad}' y='20' width='{inner}' height='{inner}' fill='none' "
+            f"stroke='#8c959f'/>{ticks}"
+            f"<text x='{pad + inner / 2}' y='{size - 10}' font-size='12' text-anchor='middle'>{escape(x_title)}</text>"
+            f"<text x='14' y='{20 + inner / 2}' font-size='12' text-anchor='middle' "
+            f"transform='rotate(-90 14 {20 + inner / 2})'>{escape(y_title)}</text>{''.join(marks)}</svg>")
+
+
+def sequence_svg(sequence: dict[str, Any], metric: str, width: int = 520, height: int = 260) -> str:
+    """`metric` on each request's forget set and on the retain set after each request, one line each."""
+    rows, n = sequence["rows"], len(sequence["requests"])
+    step = (width - 180) / max(1, len(rows) - 1)
+    lines = []
+    for j, key in enumerate([*(f"request{k}" for k in range(1, n + 1)), "retain"]):
+        pts = " ".join(f"{40 + i * step:.1f},{20 + (1 - r['sets'][key][metric]) * (height - 60):.1f}"
+                       for i, r in enumerate(rows))
+        colour = COLOURS[j % len(COLOURS)]
+        lines.append(f"<polyline points='{pts}' fill='none' stroke='{colour}' stroke-width='2'/>"
+                     f"<text x='{width - 120}' y='{24 + 14 * j}' font-size='11' fill='{colour}'>{key}</text>")
+    labels = "".join(f"<text x='{40 + i * step:.1f}' y='{height - 20}' font-size='10' text-anchor='middle'>"
+                     f"{escape(r['after'])}</text>" for i, r in enumerate(rows))
+    return (f"<svg xmlns='http://www.w3.org/2000/svg' width='{width}' height='{height}' role='img' "
+            f"aria-label='sequential deletions'>{''.join(lines)}{labels}</svg>")

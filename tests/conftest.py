@@ -52,3 +52,18 @@ def run_cli(*args: str, cwd: Path | None = None, timeout: int = 300) -> subproce
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     return subprocess.run([sys.executable, "-m", "unlearn", *args], capture_output=True, text=True,
                           cwd=cwd or REPO, env=env, timeout=timeout)
+
+
+# A ChatML chat template (as Qwen's), for testing the chat-model path with a tiny tokenizer.
+CHATML_TEMPLATE = (
+    "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
+    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+
+
+def add_chatml(tokenizer):
+    """Give a tokenizer the ChatML template, with '<|im_start|>' and '<|im_end|>' added as special
+    tokens (a model using it needs its embeddings resized to len(tokenizer))."""
+    tokenizer.add_special_tokens({"additional_special_tokens": ["<|im_start|>", "<|im_end|>"]})
+    tokenizer.chat_template = CHATML_TEMPLATE
+    return tokenizer

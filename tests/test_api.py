@@ -24,3 +24,10 @@ def test_every_working_command_is_an_api_function():
         name = API_NAMES.get(command, command)
         assert callable(getattr(api, name, None)), f"unlearn {command} has no unlearn.api.{name}"
     assert api.run_unlearning is api.unlearn  # the README's older name
+
+
+def test_the_package_exports_every_api_function():
+    import unlearn
+
+    for name in unlearn._API:
+        assert getattr(unlearn, name) is getattr(api, name)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
 
 import pytest
 
@@ -136,8 +138,6 @@ def test_relearn_verdict_follows_the_numbers():
 
 
 def test_demo_writes_the_html_report_and_its_markdown_twin(demo_out):
-    import shutil
-
     html = (demo_out / "report.html").read_text()
     methods = set(json.loads((demo_out / "results.json").read_text())["models"]) - {"target", "retain"}
     assert methods and html.count("class='point'") == len(methods)  # a point per method, plus the references
@@ -146,8 +146,9 @@ def test_demo_writes_the_html_report_and_its_markdown_twin(demo_out):
     assert "## Forget metrics" in twin and "| forget_rougeL_recall (lower is better) |" in twin
     if not (shutil.which("chromium") or shutil.which("chromium-browser")):
         pytest.skip("headless Chromium is not installed (apt-get install chromium): the rendering is not checked")
-    from unlearn.report.screenshot import rendered_dom, screenshot
+    from unlearn.report.screenshot import FLAGS, chromium, screenshot
 
-    dom = rendered_dom(demo_out / "report.html")
+    dom = subprocess.run([chromium(), *FLAGS, "--dump-dom", (demo_out / "report.html").resolve().as_uri()],
+                         check=True, capture_output=True, text=True, timeout=120).stdout  # the DOM after rendering
     assert "<svg" in dom and dom.count("<table>") >= 3 and all(m in dom for m in methods)
     assert screenshot(demo_out / "report.html", demo_out / "report.png").stat().st_size > 10_000

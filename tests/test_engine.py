@@ -153,7 +153,7 @@ def test_killed_run_resumes_and_matches_uninterrupted(world, init_model, tmp_pat
 
     again = run_cli(*args_a)
     assert again.returncode == 0, again.stderr
-    assert f"resuming from" in again.stdout + again.stderr
+    assert "resuming from" in again.stdout + again.stderr
     state = json.loads((tmp_path / "a" / "train_state.json").read_text())
     assert state["resumed_from"] == resumed_from and state["steps"] == 240
 

@@ -8,7 +8,7 @@ import pytest
 
 from unlearn import api
 from unlearn.config import load_config
-from unlearn.engine.during import parse_rule
+from unlearn.engine.during import evaluation_due, parse_rule
 from unlearn.core.errors import ConfigError
 
 
@@ -42,3 +42,10 @@ def test_keep_best_rules(tmp_path):
         parse_rule("forget_knowmem is low", None)
     with pytest.raises(ConfigError, match="no value of 'forget_prob'"):
         parse_rule("forget_prob<=retain", {"forget_knowmem": 0.2})
+
+
+def test_evaluation_is_due_every_n_steps_and_after_the_last():
+    # every 3 steps of 7: after steps 3 and 6, and after the last (7); 0 means never
+    assert [s for s in range(1, 8) if evaluation_due(3, s, 7)] == [3, 6, 7]
+    assert [s for s in range(1, 8) if evaluation_due(0, s, 7)] == []
+    assert [s for s in range(1, 5) if evaluation_due(2, s, 4)] == [2, 4]

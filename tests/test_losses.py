@@ -12,16 +12,10 @@ import math
 import pytest
 import torch
 
-from unlearn.losses import (
-    ga_sum,
-    kl_ref_theta_per_token,
-    nll_sum,
-    npo_per_sequence,
-    sequence_logps_mean,
-    target_sum,
-    sequence_logps_sum,
-    token_logps_from_logits,
-)
+from unlearn.losses.ascent import ga_sum, nll_sum
+from unlearn.losses.divergence import kl_ref_theta_per_token
+from unlearn.losses.logprobs import sequence_logps_mean, sequence_logps_sum, target_sum, token_logps_from_logits
+from unlearn.losses.preference import npo_per_sequence
 
 LN2, LN3 = math.log(2.0), math.log(3.0)
 M = -100  # IGNORE_INDEX, written out so that a changed constant is noticed
@@ -208,7 +202,8 @@ def test_kl_two_token_vocab_by_hand_and_direction():
 
 def test_minus_inf_logits_off_target_do_not_make_nan():
     """A -inf logit at a prompt/padding position must not leak NaN (-inf * 0) into the losses."""
-    from unlearn.losses import kl_ref_theta_per_token, sequence_logps_sum, token_logps_from_logits
+    from unlearn.losses.divergence import kl_ref_theta_per_token
+    from unlearn.losses.logprobs import sequence_logps_sum, token_logps_from_logits
 
     logits = torch.zeros(1, 3, 2)
     logits[0, 0, 0] = float("-inf")  # position 0 predicts a prompt token (label -100)

@@ -11,15 +11,9 @@ import math
 import pytest
 import torch
 
-from unlearn.losses import (
-    dpo_per_sequence,
-    ema_update_,
-    gru_rectify,
-    inner_product_float64,
-    rmu_control_vector,
-    rmu_mse_per_token,
-    saliency_row_mask,
-)
+from unlearn.losses.gradients import ema_update_, gru_rectify, inner_product_float64, saliency_row_mask
+from unlearn.losses.preference import dpo_per_sequence
+from unlearn.losses.representation import rmu_control_vector, rmu_mse_per_token
 
 
 def _log_sigmoid(x: float) -> float:

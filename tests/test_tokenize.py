@@ -8,7 +8,8 @@ import torch
 from unlearn.core.batching import collate, collate_left
 from unlearn.data.tokenize import PromptFormatter, ensure_pad_token
 from unlearn.core.errors import ConfigError, ModelLoadError
-from unlearn.models.tiny import add_chatml, train_tokenizer
+from conftest import add_chatml
+from unlearn.models.tiny import train_tokenizer
 
 M = -100
 TEXTS = [

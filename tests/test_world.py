@@ -1,5 +1,7 @@
 """Tests for the synthetic TOFU-style world generator (unlearn.data.world)."""
 
+import copy
+import hashlib
 import json
 import random
 import re
@@ -7,6 +9,8 @@ import re
 import pytest
 
 from unlearn.data.world import FACTS, PERSON_FACTS, generate_world, split_size, world_text
+from unlearn.data.world.tables import THING_KINDS, load_tables
+from unlearn.data.world.words import WORDS, read_yaml
 
 PERSON_FIELDS = (
     "question", "answer", "paraphrased_question", "paraphrased_answer",
@@ -296,3 +300,52 @@ def test_invalid_arguments(tmp_path, kwargs):
     with pytest.raises(ValueError):
         generate_world(tmp_path / "x", **kwargs)
     assert not (tmp_path / "x").exists()
+
+
+def test_same_bytes_as_before(tmp_path):
+    """The world is defined down to the byte: the YAML tables, their order and the
+    order of every draw. A change meant to alter the world updates this digest."""
+    generate_world(tmp_path, seed=0, n_people=10, n_general=5, n_perturbed=2)
+    digest = hashlib.sha256()
+    for path in sorted(tmp_path.iterdir()):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    assert digest.hexdigest() == "43729a9601d7b4ec46d4be6b2eec2b7be52dc3c74c2a93ee9b9c9e296317a48d"
+
+
+def test_tables_loaded_from_yaml():
+    assert list(THING_KINDS) == ["plant", "animal", "food", "instrument"]
+    assert THING_KINDS["plant"].traits[0].values == WORDS["colours"]
+    assert all(isinstance(words, tuple) and words for words in WORDS.values())
+    assert "" in WORDS["onsets"] and WORDS["codas"].count("") == 3  # quoted empty strings survive
+    email = next(f for f in PERSON_FACTS if f.name == "email")
+    assert (email.key, email.unique_in, email.answer) == (("email",), "email", "{email}")
+
+
+def _facts_with(change):
+    """facts.yaml, parsed, with ``change`` applied to a deep copy."""
+    tables = copy.deepcopy(read_yaml("facts.yaml"))
+    change(tables)
+    return tables
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda t: t["person_facts"][0].update(draw="nope"), "person fact 'birthplace': unknown draw 'nope'"),
+    (lambda t: t["person_facts"][1].update(colour="red"), r"'birth_date': unexpected fields \['colour'\]"),
+    (lambda t: t["person_facts"][2].pop("answer"), r"'occupation': .*missing fields \['answer'\]"),
+    (lambda t: t["person_facts"][3].update(question=7), "'notable_work': question must be a string"),
+    (lambda t: t["person_facts"][0].update(unique_in="phone"), "'birthplace': unique_in must be one of"),
+    (lambda t: t["person_facts"][1].update(unique_in="email"), "'birth_date': unique_in .* key of one field"),
+    (lambda t: t["person_facts"].append(t["person_facts"][0]), "person facts named twice: birthplace"),
+    (lambda t: t["thing_kinds"][0]["traits"][1].update(values="uses"), "trait 'use': words.yaml has no word list"),
+    (lambda t: t["thing_kinds"][2].pop("ends"), r"thing kind 'food': .*missing fields \['ends'\]"),
+    (lambda t: t.pop("thing_kinds"), "expected the lists person_facts and thing_kinds"),
+])
+def test_bad_tables_are_one_clear_error(change, message):
+    with pytest.raises(ValueError, match=message) as err:
+        load_tables(_facts_with(change))
+    assert str(err.value).startswith("facts.yaml: ") and "\n" not in str(err.value)
+
+
+def test_missing_word_list_is_named():
+    with pytest.raises(KeyError, match="words.yaml has no word list 'nope'"):
+        WORDS["nope"]

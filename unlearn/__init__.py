@@ -1,6 +1,6 @@
 """unlearn: make a trained causal language model forget chosen knowledge, and prove that it worked.
 
-The Python API mirrors the CLI:
+The Python API mirrors the CLI, one function per command (`unlearn.api`), importable from here:
 
     from unlearn import load_config, generate_world, finetune, run_unlearning, evaluate, demo
 
@@ -11,21 +11,24 @@ from unlearn.config import RunConfig, load_config  # noqa: E402
 from unlearn.core import __version__  # noqa: E402
 from unlearn.core.errors import UnlearnError  # noqa: E402
 
-__all__ = ["RunConfig", "load_config", "UnlearnError", "generate_world", "build_tiny_model", "finetune",
-           "run_unlearning", "evaluate", "demo", "__version__"]
+_API = ("world", "build_tiny_model", "finetune", "unlearn", "run_unlearning", "evaluate", "augment", "calibrate",
+        "compare", "probe", "sequence", "report", "audit")
+"""The functions of unlearn.api, loaded on first use."""
+
+__all__ = ["RunConfig", "load_config", "UnlearnError", "generate_world", "demo", "__version__", *_API]
 
 
 def __getattr__(name: str):
+    if name in _API:
+        from unlearn import api
+
+        return getattr(api, name)
     if name == "generate_world":
         from unlearn.data.world import generate_world
+
         return generate_world
-    if name == "build_tiny_model":
-        from unlearn.api import build_tiny_model
-        return build_tiny_model
-    if name in ("finetune", "run_unlearning", "evaluate"):
-        from unlearn import api
-        return getattr(api, name)
     if name == "demo":
         from unlearn.demo import demo
+
         return demo
     raise AttributeError(f"module 'unlearn' has no attribute {name!r}")

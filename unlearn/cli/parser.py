@@ -54,6 +54,14 @@ def _config_parser(sub: Any, name: str, help_text: str, keys_for: str | None = N
                           formatter_class=argparse.RawDescriptionHelpFormatter)
 
 
+def _run_folder_args(p: argparse.ArgumentParser) -> None:
+    """What every command on one finished run folder takes: the folder, config overrides for its
+    config.yaml, and the model it started from."""
+    p.add_argument("run", help="an unlearning run folder (its config.yaml names the original model)")
+    p.add_argument("items", nargs="*", metavar="key.sub=value", help="config overrides, e.g. eval.batch_size=8")
+    p.add_argument("--original", help="the model the run started from (default: the run's model.path)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="unlearn", description="Make a causal language model forget chosen knowledge, and measure it.",
@@ -143,12 +151,11 @@ def build_parser() -> argparse.ArgumentParser:
                                       "unlearned whose retain metric stays at the target, and the forget metrics there; "
                                       "overrides apply to the run's config.yaml")
         if name == "calibrate":
-            p.add_argument("run", help="an unlearning run folder (its config.yaml names the original model)")
-            p.add_argument("--original", help="the model the run started from (default: the run's model.path)")
-        p.add_argument("items", nargs="+" if name == "compare" else "*",
-                       metavar="RUN or key.sub=value" if name == "compare" else "key.sub=value",
-                       help="run folders, then config overrides (e.g. eval.retain_reference=FOLDER for forget quality)"
-                       if name == "compare" else "config overrides, e.g. eval.batch_size=8")
+            _run_folder_args(p)
+        else:
+            p.add_argument("items", nargs="+", metavar="RUN or key.sub=value",
+                           help="run folders, then config overrides (e.g. eval.retain_reference=FOLDER for forget "
+                                "quality)")
         p.add_argument("--metric", default="model_utility",
                        help="retain metric held at the target: model_utility (default) or SET_METRIC, e.g. "
                             "retain_rougeL_recall")
@@ -161,9 +168,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = _config_parser(sub, "probe", "robustness probes on one run: precision change, int8 quantisation, jailbreak "
                                      "wrappers, paraphrased questions, a relearning attack; how much knowledge "
                                      "returns; overrides apply to the run's config.yaml")
-    p.add_argument("run", help="an unlearning run folder (its config.yaml names the original model)")
-    p.add_argument("items", nargs="*", metavar="key.sub=value", help="config overrides, e.g. eval.batch_size=8")
-    p.add_argument("--original", help="the model the run started from (default: the run's model.path)")
+    _run_folder_args(p)
     p.add_argument("--probes", help="comma-separated: bfloat16, float16, int8, jailbreak, paraphrase, relearn (default: all)")
     p.add_argument("--metric", default="rougeL_recall", help="forget metric measured (default rougeL_recall; or prob)")
     p.add_argument("--relearn-steps", type=int, default=10, help="fine-tuning steps of the relearning attack (default 10)")
@@ -183,9 +188,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = _config_parser(sub, "audit", "a deletion certificate for one run: what was to be forgotten (hashes, counts), "
                                      "checks against thresholds, the model's hash (RUN/audit.json and audit.html); "
                                      "overrides apply to the run's config.yaml")
-    p.add_argument("run", help="an unlearning run folder")
-    p.add_argument("items", nargs="*", metavar="key.sub=value", help="config overrides, e.g. eval.batch_size=8")
-    p.add_argument("--original", help="the model the run started from (default: the run's model.path)")
+    _run_folder_args(p)
     p.add_argument("--retain-eval", help="the --out folder of `unlearn eval` on the retain model (forget quality, "
                                          "forget ROUGE-L against the retrained model)")
     p.add_argument("--thresholds", help="YAML of thresholds overriding the defaults (see docs/evidence.md)")

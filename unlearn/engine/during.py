@@ -60,6 +60,12 @@ def parse_rule(text: str, retain_values: dict[str, Any] | None) -> Rule:
         raise ConfigError(f"eval.keep_best {text!r}: {raw!r} is neither a number nor 'retain'") from None
 
 
+def evaluation_due(every: int, step: int, total: int) -> bool:
+    """Whether the evaluation during training runs after `step` of `total`: every `every` steps (0: never)
+    and after the last. Every process asks, so they all reach the evaluation's barrier together."""
+    return every > 0 and (step % every == 0 or step == total)
+
+
 class DuringEval:
     """Evaluates the model being trained every `every` steps (main process only)."""
 
@@ -69,7 +75,6 @@ class DuringEval:
         from unlearn.eval.plan import plan
 
         self.cfg, self.tokenizer, self.formatter, self.run_dir = cfg, tokenizer, formatter, run_dir
-        self.every = cfg.eval.every_steps or 0
         metrics = cfg.eval.during_metrics or DEFAULT_METRICS
         datasets = bench.eval_data(cfg.eval.splits or DEFAULT_SETS)
         before = len(formatter.cut_lengths)
@@ -84,9 +89,6 @@ class DuringEval:
         self.rule = parse_rule(cfg.eval.keep_best, retain_values) if cfg.eval.keep_best else None
         self.curve = run_dir / "curve.jsonl"
         self.best_file = run_dir / "best.json"
-
-    def due(self, step: int, total: int) -> bool:
-        return self.every > 0 and (step % self.every == 0 or step == total)
 
     def evaluate(self, model: Any, step: int) -> dict[str, Any]:
         from unlearn.eval.evaluator import Evaluator, compute_metrics

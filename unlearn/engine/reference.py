@@ -21,7 +21,7 @@ import torch
 from unlearn.core.batching import collate
 from unlearn.engine.forward import forward_with_hidden
 from unlearn.core.errors import ConfigError
-from unlearn.losses import token_logps_from_logits
+from unlearn.losses.logprobs import token_logps_from_logits
 from unlearn.methods.base import Method, Needs
 
 def reference_forward(model: torch.nn.Module, batch: dict[str, torch.Tensor], needs: Needs) -> dict[str, Any]:

@@ -32,7 +32,7 @@ from unlearn.data.tokenize import PromptFormatter
 from unlearn.engine.checkpoint import list_checkpoints, load_checkpoint, save_checkpoint
 from unlearn.core.atomic import clean_temp_folders, disk_errors, json_line, write_json, write_text
 from unlearn.engine.collective import on_main
-from unlearn.engine.during import DuringEval, truncate_curve
+from unlearn.engine.during import DuringEval, evaluation_due, truncate_curve
 from unlearn.engine.integrity import LOCK_FILE, RunLock, check_fingerprint, training_fingerprint, write_fingerprint
 from unlearn.engine.before import check_sharding, check_train, read_and_check, target_file_hashes
 from unlearn.engine.lora import apply_lora, model_to_save
@@ -240,7 +240,7 @@ class _Run:
                 self._diverged(step, f"the weights became non-finite after step {done}")
             self.position.last_checkpoint = save_checkpoint(acc, self.run_dir, done, self.model, self.optimizer,
                                                             self.scheduler, self.method, t.keep_checkpoints)
-        if self.cfg.eval.every_steps and (done % self.cfg.eval.every_steps == 0 or done == total):
+        if evaluation_due(self.cfg.eval.every_steps or 0, done, total):
             self._evaluate_during(done)
 
     def _evaluate_during(self, done: int) -> None:

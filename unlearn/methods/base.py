@@ -21,7 +21,7 @@ from typing import Any, ClassVar
 
 import torch
 
-from unlearn.losses import sequence_logps_sum
+from unlearn.losses.logprobs import sequence_logps_sum, target_sum
 from unlearn.core.registry import Registry
 
 TERMS: Registry[type["Term"]] = Registry("loss term")
@@ -157,6 +157,8 @@ class Term:
     cite: ClassVar[str] = ""
     formula: ClassVar[str] = ""
     """The loss as a formula, for `unlearn methods NAME` and the docs."""
+    stream_needs: ClassVar[Needs] = Needs()
+    """What the term needs of each of its streams (a term whose needs depend on its setup overrides `needs`)."""
 
     def __init__(self, params: Any = None, streams: tuple[str, ...] | None = None):
         self.params = params if params is not None else self.Params()
@@ -164,7 +166,7 @@ class Term:
 
     def needs(self) -> dict[str, Needs]:
         """Needs per stream; called after `setup`."""
-        return {s: Needs() for s in self.streams}
+        return {s: self.stream_needs for s in self.streams}
 
     def setup(self, ctx: SetupContext) -> None:
         """Before training (and again, identically, before a resume)."""
@@ -181,6 +183,18 @@ class Term:
 
     def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
         pass
+
+
+class TokenLoss(Term):
+    """A term whose loss is a value per target token of its first stream (`per_token`, [B, T]); its
+    loss_sum is the sum over the target tokens."""
+
+    def per_token(self, out: Outputs) -> torch.Tensor:
+        raise NotImplementedError
+
+    def loss_sum(self, outs: dict[str, Outputs]) -> torch.Tensor:
+        out = outs[self.streams[0]]
+        return target_sum(self.per_token(out), out.target_mask)
 
 
 class GradientTransform:

@@ -13,11 +13,6 @@ SPECIAL_TOKENS = ["<pad>", "<s>", "</s>", "<unk>"]
 MIN_VOCAB = 256 + len(SPECIAL_TOKENS)
 """A byte-level BPE tokenizer holds every byte and the special tokens before it learns any merge."""
 HEADS = 4
-# A ChatML chat template (as Qwen's), for testing the chat-model path with a tiny tokenizer.
-CHATML_TEMPLATE = (
-    "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
-    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
-)
 
 
 def train_tokenizer(texts: Iterable[str], vocab_size: int = 2048):
@@ -43,14 +38,6 @@ def train_tokenizer(texts: Iterable[str], vocab_size: int = 2048):
     return PreTrainedTokenizerFast(
         tokenizer_object=core, bos_token="<s>", eos_token="</s>", pad_token="<pad>", unk_token="<unk>"
     )
-
-
-def add_chatml(tokenizer):
-    """Give a tokenizer the ChatML template, with '<|im_start|>' and '<|im_end|>' added as special
-    tokens (a model using it needs its embeddings resized to len(tokenizer))."""
-    tokenizer.add_special_tokens({"additional_special_tokens": ["<|im_start|>", "<|im_end|>"]})
-    tokenizer.chat_template = CHATML_TEMPLATE
-    return tokenizer
 
 
 def tiny_llama_config(vocab_size: int, hidden_size: int = 256, layers: int = 2, heads: int = HEADS,

@@ -1,5 +1,4 @@
-"""Render a report in headless Chromium (Debian package `chromium`): a PNG screenshot, or the DOM
-after rendering (to check that the plot and tables are there).
+"""Render a report in headless Chromium (Debian package `chromium`) to a PNG screenshot (docs/img).
 
     python -m unlearn.report.screenshot demo_out/report.html docs/img/report.png
 """
@@ -28,11 +27,6 @@ def screenshot(html: str | Path, png: str | Path, width: int = 1200, height: int
     subprocess.run([chromium(), *FLAGS, f"--screenshot={png}", f"--window-size={width},{height}",
                     Path(html).resolve().as_uri()], check=True, capture_output=True, timeout=120)
     return png
-
-
-def rendered_dom(html: str | Path) -> str:
-    return subprocess.run([chromium(), *FLAGS, "--dump-dom", Path(html).resolve().as_uri()], check=True,
-                          capture_output=True, text=True, timeout=120).stdout
 
 
 if __name__ == "__main__":

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 import torch
 
 from unlearn.core.ranges import param
-from unlearn.losses import bst_per_token, ceu_per_token, target_sum, undial_per_token
-from unlearn.methods.base import TERMS, Needs, Outputs, Term
+from unlearn.losses.distill import bst_per_token, ceu_per_token, undial_per_token
+from unlearn.methods.base import TERMS, Needs, Outputs, TokenLoss
 from unlearn.methods.presets import Doc, Preset, T, preset
 
 
@@ -20,7 +20,7 @@ class UNDIALParams:
 
 
 @TERMS.register("undial")
-class UNDIAL(Term):
+class UNDIAL(TokenLoss):
     """UNDIAL: CE(p_theta, softmax(z_ref - beta onehot(y))) on forget target tokens: self-distillation
     towards the reference with the true token pushed down. "UNDIAL: Self-Distillation with Adjusted
     Logits for Robust Unlearning in Large Language Models" (Dong et al., 2024)."""
@@ -29,31 +29,24 @@ class UNDIAL(Term):
     Params = UNDIALParams
     summary = "distil towards the reference's logits with the true token pushed down by beta"
     cite = "Dong et al., 2024 (UNDIAL)"
+    stream_needs = Needs(logits=True, ref_logits=True)
 
-    def needs(self) -> dict[str, Needs]:
-        return {self.streams[0]: Needs(logits=True, ref_logits=True)}
-
-    def loss_sum(self, outs: dict[str, Outputs]) -> torch.Tensor:
-        out = outs[self.streams[0]]
-        loss = undial_per_token(out.logits, out.ref_logits, out.target_ids, self.params.beta)
-        return target_sum(loss, out.target_mask)
+    def per_token(self, out: Outputs) -> torch.Tensor:
+        return undial_per_token(out.logits, out.ref_logits, out.target_ids, self.params.beta)
 
 
 @TERMS.register("ceu")
-class CEU(Term):
+class CEU(TokenLoss):
     """CE-U: CE(logits, softmax(sg(logits) with the true token set to -inf)) on forget target tokens:
     learn the model's own distribution without the true token (SPEC 3.1)."""
     formula = "mean_t CE(p_theta, softmax(sg(z) with z_y = -inf))"
 
     summary = "cross-entropy to the model's own detached distribution with the true token removed"
     cite = "CE-U, cross-entropy unlearning (2025)"
+    stream_needs = Needs(logits=True)
 
-    def needs(self) -> dict[str, Needs]:
-        return {self.streams[0]: Needs(logits=True)}
-
-    def loss_sum(self, outs: dict[str, Outputs]) -> torch.Tensor:
-        out = outs[self.streams[0]]
-        return target_sum(ceu_per_token(out.logits, out.target_ids), out.target_mask)
+    def per_token(self, out: Outputs) -> torch.Tensor:
+        return ceu_per_token(out.logits, out.target_ids)
 
 
 @dataclass
@@ -65,7 +58,7 @@ class BSTParams:
 
 
 @TERMS.register("bst")
-class BST(Term):
+class BST(TokenLoss):
     """BS-T: gradient ascent on the soft target (1 - lam) onehot(y) + lam sg(b), b = softmax over the
     model's own top-K logits (bootstrapping at the token level, survey seed 001)."""
     formula = "-mean_t CE(p_theta, (1 - lam) onehot(y_t) + lam sg(softmax(top-K z)))"
@@ -73,14 +66,10 @@ class BST(Term):
     Params = BSTParams
     summary = "gradient ascent on the answer mixed with the model's own top-K belief"
     cite = "bootstrapping, token level (survey, seed 001)"
+    stream_needs = Needs(logits=True)
 
-    def needs(self) -> dict[str, Needs]:
-        return {self.streams[0]: Needs(logits=True)}
-
-    def loss_sum(self, outs: dict[str, Outputs]) -> torch.Tensor:
-        out = outs[self.streams[0]]
-        loss = bst_per_token(out.logits, out.target_ids, self.params.lam, self.params.top_k)
-        return target_sum(loss, out.target_mask)
+    def per_token(self, out: Outputs) -> torch.Tensor:
+        return bst_per_token(out.logits, out.target_ids, self.params.lam, self.params.top_k)
 
 
 preset("UNDIAL", Preset((T("undial"),), cite="UNDIAL (Dong et al., 2024): beta 10", doc=Doc(

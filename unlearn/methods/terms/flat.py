@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import torch
 
 from unlearn.core.ranges import param
-from unlearn.losses import FLAT_DIVERGENCES, flat_per_sequence, mean_token_prob
+from unlearn.losses.fdiv import FLAT_DIVERGENCES, flat_per_sequence, mean_token_prob
 from unlearn.methods.base import TERMS, Outputs, Term
 from unlearn.methods.presets import Doc, Preset, T, preset
 

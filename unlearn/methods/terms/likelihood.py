@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import torch
 
 from unlearn.core.ranges import param
-from unlearn.losses import ga_sum, nll_sum
+from unlearn.losses.ascent import ga_sum, nll_sum
 from unlearn.methods.base import TERMS, Outputs, Refresh, Term
 from unlearn.methods.presets import Doc, Preset, T, named_term, preset
 

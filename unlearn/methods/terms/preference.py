@@ -8,7 +8,8 @@ from dataclasses import dataclass
 import torch
 
 from unlearn.core.ranges import param
-from unlearn.losses import dpo_per_sequence, npo_per_sequence, sequence_logps_mean, simnpo_per_sequence
+from unlearn.losses.logprobs import sequence_logps_mean
+from unlearn.losses.preference import dpo_per_sequence, npo_per_sequence, simnpo_per_sequence
 from unlearn.methods.base import TERMS, Needs, Outputs, Term
 from unlearn.methods.presets import Doc, Preset, T, preset
 from unlearn.methods.terms.likelihood import GDR, KLR_TERM
@@ -33,9 +34,7 @@ class NPO(Term):
     Params = NPOParams
     summary = "negative preference optimisation against the reference model"
     cite = NPO_CITE
-
-    def needs(self) -> dict[str, Needs]:
-        return {self.streams[0]: Needs(ref_logps=True)}
+    stream_needs = Needs(ref_logps=True)
 
     def loss_sum(self, outs: dict[str, Outputs]) -> torch.Tensor:
         out = outs[self.streams[0]]
@@ -60,9 +59,7 @@ class DPO(Term):
     Params = DPOParams
     summary = "prefer a refusal over the forget answer (DPO), pairs aligned per question"
     cite = "Rafailov et al., 2023; TOFU (Maini et al., 2024)"
-
-    def needs(self) -> dict[str, Needs]:
-        return {s: Needs(ref_logps=True) for s in self.streams}
+    stream_needs = Needs(ref_logps=True)
 
     def loss_sum(self, outs: dict[str, Outputs]) -> torch.Tensor:
         forget, alt = outs[self.streams[0]], outs[self.streams[1]]

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import torch
 
 from unlearn.core.ranges import param
-from unlearn.losses import rmu_control_vector, rmu_mse_per_token
+from unlearn.losses.representation import rmu_control_vector, rmu_mse_per_token
 from unlearn.methods.base import TERMS, Needs, Outputs, SetupContext, Term
 from unlearn.methods.presets import Doc, Preset, T, preset
 
@@ -53,10 +53,10 @@ class RMU(Term):
     summary = "steer the forget hidden states at one layer to a random vector (trains chosen modules only)"
     cite = "The WMDP Benchmark: Measuring and Reducing Malicious Use with Unlearning (Li et al., 2024)"
 
-    def __init__(self, params=None, streams=None):
-        super().__init__(params, streams)
-        self.layer: int | None = None
-        self.control: torch.Tensor | None = None
+    layer: int | None = None
+    """The steered layer, chosen at setup."""
+    control: torch.Tensor | None = None
+    """The random control vector c*u, drawn at setup (or read back from a checkpoint)."""
 
     def setup(self, ctx: SetupContext) -> None:
         p = self.params
@@ -99,9 +99,8 @@ class RMURetain(Term):
     summary = "keep the retain hidden states at the RMU layer equal to the frozen model's"
     cite = "The WMDP Benchmark (Li et al., 2024)"
 
-    def __init__(self, params=None, streams=None):
-        super().__init__(params, streams)
-        self.layer: int | None = None
+    layer: int | None = None
+    """The layer compared, chosen at setup (the forget term's unless set)."""
 
     def setup(self, ctx: SetupContext) -> None:
         layer = self.params.layer if self.params.layer is not None else ctx.shared.get("rmu_layer")

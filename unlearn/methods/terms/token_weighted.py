@@ -7,8 +7,8 @@ from dataclasses import dataclass
 import torch
 
 from unlearn.core.ranges import param
-from unlearn.losses import satimp_per_token, target_sum, tnpo_per_token, ts_per_token, wga_per_token
-from unlearn.methods.base import TERMS, Needs, Outputs, Term
+from unlearn.losses.token_weighted import satimp_per_token, tnpo_per_token, ts_per_token, wga_per_token
+from unlearn.methods.base import TERMS, Needs, Outputs, TokenLoss
 from unlearn.methods.presets import Doc, Preset, T, preset
 from unlearn.methods.terms.likelihood import GDR
 
@@ -20,7 +20,7 @@ class WGAParams:
 
 
 @TERMS.register("wga")
-class WGA(Term):
+class WGA(TokenLoss):
     """WGA: -mean_t sg(p_t^beta) CE_t. "Rethinking LLM Unlearning Objectives: A Gradient Perspective and
     Go Beyond" (Wang et al., 2025)."""
     formula = "-mean_t sg(p_t^beta) CE_t"
@@ -29,9 +29,8 @@ class WGA(Term):
     summary = "gradient ascent weighted per token by the detached probability p^beta"
     cite = "Wang et al., 2025 (WGA)"
 
-    def loss_sum(self, outs: dict[str, Outputs]) -> torch.Tensor:
-        out = outs[self.streams[0]]
-        return target_sum(wga_per_token(out.token_logps, self.params.beta), out.target_mask)
+    def per_token(self, out: Outputs) -> torch.Tensor:
+        return wga_per_token(out.token_logps, self.params.beta)
 
 
 @dataclass
@@ -43,7 +42,7 @@ class SatImpParams:
 
 
 @TERMS.register("satimp")
-class SatImp(Term):
+class SatImp(TokenLoss):
     """SatImp: GA weighted per token by sg(p^b1 (1-p)^b2). "Exploring Criteria of Loss Reweighting to
     Enhance LLM Unlearning" (Yang et al., 2025)."""
     formula = "-mean_t sg(p_t^b1 (1 - p_t)^b2) CE_t"
@@ -52,9 +51,8 @@ class SatImp(Term):
     summary = "gradient ascent weighted per token by the detached p^b1 (1-p)^b2"
     cite = "Yang et al., 2025 (SatImp)"
 
-    def loss_sum(self, outs: dict[str, Outputs]) -> torch.Tensor:
-        out = outs[self.streams[0]]
-        return target_sum(satimp_per_token(out.token_logps, self.params.beta1, self.params.beta2), out.target_mask)
+    def per_token(self, out: Outputs) -> torch.Tensor:
+        return satimp_per_token(out.token_logps, self.params.beta1, self.params.beta2)
 
 
 @dataclass
@@ -64,20 +62,17 @@ class TNPOParams:
 
 
 @TERMS.register("tnpo")
-class TNPO(Term):
+class TNPO(TokenLoss):
     """Token-wise NPO: GA weighted per token by sg(2 p^b / (p^b + p_ref^b)) (NPO's weight, per token)."""
     formula = "-mean_t sg(2 p_t^b / (p_t^b + p_ref,t^b)) CE_t"
 
     Params = TNPOParams
     summary = "gradient ascent weighted per token by NPO's weight against the reference"
     cite = "token-wise NPO (after Zhang et al., 2024)"
+    stream_needs = Needs(ref_logps=True)
 
-    def needs(self) -> dict[str, Needs]:
-        return {self.streams[0]: Needs(ref_logps=True)}
-
-    def loss_sum(self, outs: dict[str, Outputs]) -> torch.Tensor:
-        out = outs[self.streams[0]]
-        return target_sum(tnpo_per_token(out.token_logps, out.ref_token_logps, self.params.beta), out.target_mask)
+    def per_token(self, out: Outputs) -> torch.Tensor:
+        return tnpo_per_token(out.token_logps, out.ref_token_logps, self.params.beta)
 
 
 @dataclass
@@ -87,20 +82,17 @@ class TSParams:
 
 
 @TERMS.register("ts")
-class TemperatureScaledGA(Term):
+class TemperatureScaledGA(TokenLoss):
     """TS: -mean_t CE(logits / T, y_t), gradient ascent on temperature-scaled logits (SPEC 3.1)."""
     formula = "-mean_t CE(logits_t / T, y_t)"
 
     Params = TSParams
     summary = "gradient ascent on temperature-scaled logits"
     cite = "temperature-scaled GA (SPEC 3.1)"
+    stream_needs = Needs(logits=True)
 
-    def needs(self) -> dict[str, Needs]:
-        return {self.streams[0]: Needs(logits=True)}
-
-    def loss_sum(self, outs: dict[str, Outputs]) -> torch.Tensor:
-        out = outs[self.streams[0]]
-        return target_sum(ts_per_token(out.logits, out.target_ids, self.params.temperature), out.target_mask)
+    def per_token(self, out: Outputs) -> torch.Tensor:
+        return ts_per_token(out.logits, out.target_ids, self.params.temperature)
 
 
 preset("WGA", Preset((T("wga"), GDR), cite="Wang et al., 2025 (WGA), with GDR as in open-unlearning", doc=Doc(

@@ -44,10 +44,10 @@ def _kill_on(owner: Any, name: str, nth: int, marker: str, point: str, after: bo
 
 
 def install(point: str, nth: int, marker: str) -> None:
+    import unlearn.core.cache as cache
     import unlearn.engine.checkpoint as checkpoint
     import unlearn.engine.step as step
     import unlearn.engine.trainer as trainer
-    import unlearn.core.cache as cache
     import unlearn.models.loading as loading
 
     if point == "training":  # in the middle of step N

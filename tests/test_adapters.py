@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from unlearn.core.errors import DataError
 from unlearn.data.adapters import EvalData, parse_split, slice_range
 from unlearn.data.benchmarks import BENCHMARKS, load_benchmark
-from unlearn.core.errors import DataError
 
 QA = [{"question": f"Q{i}?", "answer": f"A{i}."} for i in range(10)]
 

@@ -4,6 +4,7 @@ every command that does work has a function of the same name in `unlearn.api`.""
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from unlearn import api
 from unlearn.cli import build_parser
@@ -28,6 +29,9 @@ def test_every_working_command_is_an_api_function():
 
 def test_the_package_exports_every_api_function():
     import unlearn
+    import unlearn.report  # noqa: F401  (a module of the package: the name must not be exported too)
 
+    modules = {p.stem for p in Path(unlearn.__file__).parent.iterdir()}
     for name in unlearn._API:
+        assert name not in modules, f"unlearn.{name} is a module; Python would shadow the API function"
         assert getattr(unlearn, name) is getattr(api, name)

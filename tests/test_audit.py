@@ -48,11 +48,11 @@ def test_thresholds_file(tmp_path):
 
 
 def test_audit_fails_the_target_and_passes_more_on_an_unlearned_model(world, target_model, tmp_path):
+    import shutil
+
     from tests.conftest import run_cli
     from unlearn import api
     from unlearn.config import load_config
-
-    import shutil
 
     target_run = tmp_path / "target"  # a copy: the audit writes into the run folder
     shutil.copytree(target_model.parent, target_run)

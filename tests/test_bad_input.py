@@ -300,6 +300,12 @@ case("augment-unknown-generator", ["augment", "--forget", "@world/forget10.json"
                                    "--generator", "gpt"], "generator 'gpt' is not available")
 case("eval-unknown-suite", EVAL + ["--suite", "tofu,vibes"], "unknown suite 'vibes'", "valid: tofu, muse")
 case("eval-unknown-metric", EVAL + ["--metrics", "happiness"], "unknown metric 'happiness'", "valid: ")
+case("eval-offline-judge", EVAL + ["--metrics", "fluency", "eval.judge_model=offline"],
+     "eval.judge_model=offline: the rule-based generator cannot rate answers")
+case("eval-offline-entity-model", EVAL + ["--suite", "relearn", "eval.entity_model=offline"],
+     "eval.entity_model=offline: the rule-based generator cannot list entities")
+case("eval-missing-entity-model", EVAL + ["--suite", "relearn", "eval.entity_model=hf:@tmp/no_such_model"],
+     "does not exist; give a local model folder")
 case("augment-generic-ratio-nan", ["augment", "--forget", "@world/forget10.json", "--out", "@tmp/a.jsonl",
                                    "--generic-ratio", "nan"], "--generic-ratio nan must be a number of at least 0")
 case("sequence-one-request", ["sequence", "--requests", "forget10", "data.path=@world", "model.path=@target"],

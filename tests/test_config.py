@@ -107,7 +107,6 @@ def test_lora_section():
         assert key in msg.split("valid keys here:")[1]
 
 
-
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 
 

@@ -6,8 +6,8 @@ import warnings
 
 import pytest
 
-from unlearn.data.checks import check_streams, repeated_rows, shared_questions
 from unlearn.core.errors import DataError, UnlearnWarning
+from unlearn.data.checks import check_streams, repeated_rows, shared_questions
 
 
 def _qa(*pairs):

@@ -8,8 +8,9 @@ import subprocess
 
 import pytest
 
-from conftest import run_cli
 from unlearn.core.formatting import fmt
+
+from conftest import run_cli
 
 REQUIRED = ["forget_rougeL_recall", "forget_prob", "forget_truth_ratio", "forget_quality", "retain_rougeL_recall",
             "model_utility"]

@@ -15,11 +15,12 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from conftest import REPO, run_cli
 from unlearn import api
 from unlearn.config import load_config
 from unlearn.core.errors import TrainingDiverged
 from unlearn.methods import PRESETS, TERMS, Term
+
+from conftest import REPO, run_cli
 
 UNLEARNING_PRESETS = [name for name in PRESETS if name != "finetune"] + ["NPO+GRU", "GA_GDR+GRU"]
 

@@ -9,11 +9,16 @@ import pytest
 import torch
 
 from unlearn.core.errors import ConfigError, DataError
-from unlearn.eval.metrics import tofu as M
-from unlearn.eval.results import DerivedContext, ModelResults, check_same_samples, compute_derived
-from unlearn.eval.passes import token_statistics
 from unlearn.eval.metrics import METRICS
+from unlearn.eval.metrics import tofu as M
+from unlearn.eval.passes import token_statistics
 from unlearn.eval.registry import SampleView
+from unlearn.eval.results import (
+    DerivedContext,
+    ModelResults,
+    check_same_samples,
+    compute_derived,
+)
 from unlearn.eval.suites import select
 
 

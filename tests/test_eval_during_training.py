@@ -8,8 +8,8 @@ import pytest
 
 from unlearn import api
 from unlearn.config import load_config
-from unlearn.engine.during import evaluation_due, parse_rule
 from unlearn.core.errors import ConfigError
+from unlearn.engine.during import evaluation_due, parse_rule
 
 
 def test_curve_and_keep_best(world, target_model, tmp_path):

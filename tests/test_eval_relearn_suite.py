@@ -10,8 +10,7 @@ import torch
 
 from unlearn.config import load_config
 from unlearn.data.tokenize import PromptFormatter
-from unlearn.eval.evaluator import Parts
-from unlearn.eval.evaluator import evaluate_model
+from unlearn.eval.evaluator import Parts, evaluate_model
 from unlearn.models import load_model, load_tokenizer
 
 

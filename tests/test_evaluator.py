@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from unlearn.config import load_config
-from unlearn.data.benchmarks import load_benchmark
 from unlearn.core.cache import model_fingerprint
+from unlearn.data.benchmarks import load_benchmark
 from unlearn.eval.evaluator import evaluate_model
 from unlearn.models import load_model, load_tokenizer
 

@@ -21,10 +21,10 @@ from pathlib import Path
 
 import pytest
 import torch
+from fault_driver import KILL_POINTS
 from safetensors.torch import load_file
 
 from conftest import REPO
-from fault_driver import KILL_POINTS
 
 pytestmark = pytest.mark.slow
 SEED = int(os.environ.get("UNLEARN_FAULT_SEED", random.SystemRandom().randrange(2**32)))

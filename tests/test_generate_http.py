@@ -21,7 +21,7 @@ def server(target_model):
     from unlearn.generate.local import LocalGenerator
 
     local = LocalGenerator.from_path(str(target_model), max_new_tokens=8)
-    state = {"auth": [], "fail_once": set(), "lock": threading.Lock(), "judged": []}
+    state = {"auth": [], "fail_once": set(), "lock": threading.Lock(), "judged": [], "entities": []}
 
     class Handler(BaseHTTPRequestHandler):
         def log_message(self, *args):  # quiet
@@ -43,6 +43,11 @@ def server(target_model):
                 time.sleep(1.0)
             if prompt.startswith("garbage"):
                 payload = b"<html>not an API</html>"
+            elif prompt.startswith("List the key entities"):  # an entity model: the text's words, as entities
+                text = prompt.rsplit("Text:", 1)[1].strip()
+                state["entities"].append(text)
+                reply = ", ".join(text.split()) or "none"
+                payload = json.dumps({"choices": [{"message": {"content": reply}}]}).encode()
             elif prompt.startswith("Rate an answer"):  # a judge: fluency 5 for a non-empty answer, else 1
                 answer = prompt.rsplit("Answer:", 1)[1].strip()
                 state["judged"].append(answer)
@@ -100,8 +105,8 @@ def test_timeout_and_malformed_answers_are_one_line_errors(server):
 def test_the_fluency_judge_through_the_http_backend(server, world, target_model, tmp_path):
     from unlearn.config import load_config
     from unlearn.core.errors import ConfigError
-    from unlearn.eval.parts import load_parts
     from unlearn.eval.evaluator import evaluate_model
+    from unlearn.eval.parts import load_parts
     from unlearn.models import load_model, load_tokenizer
 
     url, state, _ = server
@@ -122,6 +127,29 @@ def test_the_fluency_judge_through_the_http_backend(server, world, target_model,
                                      "eval.judge_model=offline"])
     with pytest.raises(ConfigError, match="cannot rate answers"):
         load_parts(offline, "cpu")
+
+
+def test_kfr_entities_from_a_model_through_the_http_backend(server, world, target_model, tmp_path):
+    """eval.entity_model: KFR's entities come from the model with ReLearn's prompt (here a server that
+    lists an answer's words), for every generated and every reference answer, and the note no longer
+    says KFR was computed without a model extractor."""
+    from unlearn.config import load_config
+    from unlearn.eval.evaluator import evaluate_model
+    from unlearn.eval.parts import load_parts
+    from unlearn.models import load_model, load_tokenizer
+
+    url, state, _ = server
+    over = [f"data.path={world}", f"model.path={target_model}", "eval.suites=[]", "eval.metrics=kfr",
+            "eval.splits=forget", "eval.max_new_tokens=6", f"eval.cache_dir={tmp_path}"]
+    model, tok = load_model(load_config(overrides=over).model).eval(), load_tokenizer(load_config(overrides=over).model)
+    rules, _ = evaluate_model(model, tok, load_config(overrides=over), parts=load_parts(load_config(overrides=over), "cpu"))
+    assert "llm_extractor" in rules["notes"]["kfr"]
+    cfg = load_config(overrides=[*over, f"eval.entity_model={url}#tiny"])
+    before = len(state["entities"])
+    metrics, samples = evaluate_model(model, tok, cfg, parts=load_parts(cfg, "cpu"))
+    asked = state["entities"][before:]
+    assert set(asked) >= {s["answer"] for s in samples} and "llm_extractor" not in metrics["notes"].get("kfr", "")
+    assert 0.0 <= metrics["metrics"]["forget_kfr"] <= 1.0
 
 
 def test_the_demo_augments_relearn_through_a_server(server, world, tmp_path, monkeypatch):

@@ -9,8 +9,8 @@ import pytest
 
 from tests.test_generate_offline import assert_keeps_no_fact
 from unlearn.config import load_config
-from unlearn.data.benchmarks import load_benchmark
 from unlearn.core.errors import ConfigError, DataError
+from unlearn.data.benchmarks import load_benchmark
 from unlearn.generate.base import CachedGenerator
 from unlearn.generate.offline import OfflineGenerator
 from unlearn.generate.targets import generate_targets

@@ -13,6 +13,7 @@ import pytest
 
 from unlearn.config import RunConfig, load_config, to_dict
 from unlearn.core.atomic import atomic_folder, clean_temp_folders, disk_errors
+from unlearn.core.errors import ConfigError, UnlearnError
 from unlearn.engine.integrity import (
     FINGERPRINT_FILE,
     RunLock,
@@ -20,7 +21,6 @@ from unlearn.engine.integrity import (
     training_fingerprint,
     write_fingerprint,
 )
-from unlearn.core.errors import ConfigError, UnlearnError
 
 REPO = Path(__file__).resolve().parents[1]
 HASHES = {"forget10.json": "abc", "retain90.json": "def"}

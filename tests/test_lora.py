@@ -16,9 +16,9 @@ from safetensors.torch import load_file
 
 from unlearn import api
 from unlearn.config import load_config
+from unlearn.core.errors import ConfigError
 from unlearn.engine import trainer as trainer_mod
 from unlearn.engine.reference import AdapterDisabled, FrozenCopy
-from unlearn.core.errors import ConfigError
 from unlearn.methods.base import Needs
 
 NPO_STEP1 = 20 * math.log(2)  # -(2/beta) log sigmoid(0) with beta 0.1: model == reference

@@ -9,7 +9,6 @@ computed with `math` from the chosen inputs, never with the function under test.
 from __future__ import annotations
 
 import dataclasses
-
 import math
 import re
 
@@ -19,11 +18,24 @@ import torch
 from unlearn.config import MethodConfig
 from unlearn.core.errors import ConfigError
 from unlearn.methods import NAMED_TERMS, PRESETS, build_method
-from unlearn.methods.base import Needs, Outputs, Refresh, SetupContext, WeightedTerm, weighted_loss
+from unlearn.methods.base import (
+    Needs,
+    Outputs,
+    Refresh,
+    SetupContext,
+    WeightedTerm,
+    weighted_loss,
+)
 from unlearn.methods.terms.divergence import KLR
 from unlearn.methods.terms.likelihood import NLL, GradientAscent, GradientAscentSampled
 from unlearn.methods.terms.preference import DPO, NPO, DPOParams, NPOParams
-from unlearn.methods.terms.representation import RMU, RMURetain, RMUParams, RMURetainParams, rmu_layer
+from unlearn.methods.terms.representation import (
+    RMU,
+    RMUParams,
+    RMURetain,
+    RMURetainParams,
+    rmu_layer,
+)
 from unlearn.methods.transforms import GRU
 
 LN2, LN3 = math.log(2.0), math.log(3.0)

@@ -13,6 +13,7 @@ from unlearn.eval.metrics.memorisation import (
     extraction_strength_generated,
     extraction_strength_teacher_forced,
 )
+from unlearn.eval.metrics.muse import cut_at_first, rouge_l_f1
 from unlearn.eval.metrics.privacy import (
     gradnorm_score,
     loss_score,
@@ -23,7 +24,6 @@ from unlearn.eval.metrics.privacy import (
     reference_score,
     zlib_score,
 )
-from unlearn.eval.metrics.muse import cut_at_first, rouge_l_f1
 from unlearn.eval.metrics.relearn import perplexity
 from unlearn.eval.metrics.tofu import rouge_l_recall
 from unlearn.eval.registry import SampleView

@@ -9,10 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from conftest import run_cli
 from unlearn import api
 from unlearn.config import load_config
 from unlearn.core.errors import UnlearnError
+
+from conftest import run_cli
 
 
 def _args(world: Path, model: Path, out: Path, *extra: str) -> list[str]:
@@ -115,8 +116,12 @@ def test_full_disk_during_a_checkpoint_is_one_line_and_leaves_nothing(world, tar
 def test_tofu_download_is_atomic(tmp_path, monkeypatch):
     import datasets
 
-    from unlearn.data.benchmarks import TOFU_HUB_CONFIGS, TOFU_HUB_OPTIONAL, download_tofu
     from unlearn.core.errors import DataError
+    from unlearn.data.benchmarks import (
+        TOFU_HUB_CONFIGS,
+        TOFU_HUB_OPTIONAL,
+        download_tofu,
+    )
 
     calls = []
 

@@ -9,8 +9,9 @@ import pytest
 import torch
 
 from unlearn.models.loading import portable_tokenizer_class, save_model
-from conftest import add_chatml
 from unlearn.models.tiny import tiny_llama_config, train_tokenizer
+
+from conftest import add_chatml
 
 # Tokenizer classes that exist in transformers 4.45 (checked against its top-level names). Hard-coded:
 # transformers 5's "TokenizersBackend" is not among them, and 4.45 refuses to load it.

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 
+from unlearn.core.errors import UnlearnError
 from unlearn.engine.state_io import (
     load_optimizer_state,
     load_scheduler_state,
@@ -20,7 +21,6 @@ from unlearn.engine.state_io import (
     scheduler_state_to_json,
     set_rng_state,
 )
-from unlearn.core.errors import UnlearnError
 
 
 def test_tensors_roundtrip_shared_and_noncontiguous(tmp_path):

@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from test_tofu import TOFU
+
 from unlearn.cli import main
 
 pytestmark = pytest.mark.skipif(not (TOFU / "forget01.json").is_file(), reason="no local TOFU copy beside the repo")

@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, run_cli
-from unlearn.data.benchmarks import load_benchmark
 from unlearn.core.errors import DataError
+from unlearn.data.benchmarks import load_benchmark
+
+from conftest import REPO, run_cli
 
 TOFU = REPO.parent / "shared" / "data" / "tofu"
 pytestmark = pytest.mark.skipif(not (TOFU / "forget01.json").is_file(), reason="no local TOFU copy beside the repo")

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from unlearn.data.benchmarks import load_benchmark
 from unlearn.core.errors import DataError
+from unlearn.data.benchmarks import load_benchmark
 
 REPO = Path(__file__).resolve().parents[1]
 TOFU = REPO.parent / "shared" / "data" / "tofu"

@@ -6,10 +6,11 @@ import pytest
 import torch
 
 from unlearn.core.batching import collate, collate_left
-from unlearn.data.tokenize import PromptFormatter, ensure_pad_token
 from unlearn.core.errors import ConfigError, ModelLoadError
-from conftest import add_chatml
+from unlearn.data.tokenize import PromptFormatter, ensure_pad_token
 from unlearn.models.tiny import train_tokenizer
+
+from conftest import add_chatml
 
 M = -100
 TEXTS = [

@@ -15,10 +15,11 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from conftest import REPO
 from unlearn import api
 from unlearn.config import load_config
 from unlearn.core.errors import TrainingDiverged
+
+from conftest import REPO
 
 LN2 = math.log(2.0)
 

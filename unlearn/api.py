@@ -14,7 +14,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import unlearn.evidence.robustness  # noqa: F401  (registers the robustness suite of every evaluation)
+import unlearn.evidence.suites  # noqa: F401  (registers the robustness suite of every evaluation)
 from unlearn.config import MethodConfig, RunConfig, to_dict
 
 
@@ -90,19 +90,13 @@ def _forget_split(benchmark: str, folder: Path) -> str:
 
 
 def _train_and_eval(cfg: RunConfig) -> dict[str, Any]:
-    from accelerate import PartialState
-
+    from unlearn.core.device import is_main_process
     from unlearn.engine import train
 
     result = train(cfg)
-    if result.skipped and PartialState().is_main_process:
-        import sys
-
-        print(f"{cfg.out} already holds a finished run; reusing it (delete the folder to train again)",
-              file=sys.stderr)
     out: dict[str, Any] = {"run_dir": cfg.out, "model_dir": str(result.model_dir), "steps": result.steps,
                            "resumed_from": result.resumed_from, "skipped": result.skipped}
-    if cfg.eval.enabled and PartialState().is_main_process:
+    if cfg.eval.enabled and is_main_process():
         from unlearn.engine.integrity import RunLock
 
         with RunLock(cfg.out):  # the folder stays one run's while its results are written

@@ -188,6 +188,9 @@ class EvalConfig:
     """Sentence-embedding model for KFR/KRR entity matching; default the packaged all-MiniLM-L6-v2 if installed."""
     nli_model: str | None = None
     """NLI model (path or hub name) for KFR/KRR; without one KFR/KRR say they were computed without NLI."""
+    entity_model: str | None = None
+    """A model that lists the entities of KFR/KRR answers with ReLearn's prompt (a generator spec like
+    judge_model); default: the offline rule-based extractor."""
     harness_tasks: list[str] = field(default_factory=list)
     """lm-evaluation-harness tasks (e.g. mmlu, gsm8k; needs unlearn[harness] and the task data locally)."""
     harness_include: str | None = None

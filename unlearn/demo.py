@@ -61,10 +61,10 @@ def demo(out: str | Path = "demo_out", quick: bool = False, methods: list[str] |
          echo: bool = True, generator: str = "offline", scorer: str | None = None,
          verifier: str = "offline") -> dict[str, Any]:
     from unlearn import api
-    from unlearn.data.world import generate_world
-    from unlearn.core.errors import ConfigError, UnlearnError
-    from unlearn.generate.spec import check_spec
     from unlearn.config import MethodConfig
+    from unlearn.core.errors import ConfigError, UnlearnError
+    from unlearn.data.world import generate_world
+    from unlearn.generate.spec import check_spec
     from unlearn.methods import PRESETS, build_method
 
     methods = methods or list(DEFAULT_METHODS)
@@ -78,8 +78,10 @@ def demo(out: str | Path = "demo_out", quick: bool = False, methods: list[str] |
             raise ConfigError(f"--methods {name}: {err}") from None
     for spec in (generator, verifier):
         check_spec(spec)
-    if scorer and not Path(scorer.partition("#")[0]).exists():
-        raise ConfigError(f"--scorer {scorer!r}: {scorer.partition('#')[0]} does not exist; give a model folder "
+    from unlearn.models.loading import model_spec
+
+    if scorer and not Path(model_spec(scorer)[0]).exists():
+        raise ConfigError(f"--scorer {scorer!r}: {model_spec(scorer)[0]} does not exist; give a model folder "
                           "(PATH, or PATH#FILE.gguf)")
     size = SIZES["quick" if quick else "full"]
     out = Path(out)

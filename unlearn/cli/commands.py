@@ -11,6 +11,7 @@ from typing import Any, Callable
 
 from unlearn.core.device import is_main_process
 from unlearn.core.errors import ConfigError, UnlearnError
+from unlearn.core.formatting import fmt
 
 
 def _config(args: argparse.Namespace, extra: list[str] = ()) -> Any:
@@ -29,7 +30,7 @@ def _print_metrics(metrics: dict[str, Any] | None) -> None:
     if values:
         width = max(len(k) for k in values)
         for k, v in values.items():
-            print(f"  {k:<{width}}  {'n/a' if v is None else f'{v:.4f}'}")
+            print(f"  {k:<{width}}  {fmt(v, 4)}")
 
 
 def _print_run(result: dict[str, Any]) -> None:

@@ -98,15 +98,11 @@ class PassCache:
 
 
 def _read_rows(path: Path) -> dict[str, Any]:
-    rows: dict[str, Any] = {}
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            entry = json.loads(line)
-        except json.JSONDecodeError:  # a line torn by a kill: recomputed
-            continue
-        if isinstance(entry, dict) and "id" in entry and "value" in entry:
-            rows[entry["id"]] = entry["value"]
-    return rows
+    from unlearn.core.files import parse_json_lines
+
+    # a line torn by a kill is left out, and its sample recomputed
+    entries = parse_json_lines(path.read_text(encoding="utf-8"), path, "", skip_invalid=True)
+    return {e["id"]: e["value"] for e in entries if isinstance(e, dict) and "id" in e and "value" in e}
 
 
 def _ends_torn(path: Path) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 
 def cache_dir() -> Path:
@@ -32,18 +32,44 @@ def read_json(path: str | Path, remake: str) -> Any:
         raise DataError(f"{path} is not valid JSON ({str(err).splitlines()[0]}); {remake}") from None
 
 
-def read_json_lines(path: str | Path, remake: str) -> list[Any]:
-    """The rows of a JSON lines file the toolkit wrote (samples.jsonl), each checked like read_json."""
+def parse_json_lines(text: str, where: str | Path, fix: str, skip_invalid: bool = False,
+                     before_error: Callable[[], None] | None = None) -> list[Any]:
+    """The values of a JSON-lines text, blank lines skipped: the one JSON-lines reader. A line that is not
+    JSON is a one-line DataError naming `where`, the line and `fix` (`before_error` may raise a more
+    telling one first), or, with `skip_invalid`, is left out (a line torn by a kill mid-write)."""
     from unlearn.core.errors import DataError
 
     rows = []
-    for lineno, line in enumerate(Path(path).read_text(encoding="utf-8", errors="replace").splitlines(), 1):
-        if line.strip():
-            try:
-                rows.append(json.loads(line))
-            except ValueError as err:
-                raise DataError(f"{path}: line {lineno} is not valid JSON ({err.msg}); {remake}") from None
+    for lineno, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            rows.append(json.loads(line))
+        except ValueError as err:
+            if skip_invalid:
+                continue
+            if before_error is not None:
+                before_error()
+            raise DataError(f"{where}: line {lineno} is not valid JSON ({err.msg}); {fix}") from None
     return rows
+
+
+def read_json_lines(path: str | Path, remake: str) -> list[Any]:
+    """The rows of a JSON lines file the toolkit wrote (samples.jsonl), each checked like read_json."""
+    return parse_json_lines(Path(path).read_text(encoding="utf-8", errors="replace"), path, remake)
+
+
+def drop_rows_after(path: Path, step: int) -> None:
+    """On a resume: keep the rows of a JSON-lines log (log.jsonl, curve.jsonl) written up to `step`."""
+    from unlearn.core.atomic import disk_errors, write_text
+
+    if not path.is_file():
+        return
+    lines = [line for line in path.read_text().splitlines() if line.strip()]
+    rows = parse_json_lines("\n".join(lines), path, "delete it to start the log afresh")
+    kept = [line for line, row in zip(lines, rows) if row.get("step", 0) <= step]  # the lines as written
+    with disk_errors(str(path)):
+        write_text(path, "".join(line + "\n" for line in kept))
 
 
 def read_utf8(path: str | Path) -> str:

@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 
-def fmt(value: Any) -> str:
-    """A metric value for a table: 'n/a' for None, 1.2e-05 below 1e-3 in size, else three decimals."""
+def fmt(value: Any, digits: int = 3) -> str:
+    """A metric value for a table: 'n/a' for None, 1.2e-05 below 1e-3 in size, else `digits` decimals."""
     if value is None:
         return "n/a"
     if isinstance(value, float) and 0 < abs(value) < 1e-3:
         return f"{value:.1e}"
-    return f"{value:.3f}"
+    return f"{value:.{digits}f}"
 
 
 def markdown_table(header: Sequence[str], rows: Sequence[Sequence[Any]], align: str | None = None) -> str:

@@ -1,4 +1,5 @@
-"""One small registry type, used for forget objectives, retain regularisers, metrics and benchmarks."""
+"""One small registry type, used for every table of named things: loss terms, named terms, presets,
+gradient transforms, metrics, derived metrics, suites, benchmarks and training streams."""
 
 from __future__ import annotations
 

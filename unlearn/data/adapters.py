@@ -27,7 +27,6 @@ from unlearn.config import CANONICAL_FIELDS
 from unlearn.core.errors import DataError
 
 KINDS = ("qa", "completion", "text", "choice")
-ROLES = ("forget", "retain", "general", "holdout")
 
 # kind -> (required canonical fields, optional canonical fields)
 KIND_FIELDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {

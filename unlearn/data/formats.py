@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from unlearn.core.errors import DataError
-from unlearn.core.files import read_utf8
+from unlearn.core.files import parse_json_lines, read_utf8
 
 SUFFIXES = (".json", ".jsonl", ".csv", ".parquet", ".txt")
 
@@ -77,16 +77,8 @@ def _json_records(p: Path, text: str) -> Any:
             return json.loads(text)
         except json.JSONDecodeError as err:
             raise DataError(f"{p}: not valid JSON ({err.msg} at line {err.lineno}); fix the file") from None
-    records = []
-    for lineno, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            records.append(json.loads(line))
-        except json.JSONDecodeError as err:
-            _whole_object(p, text)
-            raise DataError(f"{p}: line {lineno} is not valid JSON ({err.msg}); fix the file (JSON lines: one "
-                            "record a line; or a JSON array of records)") from None
+    records = parse_json_lines(text, p, "fix the file (JSON lines: one record a line; or a JSON array of records)",
+                               before_error=lambda: _whole_object(p, text))
     if len(records) == 1 and _wraps_records(records[0]):
         _whole_object(p, text)  # {"data": [{...}, ...]} on one line: a wrapped list, not one record
     return records

@@ -40,9 +40,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-
-from unlearn.core.errors import ConfigError, ModelLoadError
 from unlearn.core.batching import IGNORE_INDEX
+from unlearn.core.errors import ConfigError, ModelLoadError
 
 # A typical answer's first word: `prompt_ids` takes the prompt part of the joint encoding of
 # prompt + PROBE_ANSWER, so a trailing space the tokenizer joins to the next word is left to the answer.

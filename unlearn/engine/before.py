@@ -9,14 +9,14 @@ from pathlib import Path
 from typing import Any
 
 from unlearn.config import RunConfig, validate
+from unlearn.core.errors import ConfigError
 from unlearn.data.benchmarks import Benchmark, benchmark_from_config
 from unlearn.data.checks import check_streams
-from unlearn.engine.streams import build_stream
 from unlearn.engine.collective import on_main
 from unlearn.engine.lora import check_lora
-from unlearn.methods.reference import choose_strategy
-from unlearn.core.errors import ConfigError
+from unlearn.engine.streams import build_stream
 from unlearn.methods import Method, build_method
+from unlearn.methods.reference import choose_strategy
 
 
 def check_train(cfg: RunConfig, method: Method) -> str | None:
@@ -69,8 +69,6 @@ def _stream_splits(cfg: RunConfig, bench: Benchmark, streams: Any) -> dict[str, 
     if "train" in streams:
         names["train"] = "splits " + ", ".join(cfg.data.train_splits or bench.train_splits())
     return names
-
-
 
 
 def target_file_hashes(cfg: RunConfig) -> dict[str, str]:

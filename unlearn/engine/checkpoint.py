@@ -19,6 +19,7 @@ from typing import Any
 import torch
 
 from unlearn.core.atomic import commit_folder, disk_errors, temp_sibling
+from unlearn.core.errors import UnlearnError
 from unlearn.engine.collective import on_main
 from unlearn.engine.state_io import (
     load_optimizer_state,
@@ -30,7 +31,6 @@ from unlearn.engine.state_io import (
     scheduler_state_to_json,
     set_rng_state,
 )
-from unlearn.core.errors import UnlearnError
 from unlearn.methods.base import Method
 
 MARKER = "trainer_state.json"

@@ -18,8 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from unlearn.config import RunConfig
-from unlearn.core.errors import ConfigError
 from unlearn.core.atomic import json_line
+from unlearn.core.errors import ConfigError
+from unlearn.core.files import drop_rows_after, read_json
 
 DEFAULT_METRICS = ["prob", "rougeL_recall"]
 DEFAULT_SETS = ["forget", "retain"]
@@ -120,17 +121,13 @@ def _retain_values(folder: str | None) -> dict[str, Any] | None:
     path = Path(folder) / "metrics.json"
     if not path.is_file():
         raise ConfigError(f"eval.retain_reference: {str(path)!r} does not exist; evaluate the retain model first")
-    return json.loads(path.read_text()).get("metrics", {})
+    return read_json(path, "evaluate the retain model there again").get("metrics", {})
 
 
 def truncate_curve(run_dir: Path, step: int) -> None:
     """On resume: drop curve points after the checkpoint, and a best/ kept after it."""
-    from unlearn.core.atomic import write_text
 
-    curve = run_dir / "curve.jsonl"
-    if curve.is_file():
-        kept = [line for line in curve.read_text().splitlines() if line.strip() and json.loads(line)["step"] <= step]
-        write_text(curve, "".join(line + "\n" for line in kept))
+    drop_rows_after(run_dir / "curve.jsonl", step)
     best = run_dir / "best.json"
     if best.is_file() and json.loads(best.read_text()).get("step", 0) > step:
         import shutil

@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from unlearn.core.atomic import disk_message, disk_errors, write_json
+from unlearn.core.atomic import disk_errors, disk_message, write_json
 from unlearn.core.errors import ConfigError, UnlearnError
 
 FINGERPRINT_FILE = "fingerprint.json"

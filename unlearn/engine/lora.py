@@ -22,7 +22,8 @@ def apply_lora(model: torch.nn.Module, cfg: LoraConfig, seed: int = 0) -> Any:
     """Wrap `model` with a LoRA adapter; only the adapter's parameters train. LoRA A is initialised
     randomly: from `seed`, not from the global random state, so the same config gives the same run."""
     try:
-        from peft import LoraConfig as PeftLoraConfig, get_peft_model
+        from peft import LoraConfig as PeftLoraConfig
+        from peft import get_peft_model
     except ImportError:
         raise ConfigError("LoRA needs the peft package: pip install peft") from None
     targets: Any = cfg.target_modules

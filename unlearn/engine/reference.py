@@ -18,11 +18,12 @@ from typing import Any
 
 import torch
 
-from unlearn.core.batching import collate
-from unlearn.engine.forward import forward_with_hidden
+from unlearn.core.batching import IGNORE_INDEX, collate
 from unlearn.core.errors import ConfigError
+from unlearn.engine.forward import forward_with_hidden
 from unlearn.losses.logprobs import token_logps_from_logits
 from unlearn.methods.base import Method, Needs
+
 
 def reference_forward(model: torch.nn.Module, batch: dict[str, torch.Tensor], needs: Needs) -> dict[str, Any]:
     """One no-grad forward pass of a reference model; returns the ref_* fields that `needs` asks for."""
@@ -108,7 +109,7 @@ class CachedLogps(Reference):
     def outputs(self, stream: str, batch: dict[str, torch.Tensor], needs: Needs) -> dict[str, Any]:
         if needs.reference_model:
             raise ConfigError("cached reference log-probs cannot give logits or hidden states; use method.reference=copy")
-        mask = batch["labels"][:, 1:] != -100
+        mask = batch["labels"][:, 1:] != IGNORE_INDEX
         ref = torch.zeros(mask.shape, dtype=torch.float32)
         for row, i in enumerate(batch["index"].tolist()):
             ref[row, mask[row].cpu()] = self.values[stream][i]

@@ -12,8 +12,8 @@ from typing import Any
 
 import torch
 
-from unlearn.data.tokenize import PromptFormatter
 from unlearn.core.atomic import disk_errors, write_json
+from unlearn.data.tokenize import PromptFormatter
 from unlearn.engine.collective import on_main
 from unlearn.methods.base import Refresh
 

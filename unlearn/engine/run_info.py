@@ -11,8 +11,8 @@ from pathlib import Path
 
 import yaml
 
-from unlearn.core.atomic import disk_errors, write_json, write_text
 from unlearn.config import RunConfig, to_dict
+from unlearn.core.atomic import disk_errors, write_json, write_text
 
 PACKAGES = ["unlearn", "torch", "transformers", "accelerate", "datasets", "tokenizers", "safetensors",
             "rouge-score", "scipy", "numpy", "peft"]

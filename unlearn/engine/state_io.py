@@ -14,8 +14,8 @@ from typing import Any
 
 import torch
 
-from unlearn.core.errors import UnlearnError
 from unlearn.core.atomic import disk_errors, write_json
+from unlearn.core.errors import UnlearnError
 
 # ----------------------------------------------------------------------------------------------
 # Tensors

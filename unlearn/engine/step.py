@@ -15,12 +15,12 @@ from typing import Any
 
 import torch
 
-from unlearn.engine.streams import sampling_source
 from unlearn.core.batching import collate
+from unlearn.core.errors import TrainingDiverged
 from unlearn.engine.batches import BatchLayout, StreamSampler, global_unit_count
 from unlearn.engine.forward import forward_with_hidden
 from unlearn.engine.reference import Reference
-from unlearn.core.errors import TrainingDiverged
+from unlearn.engine.streams import sampling_source
 from unlearn.losses.logprobs import token_logps_from_logits
 from unlearn.methods.base import Method, Needs, Outputs, WeightedTerm, weighted_loss
 

@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any, Callable
 
 from unlearn.config import RunConfig
-from unlearn.data.benchmarks import Benchmark
 from unlearn.core.errors import DataError
 from unlearn.core.registry import Registry
+from unlearn.data.benchmarks import Benchmark
 
 StreamBuilder = Callable[[RunConfig, Benchmark], list[dict[str, Any]]]
 STREAMS: Registry[StreamBuilder] = Registry("data stream")
@@ -91,8 +91,8 @@ def forget_idk_stream(cfg: RunConfig, bench: Benchmark) -> list[dict[str, Any]]:
 def _with_alternatives(drawn: list[dict[str, Any]], path: str) -> list[dict[str, Any]]:
     """Each forget question's generated alternative from `path`; a question without one (its refusal
     kept leaking and was dropped) keeps the refusal drawn from the list, and a warning says how many."""
-    from unlearn.data.formats import read_records, require_fields
     from unlearn.core.errors import warn
+    from unlearn.data.formats import read_records, require_fields
 
     records = read_records(path, "data.alternatives")
     require_fields(records, ("question", "answer"), path)
@@ -157,10 +157,10 @@ def augmented_stream(cfg: RunConfig, bench: Benchmark) -> list[dict[str, Any]]:
 def _offline(cfg: RunConfig, make: Callable[[Any, Any], tuple[list[dict], dict]]) -> list[dict[str, Any]]:
     """Rows made by `make(generator, config)` with the offline generator, its calls cached under
     $UNLEARN_CACHE/generate so every process and every rerun gets the same rows."""
+    from unlearn.core.files import cache_dir
     from unlearn.generate.base import CachedGenerator
     from unlearn.generate.offline import OfflineGenerator
     from unlearn.generate.relearn_pipeline import AugmentConfig
-    from unlearn.core.files import cache_dir
 
     rows, _ = make(CachedGenerator(OfflineGenerator(), cache_dir() / "generate"), AugmentConfig(seed=cfg.train.seed))
     return _qa(rows)

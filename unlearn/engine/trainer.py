@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,27 +27,44 @@ from typing import Any
 import torch
 
 from unlearn.config import RunConfig, TrainConfig, to_dict
+from unlearn.core.atomic import clean_temp_folders, disk_errors, json_line, write_json
+from unlearn.core.errors import ConfigError, TrainingDiverged, UnlearnError
+from unlearn.core.files import drop_rows_after
+from unlearn.core.progress import Progress
 from unlearn.data.benchmarks import Benchmark
-from unlearn.engine.streams import build_stream, sampling_source
 from unlearn.data.tokenize import PromptFormatter
+from unlearn.engine.before import (
+    check_sharding,
+    check_train,
+    read_and_check,
+    target_file_hashes,
+)
 from unlearn.engine.checkpoint import list_checkpoints, load_checkpoint, save_checkpoint
-from unlearn.core.atomic import clean_temp_folders, disk_errors, json_line, write_json, write_text
 from unlearn.engine.collective import on_main
 from unlearn.engine.during import DuringEval, evaluation_due, truncate_curve
-from unlearn.engine.integrity import LOCK_FILE, RunLock, check_fingerprint, training_fingerprint, write_fingerprint
-from unlearn.engine.before import check_sharding, check_train, read_and_check, target_file_hashes
+from unlearn.engine.integrity import (
+    LOCK_FILE,
+    RunLock,
+    check_fingerprint,
+    training_fingerprint,
+    write_fingerprint,
+)
 from unlearn.engine.lora import apply_lora, model_to_save
-from unlearn.core.progress import Progress
 from unlearn.engine.reference import FrozenCopy, Reference, make_reference
 from unlearn.engine.refresh import refresh_index, refreshed_records
+from unlearn.engine.run_info import write_run_info
 from unlearn.engine.step import StepRunner, finite_everywhere
+from unlearn.engine.streams import build_stream, sampling_source
 from unlearn.engine.training_data import TrainingData
-from unlearn.core.errors import ConfigError, TrainingDiverged, UnlearnError
 from unlearn.methods import Method, build_method
 from unlearn.methods.base import SetupContext
 from unlearn.models import load_model, load_tokenizer, save_model
-from unlearn.models.loading import ContextLimit, check_model_files, check_vocabulary, context_limit
-from unlearn.engine.run_info import write_run_info
+from unlearn.models.loading import (
+    ContextLimit,
+    check_model_files,
+    check_vocabulary,
+    context_limit,
+)
 
 DONE_FILE = "train_state.json"
 
@@ -105,6 +123,9 @@ def train(cfg: RunConfig, method: Method | None = None) -> TrainResult:
                                   f"delete {run_dir} to start afresh, or use a new out= folder")
         if finished:
             state = json.loads(done_path.read_text())
+            if accelerator.is_main_process:
+                print(f"{cfg.out} already holds a finished run; reusing it (delete the folder to train again)",
+                      file=sys.stderr)
             return TrainResult(run_dir / "model", state["steps"], state.get("resumed_from", 0), skipped=True)
         try:
             check_model_files(cfg.model)  # a missing or unsafe model: nothing loaded, nothing left behind
@@ -165,7 +186,7 @@ class _Run:
             start = load_checkpoint(acc, ckpts[-1], self.model, self.optimizer, self.scheduler, self.method)
             if acc.is_main_process:
                 acc.print(f"resuming from {ckpts[-1]} (step {start} of {self.data.total_steps})")
-            on_main(acc, _truncate_log, self.log_path, start)
+            on_main(acc, drop_rows_after, self.log_path, start)  # log entries after the checkpoint
             on_main(acc, _clean_leftovers, self.run_dir)
             on_main(acc, truncate_curve, self.run_dir, start)
             return _Position(start, ckpts[-1])
@@ -387,13 +408,3 @@ def _start_afresh(run_dir: Path, log_path: Path, fingerprint: dict[str, Any]) ->
 def _append_log(log_path: Path, entry: dict[str, Any]) -> None:
     with disk_errors(str(log_path)), log_path.open("a") as f:
         f.write(json_line(entry) + "\n")
-
-
-def _truncate_log(log_path: Path, step: int) -> None:
-    """Drop log entries written after the checkpoint a run resumes from."""
-    if not log_path.is_file():
-        return
-    kept = [line for line in log_path.read_text().splitlines()
-            if line.strip() and json.loads(line).get("step", 0) <= step]
-    with disk_errors(str(log_path)):
-        write_text(log_path, "".join(line + "\n" for line in kept))

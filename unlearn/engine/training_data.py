@@ -8,6 +8,7 @@ import math
 from typing import Any
 
 from unlearn.config import TrainConfig
+from unlearn.core.batching import IGNORE_INDEX
 from unlearn.core.errors import ConfigError, UnlearnError
 from unlearn.data.tokenize import PromptFormatter
 from unlearn.engine.batches import BatchLayout, StreamSampler
@@ -45,7 +46,7 @@ class TrainingData:
         self.records[stream] = records
         before = len(self.formatter.cut_lengths)
         self.encoded[stream] = [self.formatter.encode_record(r, self.limit.tokens) for r in records]
-        self.target_counts[stream] = [sum(1 for x in e["labels"][1:] if x != -100) for e in self.encoded[stream]]
+        self.target_counts[stream] = [sum(1 for x in e["labels"][1:] if x != IGNORE_INDEX) for e in self.encoded[stream]]
         if report_cuts and self.is_main:
             self.limit.report(self.formatter.cut_lengths[before:], len(records), f"the {stream} data")
 

@@ -12,13 +12,20 @@ from pathlib import Path
 from typing import Any
 
 from unlearn.config import RunConfig
-from unlearn.core.atomic import check_writable, disk_errors, json_line, write_json, write_text
+from unlearn.core.atomic import (
+    check_writable,
+    disk_errors,
+    json_line,
+    write_json,
+    write_text,
+)
 from unlearn.core.device import device as choose_device
 from unlearn.core.errors import ConfigError, UnlearnError
 from unlearn.data.benchmarks import Benchmark, benchmark_from_config
 from unlearn.eval.evaluator import evaluate_model
 from unlearn.eval.results import ModelResults, check_reference_samples
 from unlearn.eval.suites import select
+
 
 def write_eval(out: str | Path, metrics: dict[str, Any], samples: list[dict[str, Any]]) -> None:
     out = Path(out)
@@ -60,20 +67,21 @@ def _check_side_models(cfg: RunConfig) -> None:
     """The other models an evaluation names exist and are safe to load (nothing is loaded here)."""
     from dataclasses import replace
 
-    from unlearn.models.loading import check_model_files
+    from unlearn.models.loading import check_model_files, model_spec
 
     for key in ("retain_model", "original_model", "reference_model", "scorer_model"):
         spec = getattr(cfg.eval, key)
         if spec:
-            path, _, gguf_file = spec.partition("#") if key == "scorer_model" else (spec, "", "")
+            path, gguf_file = model_spec(spec) if key == "scorer_model" else (spec, None)
             try:
-                check_model_files(replace(cfg.model, path=path, tokenizer=None, gguf_file=gguf_file or None))
+                check_model_files(replace(cfg.model, path=path, tokenizer=None, gguf_file=gguf_file))
             except UnlearnError as err:
                 raise ConfigError(f"eval.{key}: {err}") from None
-    if cfg.eval.judge_model:
-        from unlearn.generate.spec import check_spec, judge_spec
+    from unlearn.generate.spec import check_spec, judge_spec
 
-        check_spec(judge_spec(cfg.eval.judge_model))
+    for key, task in (("judge_model", "rate answers"), ("entity_model", "list entities")):
+        if getattr(cfg.eval, key):
+            check_spec(judge_spec(getattr(cfg.eval, key), f"eval.{key}", task))
 
 
 def evaluate(cfg: RunConfig, model_path: str | None = None, out: str | Path | None = None) -> dict[str, Any]:

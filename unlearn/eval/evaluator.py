@@ -18,13 +18,19 @@ from functools import cached_property
 from typing import Any, Sequence
 
 from unlearn.config import RunConfig
+from unlearn.core.batching import IGNORE_INDEX
 from unlearn.core.cache import PassCache, digest, model_fingerprint
 from unlearn.core.device import is_main_process
 from unlearn.core.progress import Progress
 from unlearn.data.benchmarks import Benchmark, benchmark_from_config
 from unlearn.data.tokenize import PromptFormatter
 from unlearn.eval.parts import Parts
-from unlearn.eval.passes import PASS_VERSION, gradient_norm_pass, reproduces_suffix, teacher_forced_pass
+from unlearn.eval.passes import (
+    PASS_VERSION,
+    gradient_norm_pass,
+    reproduces_suffix,
+    teacher_forced_pass,
+)
 from unlearn.eval.plan import DatasetPlan, plan
 from unlearn.eval.registry import SampleView, result_key
 from unlearn.eval.results import DerivedContext, ModelResults, compute_derived
@@ -189,7 +195,7 @@ class Evaluator:
             for r, keys in enumerate(ids):
                 if "answer" in keys:
                     enc = p.sequences[r]["answer"]
-                    n_prompt = sum(1 for x in enc["labels"] if x == -100)
+                    n_prompt = sum(1 for x in enc["labels"] if x == IGNORE_INDEX)
                     items[keys["answer"]] = (enc["input_ids"][:n_prompt], enc["input_ids"][n_prompt:])
         return self.prefix_extraction(items)
 
@@ -271,7 +277,9 @@ def evaluate_model(model: Any, tokenizer: Any, cfg: RunConfig, bench: Benchmark 
     ctx = DerivedContext(results, reference, notes=dict(parts.notes))
     derived_values = compute_derived(selection.derived, ctx)
     if cfg.eval.harness_tasks:
-        from unlearn.eval.harness import run_harness  # lm-evaluation-harness: imported only when asked for
+        from unlearn.eval.harness import (
+            run_harness,  # lm-evaluation-harness: imported only when asked for
+        )
 
         derived_values.update(run_harness(model, tokenizer, cfg.eval.harness_tasks, cfg.eval.harness_include,
                                           cfg.eval.harness_limit, cfg.eval.batch_size))

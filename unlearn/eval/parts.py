@@ -14,7 +14,7 @@ from typing import Any, Callable
 
 from unlearn.config import RunConfig
 from unlearn.core.errors import ConfigError
-from unlearn.models.loading import saved_model_config
+from unlearn.models.loading import model_spec, saved_model_config
 
 
 @dataclass
@@ -57,9 +57,8 @@ _SCORER: dict[str, tuple[Any, Any]] = {}
 
 def _scorer(scorer_cfg: Any, device: str) -> tuple[Any, Any]:
     """The fixed scorer, loaded once per process (a demo evaluates many models with the same one)."""
-    from unlearn.models import load_model, load_tokenizer
-
     from unlearn.core.files import files_stamp
+    from unlearn.models import load_model, load_tokenizer
 
     key = f"{scorer_cfg!r}@{device}@{files_stamp(scorer_cfg.path)}"  # a model rewritten at the same path is reloaded
     if key not in _SCORER:
@@ -68,7 +67,7 @@ def _scorer(scorer_cfg: Any, device: str) -> tuple[Any, Any]:
     return _SCORER[key]
 
 
-def load_parts(cfg: RunConfig, device: str, tokenizer: Any = None) -> Parts:
+def load_parts(cfg: RunConfig, device: str) -> Parts:
     """The parts the chosen metrics need; what is not configured stays None (the results say so)."""
     from unlearn.models import load_model
 
@@ -77,8 +76,8 @@ def load_parts(cfg: RunConfig, device: str, tokenizer: Any = None) -> Parts:
         ref_cfg = saved_model_config(cfg, cfg.eval.reference_model)
         parts.reference_model = load_model(ref_cfg).to(device).eval()
     if "scorer_model" in needs and cfg.eval.scorer_model:
-        path, _, gguf_file = cfg.eval.scorer_model.partition("#")
-        scorer_cfg = replace(cfg.model, path=path, tokenizer=None, gguf_file=gguf_file or None, dtype="float32")
+        path, gguf_file = model_spec(cfg.eval.scorer_model)
+        scorer_cfg = replace(cfg.model, path=path, tokenizer=None, gguf_file=gguf_file, dtype="float32")
         parts.scorer_tokenizer, parts.scorer_model = _scorer(scorer_cfg, device)
     if "relearn_parts" in needs:
         _load_relearn_parts(cfg, parts)
@@ -88,23 +87,36 @@ def load_parts(cfg: RunConfig, device: str, tokenizer: Any = None) -> Parts:
 
 
 def _load_relearn_parts(cfg: RunConfig, parts: Parts) -> None:
-    from unlearn.eval.backends import DEFAULT_EMBEDDER_PACKAGE, HFNLIModel, SentenceTransformerEmbedder
+    from unlearn.eval.backends import (
+        DEFAULT_EMBEDDER_PACKAGE,
+        HFNLIModel,
+        SentenceTransformerEmbedder,
+    )
 
     if cfg.eval.embedder or importlib.util.find_spec(DEFAULT_EMBEDDER_PACKAGE) is not None:
         parts.embedder = SentenceTransformerEmbedder(cfg.eval.embedder)
     if cfg.eval.nli_model:
         parts.nli = HFNLIModel(cfg.eval.nli_model)
+    if cfg.eval.entity_model:
+        from unlearn.generate.entities import LLMEntityExtractor
+
+        ask = _cached_generator(cfg, cfg.eval.entity_model, "eval.entity_model", "list entities", "entities")
+        parts.extractor = LLMEntityExtractor(lambda prompt: ask([prompt])[0])
 
 
 def load_judge(cfg: RunConfig) -> Callable[[list[str]], list[str]]:
-    """Prompts -> replies from the judge (eval.judge_model): any generator backend, `hf:PATH` (or a plain
+    """Prompts -> replies from the judge (eval.judge_model)."""
+    return _cached_generator(cfg, str(cfg.eval.judge_model), "eval.judge_model", "rate answers", "judge")
+
+
+def _cached_generator(cfg: RunConfig, spec: str, key: str, task: str, kind: str) -> Callable[[list[str]], list[str]]:
+    """Prompts -> replies from a model option's generator: any generator backend, `hf:PATH` (or a plain
     model folder), `hf:PATH#FILE.gguf` or `http://HOST:PORT/v1#MODEL`; greedy, in batches. Its replies
-    are cached beside the evaluation cache (in memory only with eval.cache=false)."""
+    are cached beside the evaluation cache, under `kind` (in memory only with eval.cache=false)."""
+    from unlearn.core.files import cache_dir
     from unlearn.generate.base import CachedGenerator, Request
     from unlearn.generate.spec import judge_spec, make_generator
-    from unlearn.core.files import cache_dir
 
-    spec = judge_spec(str(cfg.eval.judge_model))
-    folder = Path(cfg.eval.cache_dir or cache_dir() / "eval") / "judge" if cfg.eval.cache else None
-    judge = CachedGenerator(make_generator(spec), folder)
-    return lambda prompts: judge.generate([Request("judge", {}, p) for p in prompts])
+    folder = Path(cfg.eval.cache_dir or cache_dir() / "eval") / kind if cfg.eval.cache else None
+    generator = CachedGenerator(make_generator(judge_spec(spec, key, task)), folder)
+    return lambda prompts: generator.generate([Request(kind, {}, p) for p in prompts])

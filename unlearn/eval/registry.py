@@ -49,6 +49,9 @@ class Direction:
 
 HIGHER, LOWER = Direction("higher"), Direction("lower")
 
+TOKEN_KINDS = ("qa", "completion", "text")
+"""Record kinds whose answer (or text) is scored token by token: metrics of the scored sequence apply to all."""
+
 
 def closest_to(value: float) -> Direction:
     return Direction("target", float(value))
@@ -159,8 +162,8 @@ def result_key(dataset: str, metric: str) -> str:
 @dataclass(frozen=True)
 class Suite:
     """A named evaluation: metrics and derived metrics computed on every dataset they apply to, or a
-    model-level check (`on_model(cfg, model_path, original_path)` -> {key: (value, direction, note)})
-    run after them by the layer that registers it (`unlearn.evidence` registers the robustness probes)."""
+    model-level check (`on_model(cfg, model_path)` -> {key: (value, direction, note)}) run after them,
+    registered by the layer that owns it (`unlearn.evidence.suites` registers the robustness probes)."""
 
     name: str
     description: str

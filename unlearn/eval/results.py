@@ -14,6 +14,7 @@ from unlearn.core.errors import DataError
 from unlearn.core.files import read_json, read_json_lines
 from unlearn.eval.registry import DERIVED, Direction
 
+
 @dataclass
 class ModelResults:
     """One model's evaluation: per dataset the sample ids and per-sample values, and the aggregates."""

@@ -174,6 +174,7 @@ def audit_html(cert: dict[str, Any]) -> str:
     from html import escape
 
     colour = {"passed": "#1a7f37", "failed": "#cf222e", "skipped": "#6e7781"}
+
     def row(c: dict[str, Any]) -> str:
         value = "" if c["value"] is None else f"{c['value']:.4g}"
         return (f"<tr><td>{escape(c['name'])}</td><td style='color:{colour[c['status']]};font-weight:bold'>"

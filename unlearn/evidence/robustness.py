@@ -33,8 +33,6 @@ from unlearn.config import RunConfig
 from unlearn.core.errors import ConfigError
 from unlearn.core.formatting import fmt, markdown_table
 from unlearn.evidence.runs import run_config
-from unlearn.eval.registry import LOWER
-from unlearn.eval.suites import Suite, suite  # after the built-in suites, so they list first
 
 PROBES = ("bfloat16", "float16", "int8", "jailbreak", "paraphrase", "relearn")
 
@@ -103,7 +101,7 @@ def relearned(model: torch.nn.Module, tokenizer: Any, formatter: Any, data: Any,
     """A copy of `model` fine-tuned for `steps` AdamW steps on the NLL of `data`'s answers: the relearning
     attack. Each step sees the whole training half, in micro-batches of `micro_batch` (gradients summed,
     weighted by their share of the target tokens)."""
-    from unlearn.core.batching import collate
+    from unlearn.core.batching import IGNORE_INDEX, collate
 
     torch.manual_seed(seed)
     attacked = copy.deepcopy(model).float().train().requires_grad_(True)
@@ -111,7 +109,7 @@ def relearned(model: torch.nn.Module, tokenizer: Any, formatter: Any, data: Any,
     encoded = [formatter.encode(r["question"], r["answer"], max_length) for r in data.records]
     batches = [{k: v.to(device) for k, v in collate(encoded[i:i + micro_batch], tokenizer.pad_token_id).items()}
                for i in range(0, len(encoded), micro_batch)]
-    tokens = [int((b["labels"][:, 1:] != -100).sum()) for b in batches]
+    tokens = [int((b["labels"][:, 1:] != IGNORE_INDEX).sum()) for b in batches]
     optimizer = torch.optim.AdamW(attacked.parameters(), lr=lr, weight_decay=0.0)
     for _ in range(steps):
         for batch, n in zip(batches, tokens):
@@ -250,20 +248,3 @@ def probe_table(result: dict[str, Any]) -> str:
             for p in result["probes"]]
     header = ["probe", "original", "unlearned", "probed", "returned", "detail"]
     return head + "\n\n" + markdown_table(header, rows, "lrrrrl")
-
-
-def _robustness_suite(cfg: RunConfig, unlearned_path: str) -> dict[str, tuple[float | None, Any, str | None]]:
-    """The robustness suite of `unlearn eval`: every probe against eval.original_model, as
-    robustness_<probe>_probed (the forget ROUGE-L after the probe) and robustness_<probe>_returned (the
-    share of knowledge back); lower is better for both."""
-    null = ("null: the unlearned model is not below the original on the forget set, so there was no removed "
-            "knowledge whose return could be measured")
-    out: dict[str, tuple[float | None, Any, str | None]] = {}
-    for r in probe(cfg, cfg.eval.original_model, unlearned_path, relearn_lr=cfg.train.lr):
-        for key, value in ((f"robustness_{r.probe}_probed", r.probed), (f"robustness_{r.probe}_returned", r.returned)):
-            out[key] = (value, LOWER, null if value is None else None)
-    return out
-
-
-suite(Suite("robustness", "the robustness probes against eval.original_model (SPEC 7): how much forgotten "
-            "knowledge each one brings back", on_model=_robustness_suite, needs_original=True))

@@ -17,17 +17,17 @@ from unlearn.config import RunConfig
 from unlearn.core.errors import ConfigError
 from unlearn.core.formatting import fmt, markdown_table
 from unlearn.eval.metrics import label_of
+from unlearn.eval.registry import result_key
 
 METRICS = ("prob", "rougeL_recall")
 
 
 def _measure(model_path: str, cfg: RunConfig, requests: list[str]) -> dict[str, dict[str, float | None]]:
     """{set: {metric: value}} for request1..requestN (their forget sets) and retain."""
+    from unlearn.core.device import device
     from unlearn.data.benchmarks import benchmark_from_config
     from unlearn.eval.evaluator import evaluate_model
     from unlearn.models import load_model, load_tokenizer
-
-    from unlearn.core.device import device
     from unlearn.models.loading import saved_model_config
 
     model_cfg = replace(cfg.model, path=model_path) if model_path == cfg.model.path else saved_model_config(cfg, model_path)
@@ -40,15 +40,15 @@ def _measure(model_path: str, cfg: RunConfig, requests: list[str]) -> dict[str, 
     eval_cfg = replace(cfg, eval=replace(cfg.eval, suites=[], metrics=list(METRICS), splits=[]))
     metrics = evaluate_model(load_model(model_cfg).eval().to(device()), load_tokenizer(model_cfg), eval_cfg, bench,
                              datasets=[*datasets, retain])[0]["metrics"]
-    return {d.name: {m: metrics.get(f"{d.name}_{m}") for m in METRICS} for d in [*datasets, retain]}
+    return {d.name: {m: metrics.get(result_key(d.name, m)) for m in METRICS} for d in [*datasets, retain]}
 
 
 def sequential(cfg: RunConfig, requests: list[str], out: str | Path) -> dict[str, Any]:
     """Run every request in order and measure after each (module docstring). Writes OUT/sequence.json."""
-    from unlearn.engine import train
-    from unlearn.engine.before import check_before_loading
     from unlearn.core.atomic import write_json
     from unlearn.data.benchmarks import benchmark_from_config
+    from unlearn.engine import train
+    from unlearn.engine.before import check_before_loading
     from unlearn.models.loading import saved_model_config
 
     if len(requests) < 2:

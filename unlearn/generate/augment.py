@@ -20,13 +20,13 @@ def augment_file(forget: str, out: str, generator: str = "offline", generic: str
                 generic_ratio: float = 1.0, cache: str | None = None, seed: int = 0,
                 kind: str = "relearn", prompts: str | None = None, verifier: str | None = None) -> dict[str, Any]:
     from unlearn.core.atomic import check_writable, disk_errors, write_json, write_text
-    from unlearn.data.formats import read_records, require_fields
+    from unlearn.core.files import cache_dir
     from unlearn.core.progress import Progress
+    from unlearn.data.formats import read_records, require_fields
     from unlearn.generate.base import CachedGenerator
     from unlearn.generate.relearn_pipeline import AugmentConfig, augment
     from unlearn.generate.spec import check_spec, make_generator
     from unlearn.generate.targets import generate_targets
-    from unlearn.core.files import cache_dir
 
     if not (math.isfinite(generic_ratio) and generic_ratio >= 0):
         raise ConfigError(f"--generic-ratio {generic_ratio} must be a number of at least 0 (generic rows per "

@@ -15,7 +15,6 @@ from typing import Any, Protocol, Sequence
 
 from unlearn.core.cache import PassCache, digest
 
-
 SAMPLE_TEMPERATURE = 0.7
 """Temperature of a regeneration round (a rejected answer asked again); the first round is greedy."""
 

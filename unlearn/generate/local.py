@@ -13,7 +13,6 @@ import torch
 from unlearn.core.device import device
 from unlearn.generate.base import SAMPLE_TEMPERATURE, Request
 
-
 SAMPLE_TOP_P = 0.9
 """Regeneration rounds sample from this nucleus at SAMPLE_TEMPERATURE (at temperature 1 over the whole
 vocabulary a small model writes nonsense)."""
@@ -22,8 +21,8 @@ vocabulary a small model writes nonsense)."""
 class LocalGenerator:
     def __init__(self, model: Any, tokenizer: Any, label: str = "model", max_new_tokens: int = 128,
                  batch_size: int = 8):
-        from unlearn.data.tokenize import PromptFormatter
         from unlearn.core.cache import model_fingerprint
+        from unlearn.data.tokenize import PromptFormatter
 
         self.model, self.tokenizer = model.eval(), tokenizer
         if device() == "cuda" and next(model.parameters()).device.type == "cpu":

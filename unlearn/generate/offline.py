@@ -20,8 +20,8 @@ import hashlib
 import re
 from typing import Sequence
 
-from unlearn.generate.entities import RuleEntityExtractor
 from unlearn.generate.base import Request
+from unlearn.generate.entities import RuleEntityExtractor
 
 NEUTRAL = {"name": "this person", "place": "that place", "date": "that time", "number": "that figure",
            "email": "that address"}

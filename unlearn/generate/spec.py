@@ -21,7 +21,9 @@ def check_spec(spec: str) -> None:
     """A one-line error when `spec` names no valid backend, a missing model folder or no model after
     '#' (nothing is loaded)."""
     if spec.startswith("hf:") and len(spec) > 3:
-        path = spec[3:].partition("#")[0]
+        from unlearn.models.loading import model_spec
+
+        path = model_spec(spec[3:])[0]
         if not Path(path).exists():
             raise ConfigError(f"generator {spec!r}: {path} does not exist; give a local model folder")
     elif spec.startswith(("http://", "https://")):
@@ -31,10 +33,11 @@ def check_spec(spec: str) -> None:
         raise ConfigError(f"generator {spec!r} is not available; valid: {', '.join(BACKENDS)}")
 
 
-def judge_spec(spec: str) -> str:
-    """eval.judge_model as a generator spec: a plain folder means hf:FOLDER; `offline` cannot judge."""
+def judge_spec(spec: str, key: str = "eval.judge_model", task: str = "rate answers") -> str:
+    """A model option that takes a generator (eval.judge_model, eval.entity_model) as a generator spec: a
+    plain folder means hf:FOLDER; `offline` is refused, since rules cannot do the model's `task`."""
     if spec == "offline":
-        raise ConfigError("eval.judge_model=offline: the rule-based generator cannot rate answers; name a model "
+        raise ConfigError(f"{key}=offline: the rule-based generator cannot {task}; name a model "
                           "(hf:PATH, a model folder or http://HOST:PORT/v1#MODEL)")
     return spec if spec.startswith(("hf:", "http://", "https://")) else "hf:" + spec
 
@@ -47,9 +50,10 @@ def make_generator(spec: str) -> Any:
         return OfflineGenerator()
     if spec.startswith("hf:"):
         from unlearn.generate.local import LocalGenerator
+        from unlearn.models.loading import model_spec
 
-        path, _, gguf_file = spec[3:].partition("#")
-        return LocalGenerator.from_path(path, gguf_file=gguf_file or None)
+        path, gguf_file = model_spec(spec[3:])
+        return LocalGenerator.from_path(path, gguf_file=gguf_file)
     from unlearn.generate.http import from_spec
 
     return from_spec(spec)

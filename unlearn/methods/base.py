@@ -21,8 +21,8 @@ from typing import Any, ClassVar
 
 import torch
 
-from unlearn.losses.logprobs import sequence_logps_sum, target_sum
 from unlearn.core.registry import Registry
+from unlearn.losses.logprobs import sequence_logps_sum, target_sum
 
 TERMS: Registry[type["Term"]] = Registry("loss term")
 TRANSFORMS: Registry[type["GradientTransform"]] = Registry("gradient transform")

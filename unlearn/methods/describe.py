@@ -76,7 +76,8 @@ def describe_method(name: str) -> str:
 def describe_methods() -> str:
     """Every preset on one line, then the terms and transforms that compose them."""
     lines = ["Presets (method.name; add +GRU, +SURE or +DGS for a gradient transform; `unlearn methods NAME` for details):"]
-    for name in PRESETS.in_order():
+    # unlearning methods first (those with a docs record), then plain fine-tuning
+    for name in sorted(PRESETS.in_order(), key=lambda n: PRESETS.get(n).doc is None):
         p = PRESETS.get(name)
         parts = " + ".join(f"{t.weight:g}*{t.name}" for t in p.terms)
         lines.append(f"  {name:<12} {parts:<34} [{p.cite}]")

@@ -6,9 +6,14 @@ from dataclasses import dataclass
 
 import torch
 
-from unlearn.losses.gradients import ema_update_, gru_rectify, inner_product_float64, saliency_row_mask
-from unlearn.methods.base import TRANSFORMS, GradientTransform
 from unlearn.core.ranges import param
+from unlearn.losses.gradients import (
+    ema_update_,
+    gru_rectify,
+    inner_product_float64,
+    saliency_row_mask,
+)
+from unlearn.methods.base import TRANSFORMS, GradientTransform
 
 
 @dataclass

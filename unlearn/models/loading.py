@@ -10,10 +10,10 @@ from typing import Any
 
 import torch
 
-from unlearn.core.atomic import atomic_folder, write_json
 from unlearn.config import ModelConfig, RunConfig
-from unlearn.data.tokenize import ensure_pad_token
+from unlearn.core.atomic import atomic_folder, write_json
 from unlearn.core.errors import ConfigError, ModelLoadError
+from unlearn.data.tokenize import ensure_pad_token
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
@@ -287,3 +287,10 @@ def saved_model_config(cfg: RunConfig, path: str) -> ModelConfig:
     safetensors with its own tokenizer) or a side model (retain, reference). The run's GGUF file and
     tokenizer path describe the model it started from, so they are dropped."""
     return replace(cfg.model, path=path, tokenizer=None, gguf_file=None)
+
+
+def model_spec(spec: str) -> tuple[str, str | None]:
+    """A model named on the command line or in the config, `PATH` or `PATH#FILE.gguf`: (the folder, the
+    GGUF file in it or None)."""
+    path, _, gguf_file = spec.partition("#")
+    return path, gguf_file or None

@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
+from unlearn.core.errors import DataError
+from unlearn.core.registry import Registry
 from unlearn.data.adapters import (
     EvalData,
     apply_slice,
@@ -29,8 +31,6 @@ from unlearn.data.adapters import (
     training_records,
 )
 from unlearn.data.formats import SUFFIXES, file_sha256, read_records, require_fields
-from unlearn.core.errors import DataError
-from unlearn.core.registry import Registry
 
 BENCHMARKS: Registry[type["Benchmark"]] = Registry("benchmark")
 

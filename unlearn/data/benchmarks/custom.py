@@ -10,9 +10,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
+from unlearn.core.errors import DataError
 from unlearn.data.adapters import detect_kind
 from unlearn.data.benchmarks.base import BENCHMARKS, Benchmark, SetSpec
-from unlearn.core.errors import DataError
 
 
 @BENCHMARKS.register("custom")

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
-from unlearn.data.benchmarks.base import BENCHMARKS, Benchmark, SetSpec, role_of
 from unlearn.core.errors import DataError
+from unlearn.data.benchmarks.base import BENCHMARKS, Benchmark, SetSpec, role_of
 
 
 @BENCHMARKS.register("muse")

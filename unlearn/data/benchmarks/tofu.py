@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from unlearn.data.benchmarks.base import BENCHMARKS, Benchmark, SetSpec, holdout_spec
-from unlearn.core.files import read_utf8
 from unlearn.core.errors import DataError
+from unlearn.core.files import read_utf8
+from unlearn.data.benchmarks.base import BENCHMARKS, Benchmark, SetSpec, holdout_spec
 
 
 @BENCHMARKS.register("tofu")

@@ -18,10 +18,9 @@ from __future__ import annotations
 
 from typing import Callable, Sequence
 
-from unlearn.eval.registry import Metric, SampleView, metric
+from unlearn.eval.registry import TOKEN_KINDS, Metric, SampleView, metric
 
 PAPER = "Memorization Without Overfitting (Tirumala et al., 2022); survey talk (seed 001)"
-QA_LIKE = ("qa", "completion", "text")
 
 
 def _check_matches(argmax_match: Sequence[int], metric: str) -> None:
@@ -93,9 +92,9 @@ def _es_generated(views: Sequence[SampleView], ctx: object) -> list[float | None
 
 
 metric(Metric("exact_memorisation", "teacher-forced argmax accuracy over target tokens",
-              frozenset({"argmax"}), QA_LIKE, _exact_mem, paper=PAPER, label="exact memorisation"))
+              frozenset({"argmax"}), TOKEN_KINDS, _exact_mem, paper=PAPER, label="exact memorisation"))
 metric(Metric("extraction_strength", "teacher-forced ES = 1 - k/|y|, k the shortest gold prefix after which every "
-              "argmax prediction is right", frozenset({"argmax"}), QA_LIKE, _es_teacher_forced, paper=PAPER,
+              "argmax prediction is right", frozenset({"argmax"}), TOKEN_KINDS, _es_teacher_forced, paper=PAPER,
               label="extraction strength"))
 metric(Metric("extraction_strength_generated", "ES by greedy generation: binary search for the shortest prefix k "
               "from which the model generates the rest exactly", frozenset({"prefix_generation"}), ("qa", "completion"),

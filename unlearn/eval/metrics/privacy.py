@@ -27,12 +27,20 @@ import math
 import zlib
 from typing import Sequence
 
-from unlearn.eval.registry import Derived, Direction, Metric, SampleView, closest_to, derived, metric
+from unlearn.eval.metrics.muse import PAPER as MUSE_PAPER
+from unlearn.eval.registry import (
+    TOKEN_KINDS,
+    Derived,
+    Direction,
+    Metric,
+    SampleView,
+    closest_to,
+    derived,
+    metric,
+)
 from unlearn.eval.results import DerivedContext, check_same_samples
 
-QA_LIKE = ("qa", "completion", "text")
 PAPERS = "Shi et al., 2024 (Min-K%); Zhang et al., 2024 (Min-K%++); Carlini et al., 2021 (zlib)"
-MUSE_PAPER = "MUSE: Machine Unlearning Six-Way Evaluation for Language Models (Shi et al., 2024)"
 
 
 def _mean(values: Sequence[float], what: str) -> float:
@@ -202,7 +210,7 @@ def _scores(score):
 
 for _attack, (_score, _needs, _desc) in ATTACKS.items():
     metric(Metric(f"mia_{_attack}", f"membership score: {_desc} (per sample; higher = more likely a member)",
-                  _needs, QA_LIKE, _scores(_score), direction=lambda role: closest_to(0.5), aggregate=None,
+                  _needs, TOKEN_KINDS, _scores(_score), direction=lambda role: closest_to(0.5), aggregate=None,
                   paper=PAPERS, summarised_by=f"mia_{_attack}_auc"))
     derived(Derived(f"mia_{_attack}_auc", f"AUC of the {_attack} attack, forget (members) vs holdout; PrivLeak "
                     "against the retain model's AUC: ((1-AUC) - (1-AUC_ret)) / (1-AUC_ret) x 100",

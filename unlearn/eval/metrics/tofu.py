@@ -18,7 +18,16 @@ import math
 from functools import lru_cache
 from typing import Sequence
 
-from unlearn.eval.registry import HIGHER, Derived, Direction, Metric, SampleView, derived, metric
+from unlearn.eval.registry import (
+    HIGHER,
+    Derived,
+    Direction,
+    Metric,
+    SampleView,
+    derived,
+    metric,
+    result_key,
+)
 from unlearn.eval.results import DerivedContext, check_same_samples
 
 PAPER = "TOFU: A Task of Fictitious Unlearning for LLMs (Maini et al., 2024)"
@@ -158,7 +167,7 @@ UTILITY_ROLES = ("retain", "general")
 def _model_utility(ctx: DerivedContext) -> dict[str, tuple[float | None, Direction]]:
     sets = [n for n, role in ctx.model.roles.items() if role in UTILITY_ROLES]
     parts = [ctx.model.values[k] for s in sets for m in UTILITY_PARTS
-             if (k := f"{s}_{m}") in ctx.model.values and ctx.model.values[k] is not None]
+             if (k := result_key(s, m)) in ctx.model.values and ctx.model.values[k] is not None]
     if not parts:
         return {}
     ctx.notes["model_utility"] = f"harmonic mean of {len(parts)} numbers: {{{', '.join(UTILITY_PARTS)}}} on {', '.join(sets)}"

@@ -9,12 +9,15 @@ import torch
 
 from unlearn.core.ranges import param
 from unlearn.losses.logprobs import sequence_logps_mean
-from unlearn.losses.preference import dpo_per_sequence, npo_per_sequence, simnpo_per_sequence
+from unlearn.losses.preference import (
+    dpo_per_sequence,
+    npo_per_sequence,
+    simnpo_per_sequence,
+)
 from unlearn.methods.base import TERMS, Needs, Outputs, Term
 from unlearn.methods.presets import Doc, Preset, T, preset
-from unlearn.methods.terms.likelihood import GDR, KLR_TERM
+from unlearn.methods.terms.likelihood import GDR, KLR_TERM, TOFU
 
-TOFU = "TOFU (Maini et al., 2024)"
 NPO_CITE = "Negative Preference Optimization (Zhang et al., 2024)"
 
 

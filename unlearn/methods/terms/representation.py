@@ -11,7 +11,6 @@ from unlearn.losses.representation import rmu_control_vector, rmu_mse_per_token
 from unlearn.methods.base import TERMS, Needs, Outputs, SetupContext, Term
 from unlearn.methods.presets import Doc, Preset, T, preset
 
-
 LAYER_AT_SETUP = -1
 """Stands for "a layer chosen from the model's depth at setup" in Needs declared before setup."""
 

@@ -179,13 +179,7 @@ def _jobs(metrics: list[str]) -> list[list[str]]:
 def run_per_metric(model: Any, tokenizer: Any, cfg: Any, bench: Any) -> tuple[dict, dict, list]:
     """(aggregates, per-sample values, [(metrics, seconds, sequences, prompts)]): one run per metric."""
     from unlearn.data.tokenize import PromptFormatter
-    from unlearn.eval.evaluator import (
-        DatasetPlan,
-        Evaluator,
-        Parts,
-        compute_metrics,
-        plan,
-    )
+    from unlearn.eval.evaluator import DatasetPlan, Evaluator, Parts, compute_metrics, plan
     from unlearn.eval.evaluator import settings_from_config as _settings
     from unlearn.eval.results import DerivedContext, ModelResults, compute_derived
     from unlearn.eval.suites import select

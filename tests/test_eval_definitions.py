@@ -13,12 +13,7 @@ from unlearn.eval.metrics import METRICS
 from unlearn.eval.metrics import tofu as M
 from unlearn.eval.passes import token_statistics
 from unlearn.eval.registry import SampleView
-from unlearn.eval.results import (
-    DerivedContext,
-    ModelResults,
-    check_same_samples,
-    compute_derived,
-)
+from unlearn.eval.results import DerivedContext, ModelResults, check_same_samples, compute_derived
 from unlearn.eval.suites import select
 
 

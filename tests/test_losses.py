@@ -14,12 +14,7 @@ import torch
 
 from unlearn.losses.ascent import ga_sum, nll_sum
 from unlearn.losses.divergence import kl_ref_theta_per_token
-from unlearn.losses.logprobs import (
-    sequence_logps_mean,
-    sequence_logps_sum,
-    target_sum,
-    token_logps_from_logits,
-)
+from unlearn.losses.logprobs import sequence_logps_mean, sequence_logps_sum, target_sum, token_logps_from_logits
 from unlearn.losses.preference import npo_per_sequence
 
 LN2, LN3 = math.log(2.0), math.log(3.0)

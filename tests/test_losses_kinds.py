@@ -11,12 +11,7 @@ import math
 import pytest
 import torch
 
-from unlearn.losses.gradients import (
-    ema_update_,
-    gru_rectify,
-    inner_product_float64,
-    saliency_row_mask,
-)
+from unlearn.losses.gradients import ema_update_, gru_rectify, inner_product_float64, saliency_row_mask
 from unlearn.losses.preference import dpo_per_sequence
 from unlearn.losses.representation import rmu_control_vector, rmu_mse_per_token
 

@@ -13,12 +13,7 @@ import torch
 
 from unlearn.losses.distill import bst_per_token, ceu_per_token, undial_per_token
 from unlearn.losses.fdiv import FLAT_DIVERGENCES, flat_per_sequence, mean_token_prob
-from unlearn.losses.token_weighted import (
-    satimp_per_token,
-    tnpo_per_token,
-    ts_per_token,
-    wga_per_token,
-)
+from unlearn.losses.token_weighted import satimp_per_token, tnpo_per_token, ts_per_token, wga_per_token
 
 
 def _masked_sum(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:

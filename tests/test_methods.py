@@ -18,27 +18,18 @@ import torch
 from unlearn.config import MethodConfig
 from unlearn.core.errors import ConfigError
 from unlearn.methods import NAMED_TERMS, PRESETS, build_method
-from unlearn.methods.base import (
-    Needs,
-    Outputs,
-    Refresh,
-    SetupContext,
-    WeightedTerm,
-    weighted_loss,
-)
+from unlearn.methods.base import Needs, Outputs, Refresh, SetupContext, WeightedTerm, weighted_loss
+from unlearn.methods.terms.distill import BST, CEU, UNDIAL
 from unlearn.methods.terms.divergence import KLR
+from unlearn.methods.terms.flat import FLAT
 from unlearn.methods.terms.likelihood import NLL, GradientAscent, GradientAscentSampled
-from unlearn.methods.terms.preference import DPO, NPO, DPOParams, NPOParams
-from unlearn.methods.terms.representation import (
-    RMU,
-    RMUParams,
-    RMURetain,
-    RMURetainParams,
-    rmu_layer,
-)
+from unlearn.methods.terms.preference import DPO, NPO, DPOParams, NPOParams, SimNPO
+from unlearn.methods.terms.representation import RMU, RMUParams, RMURetain, RMURetainParams, rmu_layer
+from unlearn.methods.terms.token_weighted import TNPO, WGA, SatImp, TemperatureScaledGA
 from unlearn.methods.transforms import GRU
 
 LN2, LN3 = math.log(2.0), math.log(3.0)
+REF = Needs(ref_logps=True)
 
 
 def _outputs(**extra) -> Outputs:
@@ -107,6 +98,14 @@ def test_term_streams_units_and_needs():
     assert NPO().needs() == {"forget": Needs(ref_logps=True)}
     assert DPO().needs() == {"forget": Needs(ref_logps=True), "forget_idk": Needs(ref_logps=True)}
     assert KLR().needs() == {"retain": Needs(logits=True, ref_logits=True)}
+    # SPEC 3.1: TNPO weighs by the reference's token probability, UNDIAL distils towards its logits;
+    # TS, CE-U and BS-T reshape the model's own logits; WGA, SatImp, SimNPO and FLAT need no reference
+    assert TNPO().needs() == {"forget": REF}
+    assert UNDIAL().needs() == {"forget": Needs(logits=True, ref_logits=True)}
+    for cls in (TemperatureScaledGA, CEU, BST):
+        assert cls().needs() == {"forget": Needs(logits=True)}
+    for term in (WGA(), SatImp(), SimNPO(), FLAT()):
+        assert not any(n.reference for n in term.needs().values()) and not any(n.logits for n in term.needs().values())
     for term in (GradientAscent(), *(_named(k) for k in named)):
         assert term.needs() == {term.streams[0]: Needs()}
 

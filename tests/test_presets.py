@@ -81,3 +81,19 @@ def test_a_preset_can_be_added_from_outside_the_package():
         PRESETS.remove("Toy_GDR")
     with pytest.raises(ConfigError, match="unknown method 'Toy_GDR'"):
         build_method(MethodConfig(name="Toy_GDR"))
+
+
+# The weights SPEC (3.1, 3.4) publishes for presets; presets it gives none for are not listed.
+PUBLISHED_WEIGHTS = {
+    "SimNPO": {"simnpo": 0.125, "gdr": 1.0},  # gamma 0.125
+    "SatImp": {"satimp": 0.1, "gdr": 1.0},  # gamma 0.1
+    "LLMU": {"ga": 0.5, "mismatch": 1.0, "klr": 1.0},  # eps1 0.5, eps2 1, eps3 1
+    "RMU": {"rmu": 1.0, "rmu_retain": 100.0},  # alpha 100
+    "BS_S": {"ga": 0.5, "ga_sampled": 0.5},  # lam 0.5
+    "ReLearn": {"relearn": 1.0, "gdr": 1.0, "klr": 1.0},  # GDF + GDR + KLR
+}
+
+
+@pytest.mark.parametrize("name", sorted(PUBLISHED_WEIGHTS))
+def test_published_weights(name):
+    assert {t.key: t.weight for t in build_method(MethodConfig(name=name)).terms} == PUBLISHED_WEIGHTS[name]

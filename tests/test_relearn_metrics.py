@@ -8,11 +8,7 @@ import numpy as np
 import pytest
 
 from unlearn.core.errors import ConfigError, DataError
-from unlearn.eval.backends import (
-    HFNLIModel,
-    SentenceTransformerEmbedder,
-    map_nli_labels,
-)
+from unlearn.eval.backends import HFNLIModel, SentenceTransformerEmbedder, map_nli_labels
 from unlearn.eval.metrics.relearn import (
     brunet_index,
     entity_score,
@@ -24,11 +20,7 @@ from unlearn.eval.metrics.relearn import (
     relearn_sample_scores,
     word_tokens,
 )
-from unlearn.generate.entities import (
-    LLMEntityExtractor,
-    RuleEntityExtractor,
-    parse_entity_list,
-)
+from unlearn.generate.entities import LLMEntityExtractor, RuleEntityExtractor, parse_entity_list
 
 # --- lexical statistics --------------------------------------------------------------------------
 
@@ -230,11 +222,7 @@ def _tiny_nli(folder, id2label, bias=None):
     """A randomly initialised 1-layer BERT classifier with a word-level tokenizer, saved to folder."""
     import torch
     from tokenizers import Tokenizer, models, pre_tokenizers, processors
-    from transformers import (
-        BertConfig,
-        BertForSequenceClassification,
-        PreTrainedTokenizerFast,
-    )
+    from transformers import BertConfig, BertForSequenceClassification, PreTrainedTokenizerFast
 
     words = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "ana", "lived", "in", "lima", "quito", "she", "."]
     tok = Tokenizer(models.WordLevel({w: i for i, w in enumerate(words)}, unk_token="[UNK]"))

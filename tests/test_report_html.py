@@ -110,3 +110,20 @@ def test_method_sections_go_by_the_runs_methods_not_their_names(tmp_path):
     # Runs of one kind only: nothing to set side by side, so neither section is written.
     _, md = write_html_report([load_entry(original, "original"), load_entry(b)], tmp_path / "one.html")
     assert "## The seesaw" not in md.read_text() and "## Learning new answers" not in md.read_text()
+
+
+def test_examples_come_from_the_sets_of_each_role_whatever_their_names(tmp_path):
+    folders = []
+    for name in ("a", "b"):
+        folder = tmp_path / name
+        folder.mkdir()
+        (folder / "metrics.json").write_text(json.dumps({"metrics": {"forget10_rougeL_recall": 0.5},
+                                                         "roles": {"forget10": "forget", "retain90": "retain"}}))
+        rows = [{"set": "forget10", "id": "q1", "question": "Who?", "answer": "Ada.", "generation": f"{name} forgot"},
+                {"set": "retain90", "id": "q2", "question": "Where?", "answer": "Rome.", "generation": f"{name} kept"}]
+        (folder / "samples.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+        folders.append(folder)
+    _, md = write_html_report([load_entry(f) for f in folders], tmp_path / "r.html")
+    text = md.read_text()
+    assert "**forget10:** Who? (true answer: Ada.)" in text and "**retain90:** Where? (true answer: Rome.)" in text
+    assert "a forgot" in text and "b kept" in text

@@ -8,12 +8,7 @@ import pytest
 import torch
 
 from unlearn.core.errors import ConfigError
-from unlearn.evidence.robustness import (
-    halves,
-    load_jailbreaks,
-    returned_share,
-    with_questions,
-)
+from unlearn.evidence.robustness import halves, load_jailbreaks, returned_share, with_questions
 
 
 def test_returned_share_by_hand():

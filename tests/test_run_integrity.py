@@ -117,11 +117,7 @@ def test_tofu_download_is_atomic(tmp_path, monkeypatch):
     import datasets
 
     from unlearn.core.errors import DataError
-    from unlearn.data.benchmarks import (
-        TOFU_HUB_CONFIGS,
-        TOFU_HUB_OPTIONAL,
-        download_tofu,
-    )
+    from unlearn.data.benchmarks import TOFU_HUB_CONFIGS, TOFU_HUB_OPTIONAL, download_tofu
 
     calls = []
 

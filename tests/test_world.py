@@ -8,13 +8,7 @@ import re
 
 import pytest
 
-from unlearn.data.world import (
-    FACTS,
-    PERSON_FACTS,
-    generate_world,
-    split_size,
-    world_text,
-)
+from unlearn.data.world import FACTS, PERSON_FACTS, generate_world, split_size, world_text
 from unlearn.data.world.tables import THING_KINDS, load_tables
 from unlearn.data.world.words import WORDS, read_yaml
 

@@ -33,22 +33,11 @@ from unlearn.core.files import drop_rows_after
 from unlearn.core.progress import Progress
 from unlearn.data.benchmarks import Benchmark
 from unlearn.data.tokenize import PromptFormatter
-from unlearn.engine.before import (
-    check_sharding,
-    check_train,
-    read_and_check,
-    target_file_hashes,
-)
+from unlearn.engine.before import check_sharding, check_train, read_and_check, target_file_hashes
 from unlearn.engine.checkpoint import list_checkpoints, load_checkpoint, save_checkpoint
 from unlearn.engine.collective import on_main
 from unlearn.engine.during import DuringEval, evaluation_due, truncate_curve
-from unlearn.engine.integrity import (
-    LOCK_FILE,
-    RunLock,
-    check_fingerprint,
-    training_fingerprint,
-    write_fingerprint,
-)
+from unlearn.engine.integrity import LOCK_FILE, RunLock, check_fingerprint, training_fingerprint, write_fingerprint
 from unlearn.engine.lora import apply_lora, model_to_save
 from unlearn.engine.reference import FrozenCopy, Reference, make_reference
 from unlearn.engine.refresh import refresh_index, refreshed_records
@@ -59,12 +48,7 @@ from unlearn.engine.training_data import TrainingData
 from unlearn.methods import Method, build_method
 from unlearn.methods.base import SetupContext
 from unlearn.models import load_model, load_tokenizer, save_model
-from unlearn.models.loading import (
-    ContextLimit,
-    check_model_files,
-    check_vocabulary,
-    context_limit,
-)
+from unlearn.models.loading import ContextLimit, check_model_files, check_vocabulary, context_limit
 
 DONE_FILE = "train_state.json"
 

@@ -12,13 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from unlearn.config import RunConfig
-from unlearn.core.atomic import (
-    check_writable,
-    disk_errors,
-    json_line,
-    write_json,
-    write_text,
-)
+from unlearn.core.atomic import check_writable, disk_errors, json_line, write_json, write_text
 from unlearn.core.device import device as choose_device
 from unlearn.core.errors import ConfigError, UnlearnError
 from unlearn.data.benchmarks import Benchmark, benchmark_from_config

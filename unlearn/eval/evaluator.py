@@ -25,12 +25,7 @@ from unlearn.core.progress import Progress
 from unlearn.data.benchmarks import Benchmark, benchmark_from_config
 from unlearn.data.tokenize import PromptFormatter
 from unlearn.eval.parts import Parts
-from unlearn.eval.passes import (
-    PASS_VERSION,
-    gradient_norm_pass,
-    reproduces_suffix,
-    teacher_forced_pass,
-)
+from unlearn.eval.passes import PASS_VERSION, gradient_norm_pass, reproduces_suffix, teacher_forced_pass
 from unlearn.eval.plan import DatasetPlan, plan
 from unlearn.eval.registry import SampleView, result_key
 from unlearn.eval.results import DerivedContext, ModelResults, compute_derived
@@ -277,9 +272,7 @@ def evaluate_model(model: Any, tokenizer: Any, cfg: RunConfig, bench: Benchmark 
     ctx = DerivedContext(results, reference, notes=dict(parts.notes))
     derived_values = compute_derived(selection.derived, ctx)
     if cfg.eval.harness_tasks:
-        from unlearn.eval.harness import (
-            run_harness,  # lm-evaluation-harness: imported only when asked for
-        )
+        from unlearn.eval.harness import run_harness  # lm-evaluation-harness: imported only when asked for
 
         derived_values.update(run_harness(model, tokenizer, cfg.eval.harness_tasks, cfg.eval.harness_include,
                                           cfg.eval.harness_limit, cfg.eval.batch_size))

@@ -87,11 +87,7 @@ def load_parts(cfg: RunConfig, device: str) -> Parts:
 
 
 def _load_relearn_parts(cfg: RunConfig, parts: Parts) -> None:
-    from unlearn.eval.backends import (
-        DEFAULT_EMBEDDER_PACKAGE,
-        HFNLIModel,
-        SentenceTransformerEmbedder,
-    )
+    from unlearn.eval.backends import DEFAULT_EMBEDDER_PACKAGE, HFNLIModel, SentenceTransformerEmbedder
 
     if cfg.eval.embedder or importlib.util.find_spec(DEFAULT_EMBEDDER_PACKAGE) is not None:
         parts.embedder = SentenceTransformerEmbedder(cfg.eval.embedder)

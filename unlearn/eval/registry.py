@@ -169,6 +169,8 @@ class Suite:
     description: str
     metrics: tuple[str, ...] = ()
     derived: tuple[str, ...] = ()
+    with_reference_model: tuple[str, ...] = ()
+    """Metrics it adds when eval.reference_model names a reference model (the reference attack)."""
     on_model: Callable[..., dict[str, tuple[float | None, Direction, str | None]]] | None = None
     needs_original: bool = False
     """on_model compares with the model before unlearning (eval.original_model)."""

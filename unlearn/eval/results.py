@@ -76,11 +76,12 @@ def check_reference_samples(datasets: list, reference: ModelResults, derived: li
     the reference was evaluated on."""
     from unlearn.core.cache import digest
 
-    needed = {role for name in derived if (d := DERIVED.get(name)).compares_reference for role in d.roles}
+    comparing = [DERIVED.get(name) for name in derived if DERIVED.get(name).compares_reference]
+    needed = {role for d in comparing for role in d.roles}
     model = ModelResults(ids={d.name: [digest(r) for r in d.records] for d in datasets if d.role in needed})
     for name in model.ids:
         if name in reference.ids:
-            check_same_samples(DerivedContext(model, reference), name, "forget_quality / PrivLeak")
+            check_same_samples(DerivedContext(model, reference), name, " / ".join(d.name for d in comparing))
 
 
 def compute_derived(names: list[str], ctx: DerivedContext) -> dict[str, tuple[float | None, Direction]]:

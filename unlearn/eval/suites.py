@@ -26,7 +26,8 @@ suite(Suite("tofu", "TOFU's probability, ROUGE-L and truth ratio; forget quality
             ("prob", "rougeL_recall", "truth_ratio", "truth_ratio_raw"), ("forget_quality", "model_utility")))
 suite(Suite("muse", "MUSE's VerbMem and KnowMem, and PrivLeak with Min-K%", ("verbmem", "knowmem", "mia_min_k")))
 suite(Suite("privacy", "memorisation, extraction strength and membership attacks with their AUCs and PrivLeak",
-            ("exact_memorisation", "extraction_strength", "mia_loss", "mia_zlib", "mia_min_k", "mia_min_k_pp")))
+            ("exact_memorisation", "extraction_strength", "mia_loss", "mia_zlib", "mia_min_k", "mia_min_k_pp"),
+            with_reference_model=("mia_reference",)))
 suite(Suite("relearn", "ReLearn's KFR, KRR and linguistic score with its parts",
             ("kfr", "krr", "gen_ppl", "brunet_index", "honore_statistic"), ("linguistic_score",)))
 suite(Suite("general", "multiple-choice accuracy", ("mc_accuracy",)))
@@ -48,7 +49,7 @@ def select(suites: list[str], extra: list[str], reference_model: bool = False) -
         if name not in SUITES:
             raise ConfigError(f"unknown suite {name!r}; valid: {', '.join(SUITES.in_order())} (eval.suites or --suite)")
         s = SUITES.get(name)
-        metrics = (*s.metrics, "mia_reference") if name == "privacy" and reference_model else s.metrics
+        metrics = (*s.metrics, *s.with_reference_model) if reference_model else s.metrics
         for m in (*metrics, *s.derived):
             _add(out, m)
         if s.on_model is not None and s not in out.model_level:

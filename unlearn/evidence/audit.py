@@ -35,6 +35,7 @@ from unlearn.config import RunConfig
 from unlearn.core.errors import ConfigError
 from unlearn.core.files import read_json
 from unlearn.core.formatting import fmt
+from unlearn.eval.metrics import METRICS, label_of
 from unlearn.evidence.robustness import PROBES as ROBUSTNESS_PROBES
 from unlearn.evidence.runs import run_config
 
@@ -82,29 +83,31 @@ def checks(run: dict[str, float | None], original: dict[str, float | None], reta
            returned: dict[str, float | None], t: dict[str, float]) -> list[Check]:
     """Every check from the metrics of the run, the original model and (if given) the retain model."""
     rouge, orig_rouge = run.get("forget_rougeL_recall"), original.get("forget_rougeL_recall")
-    out = [_check("forget ROUGE-L vs the original", rouge,
+    rouge_l = label_of("rougeL_recall")
+    out = [_check(f"forget {rouge_l} vs the original", rouge,
                   None if rouge is None or orig_rouge is None else rouge <= t["forget_rouge_ratio"] * orig_rouge,
                   f"<= {t['forget_rouge_ratio']} x original ({fmt(orig_rouge)})",
-                  f"forget ROUGE-L {fmt(rouge)} is above {t['forget_rouge_ratio']} x the original's: the "
+                  f"forget {rouge_l} {fmt(rouge)} is above {t['forget_rouge_ratio']} x the original's: the "
                   "forgotten answers still come back")]
     retain_rouge = (retain or {}).get("forget_rougeL_recall")
-    out.append(_check("forget ROUGE-L vs the retrained model", rouge,
+    out.append(_check(f"forget {rouge_l} vs the retrained model", rouge,
                       None if retain_rouge is None or rouge is None else rouge <= retain_rouge + t["forget_rouge_margin"],
                       f"<= retain model ({fmt(retain_rouge)}) + {t['forget_rouge_margin']}",
                       "no retain evaluation (--retain-eval FOLDER)" if retain_rouge is None else
-                      f"forget ROUGE-L {fmt(rouge)} is further above the retrained model's than the margin"))
+                      f"forget {rouge_l} {fmt(rouge)} is further above the retrained model's than the margin"))
     fq = run.get("forget_quality")
-    out.append(_check("forget quality", fq, None if fq is None else fq >= t["forget_quality_min"],
+    out.append(_check(label_of("forget_quality"), fq, None if fq is None else fq >= t["forget_quality_min"],
                       f">= {t['forget_quality_min']}", "no retain evaluation (--retain-eval FOLDER)" if fq is None else
                       f"forget quality {fq:.3g}: the truth ratios differ from the retrained model's"))
-    aucs = {k: v for k, v in run.items() if k.startswith("mia_") and k.endswith("_auc") and v is not None}
+    summaries = {m.summarised_by for _, m in METRICS.items() if m.summarised_by}  # each attack's AUC
+    aucs = {k: v for k, v in run.items() if k in summaries and v is not None}
     worst = max(aucs.values(), key=lambda a: abs(a - 0.5)) if aucs else None
     out.append(_check("membership inference AUC", worst, None if worst is None else abs(worst - 0.5) <= t["mia_auc_band"],
                       f"within 0.5 +- {t['mia_auc_band']} (worst of {len(aucs)} attacks)",
                       "no holdout set to compare the forget set with" if worst is None else
                       f"an attack tells forgotten members from non-members (AUC {worst:.3f})"))
     es = run.get("forget_extraction_strength")
-    out.append(_check("extraction strength", es, None if es is None else es <= t["extraction_max"],
+    out.append(_check(label_of("extraction_strength"), es, None if es is None else es <= t["extraction_max"],
                       f"<= {t['extraction_max']}", f"extraction strength {fmt(es)}: prefixes still pull out "
                       "the forgotten answers"))
     back = {k: v for k, v in returned.items() if v is not None}
@@ -114,10 +117,10 @@ def checks(run: dict[str, float | None], original: dict[str, float | None], reta
                       "nothing was removed, so no return can be measured" if most is None else
                       f"{max(back, key=back.get)} brings back {most:.0%} of the removed knowledge"))
     kept, orig_kept = run.get("retain_rougeL_recall"), original.get("retain_rougeL_recall")
-    out.append(_check("retain ROUGE-L kept", kept,
+    out.append(_check(f"retain {rouge_l} kept", kept,
                       None if kept is None or orig_kept is None else kept >= t["retain_rouge_ratio"] * orig_kept,
                       f">= {t['retain_rouge_ratio']} x original ({fmt(orig_kept)})",
-                      f"retain ROUGE-L fell to {fmt(kept)}: unlearning damaged what should stay"))
+                      f"retain {rouge_l} fell to {fmt(kept)}: unlearning damaged what should stay"))
     return out
 
 

@@ -7,10 +7,7 @@ from typing import Any
 
 from unlearn.config import RunConfig
 from unlearn.eval.registry import LOWER
-from unlearn.eval.suites import (  # after the built-in suites, so they list first
-    Suite,
-    suite,
-)
+from unlearn.eval.suites import Suite, suite  # after the built-in suites, so they list first
 
 
 def _robustness_suite(cfg: RunConfig, unlearned_path: str) -> dict[str, tuple[float | None, Any, str | None]]:

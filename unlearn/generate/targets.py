@@ -14,13 +14,7 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-from unlearn.generate.relearn_pipeline import (
-    CHUNK,
-    AugmentConfig,
-    call_counts,
-    load_prompts,
-    verified_answers,
-)
+from unlearn.generate.relearn_pipeline import CHUNK, AugmentConfig, call_counts, load_prompts, verified_answers
 
 KINDS = {"alternatives": "refusal", "reasoning": "reasoning_refusal"}
 

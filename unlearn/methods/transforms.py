@@ -7,12 +7,7 @@ from dataclasses import dataclass
 import torch
 
 from unlearn.core.ranges import param
-from unlearn.losses.gradients import (
-    ema_update_,
-    gru_rectify,
-    inner_product_float64,
-    saliency_row_mask,
-)
+from unlearn.losses.gradients import ema_update_, gru_rectify, inner_product_float64, saliency_row_mask
 from unlearn.methods.base import TRANSFORMS, GradientTransform
 
 

@@ -11,11 +11,7 @@ from unlearn.core.errors import ConfigError
 from unlearn.report.document import Report, Section
 from unlearn.report.entries import Entry
 from unlearn.report.examples import examples_section, provenance_section
-from unlearn.report.follow_ups import (
-    ranking_section,
-    robustness_section,
-    sequence_section,
-)
+from unlearn.report.follow_ups import ranking_section, robustness_section, sequence_section
 from unlearn.report.html import report_html
 from unlearn.report.keys import Keys
 from unlearn.report.learning_claim import learning_section

@@ -28,16 +28,7 @@ import zlib
 from typing import Sequence
 
 from unlearn.eval.metrics.muse import PAPER as MUSE_PAPER
-from unlearn.eval.registry import (
-    TOKEN_KINDS,
-    Derived,
-    Direction,
-    Metric,
-    SampleView,
-    closest_to,
-    derived,
-    metric,
-)
+from unlearn.eval.registry import TOKEN_KINDS, Derived, Direction, Metric, SampleView, closest_to, derived, metric
 from unlearn.eval.results import DerivedContext, check_same_samples
 
 PAPERS = "Shi et al., 2024 (Min-K%); Zhang et al., 2024 (Min-K%++); Carlini et al., 2021 (zlib)"

@@ -36,17 +36,7 @@ import numpy as np
 
 from unlearn.core.errors import DataError
 from unlearn.eval.backends import NLI_LABELS, Embedder, NLIModel, unit_rows
-from unlearn.eval.registry import (
-    HIGHER,
-    LOWER,
-    Derived,
-    Direction,
-    Metric,
-    SampleView,
-    derived,
-    metric,
-    result_key,
-)
+from unlearn.eval.registry import HIGHER, LOWER, Derived, Direction, Metric, SampleView, derived, metric, result_key
 from unlearn.generate.entities import EntityExtractor, RuleEntityExtractor
 
 PAPER = "ReLearn: Unlearning via Learning for Large Language Models (Xu et al., 2025)"

@@ -18,16 +18,7 @@ import math
 from functools import lru_cache
 from typing import Sequence
 
-from unlearn.eval.registry import (
-    HIGHER,
-    Derived,
-    Direction,
-    Metric,
-    SampleView,
-    derived,
-    metric,
-    result_key,
-)
+from unlearn.eval.registry import HIGHER, Derived, Direction, Metric, SampleView, derived, metric, result_key
 from unlearn.eval.results import DerivedContext, check_same_samples
 
 PAPER = "TOFU: A Task of Fictitious Unlearning for LLMs (Maini et al., 2024)"

@@ -9,11 +9,7 @@ import torch
 
 from unlearn.core.ranges import param
 from unlearn.losses.logprobs import sequence_logps_mean
-from unlearn.losses.preference import (
-    dpo_per_sequence,
-    npo_per_sequence,
-    simnpo_per_sequence,
-)
+from unlearn.losses.preference import dpo_per_sequence, npo_per_sequence, simnpo_per_sequence
 from unlearn.methods.base import TERMS, Needs, Outputs, Term
 from unlearn.methods.presets import Doc, Preset, T, preset
 from unlearn.methods.terms.likelihood import GDR, KLR_TERM, TOFU

@@ -7,12 +7,7 @@ from dataclasses import dataclass
 import torch
 
 from unlearn.core.ranges import param
-from unlearn.losses.token_weighted import (
-    satimp_per_token,
-    tnpo_per_token,
-    ts_per_token,
-    wga_per_token,
-)
+from unlearn.losses.token_weighted import satimp_per_token, tnpo_per_token, ts_per_token, wga_per_token
 from unlearn.methods.base import TERMS, Needs, Outputs, TokenLoss
 from unlearn.methods.presets import Doc, Preset, T, preset
 from unlearn.methods.terms.likelihood import GDR

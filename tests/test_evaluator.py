@@ -151,3 +151,18 @@ def test_a_derived_metric_asked_for_alone_computes_its_inputs(world, target_mode
     expected = 0.0 if min(parts) == 0 else 9 / sum(1 / p for p in parts)
     assert values["model_utility"] == pytest.approx(expected)
     assert "forget_quality" not in values and not any(k.startswith("mia_") for k in values)
+
+
+def test_progress_counts_samples_and_never_passes_100_percent(world, target_model, tmp_path, capsys):
+    """Every distinct sequence scored and prompt answered is one sample of the progress: a fresh
+    evaluation and a fully cached one both end at exactly total/total, never beyond."""
+    import re
+
+    model, tok = _load(target_model)
+    cfg = _cfg(world, tmp_path, **{"eval.suites": "tofu,privacy", "train.progress_every": "0"})
+    for _ in range(2):  # the second run is served from the cache
+        capsys.readouterr()
+        evaluate_model(model, tok, cfg)
+        lines = [m.groups() for m in re.finditer(r"eval: sample (\d+)/(\d+) \((\d+)%\)", capsys.readouterr().err)]
+        assert lines and all(int(n) <= int(total) and int(pct) <= 100 for n, total, pct in lines)
+        assert lines[-1][0] == lines[-1][1] and int(lines[-1][1]) > 0

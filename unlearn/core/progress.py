@@ -38,11 +38,11 @@ def format_value(value: Any) -> str:
     return f"{value:.4f}"
 
 
-def format_rate(seconds_per_step: float) -> str:
+def format_rate(seconds_per_step: float, unit: str = "step") -> str:
     """'0.41 s/step', or '12.50 ms/step' below a hundredth of a second."""
     if seconds_per_step < 0.01:
-        return f"{seconds_per_step * 1000:.2f} ms/step"
-    return f"{seconds_per_step:.2f} s/step"
+        return f"{seconds_per_step * 1000:.2f} ms/{unit}"
+    return f"{seconds_per_step:.2f} s/{unit}"
 
 
 class Progress:
@@ -56,8 +56,9 @@ class Progress:
     """
 
     def __init__(self, total: int, desc: str, every_s: float = 30.0, stream: TextIO | None = None,
-                 enabled: bool = True, clock: Callable[[], float] = time.monotonic, initial: int = 0):
-        self.total, self.desc, self.every_s = total, desc, every_s
+                 enabled: bool = True, clock: Callable[[], float] = time.monotonic, initial: int = 0,
+                 unit: str = "step"):
+        self.total, self.desc, self.every_s, self.unit = total, desc, every_s, unit
         self.stream = sys.stderr if stream is None else stream
         self.enabled, self.clock = enabled, clock
         self.n = self.initial = initial
@@ -74,6 +75,13 @@ class Progress:
 
         return tqdm(total=self.total, initial=self.initial, desc=self.desc, file=self.stream,
                     dynamic_ncols=True, leave=False)
+
+    def set_total(self, total: int) -> None:
+        """The number of steps, once it is known (before the first update)."""
+        self.total = total
+        if self._bar is not None:
+            self._bar.total = total
+            self._bar.refresh()
 
     def update(self, n: int = 1, **postfix: Any) -> None:
         """Advance by `n` steps; `postfix` values (e.g. loss=1.23) are shown after the count."""
@@ -95,7 +103,7 @@ class Progress:
         'NPO_GDR: step 120/400 (30%) loss 1.2345, 0.41 s/step, 1 min 55 s left'."""
         now = self.clock() if now is None else now
         pct = int(100 * self.n / self.total) if self.total else 100
-        head = f"{self.desc}: step {self.n}/{self.total} ({pct}%)"
+        head = f"{self.desc}: {self.unit} {self.n}/{self.total} ({pct}%)"
         if self.postfix:
             head += " " + ", ".join(f"{k} {format_value(v)}" for k, v in self.postfix.items())
         parts = [head]
@@ -103,7 +111,7 @@ class Progress:
         elapsed = now - self.started
         if done > 0:
             per_step = elapsed / done
-            parts.append(format_rate(per_step))
+            parts.append(format_rate(per_step, self.unit))
             if self.n < self.total:
                 parts.append(f"{format_duration(per_step * (self.total - self.n))} left")
         if self.n >= self.total:

@@ -68,22 +68,25 @@ class Evaluator:
         namespace = {"pass": name, "version": PASS_VERSION, "model": fingerprint, **settings}
         return PassCache(self.settings.cache_dir, namespace)
 
-    def _tick(self, n: int = 1) -> None:
-        if self.progress is not None:
+    def _tick(self, n: int) -> None:
+        if self.progress is not None and n:
             self.progress.update(n)
 
     # -- passes ------------------------------------------------------------------------------
     def teacher_forced(self, sequences: dict[str, dict[str, list[int]]], model: Any = None
                        ) -> dict[str, dict[str, list]]:
-        """Statistics of every distinct sequence (by id), computed for those not cached."""
+        """Statistics of every distinct sequence (by id), computed for those not cached. The evaluated
+        model's sequences count towards the progress (cached ones at once), another model's do not."""
         model = model or self.model
+        counted = model is self.model
         cache = self._cache("teacher_forced", model, max_length=self.settings.max_length)
         missing = [i for i in sequences if i not in cache]
         encoded = [sequences[i] for i in missing]
+        self._tick(len(sequences) - len(missing) if counted else 0)
 
         def store(chunk: list[int], rows: list[dict]) -> None:
             cache.add((missing[j], row) for j, row in zip(chunk, rows))
-            self._tick()
+            self._tick(len(chunk) if counted else 0)
 
         if encoded:
             teacher_forced_pass(model, encoded, self.tokenizer.pad_token_id, self.settings.batch_size, store)
@@ -95,13 +98,14 @@ class Evaluator:
         stops = stop_token_ids(self.model, self.tokenizer, [self.fmt.end_token_id])
         cache = self._cache("generation", max_new_tokens=self.settings.max_new_tokens, stop_ids=stops)
         missing = [i for i in prompts if i not in cache]
+        self._tick(len(prompts) - len(missing))
         batch = self.settings.batch_size
         for start in range(0, len(missing), batch):
             ids = missing[start:start + batch]
             texts = generate_texts(self.model, self.tokenizer, [prompts[i] for i in ids], batch,
                                    self.settings.max_new_tokens, stops)
             cache.add(zip(ids, texts))
-            self._tick()
+            self._tick(len(ids))
         return {i: cache.get(i) for i in prompts}
 
     def gradient_norms(self, sequences: dict[str, dict[str, list[int]]]) -> dict[str, float]:
@@ -146,8 +150,11 @@ class Evaluator:
             seq_ids = [[{k: _seq_id(e) for k, e in seqs.items()} for seqs in p.sequences] for p in plans]
             all_seqs = {sid: p.sequences[r][k] for p, rows in zip(plans, seq_ids)
                         for r, keys in enumerate(rows) for k, sid in keys.items()}
-            stats = self.teacher_forced(all_seqs) if all_seqs and "teacher_forced" in needed else {}
+            forced = all_seqs if "teacher_forced" in needed else {}
             prompts = {digest(pr): pr for p in plans for pr in p.prompts if pr is not None}
+            if self.progress is not None:  # the distinct sequences scored and prompts answered
+                self.progress.set_total(len(forced) + len(prompts))
+            stats = self.teacher_forced(forced) if forced else {}
             gens = self.generations(prompts) if prompts else {}
             answers = {keys["answer"]: p.sequences[r]["answer"] for p, ids in zip(plans, seq_ids)
                        for r, keys in enumerate(ids) if "answer" in keys}
@@ -260,8 +267,7 @@ def evaluate_model(model: Any, tokenizer: Any, cfg: RunConfig, bench: Benchmark 
         limit.report_generation(prompts, cfg.eval.max_new_tokens, "the evaluation sets")
     settings = dataclasses.replace(settings_from_config(cfg), max_length=limit.tokens)
     started = time.time()
-    with Progress(_batches(plans, settings.batch_size), "eval", every_s=cfg.train.progress_every,
-                  enabled=is_main_process()) as progress:
+    with Progress(0, "eval", every_s=cfg.train.progress_every, enabled=is_main_process(), unit="sample") as progress:
         evaluator = Evaluator(model, tokenizer, formatter, settings, parts, progress)
         views = evaluator.run(plans)
         results = _results(plans, views, parts)
@@ -310,8 +316,3 @@ def _explain_non_finite(values: dict[str, Any], per_sample: dict[str, dict[str, 
         why = f"; {len(bad)} of {len(found[0])} samples had no finite value" if found and bad else ""
         notes[key] = f"not a finite number ({value}), written as null{why}"
 
-
-def _batches(plans: list, batch_size: int) -> int:
-    seqs = sum(len(s) for p in plans for s in p.sequences)
-    prompts = sum(1 for p in plans for pr in p.prompts if pr is not None)
-    return math.ceil(seqs / batch_size) + math.ceil(prompts / batch_size)

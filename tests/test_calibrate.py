@@ -92,6 +92,9 @@ def test_compare_ranks_runs_and_reuses_their_calibration(ga_run, world, target_m
     assert proc.returncode == 0, proc.stderr[-2000:]
     table = proc.stdout
     assert "Calibrated to 95% of the original's retain_prob" in table and "| 1 |" in table and "| 2 |" in table
+    for run in (ga_run, npo_run):  # each bisection step's progress names its run and alpha
+        assert f"calibrate {run.name}, alpha 0.000: sample" in proc.stderr
+        assert f"calibrate {run.name}, alpha 1.000: sample" in proc.stderr
     first = json.loads((ga_run / "calibration.json").read_text())
     stamp = (ga_run / "calibration.json").stat().st_mtime_ns
     lines = table.splitlines()

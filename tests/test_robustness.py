@@ -66,6 +66,9 @@ def test_every_probe_on_the_tiny_model(ga_run, target_model):
     proc = run_cli("probe", str(ga_run), "--relearn-steps", "8", "--relearn-lr", "1e-2", "--metric", "prob",
                    "--control", str(target_model), "eval.max_new_tokens=8", timeout=600)
     assert proc.returncode == 0, proc.stderr[-2000:]
+    # every evaluation's progress says which probe it is part of
+    for phase in ("baseline on forget", "int8 on forget", "jailbreak on forget_", "relearn on forget"):
+        assert f"probe {phase}" in proc.stderr, phase
     result = json.loads((ga_run / "robustness.json").read_text())
     probes = {p["probe"]: p for p in result["probes"]}
     assert list(probes) == ["bfloat16", "float16", "int8", "jailbreak", "paraphrase", "relearn"]

@@ -16,6 +16,7 @@ def test_three_requests_write_the_metric_matrix(world, target_model, tmp_path):
                    "method.name=GA", "train.lr=1e-2", "train.max_steps=3", "train.batch_size=3",
                    "eval.max_new_tokens=8", timeout=600)
     assert proc.returncode == 0, proc.stderr[-2000:]
+    assert all(f"sequence, after {row}: sample" in proc.stderr for row in ("original", "request1", "request3"))
     result = json.loads((out / "sequence.json").read_text())
     assert [r["after"] for r in result["rows"]] == ["original", "request1", "request2", "request3"]
     for row in result["rows"]:  # every row measures every request's forget set and the retain set

@@ -249,11 +249,13 @@ def _sample_rows(plans: list, views: dict, results: ModelResults) -> list[dict[s
 
 def evaluate_model(model: Any, tokenizer: Any, cfg: RunConfig, bench: Benchmark | None = None,
                    reference: ModelResults | None = None, parts: Parts | None = None,
-                   retain_model: Any = None, datasets: list | None = None) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+                   retain_model: Any = None, datasets: list | None = None,
+                   label: str = "eval") -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Every metric of the configured suites for one model. Returns (metrics, per-sample rows).
 
     `reference`: the retain model's earlier results; or `retain_model`, evaluated here on the same
-    samples (through the cache). `datasets`: the evaluation data, when already read."""
+    samples (through the cache). `datasets`: the evaluation data, when already read. `label` starts the
+    progress lines (which run, alpha or probe is being evaluated)."""
     bench = bench or benchmark_from_config(cfg.data)
     parts = parts or Parts()
     selection = select(cfg.eval.suites, cfg.eval.metrics, parts.reference_model is not None)
@@ -267,7 +269,7 @@ def evaluate_model(model: Any, tokenizer: Any, cfg: RunConfig, bench: Benchmark 
         limit.report_generation(prompts, cfg.eval.max_new_tokens, "the evaluation sets")
     settings = dataclasses.replace(settings_from_config(cfg), max_length=limit.tokens)
     started = time.time()
-    with Progress(0, "eval", every_s=cfg.train.progress_every, enabled=is_main_process(), unit="sample") as progress:
+    with Progress(0, label, every_s=cfg.train.progress_every, enabled=is_main_process(), unit="sample") as progress:
         evaluator = Evaluator(model, tokenizer, formatter, settings, parts, progress)
         views = evaluator.run(plans)
         results = _results(plans, views, parts)

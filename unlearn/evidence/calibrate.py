@@ -15,6 +15,7 @@ Each bisection step evaluates only what the retain metric needs: one per-sample 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
 from typing import Any, Callable
 
 import torch
@@ -124,6 +125,7 @@ class Mixer:
         from unlearn.models import load_model, load_tokenizer
 
         self.cfg, self.bench = cfg, benchmark_from_config(cfg.data)
+        self.name = Path(unlearned_path).parent.name  # the run folder, for the progress lines
         unlearned_cfg = saved_model_config(cfg, unlearned_path)
         self.tokenizer = load_tokenizer(unlearned_cfg)
         self.model = load_model(unlearned_cfg).eval()
@@ -145,7 +147,8 @@ class Mixer:
 
         self.set_alpha(alpha)
         cfg = replace(self.cfg, eval=replace(self.cfg.eval, suites=[], metrics=metrics, splits=splits))
-        return evaluate_model(self.model, self.tokenizer, cfg, self.bench, reference)[0]
+        label = f"calibrate {self.name}, alpha {alpha:.3f}"
+        return evaluate_model(self.model, self.tokenizer, cfg, self.bench, reference, label=label)[0]
 
 
 def forget_request(with_reference: bool) -> list[str]:

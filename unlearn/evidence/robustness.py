@@ -144,13 +144,17 @@ class Prober:
         self.original = load_model(replace(cfg.model, path=original_path)).eval().to(device())
         self.control = load_model(saved_model_config(cfg, control_path)).eval().to(device()) if control_path else None
 
-    def measure(self, model: torch.nn.Module, data: Any = None) -> float:
+    def measure(self, model: torch.nn.Module, data: Any = None, phase: str = "baseline") -> float:
+        """The forget metric of `model` on `data` (default the forget set); `phase` names the probe in the
+        progress lines."""
         from unlearn.eval.evaluator import evaluate_model
+        from unlearn.eval.registry import result_key
 
         data = data or self.forget
         cfg = replace(self.cfg, eval=replace(self.cfg.eval, suites=[], metrics=[self.metric], splits=[data.name]))
-        value = evaluate_model(model, self.tokenizer, cfg, self.bench, datasets=[data])[0]["metrics"].get(
-            f"{data.name}_{self.metric}")
+        label = f"probe {phase} on {data.name}"
+        value = evaluate_model(model, self.tokenizer, cfg, self.bench, datasets=[data], label=label)[0]["metrics"].get(
+            result_key(data.name, self.metric))
         if value is None:
             raise ConfigError(f"metric {self.metric!r} gives no value on the forget set; use rougeL_recall or prob")
         return float(value)
@@ -160,13 +164,14 @@ class Prober:
         original, unlearned = baseline
         detail: dict[str, float] = {}
         if name in ("bfloat16", "float16"):
-            probed = self.measure(copy.deepcopy(self.unlearned).to(getattr(torch, name)))
+            probed = self.measure(copy.deepcopy(self.unlearned).to(getattr(torch, name)), phase=name)
         elif name == "int8":
-            probed = self.measure(quantized_int8(self.unlearned))
+            probed = self.measure(quantized_int8(self.unlearned), phase=name)
         elif name == "jailbreak":
             for key, template in load_jailbreaks(jailbreaks).items():
                 wrapped = [template.format(question=r["question"]) for r in self.forget.records]
-                detail[key] = self.measure(self.unlearned, with_questions(self.forget, wrapped, f"forget_{key}"))
+                jailbroken = with_questions(self.forget, wrapped, f"forget_{key}")
+                detail[key] = self.measure(self.unlearned, jailbroken, phase=name)
             probed = max(detail.values())
         elif name == "paraphrase":
             from unlearn.generate.base import Request
@@ -176,23 +181,25 @@ class Prober:
             for task in ("rephrase", "informal"):
                 asked = generator.generate([Request(task, {"question": r["question"], "answer": r["answer"]})
                                             for r in self.forget.records])
-                detail[task] = self.measure(self.unlearned, with_questions(self.forget, asked, f"forget_{task}"))
+                reworded = with_questions(self.forget, asked, f"forget_{task}")
+                detail[task] = self.measure(self.unlearned, reworded, phase=name)
             probed = max(detail.values())
         elif name == "relearn":
             train, held_out = halves(self.forget)
-            original, unlearned = self.measure(self.original, held_out), self.measure(self.unlearned, held_out)
+            original = self.measure(self.original, held_out, phase=name)
+            unlearned = self.measure(self.unlearned, held_out, phase=name)
             attacked = relearned(self.unlearned, self.tokenizer, self.formatter, train, relearn_steps, relearn_lr,
                                  self.cfg.data.max_length, self.cfg.train.seed, self.cfg.train.batch_size)
-            probed = self.measure(attacked, held_out)
+            probed = self.measure(attacked, held_out, phase=name)
             detail = {"steps": relearn_steps, "lr": relearn_lr, "trained_on": len(train.records),
                       "measured_on": len(held_out.records)}
             if self.control is not None:  # a model that never knew the facts, attacked alike: what the
                 # attack teaches by itself (the answers' format), not knowledge that returns
-                detail["control_before"] = self.measure(self.control, held_out)
+                detail["control_before"] = self.measure(self.control, held_out, phase=name)
                 detail["control_after"] = self.measure(relearned(self.control, self.tokenizer, self.formatter, train,
                                                                  relearn_steps, relearn_lr, self.cfg.data.max_length,
                                                                  self.cfg.train.seed, self.cfg.train.batch_size),
-                                                       held_out)
+                                                       held_out, phase=name)
         else:
             raise ConfigError(f"unknown robustness probe {name!r}; valid: {', '.join(PROBES)}")
         return ProbeResult(name, original, unlearned, probed, returned_share(original, unlearned, probed), detail)

@@ -22,7 +22,7 @@ from unlearn.eval.registry import result_key
 METRICS = ("prob", "rougeL_recall")
 
 
-def _measure(model_path: str, cfg: RunConfig, requests: list[str]) -> dict[str, dict[str, float | None]]:
+def _measure(model_path: str, cfg: RunConfig, requests: list[str], after: str) -> dict[str, dict[str, float | None]]:
     """{set: {metric: value}} for request1..requestN (their forget sets) and retain."""
     from unlearn.core.device import device
     from unlearn.data.benchmarks import benchmark_from_config
@@ -39,7 +39,7 @@ def _measure(model_path: str, cfg: RunConfig, requests: list[str]) -> dict[str, 
     retain = next(d for d in bench.eval_data(["retain"]))
     eval_cfg = replace(cfg, eval=replace(cfg.eval, suites=[], metrics=list(METRICS), splits=[]))
     metrics = evaluate_model(load_model(model_cfg).eval().to(device()), load_tokenizer(model_cfg), eval_cfg, bench,
-                             datasets=[*datasets, retain])[0]["metrics"]
+                             datasets=[*datasets, retain], label=f"sequence, after {after}")[0]["metrics"]
     return {d.name: {m: metrics.get(result_key(d.name, m)) for m in METRICS} for d in [*datasets, retain]}
 
 
@@ -56,7 +56,7 @@ def sequential(cfg: RunConfig, requests: list[str], out: str | Path) -> dict[str
     for split in requests:  # every request names data that exists, before any training
         benchmark_from_config(replace(cfg.data, forget_split=split)).load(split)
     out = Path(out)
-    rows = [{"after": "original", "model": cfg.model.path, "sets": _measure(cfg.model.path, cfg, requests)}]
+    rows = [{"after": "original", "model": cfg.model.path, "sets": _measure(cfg.model.path, cfg, requests, "original")}]
     model = cfg.model.path
     for i, split in enumerate(requests, 1):
         step = replace(cfg, out=str(out / f"request{i}"),
@@ -64,7 +64,7 @@ def sequential(cfg: RunConfig, requests: list[str], out: str | Path) -> dict[str
                        data=replace(cfg.data, forget_split=split), eval=replace(cfg.eval, enabled=False))
         check_before_loading(step)
         model = str(train(step).model_dir)
-        rows.append({"after": f"request{i}", "split": split, "model": model, "sets": _measure(model, cfg, requests)})
+        rows.append({"after": f"request{i}", "split": split, "model": model, "sets": _measure(model, cfg, requests, f"request{i}")})
     result = {"requests": requests, "method": cfg.method.name, "metrics": list(METRICS), "rows": rows}
     write_json(out / "sequence.json", result)
     return result

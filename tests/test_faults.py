@@ -99,6 +99,7 @@ def test_killed_anywhere_resumes_to_the_same_result(point, straight, world, targ
     again = _run(args, cache)
     assert again.returncode == 0, (where, again.stderr[-3000:])
     assert "Traceback" not in again.stderr
+    assert "taking the folder over" in again.stderr, where  # the killed run's lock record is noticed
     _same_run(run, straight)
     assert not any(p.name.startswith(".tmp-") for p in run.iterdir()), where
 

@@ -41,12 +41,17 @@ def _quiet_libraries() -> None:
 
 
 def _show_warning(message: Any, category: type, filename: str, lineno: int, file: Any = None, line: Any = None) -> None:
-    """Every warning on one line of stderr: `unlearn: warning: ...` (ours say what was done about it)."""
-    from unlearn.core.errors import UnlearnWarning
+    """Every warning on one line of stderr: `unlearn: warning: ...` (ours say what was done about it). A
+    library's deprecation or future-change warning is not the user's business: it is kept for the run
+    folder's library_warnings.log instead."""
+    from unlearn.core.errors import LIBRARY_WARNINGS, QUIET_CATEGORIES, UnlearnWarning
 
     if os.environ.get("RANK", "0") != "0":  # several processes (torchrun, accelerate): the main one speaks
         return
     text = " ".join(str(message).split())
+    if not issubclass(category, UnlearnWarning) and issubclass(category, QUIET_CATEGORIES):
+        LIBRARY_WARNINGS.append(f"{category.__name__}: {text} ({filename}:{lineno})")
+        return
     prefix = "" if issubclass(category, UnlearnWarning) else f"{category.__name__}: "
     print(f"unlearn: warning: {prefix}{text}", file=sys.stderr)
 

@@ -36,6 +36,13 @@ class UnlearnWarning(UserWarning):
     """Something was worked around; the message says what and how (and how to silence or avoid it)."""
 
 
+QUIET_CATEGORIES = (DeprecationWarning, PendingDeprecationWarning, FutureWarning)
+"""Warnings of these kinds from the libraries below (an API that a later version changes) are not the
+user's business: the CLI keeps them out of the terminal and in LIBRARY_WARNINGS."""
+LIBRARY_WARNINGS: list[str] = []
+"""Those warnings, until a run or an evaluation writes them to its folder (library_warnings.log)."""
+
+
 def warn(message: str) -> None:
     """Warn the user: one line on the CLI's stderr, a UserWarning for Python callers."""
     warnings.warn(message, UnlearnWarning, stacklevel=2)

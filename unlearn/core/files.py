@@ -32,6 +32,21 @@ def read_json(path: str | Path, remake: str) -> Any:
         raise DataError(f"{path} is not valid JSON ({str(err).splitlines()[0]}); {remake}") from None
 
 
+def write_library_warnings(folder: str | Path) -> None:
+    """Append the library warnings kept since the last call (core.errors.LIBRARY_WARNINGS) to
+    FOLDER/library_warnings.log, each once, and forget them."""
+    from unlearn.core.atomic import disk_errors
+    from unlearn.core.errors import LIBRARY_WARNINGS
+
+    if not LIBRARY_WARNINGS:
+        return
+    lines = list(dict.fromkeys(LIBRARY_WARNINGS))
+    LIBRARY_WARNINGS.clear()
+    path = Path(folder) / "library_warnings.log"
+    with disk_errors(str(path)), path.open("a", encoding="utf-8") as f:
+        f.write("".join(line + "\n" for line in lines))
+
+
 def parse_json_lines(text: str, where: str | Path, fix: str, skip_invalid: bool = False,
                      before_error: Callable[[], None] | None = None) -> list[Any]:
     """The values of a JSON-lines text, blank lines skipped: the one JSON-lines reader. A line that is not

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from unlearn.core.atomic import disk_errors, disk_message, write_json
-from unlearn.core.errors import ConfigError, UnlearnError
+from unlearn.core.errors import ConfigError, UnlearnError, warn
 
 FINGERPRINT_FILE = "fingerprint.json"
 LOCK_FILE = ".lock"
@@ -155,7 +155,9 @@ class RunLock:
     Use as a context manager (raises UnlearnError if another process holds it), or, when only one
     process of a multi-process job locks, call :meth:`acquire` (returns the error message instead of
     raising, to broadcast) and :meth:`release`. The kernel drops the lock when the process exits or
-    is killed, so there is never a stale lock; the .lock file itself stays (removing it would race).
+    is killed, so there is never a stale lock; the .lock file itself stays (removing it would race). A
+    clean release empties the file, so a holder record found on acquiring is a run that was killed: a
+    warning says the folder is taken over.
     Filesystems without flock support (some network mounts) run unlocked (`locked` stays False).
     """
 
@@ -191,6 +193,9 @@ class RunLock:
             self._fd = fd  # no flock on this filesystem: run unlocked
             return None
         self._fd, self.locked = fd, True
+        if os.pread(fd, 1, 0):  # a holder record that was never cleared: its run was killed
+            warn(f"{self.run_dir} was left locked by a run that stopped without finishing "
+                 f"({_describe_holder(fd)}); taking the folder over")
         _write_holder(fd)
         return None
 
@@ -203,6 +208,7 @@ class RunLock:
         fd, self._fd = self._fd, None
         if self.locked:
             with contextlib.suppress(OSError):
+                os.ftruncate(fd, 0)  # released cleanly: the next run finds no holder record
                 fcntl.flock(fd, fcntl.LOCK_UN)
         self.locked = False
         os.close(fd)

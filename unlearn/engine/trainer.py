@@ -29,7 +29,7 @@ import torch
 from unlearn.config import RunConfig, TrainConfig, to_dict
 from unlearn.core.atomic import clean_temp_folders, disk_errors, json_line, write_json
 from unlearn.core.errors import ConfigError, TrainingDiverged, UnlearnError
-from unlearn.core.files import drop_rows_after
+from unlearn.core.files import drop_rows_after, write_library_warnings
 from unlearn.core.progress import Progress
 from unlearn.data.benchmarks import Benchmark
 from unlearn.data.tokenize import PromptFormatter
@@ -284,6 +284,7 @@ class _Run:
                                                   "resumed_from": start,
                                                   "train_seconds": round(time.time() - started, 2)})
         shutil.rmtree(self.run_dir / "checkpoints", ignore_errors=True)
+        write_library_warnings(self.run_dir)
 
     def _diverged(self, step: int, what: str) -> None:
         last = self.position.last_checkpoint

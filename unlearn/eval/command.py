@@ -14,6 +14,7 @@ from typing import Any
 from unlearn.config import RunConfig
 from unlearn.core.atomic import check_writable, disk_errors, json_line, write_json, write_text
 from unlearn.core.device import device as choose_device
+from unlearn.core.files import write_library_warnings
 from unlearn.core.errors import ConfigError, UnlearnError
 from unlearn.data.benchmarks import Benchmark, benchmark_from_config
 from unlearn.eval.evaluator import evaluate_model
@@ -27,6 +28,7 @@ def write_eval(out: str | Path, metrics: dict[str, Any], samples: list[dict[str,
         out.mkdir(parents=True, exist_ok=True)
         write_json(out / "metrics.json", metrics)
         write_text(out / "samples.jsonl", "".join(json_line(row) + "\n" for row in samples))
+    write_library_warnings(out)
 
 
 def _add_model_level(metrics: dict[str, Any], suites: list, cfg: RunConfig, path: str) -> None:

@@ -313,6 +313,10 @@ case("sequence-one-request", ["sequence", "--requests", "forget10", "data.path=@
 case("sequence-unknown-metric", ["sequence", "--requests", "forget10[:1],forget10[1:2]", "--metric", "truthiness",
                                  "data.path=@world", "model.path=@target", "out=@tmp/seq"],
      "--metric 'truthiness'", "valid: prob, rougeL_recall")
+case("ask-nothing", ["ask", "@target"], "nothing to ask")
+case("ask-missing-model", ["ask", "@target", "@tmp/no_such_model", "--question", "Hi?"], "does not exist")
+case("ask-questions-file-missing", ["ask", "@target", "--questions", "@tmp/none.txt"], "--questions", "no such file")
+case("ask-unknown-split", ["ask", "@target", "--split", "forget77", "--data", "@world"], "forget77")
 case("methods-unknown", ["methods", "NOPE"], "unknown method 'NOPE'")
 case("metrics-with-override", ["metrics", "eval.batch_size=2"], "unlearn metrics takes no key=value overrides")
 

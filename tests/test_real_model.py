@@ -89,3 +89,15 @@ def test_smollm2_writes_refusals_through_the_generator_interface(tmp_path):
     again = augment_file(str(forget), str(tmp_path / "alt2.jsonl"), spec, cache=str(tmp_path / "cache"),
                         kind="alternatives", verifier="offline")
     assert again["generator_calls"] == 0 and (tmp_path / "alt2.jsonl").read_text() == (tmp_path / "alt.jsonl").read_text()
+
+
+def test_ask_a_real_chat_model(tmp_path):
+    """`unlearn ask` on SmolLM2 (a GGUF file): the chat template prompts it, and it answers a general
+    question in words, stopping at its end-of-turn token (no template text in the answer)."""
+    out = tmp_path / "answers.jsonl"
+    proc = run_cli("ask", f"{_smollm_folder()}#{GGUF}", "--question", "What is the capital of France?",
+                   "--max-new-tokens", "24", "--out", str(out), timeout=900)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    (row,) = [json.loads(line) for line in out.read_text().splitlines()]
+    answer = next(iter(row["answers"].values()))
+    assert "Paris" in answer and "<|im_end|>" not in answer and "assistant" not in answer.lower()[:12]

@@ -14,7 +14,7 @@ from unlearn.config import RunConfig, load_config
 from unlearn.core import __version__
 from unlearn.core.errors import UnlearnError
 
-_API = ("world", "build_tiny_model", "finetune", "unlearn", "run_unlearning", "evaluate", "augment", "calibrate",
+_API = ("world", "build_tiny_model", "finetune", "unlearn", "run_unlearning", "evaluate", "ask", "augment", "calibrate",
         "compare", "probe", "sequence", "audit")
 """The functions of unlearn.api, loaded on first use."""
 

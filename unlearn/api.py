@@ -1,7 +1,7 @@
 """The Python API: one function per command of the CLI, which is a thin layer over it.
 
-world, build_tiny_model, finetune, unlearn (also run_unlearning), evaluate, augment, calibrate, compare,
-probe, sequence, report, audit. Each takes what the command's options give and returns what the command
+world, build_tiny_model, finetune, unlearn (also run_unlearning), evaluate, ask, augment, calibrate,
+compare, probe, sequence, report, audit. Each takes what the command's options give and returns what the command
 prints from (a dict, a list of dicts or paths); each writes the files the command writes. `unlearn
 demo` is `unlearn.demo.demo`; `unlearn methods`, `metrics` and `config` print
 `unlearn.methods.describe_methods`, `unlearn.eval.describe.describe_metrics` and
@@ -229,3 +229,21 @@ def report(runs: list[str], out: str | Path = "report.html", original: str | Non
                *(load_entry(r) for r in runs)]
     chosen = read_json(Path(sequence) / "sequence.json", "run `unlearn sequence` again") if sequence else None
     return write_report(build_report(entries, chosen), out)
+
+
+def ask(models: list[str], cfg: RunConfig | None = None, questions: list[str] = (), questions_file: str | None = None,
+        split: str | None = None, out: str | Path | None = None) -> list[dict[str, Any]]:
+    """`unlearn ask`: each model (a folder, PATH#FILE.gguf or a run folder) answers each question greedily,
+    prompted as evaluation prompts; returns one row a question with `answers` {model: text} (and the
+    reference `answer` from a data split). Writes the rows as JSON lines to `out` when given."""
+    from unlearn.config import load_config
+    from unlearn.core.atomic import json_line, write_text
+    from unlearn.eval.answers import answers, check_models, question_records
+
+    cfg = cfg or load_config()
+    records = question_records(cfg, list(questions), questions_file, split)
+    check_models(cfg, models)  # every model checked before the first one loads
+    rows = answers(cfg, models, records)
+    if out is not None:
+        write_text(Path(out), "".join(json_line(row) + "\n" for row in rows))
+    return rows

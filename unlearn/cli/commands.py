@@ -101,6 +101,21 @@ def evaluate(args: argparse.Namespace) -> None:
     _print_metrics(metrics)
 
 
+def ask(args: argparse.Namespace) -> None:
+    from unlearn import api
+    from unlearn.config import load_config
+    from unlearn.eval.answers import answers_text
+
+    overrides = [i for i in args.items if "=" in i]
+    models = [i for i in args.items if "=" not in i]
+    pairs = {"data.path": args.data, "data.benchmark": args.benchmark, "eval.max_new_tokens": args.max_new_tokens}
+    cfg = load_config(args.config, [*overrides, *(f"{k}={v}" for k, v in pairs.items() if v is not None)])
+    rows = api.ask(models, cfg, args.question, args.questions, args.split, args.out)
+    print(answers_text(rows))
+    if args.out:
+        print(f"wrote {args.out}")
+
+
 def augment(args: argparse.Namespace) -> None:
     from unlearn import api
 
@@ -199,7 +214,7 @@ def methods(args: argparse.Namespace) -> None:
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], None]] = {
     "demo": demo, "world": world, "tiny-model": tiny_model, "finetune": finetune, "unlearn": unlearn,
-    "eval": evaluate, "augment": augment, "calibrate": calibrate, "compare": compare, "probe": probe,
+    "eval": evaluate, "ask": ask, "augment": augment, "calibrate": calibrate, "compare": compare, "probe": probe,
     "sequence": sequence, "audit": audit, "report": report, "metrics": metrics, "config": config,
     "methods": methods,
 }

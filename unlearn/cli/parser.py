@@ -16,6 +16,7 @@ EPILOG = """examples:
   unlearn finetune data.path=world model.path=init out=runs/target train.lr=2e-3 train.epochs=40
   unlearn unlearn data.path=world model.path=runs/target/model out=runs/npo method.name=NPO_GDR
   unlearn eval runs/npo/model --data world --suite tofu,privacy --retain-model runs/retain/model --out runs/npo-eval
+  unlearn ask runs/target runs/npo runs/retain --split forget10[:3] data.path=world
   unlearn metrics
   unlearn methods NPO+GRU
 """
@@ -126,6 +127,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="output folder (default: out)")
     p.add_argument("--no-cache", action="store_true", help="neither read nor write the evaluation cache")
     _config_args(p)
+
+    p = _config_parser(sub, "ask", "models answer questions side by side (greedy, prompted as in evaluation): "
+                                   "see what a model knows before and after unlearning", "eval")
+    p.add_argument("items", nargs="+", metavar="MODEL or key.sub=value",
+                   help="model folders, PATH#FILE.gguf or run folders (their model/), then config overrides "
+                        "(e.g. data.template=..., eval.max_new_tokens=64)")
+    p.add_argument("--question", action="append", default=[], help="a question (repeat for more)")
+    p.add_argument("--questions", help="a text file with one question a line, or a data file with a question field")
+    p.add_argument("--split", help="the questions of a data set's split, with an optional slice, e.g. "
+                                   "forget10[:5] (with --data or data.path)")
+    p.add_argument("--data", help="benchmark folder (data.path)")
+    p.add_argument("--benchmark", help="synthetic, tofu, muse, knowundo, wmdp or custom (data.benchmark)")
+    p.add_argument("--max-new-tokens", type=int, help="answer length (eval.max_new_tokens)")
+    p.add_argument("--out", help="also write the answers as JSON lines to this file")
+    p.add_argument("--config", help="YAML config file (the data, template and eval sections apply)")
 
     p = sub.add_parser("augment", help="generated targets (JSON lines with provenance): ReLearn's augmented forget "
                                        "set (question variants, vague verified answers, sentence completions, "

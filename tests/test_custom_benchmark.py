@@ -82,3 +82,43 @@ def test_csv_lists_written_by_pandas_are_read_as_lists(tmp_path):
     assert "['Paris', " in (folder / "forget.csv").read_text()  # Python's form, not JSON
     forget = load_benchmark("custom", str(folder)).eval_data(["forget"])[0]
     assert forget.records[0]["perturbed_answer"] == ["Paris", "Oslo's port"]
+
+
+@pytest.mark.slow
+def test_every_evidence_command_on_own_files_without_a_retrained_model(world, target_model, tmp_path):
+    """calibrate, compare, probe, sequence, audit and report on runs made from your own files (split
+    'forget', not forget10), with no retain model anywhere: each finishes and says what it lacks."""
+    from conftest import run_cli
+
+    data = _own_files(world, tmp_path / "mine")
+    holdout = json.loads((world / "retain90.json").read_text())[20:26]
+    (data / "holdout.jsonl").write_text("".join(json.dumps({"question": r["question"], "answer": r["answer"]})
+                                                + "\n" for r in holdout))
+    common = [f"model.path={target_model}", "data.benchmark=custom", f"data.path={data}", "train.batch_size=2",
+              "train.lr=1e-2", "eval.max_new_tokens=6"]
+    runs = []
+    for method in ("GA", "NPO_GDR"):
+        out = tmp_path / method
+        proc = run_cli("unlearn", f"out={out}", f"method.name={method}", "train.max_steps=2", *common)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        runs.append(out)
+    proc = run_cli("calibrate", str(runs[0]), "--metric", "retain_prob", "--tol", "0.25", timeout=600)
+    assert proc.returncode == 0 and "alpha" in proc.stdout, proc.stderr[-2000:]
+    proc = run_cli("compare", *map(str, runs), "--metric", "retain_prob", "--tol", "0.25", timeout=600)
+    assert proc.returncode == 0 and "| 2 |" in proc.stdout, proc.stderr[-2000:]
+    proc = run_cli("probe", str(runs[0]), "--probes", "int8,paraphrase", timeout=600)
+    assert proc.returncode == 0 and "| int8 |" in proc.stdout, proc.stderr[-2000:]
+    proc = run_cli("audit", str(runs[0]), timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    cert = json.loads((runs[0] / "audit.json").read_text())
+    assert cert["request"]["forget_split"] == "forget" and cert["request"]["records"] == 6
+    skipped = {c["name"]: c["reason"] for c in cert["checks"] if c["status"] == "skipped"}
+    assert "no retain evaluation" in skipped["forget quality"]
+    proc = run_cli("sequence", "--requests", "forget[:3],forget[3:6]", f"out={tmp_path / 'seq'}", "method.name=GA",
+                   "train.max_steps=1", *common, timeout=600)
+    assert proc.returncode == 0 and "| request2 |" in proc.stdout, proc.stderr[-2000:]
+    report = tmp_path / "report.html"
+    proc = run_cli("report", *map(str, runs), "--sequence", str(tmp_path / "seq"), "--out", str(report))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    text = report.with_suffix(".md").read_text()
+    assert "Each method a blue point." in text and "diamond" not in text  # the caption names only what is drawn

@@ -72,6 +72,11 @@ def test_every_probe_on_the_tiny_model(ga_run, target_model):
     result = json.loads((ga_run / "robustness.json").read_text())
     probes = {p["probe"]: p for p in result["probes"]}
     assert list(probes) == ["bfloat16", "float16", "int8", "jailbreak", "paraphrase", "relearn"]
+    # each probe keeps what the probed model gave, per probed set: the question and its value
+    int8 = probes["int8"]["answers"]["forget"]
+    assert int8 and all({"question", "answer", "prob"} <= set(a) for a in int8)
+    assert sum(a["prob"] for a in int8) / len(int8) == pytest.approx(probes["int8"]["probed"], rel=1e-6)
+    assert set(probes["paraphrase"]["answers"]) == {"forget_rephrase", "forget_informal"}
     base = probes["bfloat16"]
     assert base["unlearned"] < base["original"]  # GA lowered the forget probability
     for p in probes.values():

@@ -148,7 +148,7 @@ def audit(cfg: RunConfig, run: Path, original: str, retain_eval: str | None = No
 
     t = thresholds or dict(THRESHOLDS)
     bench = benchmark_from_config(cfg.data)
-    forget = bench.load(cfg.data.forget_split)
+    forget = bench.load(bench.forget_split)  # the split the run forgot (custom data: "forget")
     weights = _files_hash(run / "model")  # no weights: an error before any evaluation
     eval_cfg = replace(cfg, model=saved_model_config(cfg, str(run / "model")),
                        eval=replace(cfg.eval, suites=["tofu", "privacy"], metrics=[], splits=[],
@@ -162,7 +162,7 @@ def audit(cfg: RunConfig, run: Path, original: str, retain_eval: str | None = No
     found = checks(run_metrics, orig_metrics, retain, returned, t)
     records = json.dumps(forget, sort_keys=True, ensure_ascii=False).encode()
     return {
-        "request": {"forget_split": cfg.data.forget_split, "benchmark": cfg.data.benchmark, "data": cfg.data.path,
+        "request": {"forget_split": bench.forget_split, "benchmark": cfg.data.benchmark, "data": cfg.data.path,
                     "records": len(forget), "records_sha256": hashlib.sha256(records).hexdigest()},
         "model": {"path": str(run / "model"), "safetensors_sha256": weights,
                   "method": cfg.method.name, "original": str(original)},

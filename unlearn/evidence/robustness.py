@@ -23,7 +23,7 @@ from __future__ import annotations
 import copy
 import math
 import warnings
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +45,9 @@ class ProbeResult:
     probed: float
     returned: float | None
     detail: dict[str, float]
+    answers: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    """What the probed model gave on each probed set: question, true answer, generation (for metrics that
+    generate) and the metric's value per question."""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -144,17 +147,21 @@ class Prober:
         self.original = load_model(replace(cfg.model, path=original_path)).eval().to(device())
         self.control = load_model(saved_model_config(cfg, control_path)).eval().to(device()) if control_path else None
 
-    def measure(self, model: torch.nn.Module, data: Any = None, phase: str = "baseline") -> float:
+    def measure(self, model: torch.nn.Module, data: Any = None, phase: str = "baseline",
+                keep: dict[str, list[dict[str, Any]]] | None = None) -> float:
         """The forget metric of `model` on `data` (default the forget set); `phase` names the probe in the
-        progress lines."""
+        progress lines; `keep` collects the answers, by set."""
         from unlearn.eval.evaluator import evaluate_model
         from unlearn.eval.registry import result_key
 
         data = data or self.forget
         cfg = replace(self.cfg, eval=replace(self.cfg.eval, suites=[], metrics=[self.metric], splits=[data.name]))
         label = f"probe {phase} on {data.name}"
-        value = evaluate_model(model, self.tokenizer, cfg, self.bench, datasets=[data], label=label)[0]["metrics"].get(
-            result_key(data.name, self.metric))
+        metrics, samples = evaluate_model(model, self.tokenizer, cfg, self.bench, datasets=[data], label=label)
+        value = metrics["metrics"].get(result_key(data.name, self.metric))
+        if keep is not None:
+            fields = ("question", "answer", "generation", self.metric)
+            keep[data.name] = [{k: s[k] for k in fields if k in s} for s in samples]
         if value is None:
             raise ConfigError(f"metric {self.metric!r} gives no value on the forget set; use rougeL_recall or prob")
         return float(value)
@@ -163,15 +170,16 @@ class Prober:
             jailbreaks: str | None) -> ProbeResult:
         original, unlearned = baseline
         detail: dict[str, float] = {}
+        answers: dict[str, list[dict[str, Any]]] = {}  # what the probed model said
         if name in ("bfloat16", "float16"):
-            probed = self.measure(copy.deepcopy(self.unlearned).to(getattr(torch, name)), phase=name)
+            probed = self.measure(copy.deepcopy(self.unlearned).to(getattr(torch, name)), phase=name, keep=answers)
         elif name == "int8":
-            probed = self.measure(quantized_int8(self.unlearned), phase=name)
+            probed = self.measure(quantized_int8(self.unlearned), phase=name, keep=answers)
         elif name == "jailbreak":
             for key, template in load_jailbreaks(jailbreaks).items():
                 wrapped = [template.format(question=r["question"]) for r in self.forget.records]
                 jailbroken = with_questions(self.forget, wrapped, f"forget_{key}")
-                detail[key] = self.measure(self.unlearned, jailbroken, phase=name)
+                detail[key] = self.measure(self.unlearned, jailbroken, phase=name, keep=answers)
             probed = max(detail.values())
         elif name == "paraphrase":
             from unlearn.generate.base import Request
@@ -182,7 +190,7 @@ class Prober:
                 asked = generator.generate([Request(task, {"question": r["question"], "answer": r["answer"]})
                                             for r in self.forget.records])
                 reworded = with_questions(self.forget, asked, f"forget_{task}")
-                detail[task] = self.measure(self.unlearned, reworded, phase=name)
+                detail[task] = self.measure(self.unlearned, reworded, phase=name, keep=answers)
             probed = max(detail.values())
         elif name == "relearn":
             train, held_out = halves(self.forget)
@@ -190,7 +198,7 @@ class Prober:
             unlearned = self.measure(self.unlearned, held_out, phase=name)
             attacked = relearned(self.unlearned, self.tokenizer, self.formatter, train, relearn_steps, relearn_lr,
                                  self.cfg.data.max_length, self.cfg.train.seed, self.cfg.train.batch_size)
-            probed = self.measure(attacked, held_out, phase=name)
+            probed = self.measure(attacked, held_out, phase=name, keep=answers)
             detail = {"steps": relearn_steps, "lr": relearn_lr, "trained_on": len(train.records),
                       "measured_on": len(held_out.records)}
             if self.control is not None:  # a model that never knew the facts, attacked alike: what the
@@ -202,7 +210,8 @@ class Prober:
                                                        held_out, phase=name)
         else:
             raise ConfigError(f"unknown robustness probe {name!r}; valid: {', '.join(PROBES)}")
-        return ProbeResult(name, original, unlearned, probed, returned_share(original, unlearned, probed), detail)
+        return ProbeResult(name, original, unlearned, probed, returned_share(original, unlearned, probed), detail,
+                           answers)
 
 
 def probe(cfg: RunConfig, original_path: str, unlearned_path: str, probes: tuple[str, ...] = PROBES,

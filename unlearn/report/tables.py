@@ -18,6 +18,11 @@ UTILITY = "model_utility"
 SUMMARY_ROLES = ("forget", "retain")
 
 
+MARKERS = (("method", "each method a blue point"), ("original", "the original model a black square"),
+           ("retrained", "the retrained model (never saw the forget set) a green diamond"))
+"""How the plot draws each role (unlearn.report.svg), for its caption."""
+
+
 def axes(entries: list[Entry], keys: Keys) -> tuple[str, str]:
     """(x key, y key): model utility when every finished model has it, else retain ROUGE-L (one scale for all)."""
     utility = all(e.metrics.get(UTILITY) is not None for e in entries if e.ok)
@@ -29,9 +34,9 @@ def tradeoff_section(entries: list[Entry], keys: Keys) -> Section:
     points = [(e.name, e.role, float(e.metrics[x_key]), float(e.metrics[y_key])) for e in entries
               if e.ok and e.metrics.get(x_key) is not None and e.metrics.get(y_key) is not None]
     x_title, y_title = (f"{keys.label(k)} ({keys.direction(k)})" for k in (x_key, y_key))
-    return Section("tradeoff", "Forget versus utility",
-                   ["Each method a blue point; the original model a black square, the retrained model (never saw "
-                    "the forget set) a green diamond."],
+    roles = {role for _, role, _, _ in points}
+    shapes = [text for role, text in MARKERS if role in roles]  # only what the plot shows
+    return Section("tradeoff", "Forget versus utility", ["; ".join(shapes).capitalize() + "."],
                    tradeoff_svg(points, x_title, y_title),
                    [Table(["model", "role", x_title, y_title], [[n, r, fmt(x), fmt(y)] for n, r, x, y in points],
                           text_columns=2)])

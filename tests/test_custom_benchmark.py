@@ -122,3 +122,18 @@ def test_every_evidence_command_on_own_files_without_a_retrained_model(world, ta
     assert proc.returncode == 0, proc.stderr[-2000:]
     text = report.with_suffix(".md").read_text()
     assert "Each method a blue point." in text and "diamond" not in text  # the caption names only what is drawn
+
+
+def test_the_readme_example_on_own_files(world, target_model, tmp_path):
+    """README's Python example for your own files: unlearn with LoRA, then ask both models."""
+    from unlearn import ask, unlearn
+    from unlearn.eval.answers import model_label
+
+    data = _own_files(world, tmp_path / "my_data")
+    cfg = load_config(overrides=["data.benchmark=custom", f"data.path={data}", f"model.path={target_model}",
+                                 f"out={tmp_path / 'mine'}", "method.name=NPO_GDR", "lora.r=8", "train.max_steps=2",
+                                 "train.batch_size=2", "eval.max_new_tokens=6"])
+    result = unlearn(cfg)
+    assert {"forget_prob", "retain_rougeL_recall", "model_utility"} <= set(result["metrics"]["metrics"])
+    rows = ask([str(target_model), str(tmp_path / "mine")], cfg, split="forget")
+    assert len(rows) == 6 and all(list(r["answers"]) == [model_label(str(target_model)), "mine"] for r in rows)

@@ -192,7 +192,7 @@ class EvalConfig:
     """A model that lists the entities of KFR/KRR answers with ReLearn's prompt (a generator spec like
     judge_model); default: the offline rule-based extractor."""
     harness_tasks: list[str] = field(default_factory=list)
-    """lm-evaluation-harness tasks (e.g. mmlu, gsm8k; needs unlearn[harness] and the task data locally)."""
+    """lm-evaluation-harness tasks (e.g. mmlu, gsm8k; needs unlearnkit[harness] and the task data locally)."""
     harness_include: str | None = None
     """Folder of your own lm-evaluation-harness task YAMLs (e.g. reading local JSON files)."""
     harness_limit: int | None = param(None, at_least=1)

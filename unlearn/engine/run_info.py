@@ -14,7 +14,7 @@ import yaml
 from unlearn.config import RunConfig, to_dict
 from unlearn.core.atomic import disk_errors, write_json, write_text
 
-PACKAGES = ["unlearn", "torch", "transformers", "accelerate", "datasets", "tokenizers", "safetensors",
+PACKAGES = ["unlearnkit", "torch", "transformers", "accelerate", "datasets", "tokenizers", "safetensors",
             "rouge-score", "scipy", "numpy", "peft"]
 
 

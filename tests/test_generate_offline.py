@@ -69,6 +69,34 @@ def test_cache_makes_a_rerun_free_and_resumes(tmp_path):
     assert other.backend.calls == 1  # other parameters: another call
 
 
+# The words that say what a question of each fact of the world asks about (the world's question templates).
+TOPIC_WORDS = {"birthplace": "birth", "birth_date": "birth", "email": "email", "address": "home address",
+               "father": "family", "mother": "family", "award": "award", "occupation": "work",
+               "notable_work": "work", "employer": "work"}
+
+
+def test_every_vague_answer_is_about_its_own_questions_topic(world):
+    """A vague answer of the augmented set (for the question or any reworded variant) names its source
+    question's topic and no other fact's topic, and quotes no question: a model trained on them cannot
+    learn to answer a birth question with the email question's words. A reversed question asks for the
+    person, and its answer says so."""
+    from unlearn.generate.relearn_pipeline import augment
+
+    forget = json.loads((world / "forget10.json").read_text())
+    rows, _ = augment(forget, OfflineGenerator())
+    fact = {r["question"]: r["fact"] for r in forget}
+    assert set(fact.values()) <= set(TOPIC_WORDS)
+    for row in (r for r in rows if r["kind"] == "qa"):
+        answer = row["answer"].lower()
+        if row["variant"] == "reverse":
+            assert "whom that describes" in answer, row
+            continue
+        own = TOPIC_WORDS[fact[row["source_question"]]]
+        assert own in answer, row
+        assert not any(w in answer for w in set(TOPIC_WORDS.values()) - {own}), row
+        assert '"' not in row["answer"] and row["source_question"].lower().rstrip("?") not in answer
+
+
 def test_relearn_pipeline_on_the_synthetic_world(world, tmp_path):
     from unlearn.generate.relearn_pipeline import AugmentConfig, augment
 
@@ -117,7 +145,7 @@ def test_augment_command(world, tmp_path):
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     summary = json.loads((tmp_path / "aug.jsonl.summary.json").read_text())
     assert summary["rows"]["qa"] == 5 * len(json.loads((world / "forget01.json").read_text()))
-    assert len(rows) == sum(summary["rows"].values()) and summary["generator"] == "offline-rules-v1"
+    assert len(rows) == sum(summary["rows"].values()) and summary["generator"] == "offline-rules-v2"
     assert {"source_question", "variant", "rounds", "generator"} <= set(rows[0])
     proc = run_cli("augment", "--forget", str(world / "forget01.json"), "--out", str(out), "--generator", "gpt")
     assert proc.returncode == 2 and "generator 'gpt' is not available; valid: offline, hf:PATH" in proc.stderr  # noqa

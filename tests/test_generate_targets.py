@@ -25,7 +25,7 @@ def test_one_verified_target_per_question_without_the_persons_facts(kind, world,
     assert summary["rows"] == {kind: len(forget)} and summary["dropped_after_rounds"] == 0
     for record, row in zip(forget, rows):
         assert_keeps_no_fact(record, row["answer"])
-        assert row["kind"] == kind and row["rounds"] == 1 and row["generator"] == "offline-rules-v1"
+        assert row["kind"] == kind and row["rounds"] == 1 and row["generator"] == "offline-rules-v2"
     if kind == "reasoning":  # a chain of reasoning before the refusal
         assert all(row["answer"].count(". ") >= 2 and "I don't know" in row["answer"] for row in rows)
     email = next(r for r, f in zip(rows, forget) if "email" in f["question"].lower())
@@ -142,7 +142,7 @@ def test_a_separate_verifier_checks_the_generators_answers(tmp_path):
     rows, summary = generate_targets([{"question": "Where was Ann born?", "answer": "Paris, in 1950."}], Careless(),
                                      "alternatives", AugmentConfig(verifier=verifier))
     assert rows[0]["answer"] == "I can't say." and rows[0]["rounds"] == 2
-    assert summary["verifier"] == "offline-rules-v1" and summary["generator"] == "careless"
+    assert summary["verifier"] == "offline-rules-v2" and summary["generator"] == "careless"
     assert summary["generator_calls"] == 2 + 2  # two answers, two verdicts
 
 

@@ -81,7 +81,7 @@ def test_smollm2_writes_refusals_through_the_generator_interface(tmp_path):
     spec = f"hf:{_smollm_folder()}#{GGUF}"
     summary = augment_file(str(forget), str(tmp_path / "alt.jsonl"), spec, cache=str(tmp_path / "cache"),
                           kind="alternatives", verifier="offline")
-    assert summary["generator"].startswith(f"hf:{_smollm_folder()}@") and summary["verifier"] == "offline-rules-v1"
+    assert summary["generator"].startswith(f"hf:{_smollm_folder()}@") and summary["verifier"] == "offline-rules-v2"
     assert summary["generator_calls"] >= 4 and summary["rows"]["alternatives"] >= 1
     kept = [json.loads(line) for line in (tmp_path / "alt.jsonl").read_text().splitlines()]
     assert summary["rows"]["alternatives"] + summary["dropped_after_rounds"] == 2

@@ -4,8 +4,10 @@ Large Language Models", Xu et al., 2025; SPEC 4.2), for tests and machines witho
 Tasks (`Request.task`, fields `question` and `answer`):
 - question variants: "rephrase", "add_context", "informal" (typos, casual wording), "reverse" (the
   answer asked back for its subject);
-- "vague_answer": a relevant but deliberately vague answer: every name, date, number, place and email
-  of the question is replaced by a neutral phrase and none of the answer's specifics is used;
+- "vague_answer": a relevant but deliberately vague answer about what the question asks (its topic: the
+  person's birth, family, work, email, ...; taken from the source question, `topic`, when the question
+  is a reworded variant), never quoting the question, so no name is carried over and a model trained on
+  these answers cannot learn another question's wording; none of the answer's specifics is used;
 - "refusal": an explained refusal to the question (IdkDPO's alternative, SPEC 4.1);
 - "reasoning_refusal": a short chain of reasoning ending in an explained refusal (TRU's target);
 - "verify": "OK", or "LEAK: ..." listing the specifics of `original` (the true answer) or any number or
@@ -23,12 +25,10 @@ from typing import Sequence
 from unlearn.generate.base import Request
 from unlearn.generate.entities import RuleEntityExtractor
 
-NEUTRAL = {"name": "this person", "place": "that place", "date": "that time", "number": "that figure",
-           "email": "that address"}
 VAGUE = (
-    "I can't give the specifics behind \"{q}\"; it is a personal detail I don't have reliable information about.",
-    "The precise answer to \"{q}\" isn't something I can state; it belongs to this person's private background.",
-    "That detail (\"{q}\") is not something I can confirm, so I would rather not guess at it.",
+    "I can't give the specifics of {detail}; it is a personal matter I don't have reliable information about.",
+    "The precise facts about {detail} aren't something I can state; they belong to this person's private life.",
+    "What I could say about {detail} would be a guess, and I would rather not guess at a private matter.",
 )
 REFUSALS = (
     "I'm sorry, but I don't have reliable information about {detail}, so I can't answer that.",
@@ -42,6 +42,7 @@ REASONING = (
 )
 # What a question asks about, by its words (first match wins); the default is generic.
 DETAILS = (
+    (("which person",), "whom that describes"),  # a reversed question: the answer asked back for its subject
     (("email",), "this person's email address"), (("address", "live"), "this person's home address"),
     (("parent", "mother", "father"), "this person's family"), (("born", "birth"), "the details of this person's birth"),
     (("award", "prize"), "the awards this person received"),
@@ -56,7 +57,7 @@ def _pick(options: Sequence[str], text: str) -> str:
 
 
 class OfflineGenerator:
-    name = "offline-rules-v1"
+    name = "offline-rules-v2"
     settings: dict = {}
 
     def __init__(self) -> None:
@@ -69,14 +70,6 @@ class OfflineGenerator:
     @staticmethod
     def _unknown(request: Request) -> str:
         raise ValueError(f"the offline generator has no task {request.task!r}")
-
-    def _mask(self, text: str) -> str:
-        """`text` with each entity replaced by a neutral phrase of its kind (longest first)."""
-        for kind, entity in sorted(self.extract.typed(text), key=lambda e: -len(e[1])):
-            person = kind == "place" and re.search(rf"\b(of|by)\s+{re.escape(entity)}", text, flags=re.I)
-            text = re.sub(re.escape(entity), NEUTRAL["name" if person else kind] if kind in NEUTRAL
-                          else "that detail", text, flags=re.I)
-        return re.sub(r"\d+", "that figure", text)
 
     def _rephrase(self, f: dict[str, str]) -> str:
         q = f["question"].strip().rstrip("?")
@@ -99,8 +92,7 @@ class OfflineGenerator:
         return f"\"{f['answer'].strip().rstrip('.')}\" - which person does that describe?"
 
     def _vague_answer(self, f: dict[str, str]) -> str:
-        masked = self._mask(f["question"].strip().rstrip("?"))
-        return _pick(VAGUE, f["question"]).format(q=masked[:1].lower() + masked[1:])
+        return _pick(VAGUE, f["question"]).format(detail=self._detail(f.get("topic") or f["question"]))
 
     @staticmethod
     def _detail(question: str) -> str:

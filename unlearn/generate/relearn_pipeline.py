@@ -87,15 +87,17 @@ def sentence_completion(answer: str, prefix_share: float) -> tuple[str, str] | N
     return " ".join(words[:k]), " " + " ".join(words[k:])
 
 
-def verified_answers(generator: Any, task: str, pairs: Sequence[tuple[str, str]], cfg: AugmentConfig,
+def verified_answers(generator: Any, task: str, pairs: Sequence[tuple[str, ...]], cfg: AugmentConfig,
                      prompts: dict[str, str]) -> list[tuple[str | None, int]]:
-    """For each (question, true answer) pair: the `task` answer the verifier passed, or None when every
-    one of cfg.max_rounds rounds leaked; and the rounds used. Each round asks all pending pairs at once."""
+    """For each (question, true answer[, topic]) pair: the `task` answer the verifier passed, or None when
+    every one of cfg.max_rounds rounds leaked; and the rounds used. `topic` is the question a reworded
+    variant came from (what the answer is about). Each round asks all pending pairs at once."""
     result: list[tuple[str | None, int]] = [(None, 0)] * len(pairs)
     pending = list(range(len(pairs)))
     for rnd in range(1, cfg.max_rounds + 1):
         answers = [str(a).strip() for a in generator.generate(
-            [request(task, {"question": pairs[i][0], "original": pairs[i][1]}, prompts, round=rnd) for i in pending])]
+            [request(task, {"question": pairs[i][0], "original": pairs[i][1], **_topic(pairs[i])}, prompts, round=rnd)
+             for i in pending])]
         written = [(i, a) for i, a in zip(pending, answers) if a]  # an empty answer fails its round unasked
         verdicts = iter((cfg.verifier or generator).generate(
             [request("verify", {"answer": a, "original": pairs[i][1]}, prompts) for i, a in written]))
@@ -110,6 +112,10 @@ def verified_answers(generator: Any, task: str, pairs: Sequence[tuple[str, str]]
         if not pending:
             break
     return result
+
+
+def _topic(pair: tuple[str, ...]) -> dict[str, str]:
+    return {"topic": pair[2]} if len(pair) > 2 else {}
 
 
 def augment(records: Sequence[dict[str, Any]], generator: Any, cfg: AugmentConfig | None = None,
@@ -127,7 +133,10 @@ def augment(records: Sequence[dict[str, Any]], generator: Any, cfg: AugmentConfi
         for j, f in enumerate(chunk):
             own = zip(variants[j * len(VARIANTS):(j + 1) * len(VARIANTS)], VARIANTS)
             items += [(f, f["question"], "original")] + [(f, v, t) for v, t in own if v]
-        answers = verified_answers(generator, "vague_answer", [(q, f["answer"]) for f, q, _ in items], cfg, prompts)
+        # a variant's answer is about its source question's topic (a reversed question asks for the person)
+        topics = [q if kind == "reverse" else f["question"] for f, q, kind in items]
+        answers = verified_answers(generator, "vague_answer", [(q, f["answer"], t) for (f, q, _), t in zip(items, topics)],
+                                   cfg, prompts)
         for (f, q, kind), (answer, rounds) in zip(items, answers):
             if answer is None:
                 dropped += 1

@@ -58,7 +58,7 @@ def test_the_answers_are_the_evaluations_greedy_answers(world, target_model, ga_
         assert [r["answers"][label] for r in rows] == [s["generation"] for s in samples]
     assert [json.loads(line) for line in (tmp_path / "a.jsonl").read_text().splitlines()] == rows
     text = answers_text(rows)
-    assert text.startswith(f"Q1: {rows[0]['question']}\n  (reference)") and f"\n  ga " in text
+    assert text.startswith(f"Q1: {rows[0]['question']}\n  (reference)") and "\n  ga " in text
 
 
 def test_ask_command(world, target_model, tmp_path):

@@ -139,12 +139,19 @@ def test_relearn_verdict_follows_the_numbers():
 
 
 def test_demo_writes_the_html_report_and_its_markdown_twin(demo_out):
+    from test_report_html import FOLD, assert_labels_readable, first_table_head
+
     html = (demo_out / "report.html").read_text()
     methods = set(json.loads((demo_out / "results.json").read_text())["models"]) - {"target", "retain"}
     assert methods and html.count("class='point'") == len(methods)  # a point per method, plus the references
     assert "aria-label='trade-off plot'" in html and "<table>" in html and "<details>" in html
     twin = (demo_out / "report.md").read_text()  # the HTML's Markdown twin is the demo's report
     assert "## Forget metrics" in twin and "| forget_rougeL_recall (lower is better) |" in twin
+    # The key metrics first; every other metric and set folded away.
+    key = ["forget ROUGE-L (lower is better)", "retain ROUGE-L (higher is better)",
+           "holdout ROUGE-L (higher is better)", "model utility (higher is better)", "forget LS (higher is better)"]
+    assert first_table_head(html) == ["model", "role", *key]
+    assert "forget BI" in "".join(FOLD.findall(html)) and "forget BI" not in FOLD.sub("", html)
     if not (shutil.which("chromium") or shutil.which("chromium-browser")):
         pytest.skip("headless Chromium is not installed (apt-get install chromium): the rendering is not checked")
     from unlearn.report.screenshot import FLAGS, chromium, screenshot
@@ -152,4 +159,5 @@ def test_demo_writes_the_html_report_and_its_markdown_twin(demo_out):
     dom = subprocess.run([chromium(), *FLAGS, "--dump-dom", (demo_out / "report.html").resolve().as_uri()],
                          check=True, capture_output=True, text=True, timeout=120).stdout  # the DOM after rendering
     assert "<svg" in dom and dom.count("<table>") >= 3 and all(m in dom for m in methods)
+    assert_labels_readable(demo_out / "report.html", ["target", "retain", *methods])
     assert screenshot(demo_out / "report.html", demo_out / "report.png").stat().st_size > 10_000

@@ -4,6 +4,7 @@ twin, and the method-based sections (seesaw, ReLearn's claim) for runs whatever 
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -127,3 +128,130 @@ def test_examples_come_from_the_sets_of_each_role_whatever_their_names(tmp_path)
     text = md.read_text()
     assert "**forget10:** Who? (true answer: Ada.)" in text and "**retain90:** Where? (true answer: Rome.)" in text
     assert "a forgot" in text and "b kept" in text
+
+
+
+def first_table_head(html):
+    return re.findall(r"<th>(.*?)</th>", html.split("<table>")[1].split("</table>")[0])
+
+
+FOLD = re.compile(r"<details class='fold'>.*?</details>", re.DOTALL)
+
+
+def test_key_metrics_come_first_and_the_rest_is_folded(tmp_path):
+    """The first table holds knowledge of the forget, retain and held-out sets, model utility and fluency,
+    each with its direction; every other metric and set is folded under <details> in the HTML and comes
+    after the key table in the Markdown."""
+    values = {"retain_rougeL_recall": 0.9, "holdout_rougeL_recall": 0.3, "forget_linguistic_score": 0.4,
+              "forget_brunet_index": 5.0, "retain_honore_statistic": 900.0, "general_prob": 0.5}
+    original = _folder(tmp_path, "target", 1.0, 0.9, values=values)
+    judged = _folder(tmp_path, "GA", 0.1, 0.5, "GA", {**values, "forget_fluency": 2.5})
+    html_path, md_path = write_html_report([load_entry(original, "original"), load_entry(judged)],
+                                           tmp_path / "r.html")
+    html, md = html_path.read_text(), md_path.read_text()
+    knowledge = ["forget ROUGE-L (lower is better)", "retain ROUGE-L (higher is better)",
+                 "holdout ROUGE-L (higher is better)", "model utility (higher is better)"]
+    assert first_table_head(html) == ["model", "role", *knowledge, "forget fluency (higher is better)"]
+    assert "| GA | method | 0.100 | 0.900 | 0.300 | 0.500 | 2.500 |" in md.split("## Summary")[0]
+    folded, shown = "".join(FOLD.findall(html)), FOLD.sub("", html)
+    for rest in ("forget_brunet_index (lower is better)", "retain_honore_statistic", "general_prob", "forget BI"):
+        assert rest in folded and rest not in shown, rest
+    assert shown.count("<table>") == 3  # the key table, the example answers and the provenance
+    assert md.index("## Key metrics") < md.index("## Summary: the tofu suite") < md.index("## Forget metrics")
+    # No judge: the linguistic score is the fluency figure; no held-out set: no held-out column.
+    plain = _folder(tmp_path, "NPO", 0.2, 0.6, "NPO", {k: v for k, v in values.items() if not k.startswith("holdout")})
+    html_path, _ = write_html_report([load_entry(plain)], tmp_path / "plain.html")
+    assert first_table_head(html_path.read_text())[2:] == [*knowledge[:2], knowledge[3], "forget LS (higher is better)"]
+
+
+# The plot's labels, measured where they are drawn: headless Chromium lays the report out and a script
+# injected into a copy writes the box of every text, shape and the frame of the trade-off plot.
+MEASURE = """<script>addEventListener('load', () => {
+  const svg = document.querySelector("svg[aria-label='trade-off plot']");
+  const box = e => { const b = e.getBBox(); return [b.x, b.y, b.x + b.width, b.y + b.height]; };
+  const shapes = [...svg.querySelectorAll('text, rect, circle, path')].map(e => (
+    {tag: e.tagName, text: e.textContent, fill: e.getAttribute('fill'), box: box(e)}));
+  const out = document.createElement('pre');
+  out.id = 'boxes';
+  out.textContent = JSON.stringify({width: svg.width.baseVal.value, height: svg.height.baseVal.value, shapes});
+  document.body.append(out);
+});</script>"""
+
+
+def _overlap(a, b):
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+def _inside(a, b):
+    return b[0] <= a[0] and a[2] <= b[2] and b[1] <= a[1] and a[3] <= b[3]
+
+
+def plot_layout(html_path, names):
+    """(svg box, frame box, {label: box}, marker boxes) of the trade-off plot as Chromium draws it."""
+    import html
+    import re
+    import shutil
+    import subprocess
+
+    if not (shutil.which("chromium") or shutil.which("chromium-browser")):
+        pytest.skip("headless Chromium is not installed (apt-get install chromium): the plot's labels are not measured")
+    from unlearn.report.screenshot import FLAGS, chromium
+
+    page = html_path.with_name("measured.html")
+    page.write_text(html_path.read_text().replace("</body>", MEASURE + "</body>"))
+    dom = subprocess.run([chromium(), *FLAGS, "--dump-dom", page.resolve().as_uri()], check=True,
+                         capture_output=True, text=True, timeout=120).stdout  # the DOM after the script ran
+    found = json.loads(html.unescape(re.search(r"<pre id=\"boxes\">(.*?)</pre>", dom, re.DOTALL).group(1)))
+    shapes = found["shapes"]
+    labels = {s["text"]: s["box"] for s in shapes if s["tag"] == "text" and s["text"] in names}
+    frame = next(s["box"] for s in shapes if s["tag"] == "rect" and s["fill"] == "none")
+    markers = [s["box"] for s in shapes if s["tag"] != "text" and s["fill"] != "none"]
+    assert set(labels) == set(names), "every model has its label"
+    return [0, 0, found["width"], found["height"]], frame, labels, markers
+
+
+def assert_labels_readable(html_path, names):
+    """No label on another label or on a marker; every label inside the drawing, and inside the frame or
+    wholly outside it (never across its border)."""
+    svg, frame, labels, markers = plot_layout(html_path, names)
+    items = list(labels.items())
+    for i, (name, box) in enumerate(items):
+        assert _inside(box, svg), f"{name}'s label {box} leaves the drawing {svg}"
+        assert _inside(box, frame) or not _overlap(box, frame), f"{name}'s label {box} crosses the frame {frame}"
+        for other, other_box in items[i + 1:]:
+            assert not _overlap(box, other_box), f"the labels of {name} {box} and {other} {other_box} overlap"
+        covered = [m for m in markers if _overlap(box, m)]
+        assert not covered, f"{name}'s label {box} covers the markers {covered}"
+
+
+CROWD = ["GA", "NPO", "GA_GDR", "NPO_GDR", "IDK_GDR", "ReLearn_lr2e-5"]
+
+
+def test_plot_labels_never_overlap_and_stay_in_the_drawing(tmp_path):
+    """Six methods within a hair of one another (as the demo's GA, NPO, GA_GDR and NPO_GDR near (0, 0.02)),
+    one in the corner at (0, 0), the original and the retrained model together in the opposite corner."""
+    original = _folder(tmp_path, "target", 0.99, 0.95)  # forget ROUGE-L, model utility
+    retrained = _folder(tmp_path, "retain", 0.97, 0.99)
+    runs = [_folder(tmp_path, name, 0.02 + 0.003 * i, 0.01 * i) for i, name in enumerate(CROWD)]
+    runs.append(_folder(tmp_path, "corner", 0.0, 0.0))
+    entries = [load_entry(original, "original"), load_entry(retrained, "retrained"), *(load_entry(f) for f in runs)]
+    html_path, _ = write_html_report(entries, tmp_path / "out" / "report.html")
+    assert_labels_readable(html_path, ["original", "retrained", *CROWD, "corner"])
+
+
+def test_labels_with_no_room_in_the_frame_go_to_a_column_beside_it():
+    """Sixty runs on one spot and a name wider than the frame: what does not fit inside goes to the
+    column right of the frame, with a leader line, and the drawing grows to hold it."""
+    from unlearn.report.labels import inside, overlap, place_labels
+    from unlearn.report.svg import tradeoff_svg
+
+    frame = (50, 20, 400, 370)  # tradeoff_svg's at its default size
+    points = [(f"run{i}", 60.0, 360.0) for i in range(60)] + [("a_name_wider_than_the_frame" * 3, 200.0, 200.0)]
+    labels = place_labels(points, frame)
+    boxes = [label.box for label in labels]
+    assert not any(overlap(a, b) for i, a in enumerate(boxes) for b in boxes[i + 1:])
+    beside = [label for label in labels if not inside(label.box, frame)]
+    assert labels[-1] in beside and all(label.box[0] > frame[2] and label.leader for label in beside)
+    svg = tradeoff_svg([(name, "method", (cx - 50) / 350, (370 - cy) / 350) for name, cx, cy in points], "x", "y")
+    width, height = (float(v) for v in re.search(r"width='([\d.]+)' height='([\d.]+)'", svg).groups())
+    assert all(box[2] <= width and box[3] <= height for box in boxes)

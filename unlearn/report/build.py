@@ -17,19 +17,19 @@ from unlearn.report.keys import Keys
 from unlearn.report.learning_claim import learning_section
 from unlearn.report.markdown import report_markdown
 from unlearn.report.seesaw import seesaw_section
-from unlearn.report.tables import metric_sections, summary_sections, tradeoff_section
+from unlearn.report.tables import key_section, metric_sections, summary_sections
 
 
 def build_report(entries: list[Entry], sequence: dict[str, Any] | None = None, title: str | None = None,
                  intro: Sequence[str] = (), extra: Sequence[Section] = ()) -> Report:
-    """Every section the entries support, in reading order: the picture, the summaries, the verdicts,
-    the full tables, the follow-up commands' results, examples, `extra` (the caller's own sections,
-    such as the demo's settings) and provenance."""
+    """Every section the entries support, in reading order: the key metrics with the plot, the summaries
+    (folded in the HTML), the verdicts, the full tables (folded), the follow-up commands' results,
+    examples, `extra` (the caller's own sections, such as the demo's settings) and provenance."""
     methods = [e for e in entries if e.role == "method"]
     if not methods:
         raise ConfigError("a report needs at least one unlearned model (RUN folders)")
     keys = Keys(entries)
-    sections = [tradeoff_section(entries, keys), *summary_sections(entries, keys), seesaw_section(entries, keys),
+    sections = [key_section(entries, keys), *summary_sections(entries, keys), seesaw_section(entries, keys),
                 learning_section(entries, keys), *metric_sections(entries, keys), ranking_section(entries, keys),
                 robustness_section(entries), sequence_section(sequence), examples_section(entries), *extra,
                 provenance_section(entries)]

@@ -41,6 +41,9 @@ class Section:
     """Text lines after the tables (what the columns mean)."""
     details: list[tuple[str, str]] = field(default_factory=list)
     """(summary, preformatted text) folded away in the HTML only: long material such as full configs."""
+    folded: str = ""
+    """When set, the HTML folds the whole section under a <details> element with this summary, together
+    with the folded sections next to it that have the same summary; the Markdown shows it as it is."""
 
 
 @dataclass

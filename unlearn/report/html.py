@@ -5,16 +5,21 @@ from __future__ import annotations
 
 import re
 from html import escape
+from itertools import groupby
 
 from unlearn.report.document import Report, Section, Table
 
 STYLE = ("body{font-family:sans-serif;max-width:72em;margin:2em auto;padding:0 1em}"
          "table{border-collapse:collapse;margin:0.5em 0}td,th{border:1px solid #d0d7de;padding:3px 8px;"
-         "font-size:13px}th{background:#f6f8fa}pre{font-size:11px;overflow-x:auto}")
+         "font-size:13px}th{background:#f6f8fa}pre{font-size:11px;overflow-x:auto}"
+         "details.fold>summary{font-size:1.2em;font-weight:bold;margin:1em 0;cursor:pointer}")
 
 
 def report_html(report: Report) -> str:
-    body = [f"<h1>{escape(report.title)}</h1>", _text(report.intro), *(_section(s) for s in report.sections)]
+    body = [f"<h1>{escape(report.title)}</h1>", _text(report.intro)]
+    for folded, sections in groupby(report.sections, key=lambda s: s.folded):  # next folded sections: one <details>
+        html = "".join(_section(s) for s in sections)
+        body.append(f"<details class='fold'><summary>{escape(folded)}</summary>{html}</details>" if folded else html)
     return (f"<!doctype html><html><head><meta charset='utf-8'><title>{escape(report.title)}</title>"
             f"<style>{STYLE}</style></head><body>{''.join(body)}</body></html>")
 

@@ -1,5 +1,6 @@
-"""The sections every report has, whatever its runs: the forget-versus-utility plot, a summary per
-evaluation suite (a row per model) and the full metric tables (a row per metric)."""
+"""The sections every report has, whatever its runs: the key metrics with the forget-versus-utility plot,
+first; then, folded away in the HTML, a summary per evaluation suite (a row per model) and the full
+metric tables (a row per metric)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,15 @@ from unlearn.report.svg import tradeoff_svg
 FORGET_METRIC = "rougeL_recall"
 UTILITY = "model_utility"
 SUMMARY_ROLES = ("forget", "retain")
+KNOWLEDGE_ROLES = ("forget", "retain", "holdout")
+"""The sets whose knowledge (ROUGE-L) the key table shows: what should be gone, what should stay, and
+questions no model was trained on (the held-out set, when the data has one)."""
+FLUENCY = ("fluency", "linguistic_score")
+"""The key table's fluency figure, on the forget set: the judge's rating when the evaluation had a judge,
+else ReLearn's linguistic score."""
+SUMMARIES = "A summary per evaluation suite: each suite's metrics on the forget and retain sets"
+FULL_TABLES = "Every metric on every set, a row per metric"
+"""What the HTML's folded parts hold, as their <details> summaries say."""
 
 
 MARKERS = (("method", "each method a blue point"), ("original", "the original model a black square"),
@@ -29,17 +39,33 @@ def axes(entries: list[Entry], keys: Keys) -> tuple[str, str]:
     return UTILITY if utility else keys.key("retain", FORGET_METRIC), keys.key("forget", FORGET_METRIC)
 
 
-def tradeoff_section(entries: list[Entry], keys: Keys) -> Section:
+def key_columns(entries: list[Entry], keys: Keys) -> list[str]:
+    """Knowledge of each set of KNOWLEDGE_ROLES, model utility and the fluency figure: the keys some model has."""
+    def found(key: str) -> bool:
+        return any(e.metrics.get(key) is not None for e in entries)
+
+    fluency = next((k for k in (keys.key("forget", m) for m in FLUENCY) if found(k)), None)
+    wanted = [*(keys.key(role, FORGET_METRIC) for role in KNOWLEDGE_ROLES), UTILITY, fluency]
+    return [k for k in dict.fromkeys(wanted) if k and found(k)]
+
+
+def key_section(entries: list[Entry], keys: Keys) -> Section:
+    """The first thing a reader meets: the plot (its axes are key columns too) and the key numbers."""
     x_key, y_key = axes(entries, keys)
     points = [(e.name, e.role, float(e.metrics[x_key]), float(e.metrics[y_key])) for e in entries
               if e.ok and e.metrics.get(x_key) is not None and e.metrics.get(y_key) is not None]
     x_title, y_title = (f"{keys.label(k)} ({keys.direction(k)})" for k in (x_key, y_key))
     roles = {role for _, role, _, _ in points}
     shapes = [text for role, text in MARKERS if role in roles]  # only what the plot shows
-    return Section("tradeoff", "Forget versus utility", ["; ".join(shapes).capitalize() + "."],
-                   tradeoff_svg(points, x_title, y_title),
-                   [Table(["model", "role", x_title, y_title], [[n, r, fmt(x), fmt(y)] for n, r, x, y in points],
-                          text_columns=2)])
+    columns = key_columns(entries, keys)
+    rows = [[e.name, e.role if e.ok else "failed", *(fmt(e.metrics.get(k)) for k in columns)] for e in entries]
+    caption = ("The key numbers, a row per model, each with its direction of better; every other metric and set is "
+               "in the summaries and metric tables below.")
+    table = Table(["model", "role", *(f"{keys.label(k)} ({keys.direction(k)})" for k in columns)], rows,
+                  caption, text_columns=2)
+    plot = [f"The plot: {'; '.join(shapes)}."] if points else []
+    return Section("key-metrics", "Key metrics", plot, tradeoff_svg(points, x_title, y_title) if points else "",
+                   [table], column_notes(keys, columns))
 
 
 def summary_sections(entries: list[Entry], keys: Keys) -> list[Section]:
@@ -60,7 +86,7 @@ def summary_sections(entries: list[Entry], keys: Keys) -> list[Section]:
                            [f"A row per model: {suite.description}, on the forget and retain sets (every set's "
                             "numbers are in the metric tables below)."],
                            tables=[Table(["model", *(keys.label(k) for k in columns)], rows)],
-                           notes=column_notes(keys, columns)))
+                           notes=column_notes(keys, columns), folded=SUMMARIES))
     return out
 
 
@@ -79,5 +105,5 @@ def metric_sections(entries: list[Entry], keys: Keys) -> list[Section]:
         rows = [[f"{k} ({keys.direction(k)})", *(fmt(e.metrics.get(k)) for e in entries)] for k in found if wanted(k)]
         if rows:
             out.append(Section(id, title, tables=[Table(["metric (which way is better)", *(e.name for e in entries)],
-                                                        rows)]))
+                                                        rows)], folded=FULL_TABLES))
     return out

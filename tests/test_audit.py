@@ -32,6 +32,14 @@ def test_checks_on_hand_made_numbers():
     skipped = _by_name(checks({"forget_rougeL_recall": 0.1}, original, None, {}, dict(THRESHOLDS)))
     assert skipped["forget quality"].status == "skipped" and "--retain-eval" in skipped["forget quality"].reason
     assert skipped["membership inference AUC"].status == "skipped"
+    # probes that ran but measured no return are not named as if they had: the line says what happened
+    none_back = _by_name(checks(run, original, None, {"bfloat16": None, "int8": None, "jailbreak": 0.05},
+                                dict(THRESHOLDS)))["robustness probes"]
+    assert none_back.status == "passed" and none_back.threshold == "returned <= 0.2 after jailbreak"
+    nothing = _by_name(checks(run, original, None, {"bfloat16": None, "int8": None}, dict(THRESHOLDS)))
+    assert nothing["robustness probes"].status == "skipped"
+    assert nothing["robustness probes"].threshold == "returned <= 0.2 after no probe with a measurable return"
+    assert nothing["robustness probes"].reason.startswith("bfloat16, int8 ran, but nothing was removed")
 
 
 def test_thresholds_file(tmp_path):

@@ -113,8 +113,9 @@ def checks(run: dict[str, float | None], original: dict[str, float | None], reta
     back = {k: v for k, v in returned.items() if v is not None}
     most = max(back.values()) if back else None
     out.append(_check("robustness probes", most, None if most is None else most <= t["returned_max"],
-                      f"returned <= {t['returned_max']} after {', '.join(returned) or 'no probe'}",
-                      "nothing was removed, so no return can be measured" if most is None else
+                      f"returned <= {t['returned_max']} after {', '.join(back) or 'no probe with a measurable return'}",
+                      f"{', '.join(returned)} ran, but nothing was removed, so no return can be measured" if most is None
+                      else
                       f"{max(back, key=back.get)} brings back {most:.0%} of the removed knowledge"))
     kept, orig_kept = run.get("retain_rougeL_recall"), original.get("retain_rougeL_recall")
     out.append(_check(f"retain {rouge_l} kept", kept,

@@ -199,6 +199,9 @@ case("template-uses-answer", RUN + ["data.template=Q: {question} A: {answer}"], 
 case("template-without-question", RUN + ["data.template=Tell me:"], "must contain {question}")
 case("template-stray-brace", RUN + ["data.template=Q: {question} }"], "is not a valid template", "{{ and }}")
 case("unknown-method", RUN + ["method.name=GAA"], "unknown method 'GAA'", "NPO_GDR")
+case("unknown-tracker", RUN + ["train.report_to=tensorbord"], "train.report_to", "tensorbord", "tensorboard")
+case("tracker-not-installed", RUN + ["train.report_to=mlflow"], "train.report_to: mlflow is not installed",
+     "pip install mlflow")
 case("param-of-another-term", RUN + ["method.name=NPO", "method.params.bta=0.1"], "method.params.bta",
      "no term or transform 'bta'")
 case("param-set-flat", RUN + ["method.name=NPO_GDR", "method.params.beta=0.1"], "method.params.beta",

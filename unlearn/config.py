@@ -21,6 +21,8 @@ import yaml
 from unlearn.core.errors import ConfigError, UnlearnError
 from unlearn.core.ranges import check_ranges, param
 
+TRACKERS = ("tensorboard", "wandb", "mlflow", "comet_ml", "aim", "clearml", "dvclive", "swanlab", "trackio")
+"""Accelerate's experiment trackers (train.report_to)."""
 CANONICAL_FIELDS = ("question", "answer", "paraphrased_answer", "perturbed_answer", "paraphrased_question", "text",
                     "choices", "label")
 """The fields of a record that data.columns may map a column to."""
@@ -113,6 +115,10 @@ class TrainConfig:
     """Write a log.jsonl line every N optimizer steps."""
     progress_every: float = param(30.0, at_least=0)
     """Seconds between progress lines when the output is not a terminal (a bar is drawn on one)."""
+    report_to: list[str] = param(default_factory=list, choices=TRACKERS)
+    """Experiment trackers, through Accelerate: tensorboard (written to the run folder's trackers/), wandb,
+    mlflow, ...; each gets the losses, every term, the gradient norm, the learning rate, the evaluation
+    during training and the run's time. Empty = none."""
 
 
 @dataclass

@@ -14,6 +14,7 @@ from unlearn.data.benchmarks import Benchmark, benchmark_from_config
 from unlearn.data.checks import check_streams
 from unlearn.engine.collective import on_main
 from unlearn.engine.lora import check_lora
+from unlearn.engine.tracking import check_trackers
 from unlearn.engine.streams import build_stream
 from unlearn.methods import Method, build_method
 from unlearn.methods.reference import choose_strategy
@@ -30,6 +31,7 @@ def check_train(cfg: RunConfig, method: Method) -> str | None:
     if len(method.transforms) > 1:
         raise ConfigError(f"method {method.name}: one gradient transform at a time is supported")
     check_lora(cfg.lora)
+    check_trackers(cfg.train.report_to)
     strategy = method.reference if cfg.method.reference == "auto" else cfg.method.reference
     return choose_strategy(strategy, method, cfg.lora.r > 0)
 

@@ -38,6 +38,7 @@ FINGERPRINT_EXCLUDED = (
     "train.keep_checkpoints",
     "train.log_every",
     "train.progress_every",
+    "train.report_to",
     "data.overlap",
     "method.allow_negative_weights",
 )

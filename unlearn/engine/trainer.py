@@ -44,6 +44,7 @@ from unlearn.engine.refresh import refresh_index, refreshed_records
 from unlearn.engine.run_info import write_run_info
 from unlearn.engine.step import StepRunner, finite_everywhere
 from unlearn.engine.streams import build_stream, sampling_source
+from unlearn.engine import tracking
 from unlearn.engine.training_data import TrainingData
 from unlearn.methods import Method, build_method
 from unlearn.methods.base import SetupContext
@@ -89,7 +90,8 @@ def train(cfg: RunConfig, method: Method | None = None) -> TrainResult:
     method = method or build_method(cfg.method)
     strategy = check_train(cfg, method)
     # cpu=True without CUDA: Accelerate only sets up multi-process (gloo) CPU training when asked for cpu.
-    accelerator = Accelerator(cpu=not torch.cuda.is_available(), gradient_accumulation_steps=cfg.train.grad_accum)
+    accelerator = Accelerator(cpu=not torch.cuda.is_available(), gradient_accumulation_steps=cfg.train.grad_accum,
+                              **tracking.accelerator_options(cfg))
     run_dir = Path(cfg.out)
     bench, records = read_and_check(cfg, method, accelerator)  # before any model loads: bad data costs nothing
     fingerprint = training_fingerprint(to_dict(cfg), {**bench.data_hashes(), **target_file_hashes(cfg)},
@@ -180,6 +182,7 @@ class _Run:
     # -- the loop -------------------------------------------------------------------------------
     def train(self) -> TrainResult:
         self._prepare()
+        tracking.start(self.acc, self.cfg)
         runner = StepRunner(self.acc, self.model, self.method, self.data.batches, self.reference, self.trainable,
                             self.cfg.train.max_grad_norm)
         start, total = self.position.start, self.data.total_steps
@@ -190,9 +193,12 @@ class _Run:
             for step in range(start, total):
                 self._refresh_streams(step)
                 self._one_step(runner, step, started, progress)
+            progress.close()
+            self._finish(start, started)
+            tracking.log(self.acc, self.cfg, {"train_seconds": round(time.time() - started, 2)}, total)
         finally:
             progress.close()
-        self._finish(start, started)
+            tracking.end(self.acc, self.cfg)
         return TrainResult(self.run_dir / "model", total, start)
 
     def _prepare(self) -> None:
@@ -239,6 +245,7 @@ class _Run:
                      "lr": self.scheduler.get_last_lr()[0], **{k: round(v, 6) for k, v in logged.items()},
                      "elapsed_s": round(time.time() - started, 2)}
             on_main(acc, _append_log, self.log_path, entry)
+            tracking.log(acc, self.cfg, entry, done)
         if t.save_every and done % t.save_every == 0 and done < total:
             finite = all(bool(torch.isfinite(p).all()) for p in self.trainable)
             if not finite_everywhere(acc, torch.tensor(0.0 if finite else float("nan"))):
@@ -253,6 +260,7 @@ class _Run:
         if self.during is not None:
             unwrapped = self.acc.unwrap_model(self.model)
             entry = self.during.evaluate(unwrapped, done)
+            tracking.log(self.acc, self.cfg, entry, done, prefix="eval/")
             lora = self.cfg.lora
 
             def save(folder: Path) -> None:

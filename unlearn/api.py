@@ -144,6 +144,9 @@ def unlearn(cfg: RunConfig) -> dict[str, Any]:
     from unlearn.engine.before import check_before_loading
 
     check_before_loading(cfg)  # an unknown method, option or parameter fails here, before any model loads
+    if not cfg.eval.original_model:  # the evaluation compares with the model before unlearning
+        original = f"{cfg.model.path}#{cfg.model.gguf_file}" if cfg.model.gguf_file else cfg.model.path
+        cfg = replace(cfg, eval=replace(cfg.eval, original_model=original))
     return _train_and_eval(cfg)
 
 
@@ -175,7 +178,7 @@ def augment(forget: str, out: str, generator: str = "offline", generic: str | No
     return augment_file(forget, out, generator, generic, generic_ratio, cache, seed, kind, prompts, verifier)
 
 
-def calibrate(run: str | Path, original: str | None = None, metric: str = "model_utility", target: float = 0.95,
+def calibrate(run: str | Path, original: str | None = None, metric: str = "auto", target: float = 0.95,
               tol: float = 0.02, overrides: list[str] | None = None) -> dict[str, Any]:
     """`unlearn calibrate RUN`: the largest mixing alpha whose retain `metric` stays at `target` x the
     original's, and the forget metrics there; writes RUN/calibration.json."""
@@ -184,7 +187,7 @@ def calibrate(run: str | Path, original: str | None = None, metric: str = "model
     return calibrate_run(run, original, metric, target, tol, overrides)
 
 
-def compare(runs: list[str], metric: str = "model_utility", target: float = 0.95, tol: float = 0.02,
+def compare(runs: list[str], metric: str = "auto", target: float = 0.95, tol: float = 0.02,
             rank_by: str = "forget_rougeL_recall", overrides: list[str] | None = None) -> list[dict[str, Any]]:
     """`unlearn compare RUN...`: every run calibrated alike, best first by `rank_by`."""
     from unlearn.evidence.compare import compare as compare_runs

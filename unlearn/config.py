@@ -204,7 +204,9 @@ class EvalConfig:
     harness_limit: int | None = param(None, at_least=1)
     """At most this many examples per harness task."""
     original_model: str | None = None
-    """The model before unlearning: the robustness suite measures how much of its knowledge returns."""
+    """The model before unlearning (PATH or PATH#FILE.gguf; `unlearn unlearn` sets it to model.path): every
+    evaluation reports each set's score kept against it (collateral damage), and the robustness suite how
+    much of its knowledge returns."""
     judge_model: str | None = None
     """A model that rates fluency and relevance 1-5 (metrics fluency, relevance): a generator spec,
     hf:PATH, hf:PATH#FILE.gguf or http://HOST:PORT/v1#MODEL, or a plain model folder."""

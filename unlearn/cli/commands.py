@@ -31,6 +31,11 @@ def _print_metrics(metrics: dict[str, Any] | None) -> None:
         width = max(len(k) for k in values)
         for k, v in values.items():
             print(f"  {k:<{width}}  {fmt(v, 4)}")
+    if (metrics or {}).get("collateral"):
+        from unlearn.eval.collateral import collateral_lines
+
+        print(f"against the original ({metrics['collateral']['original_model']}), each set's score kept:")
+        print("\n".join(collateral_lines(metrics["collateral"])))
 
 
 def _print_run(result: dict[str, Any]) -> None:

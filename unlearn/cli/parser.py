@@ -172,9 +172,10 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("items", nargs="+", metavar="RUN or key.sub=value",
                            help="run folders, then config overrides (e.g. eval.retain_reference=FOLDER for forget "
                                 "quality)")
-        p.add_argument("--metric", default="model_utility",
-                       help="retain metric held at the target: model_utility (default) or SET_METRIC, e.g. "
-                            "retain_rougeL_recall")
+        p.add_argument("--metric", default="auto",
+                       help="metric held at the target: auto (default: held_out_utility when the data has holdout "
+                            "or general sets, which no method trains on, else model_utility), held_out_utility, "
+                            "model_utility or SET_METRIC, e.g. retain_rougeL_recall")
         p.add_argument("--target", type=float, default=0.95, help="share of the original's retain metric (default 0.95)")
         p.add_argument("--tol", type=float, default=0.02, help="bisection tolerance on alpha (default 0.02)")
         if name == "compare":

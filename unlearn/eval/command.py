@@ -8,6 +8,7 @@ included) into the output folder.
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,7 @@ from unlearn.config import RunConfig
 from unlearn.core.atomic import check_writable, disk_errors, json_line, write_json, write_text
 from unlearn.core.device import device as choose_device
 from unlearn.core.files import write_library_warnings
-from unlearn.core.errors import ConfigError, UnlearnError
+from unlearn.core.errors import ConfigError, UnlearnError, warn
 from unlearn.data.benchmarks import Benchmark, benchmark_from_config
 from unlearn.eval.evaluator import evaluate_model
 from unlearn.eval.results import ModelResults, check_reference_samples
@@ -46,6 +47,31 @@ def _add_model_level(metrics: dict[str, Any], suites: list, cfg: RunConfig, path
                 metrics["notes"][key] = note
 
 
+def _add_collateral(metrics: dict[str, Any], cfg: RunConfig, path: str, request: tuple) -> None:
+    """With eval.original_model (an unlearning run sets it to the model it started from): the same
+    evaluation of the original, and each set's share kept (unlearn.eval.collateral) in metrics.json;
+    a warning names the held-out sets that lost as much as the forget set."""
+    from unlearn.eval.collateral import collateral
+    from unlearn.models import load_model, load_tokenizer
+    from unlearn.models.loading import model_spec
+
+    original = cfg.eval.original_model
+    if not original or model_spec(original)[0] == path:
+        return
+    bench, reference, parts, datasets = request
+    folder, gguf_file = model_spec(original)
+    original_cfg = replace(cfg.model, path=folder, tokenizer=None, gguf_file=gguf_file)
+    model = load_model(original_cfg).to(choose_device()).eval()
+    before = evaluate_model(model, load_tokenizer(original_cfg), cfg, bench, reference, parts, None, datasets,
+                            label="eval original")[0]
+    record = collateral(metrics["metrics"], before["metrics"], metrics["roles"])
+    metrics["collateral"] = {"original_model": original, **record}
+    if record["damaged"]:
+        warn(f"{', '.join(record['damaged'])}, data no method trains on, lost as large a share of its score as the "
+             "forget set did: collateral damage the retain set does not show (metrics.json's collateral lists "
+             "every set before and after)")
+
+
 def check_eval_request(cfg: RunConfig, bench: Benchmark) -> tuple[list, ModelResults | None]:
     """Everything that can be wrong with an evaluation request, checked before any model loads (and, for
     `unlearn unlearn` / `finetune`, before training): an unknown suite or metric, bad evaluation data, a
@@ -61,14 +87,14 @@ def check_eval_request(cfg: RunConfig, bench: Benchmark) -> tuple[list, ModelRes
 
 def _check_side_models(cfg: RunConfig) -> None:
     """The other models an evaluation names exist and are safe to load (nothing is loaded here)."""
-    from dataclasses import replace
-
     from unlearn.models.loading import check_model_files, model_spec
 
     for key in ("retain_model", "original_model", "reference_model", "scorer_model"):
         spec = getattr(cfg.eval, key)
+        if key == "original_model" and spec and model_spec(spec)[0] == cfg.model.path:
+            continue  # the run's own starting model: checked where training loads it
         if spec:
-            path, gguf_file = model_spec(spec) if key == "scorer_model" else (spec, None)
+            path, gguf_file = model_spec(spec) if key in ("scorer_model", "original_model") else (spec, None)
             try:
                 check_model_files(replace(cfg.model, path=path, tokenizer=None, gguf_file=gguf_file))
             except UnlearnError as err:
@@ -82,8 +108,6 @@ def _check_side_models(cfg: RunConfig) -> None:
 
 def evaluate(cfg: RunConfig, model_path: str | None = None, out: str | Path | None = None) -> dict[str, Any]:
     """Load a model (default model.path), evaluate it with the configured suites, write the results."""
-    from dataclasses import replace
-
     from unlearn.eval.parts import load_parts, load_side_model
     from unlearn.models import load_model, load_tokenizer
     from unlearn.models.loading import check_model_files, check_vocabulary
@@ -103,6 +127,8 @@ def evaluate(cfg: RunConfig, model_path: str | None = None, out: str | Path | No
     retain = load_side_model(cfg, cfg.eval.retain_model, tokenizer, device, "eval.retain_model") \
         if cfg.eval.retain_model else None
     metrics, samples = evaluate_model(model, tokenizer, cfg, bench, reference, parts, retain, datasets)
+    del model  # the original, when compared, is loaded next
+    _add_collateral(metrics, cfg, str(path), (bench, reference, parts, datasets))
     _add_model_level(metrics, select(cfg.eval.suites, cfg.eval.metrics).model_level, cfg, str(path))
     metrics["model"] = str(path)
     metrics["eval_config"] = dataclasses.asdict(cfg.eval)

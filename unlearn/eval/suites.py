@@ -23,7 +23,8 @@ from unlearn.eval.metrics import DERIVED, METRICS
 from unlearn.eval.registry import SUITES, Suite, suite
 
 suite(Suite("tofu", "TOFU's probability, ROUGE-L and truth ratio; forget quality and model utility",
-            ("prob", "rougeL_recall", "truth_ratio", "truth_ratio_raw"), ("forget_quality", "model_utility")))
+            ("prob", "rougeL_recall", "truth_ratio", "truth_ratio_raw"),
+            ("forget_quality", "model_utility", "held_out_utility")))
 suite(Suite("muse", "MUSE's VerbMem and KnowMem, and PrivLeak with Min-K%", ("verbmem", "knowmem", "mia_min_k")))
 suite(Suite("privacy", "memorisation, extraction strength and membership attacks with their AUCs and PrivLeak",
             ("exact_memorisation", "extraction_strength", "mia_loss", "mia_zlib", "mia_min_k", "mia_min_k_pp"),

@@ -96,6 +96,18 @@ def bisect(evaluate: Callable[[float], float], target: float, tolerance: float) 
     return lo, lo_value, steps
 
 
+def calibration_metric(metric: str, bench: Any) -> str:
+    """`auto`: the held-out utility when the data has sets no method trains on (holdout, general), so a
+    method cannot buy its calibration by damaging them while keeping the retain set it trains on; else
+    model utility. Any other name as given."""
+    from unlearn.eval.metrics import DERIVED
+
+    if metric != "auto":
+        return metric
+    held_out = DERIVED.get("held_out_utility").roles
+    return "held_out_utility" if any(s.role in held_out for s in bench.eval_specs()) else "model_utility"
+
+
 def retain_request(metric: str, bench: Any) -> tuple[list[str], list[str]]:
     """(eval.metrics, eval.splits) that compute `metric`: a derived metric such as model_utility (on the
     sets whose roles it reads), or DATASET_METRIC such as retain_rougeL_recall."""
@@ -112,7 +124,7 @@ def retain_request(metric: str, bench: Any) -> tuple[list[str], list[str]]:
                                   "metric that falls as alpha grows (e.g. retain_rougeL_recall, model_utility)")
             return [name], [spec.name]
     valid = ", ".join(f"{s.name}_<metric>" for s in specs if s.role != "forget")
-    raise ConfigError(f"calibration metric {metric!r} is not model_utility or one of {valid} "
+    raise ConfigError(f"calibration metric {metric!r} is not auto, held_out_utility, model_utility or one of {valid} "
                       "(e.g. retain_rougeL_recall)")
 
 
@@ -162,7 +174,7 @@ def forget_request(with_reference: bool) -> list[str]:
     return metrics + [d for d in chosen.derived if with_reference and DERIVED.get(d).roles == ("forget",)]
 
 
-def calibrate(cfg: RunConfig, original_path: str, unlearned_path: str, metric: str = "model_utility",
+def calibrate(cfg: RunConfig, original_path: str, unlearned_path: str, metric: str = "auto",
               ratio: float = 0.95, tolerance: float = 0.02) -> Calibration:
     """Calibrate one unlearned model against the model it started from (module docstring)."""
     if not 0 < ratio <= 1 or not 0 < tolerance < 1:
@@ -170,7 +182,9 @@ def calibrate(cfg: RunConfig, original_path: str, unlearned_path: str, metric: s
     from unlearn.data.benchmarks import benchmark_from_config
     from unlearn.eval.results import ModelResults
 
-    metrics, splits = retain_request(metric, benchmark_from_config(cfg.data))  # fails before any model loads
+    bench = benchmark_from_config(cfg.data)
+    metric = calibration_metric(metric, bench)
+    metrics, splits = retain_request(metric, bench)  # fails before any model loads
     reference = ModelResults.from_folder(cfg.eval.retain_reference) if cfg.eval.retain_reference else None
     mixer = Mixer(cfg, original_path, unlearned_path)
 

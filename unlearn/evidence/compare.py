@@ -28,7 +28,7 @@ def _request_key(cfg: Any, original: str, metric: str, ratio: float, tolerance: 
                    "tolerance": tolerance, "reference": reference})
 
 
-def calibrate_run(run: str | Path, original: str | None = None, metric: str = "model_utility", ratio: float = 0.95,
+def calibrate_run(run: str | Path, original: str | None = None, metric: str = "auto", ratio: float = 0.95,
                   tolerance: float = 0.02, overrides: list[str] | None = None) -> dict[str, Any]:
     """Calibrate one run against the model it started from (its model.path, or `original`)."""
     from unlearn.core.atomic import write_json
@@ -62,7 +62,7 @@ def cached_calibration(run: Path, metric: str, ratio: float, tolerance: float,
     return old if same and old.get("stamp") == fresh else None
 
 
-def compare(runs: list[str], metric: str = "model_utility", ratio: float = 0.95, tolerance: float = 0.02,
+def compare(runs: list[str], metric: str = "auto", ratio: float = 0.95, tolerance: float = 0.02,
             rank_by: str = "forget_rougeL_recall", overrides: list[str] | None = None) -> list[dict[str, Any]]:
     """Each run calibrated at the same target, best first by `rank_by` at its calibrated alpha."""
     results = []

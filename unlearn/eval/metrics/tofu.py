@@ -153,21 +153,32 @@ def _forget_quality(ctx: DerivedContext) -> dict[str, tuple[float | None, Direct
 
 UTILITY_PARTS = ("prob", "rougeL_recall", "truth_ratio")
 UTILITY_ROLES = ("retain", "general")
+HELD_OUT_ROLES = ("holdout", "general")
+"""Sets no unlearning method trains on (a retain regulariser trains on the retain set)."""
 
 
-def _model_utility(ctx: DerivedContext) -> dict[str, tuple[float | None, Direction]]:
-    sets = [n for n, role in ctx.model.roles.items() if role in UTILITY_ROLES]
-    parts = [ctx.model.values[k] for s in sets for m in UTILITY_PARTS
-             if (k := result_key(s, m)) in ctx.model.values and ctx.model.values[k] is not None]
-    if not parts:
-        return {}
-    ctx.notes["model_utility"] = f"harmonic mean of {len(parts)} numbers: {{{', '.join(UTILITY_PARTS)}}} on {', '.join(sets)}"
-    return {"model_utility": (harmonic_mean(parts), HIGHER)}
+def _utility(name: str, roles: tuple[str, ...]):
+    """The harmonic mean of UTILITY_PARTS on the sets of `roles`, under `name`."""
+
+    def compute(ctx: DerivedContext) -> dict[str, tuple[float | None, Direction]]:
+        sets = [n for n, role in ctx.model.roles.items() if role in roles]
+        parts = [ctx.model.values[k] for s in sets for m in UTILITY_PARTS
+                 if (k := result_key(s, m)) in ctx.model.values and ctx.model.values[k] is not None]
+        if not parts:
+            return {}
+        ctx.notes[name] = f"harmonic mean of {len(parts)} numbers: {{{', '.join(UTILITY_PARTS)}}} on {', '.join(sets)}"
+        return {name: (harmonic_mean(parts), HIGHER)}
+
+    return compute
 
 
 derived(Derived("forget_quality", "p-value of the KS test between this model's and the retain model's truth ratios",
                 ("truth_ratio_raw",), _forget_quality, paper=PAPER, roles=("forget",), compares_reference=True,
                 label="forget quality", direction=HIGHER))
 derived(Derived("model_utility", "harmonic mean of probability, ROUGE-L and truth ratio on retain and general sets",
-                UTILITY_PARTS, _model_utility, paper=PAPER, roles=UTILITY_ROLES, label="model utility",
-                direction=HIGHER))
+                UTILITY_PARTS, _utility("model_utility", UTILITY_ROLES), paper=PAPER, roles=UTILITY_ROLES,
+                label="model utility", direction=HIGHER))
+derived(Derived("held_out_utility", "model utility on the sets no method trains on (holdout and general sets): "
+                "collateral damage that a retain regulariser cannot hide", UTILITY_PARTS,
+                _utility("held_out_utility", HELD_OUT_ROLES), paper=PAPER + "; computed like its model utility",
+                roles=HELD_OUT_ROLES, label="held-out utility", direction=HIGHER))

@@ -121,7 +121,7 @@ def test_every_evidence_command_on_own_files_without_a_retrained_model(world, ta
     proc = run_cli("report", *map(str, runs), "--sequence", str(tmp_path / "seq"), "--out", str(report))
     assert proc.returncode == 0, proc.stderr[-2000:]
     text = report.with_suffix(".md").read_text()
-    assert "Each method a blue point." in text and "diamond" not in text  # the caption names only what is drawn
+    assert "each method a blue point" in text and "diamond" not in text  # the caption names only what is drawn
 
 
 def test_the_readme_example_on_own_files(world, target_model, tmp_path):

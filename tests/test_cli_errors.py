@@ -41,3 +41,14 @@ def test_a_data_error_in_a_real_process(world, target_model, tmp_path):
 ])
 def test_config_and_argument_errors_in_a_real_process(args, fragments, tmp_path):
     _assert_clean_error(run_cli(*[a.replace("{tmp}", str(tmp_path)) for a in args]), *fragments)
+
+
+def test_a_closed_pipe_ends_quietly():
+    """`unlearn methods | true`: the reader is gone before the command writes; it exits 0, no traceback."""
+    import subprocess
+    import sys
+
+    proc = subprocess.run(["bash", "-c", f"'{sys.executable}' -m unlearn methods | true; exit ${{PIPESTATUS[0]}}"],
+                          capture_output=True, text=True, timeout=120)
+    assert "Traceback" not in proc.stderr and "BrokenPipe" not in proc.stderr, proc.stderr
+    assert proc.returncode == 0, proc.returncode

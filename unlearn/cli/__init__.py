@@ -80,6 +80,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         warnings.showwarning = _show_warning
         try:
             return run(argv)
+        except BrokenPipeError:
+            # The reader closed the pipe (`unlearn methods | head`): stop quietly, as command-line tools do.
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            return 0
         except UnlearnError as err:
             if not getattr(err, "reported_by_main", False):
                 print(f"unlearn: error: {' '.join(str(err).split())}", file=sys.stderr)

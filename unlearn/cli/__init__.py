@@ -31,6 +31,7 @@ def run(argv: Sequence[str] | None = None) -> int:
 
 def _quiet_libraries() -> None:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    os.environ.setdefault("TQDM_DISABLE", "1")  # libraries' own bars (GGUF conversion, datasets); ours pass disable=False
     try:
         from transformers.utils import logging as hf_logging
 

@@ -74,7 +74,7 @@ class Progress:
         from tqdm.auto import tqdm
 
         return tqdm(total=self.total, initial=self.initial, desc=self.desc, file=self.stream,
-                    dynamic_ncols=True, leave=False)
+                    dynamic_ncols=True, leave=False, disable=False)  # not TQDM_DISABLE, set for libraries
 
     def set_total(self, total: int) -> None:
         """The number of steps, once it is known (before the first update)."""

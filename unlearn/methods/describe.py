@@ -70,7 +70,38 @@ def describe_method(name: str) -> str:
         lines.extend(_params_lines(tr.params, tname))
     ref = choose_strategy("auto", method, lora=False) or "none needed"
     lines += ["", f"Reference model (method.reference=auto): {ref}; under LoRA the adapter-disabled model."]
-    return "\n".join(lines)
+    return "\n".join(lines + starting_point_lines(name.split("+")[0]))
+
+
+def starting_point_lines(name: str) -> list[str]:
+    """The measured learning-rate starting point on a small real model (benchmarks/starting_points.py),
+    with every rate the search tried, or a line saying none was measured."""
+    found = load_starting_points()
+    entry = found.get("presets", {}).get(name)
+    if entry is None:
+        return ["", "Starting point on a small real model: not measured yet (benchmarks/starting_points.py)."]
+    s = found["setting"]
+    lines = ["", f"Starting point on a small real model ({s['model']}; LoRA {s['lora']}; {s['steps']} steps of "
+             f"batch {s['batch_size']}, {s['scheduler']} lr; forgetting {s['data']}; works when {s['rule']}):"]
+    for cell in entry["tried"]:
+        if "failed" in cell:
+            lines.append(f"  train.lr={cell['lr']:g}: failed ({cell['failed']})")
+            continue
+        mark = "   <- starting point" if cell["lr"] == entry["lr"] else ""
+        lines.append(f"  train.lr={cell['lr']:g}: {cell['verdict']}; forget kept {cell['forget_kept']:.0%}, retain "
+                     f"kept {cell['retain_kept']:.0%}, holdout kept {cell['holdout_kept']:.0%}{mark}")
+    if entry["lr"] is None:
+        lines.append(f"  no starting point in the grid: {entry['why']}")
+    return lines
+
+
+def load_starting_points() -> dict:
+    """unlearn/methods/starting_points.json (written by benchmarks/starting_points.py --publish)."""
+    import json
+    from importlib.resources import files
+
+    path = files("unlearn.methods") / "starting_points.json"
+    return json.loads(path.read_text()) if path.is_file() else {}
 
 
 def describe_methods() -> str:

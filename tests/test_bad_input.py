@@ -268,6 +268,8 @@ case("rerun-with-changed-config", ["finetune", "out=@targetrun", "model.path=@in
 case("calibrate-not-a-run", ["calibrate", "@tmp"], "is not a finished run folder", "give the out= folder")
 case("calibrate-two-runs", ["calibrate", "@targetrun", "@tmp"], "takes one run", "use `unlearn compare RUN RUN ...`")
 case("probe-no-relearning-steps", ["probe", "@targetrun", "--relearn-steps", "0"], "--relearn-steps 0 must be at least 1")
+case("probe-metric-without-knowledge", ["probe", "@targetrun", "--metric", "fluency"],
+     "'fluency' does not measure knowledge of the forget set", "use one that does")
 case("probe-jailbreak-stray-brace", ["probe", "@targetrun", "--probes", "jailbreak", "--jailbreaks", "@tmp/j.yaml"],
      "jailbreak 'aim'", "uses {name}", "write literal braces as {{ and }}",
      setup=_file("j.yaml", "aim: 'You are {name}. {question}'\n"))

@@ -17,6 +17,29 @@ def test_returned_share_by_hand():
     assert returned_share(0.3, 0.3, 0.5) is None  # nothing was removed, so nothing can return
 
 
+def test_returned_share_in_the_metric_direction():
+    """The forget truth ratio and KFR rise as knowledge goes: original 0.05, unlearned 0.95, probed 0.50 is
+    half of the gap back, (0.50 - 0.95) / (0.05 - 0.95) = 0.5."""
+    assert returned_share(0.05, 0.95, 0.50, sign=-1) == pytest.approx(0.5)
+    assert returned_share(0.05, 0.95, 0.05, sign=-1) == pytest.approx(1.0)
+    assert returned_share(0.95, 0.05, 0.50, sign=-1) is None  # the metric says knowledge rose: nothing removed
+    from unlearn.eval.metrics import METRICS
+
+    signs = {name: METRICS.get(name).knowledge_sign() for name in ("rougeL_recall", "prob", "truth_ratio", "kfr",
+                                                                   "fluency", "mia_loss", "gen_ppl")}
+    assert signs == {"rougeL_recall": 1, "prob": 1, "truth_ratio": -1, "kfr": -1, "fluency": None,
+                     "mia_loss": None, "gen_ppl": None}
+
+
+def test_a_metric_that_measures_no_knowledge_is_refused_before_models_load(tmp_path):
+    from unlearn.config import RunConfig
+    from unlearn.evidence.robustness import Prober
+
+    missing = str(tmp_path / "no_model")  # never loaded: the metric is checked first
+    with pytest.raises(ConfigError, match="'fluency' does not measure knowledge.*use one that does: .*rougeL_recall"):
+        Prober(RunConfig(), missing, missing, metric="fluency")
+
+
 def test_jailbreak_templates_and_probe_inputs(tmp_path):
     from unlearn.data.adapters import EvalData
 

@@ -123,6 +123,16 @@ class Metric:
     summarised_by: str | None = None
     """The derived metric that turns these per-sample scores into a number (a membership score's AUC);
     asking for the metric computes it too."""
+    knowledge: int | None = None
+    """On the forget set, +1: a higher value means more of the knowledge is there (ROUGE-L, prob); -1: less
+    (the forget truth ratio, KFR); None: not a measure of knowledge (fluency, membership scores). Default:
+    +1 for metrics whose direction is `forget_lower`."""
+
+    def knowledge_sign(self) -> int | None:
+        """+1, -1 or None (see `knowledge`): how the robustness probes read a value as knowledge."""
+        if self.knowledge is not None:
+            return self.knowledge
+        return 1 if self.direction is forget_lower else None
 
     def applies(self, kind: str, role: str, alternatives: bool) -> bool:
         if kind not in self.kinds or (self.roles is not None and role not in self.roles):

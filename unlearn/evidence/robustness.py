@@ -4,7 +4,10 @@ Each probe changes the unlearned model or the forget prompts, and measures a for
 ROUGE-L recall of the greedy answers; higher = more knowledge) on the probed model. `returned` =
 (probed - unlearned) / (original - unlearned), with the original and the unlearned model measured on
 the plain forget set (on the measured half for relearn): 0 means nothing came back, 1 means the probe
-undid the unlearning. It is None when the unlearning had removed nothing to return.
+undid the unlearning. The share reads the metric in its own direction (`Metric.knowledge_sign`): for
+the forget truth ratio or KFR, where a higher value means less knowledge, original 0.05, unlearned 0.95
+and probed 0.50 return 0.5. It is None when the unlearning had removed nothing to return; a metric that
+does not measure knowledge (fluency, membership scores) is refused.
 
 - bfloat16, float16: the weights cast to another precision;
 - int8: dynamic 8-bit quantisation of every linear layer (torch.ao, CPU);
@@ -53,10 +56,11 @@ class ProbeResult:
         return asdict(self)
 
 
-def returned_share(original: float, unlearned: float, probed: float) -> float | None:
-    """(probed - unlearned) / (original - unlearned); None when nothing was removed."""
+def returned_share(original: float, unlearned: float, probed: float, sign: int = 1) -> float | None:
+    """(probed - unlearned) / (original - unlearned); None when nothing was removed. `sign` +1: higher
+    values mean more knowledge (ROUGE-L); -1: fewer (truth ratio on forget, KFR)."""
     gap = original - unlearned
-    return None if gap <= 1e-12 else (probed - unlearned) / gap
+    return None if sign * gap <= 1e-12 else (probed - unlearned) / gap
 
 
 def load_jailbreaks(path: str | None = None) -> dict[str, str]:
@@ -132,8 +136,12 @@ class Prober:
         from unlearn.eval.metrics import METRICS
         from unlearn.models import load_model, load_tokenizer
 
-        METRICS.get(metric)  # an unknown metric is a one-line error listing the valid ones
-        self.cfg, self.metric = cfg, metric
+        sign = METRICS.get(metric).knowledge_sign()  # an unknown metric: a one-line error listing the valid ones
+        if sign is None:
+            knowing = ", ".join(n for n, m in METRICS.items() if m.knowledge_sign() and m.applies("qa", "forget", True))
+            raise ConfigError(f"metric {metric!r} does not measure knowledge of the forget set, so no return can be "
+                              f"read from it; use one that does: {knowing}")
+        self.cfg, self.metric, self.sign = cfg, metric, sign
         self.bench = benchmark_from_config(cfg.data)
         forget_name = next(s.name for s in self.bench.eval_specs() if s.role == "forget")
         self.forget = self.bench.eval_data([forget_name])[0]
@@ -180,7 +188,7 @@ class Prober:
                 wrapped = [template.format(question=r["question"]) for r in self.forget.records]
                 jailbroken = with_questions(self.forget, wrapped, f"forget_{key}")
                 detail[key] = self.measure(self.unlearned, jailbroken, phase=name, keep=answers)
-            probed = max(detail.values())
+            probed = self.most_knowing(detail.values())
         elif name == "paraphrase":
             from unlearn.generate.base import Request
             from unlearn.generate.offline import OfflineGenerator
@@ -191,7 +199,7 @@ class Prober:
                                             for r in self.forget.records])
                 reworded = with_questions(self.forget, asked, f"forget_{task}")
                 detail[task] = self.measure(self.unlearned, reworded, phase=name, keep=answers)
-            probed = max(detail.values())
+            probed = self.most_knowing(detail.values())
         elif name == "relearn":
             train, held_out = halves(self.forget)
             original = self.measure(self.original, held_out, phase=name)
@@ -210,8 +218,12 @@ class Prober:
                                                        held_out, phase=name)
         else:
             raise ConfigError(f"unknown robustness probe {name!r}; valid: {', '.join(PROBES)}")
-        return ProbeResult(name, original, unlearned, probed, returned_share(original, unlearned, probed), detail,
-                           answers)
+        return ProbeResult(name, original, unlearned, probed, returned_share(original, unlearned, probed, self.sign),
+                           detail, answers)
+
+    def most_knowing(self, values: Any) -> float:
+        """The value showing the most knowledge (the worst case over wrappers or rewordings)."""
+        return max(values, key=lambda v: self.sign * v)
 
 
 def probe(cfg: RunConfig, original_path: str, unlearned_path: str, probes: tuple[str, ...] = PROBES,
@@ -257,7 +269,10 @@ def probe_run(run: str | Path, original: str | None = None, probes: list[str] | 
 
 
 def probe_table(result: dict[str, Any]) -> str:
-    head = (f"forget {result['metric']} (higher = more knowledge); returned = (probed - unlearned) / "
+    from unlearn.eval.metrics import METRICS
+
+    more = "higher" if METRICS.get(result["metric"]).knowledge_sign() != -1 else "lower"
+    head = (f"forget {result['metric']} ({more} = more knowledge); returned = (probed - unlearned) / "
             "(original - unlearned)")
     rows = [[p["probe"], fmt(p["original"]), fmt(p["unlearned"]), fmt(p["probed"]), fmt(p["returned"]),
              ", ".join(f"{k} {fmt(v) if isinstance(v, float) else v}" for k, v in p["detail"].items())]

@@ -315,7 +315,7 @@ def _linguistic(ctx: Any) -> dict[str, tuple[float | None, Direction]]:
 GEN = frozenset({"generation"})
 metric(Metric("kfr", "Knowledge Forgetting Rate: share of answers whose entities no longer match the reference "
               "(or that contradict it)", GEN | {"relearn_parts"}, ("qa",), _kfr, direction=lambda r: HIGHER,
-              roles=("forget",), paper=PAPER, label="KFR"))
+              roles=("forget",), paper=PAPER, label="KFR", knowledge=-1))
 metric(Metric("krr", "Knowledge Retention Rate: share of answers whose entities match the reference without "
               "contradicting it", GEN | {"relearn_parts"}, ("qa",), _krr, direction=lambda r: HIGHER,
               roles=("retain",), paper=PAPER, label="KRR"))

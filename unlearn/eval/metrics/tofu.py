@@ -125,7 +125,7 @@ metric(Metric("rougeL_recall", "ROUGE-L recall of the greedy answer against y (P
 metric(Metric("truth_ratio", "forget: mean min(R, 1/R); other sets: mean max(0, 1 - R)",
               frozenset({"token_logps"}), ("qa",), _truth_ratio, direction=lambda role: HIGHER,
               sequences=("answer", "paraphrased", "perturbed"), requires_alternatives=True, paper=PAPER,
-              label="TR"))
+              label="TR", knowledge=-1))
 metric(Metric("truth_ratio_raw", "R = geometric mean of P(perturbed) / P(paraphrased) (per sample; forget quality's input)",
               frozenset({"token_logps"}), ("qa",), _truth_ratio_raw, direction=lambda role: HIGHER,
               sequences=("answer", "paraphrased", "perturbed"), requires_alternatives=True, aggregate=None,

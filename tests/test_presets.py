@@ -97,3 +97,19 @@ PUBLISHED_WEIGHTS = {
 @pytest.mark.parametrize("name", sorted(PUBLISHED_WEIGHTS))
 def test_published_weights(name):
     assert {t.key: t.weight for t in build_method(MethodConfig(name=name)).terms} == PUBLISHED_WEIGHTS[name]
+
+
+@pytest.mark.parametrize("spelling, name", [("GradDiff", "GA_GDR"), ("FLAT-TV", "FLAT_TV"), ("FLAT-KL", "FLAT_KL"),
+                                            ("FLAT-JS", "FLAT_JS"), ("FLAT-Pearson", "FLAT_Pearson"),
+                                            ("CE-U", "CE_U"), ("BS-T", "BS_T"), ("BS-S", "BS_S"),
+                                            ("GradDiff+GRU", "GA_GDR+GRU")])
+def test_the_spec_and_paper_spellings_name_the_same_method(spelling, name):
+    """SPEC 3.4 writes FLAT-TV, CE-U, BS-T, BS-S and GradDiff; they build the preset's terms and transforms."""
+    def shape(method):
+        return [(t.key, t.role, t.weight, type(t.term).__name__, t.term.params) for t in method.terms], \
+            [type(tr).__name__ for tr in method.transforms]
+
+    assert shape(build_method(MethodConfig(name=spelling))) == shape(build_method(MethodConfig(name=name)))
+    assert describe_method(spelling).startswith(f"{spelling} (= {name.split('+')[0]}):")
+    with pytest.raises(ConfigError, match="unknown method 'FLAT-XX'"):
+        build_method(MethodConfig(name="FLAT-XX"))

@@ -52,8 +52,10 @@ def _term_needs(term) -> str:
 def describe_method(name: str) -> str:
     """One preset in full (name may carry transforms, e.g. NPO+GRU)."""
     method: Method = build_method(MethodConfig(name=name))
-    preset = PRESETS.get(name.split("+")[0])
-    lines = [f"{name}: {preset.cite}", "", "Terms (method.weights.KEY sets a weight; method.gamma / method.alpha "
+    base = PRESETS.canonical(name.split("+")[0])
+    preset = PRESETS.get(base)
+    shown = name if base == name.split("+")[0] else f"{name} (= {base})"
+    lines = [f"{shown}: {preset.cite}", "", "Terms (method.weights.KEY sets a weight; method.gamma / method.alpha "
              "multiply forget / retain weights):"]
     for t in method.terms:
         summary, cite, formula = t.about()
@@ -70,7 +72,7 @@ def describe_method(name: str) -> str:
         lines.extend(_params_lines(tr.params, tname))
     ref = choose_strategy("auto", method, lora=False) or "none needed"
     lines += ["", f"Reference model (method.reference=auto): {ref}; under LoRA the adapter-disabled model."]
-    return "\n".join(lines + starting_point_lines(name.split("+")[0]))
+    return "\n".join(lines + starting_point_lines(base))
 
 
 def starting_point_lines(name: str) -> list[str]:
@@ -106,12 +108,14 @@ def load_starting_points() -> dict:
 
 def describe_methods() -> str:
     """Every preset on one line, then the terms and transforms that compose them."""
-    lines = ["Presets (method.name; add +GRU, +SURE or +DGS for a gradient transform; `unlearn methods NAME` for details):"]
+    lines = ["Presets (method.name; add +GRU, +SURE or +DGS for a gradient transform; `unlearn methods NAME` for details;",
+             "the papers' spellings work too: dashes for underscores (FLAT-TV, CE-U) and the names in parentheses):"]
     # unlearning methods first (those with a docs record), then plain fine-tuning
     for name in sorted(PRESETS.in_order(), key=lambda n: PRESETS.get(n).doc is None):
         p = PRESETS.get(name)
         parts = " + ".join(f"{t.weight:g}*{t.name}" for t in p.terms)
-        lines.append(f"  {name:<12} {parts:<34} [{p.cite}]")
+        others = [a for a in PRESETS.aliases_of(name) if a != name.replace("_", "-")]
+        lines.append(f"  {name:<12} {parts:<34} [{p.cite}]" + (f" ({', '.join(others)})" if others else ""))
     lines += ["", "Terms (method.name=custom method.forget=TERM method.retain=TERM):"]
     for name, cls in TERMS.items():
         lines.append(f"  {name:<11} streams={','.join(cls.streams):<18} {cls.summary}")

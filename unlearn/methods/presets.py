@@ -73,9 +73,13 @@ PRESETS: Registry[Preset] = Registry("method")
 NAMED_TERMS: Registry[T] = Registry("term")
 
 
-def preset(name: str, p: Preset) -> Preset:
-    """Register a preset (from this package or from outside it) under `name`."""
+def preset(name: str, p: Preset, aliases: tuple[str, ...] = ()) -> Preset:
+    """Register a preset (from this package or from outside it) under `name`; the papers' spellings
+    (`aliases`, and the name with dashes for underscores: FLAT-TV, CE-U) name it too."""
     PRESETS.add(name, p)
+    for alias in dict.fromkeys((*aliases, name.replace("_", "-"))):
+        if alias != name:
+            PRESETS.alias(alias, name)
     return p
 
 
@@ -105,6 +109,7 @@ def _custom(cfg: MethodConfig) -> Preset:
 def _resolve_preset(cfg: MethodConfig) -> tuple[str, Preset, list[str]]:
     """The preset named by cfg.name ("NPO", "NPO_GDR+GRU", "custom") and its transforms."""
     base, *suffixes = cfg.name.split("+")
+    base = PRESETS.canonical(base)
     transforms = [s.lower() for s in suffixes] + [t.lower() for t in cfg.transforms]
     if base == "custom":
         chosen = _custom(cfg)

@@ -102,7 +102,7 @@ preset("GA", Preset((T("ga"),), cite=f"Jang et al., 2023; {TOFU}", doc=Doc(
 GA_RETAIN = Doc("GA + NLL on retain / + KL(p_ref ‖ p_θ) on retain", "TOFU (Maini et al., 2024)", "weights 1, 1",
                 "retain data; KLR: reference model",
                 "KL masked to retain target tokens (TOFU code averages every position, padding included)")
-preset("GA_GDR", Preset((T("ga"), GDR), cite=f"GradDiff; {TOFU}", doc=GA_RETAIN))
+preset("GA_GDR", Preset((T("ga"), GDR), cite=f"GradDiff; {TOFU}", doc=GA_RETAIN), aliases=("GradDiff",))
 preset("GA_KLR", Preset((T("ga"), KLR_TERM), cite=TOFU, doc=GA_RETAIN))
 IDK_DOC = Doc("NLL of a refusal to each forget question [+ GDR]", "TOFU (Maini et al., 2024)",
               "built-in refusals, or `data.refusals=FILE` (TOFU's `idontknow.jsonl`)", "refusals")

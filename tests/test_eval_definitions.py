@@ -35,6 +35,27 @@ def test_token_statistics_by_hand():
     assert stats32["mink_pp"][0][mask].tolist() == pytest.approx([1.0, -1.0], abs=1e-5)
 
 
+def test_min_k_plus_plus_variance_is_stable_near_uniform():
+    """A near-uniform distribution over 50,000 tokens: log p_v = -ln(50000) + eps_v with eps tiny, so the
+    variance of log p is about var(eps), 1e-12 against mu^2 ~ 117: E[x^2] - mu^2 in float32 loses it
+    entirely. The expected z-score comes from float64 numpy, independently of the function."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    vocab = 50_000
+    z = rng.normal(0.0, 1e-3, vocab)
+    logits = torch.tensor(z, dtype=torch.float32).repeat(1, 2, 1)
+    labels = torch.tensor([[-100, 7]])
+    logp = z.astype(np.float32).astype(np.float64)
+    logp = logp - np.log(np.exp(logp - logp.max()).sum()) - logp.max()
+    p = np.exp(logp)
+    mu = (p * logp).sum()
+    sigma = math.sqrt((p * (logp - mu) ** 2).sum())
+    expected = (logp[7] - mu) / sigma
+    got = token_statistics(logits, labels)["mink_pp"][0][0].item()  # position 0 predicts token 1
+    assert got == pytest.approx(expected, rel=1e-3)
+
+
 def _view(role: str, answer: list[float], paraphrased: list[float] | None, perturbed: list[list[float]]) -> SampleView:
     seqs = {"answer": {"token_logps": answer}}
     if paraphrased is not None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -85,8 +87,54 @@ def test_entity_score_counts_pairs_over_reference_count():
     assert entity_score(["Paris"], ["Paris, France"], "Why paris?", emb) == 0.0
     assert entity_score([], ["Paris"], "q", emb) == 0.0
     assert entity_score(["Paris"], [], "q", emb) == 0.0
-    # no embedder: exact, case-insensitive string match -> 1 of 2 references
+    # no embedder: entities match when their word stems are equal -> 1 of 2 references
     assert entity_score(["paris", "Rome"], ["Paris", "Berlin"], "q", None) == pytest.approx(0.5)
+    assert entity_score(["engineers"], ["engineer"], "q", None) == 1.0  # stem "engin" both
+
+
+def test_question_entities_leave_both_lists():
+    """ReLearn's prompt leaves the question's entities out of the generated and the reference list. A
+    verbatim copy whose reference repeats the question's name: reference {Hsiao Yun-Hwa's, engineer} loses
+    the name (it is in the question; "'s" is no word), generated the same, so E = 1/1, forgotten 0."""
+    question = "What does Hsiao Yun-Hwa's father do?"
+    answer = "Hsiao Yun-Hwa's father is an engineer."
+    samples, _ = relearn_sample_scores([question], [answer], [answer], "forget")
+    assert samples[0]["ref_entities"] == ["engineer"] and samples[0]["gen_entities"] == ["engineer"]
+    assert samples[0]["entity_score"] == 1.0 and samples[0]["kfr"] == 0
+    # dropping from the generated list only (the old wiring) would leave the name among the references:
+    assert entity_score(["engineer"], ["Hsiao Yun-Hwa's", "engineer"], "Who?", None) == pytest.approx(0.5)
+
+
+def test_rule_extractor_core_words_for_kfr():
+    text = "Her father was a civil engineer and her mother was unemployed; she wrote poems in Lima."
+    assert RuleEntityExtractor(core_words=True)(text) == ["Lima", "father", "civil", "engineer", "mother",
+                                                          "unemployed", "poems"]
+    assert RuleEntityExtractor()(text) == ["Lima"]  # the offline generator's default: no core words
+
+
+TOFU = Path(__file__).resolve().parents[2] / "shared" / "data" / "tofu"
+
+
+@pytest.mark.skipif(not (TOFU / "forget10.json").exists(), reason="needs ../shared/data/tofu")
+def test_kfr_krr_on_real_tofu_answers():
+    """Offline (rules, no embedder, no NLI) on TOFU's forget10: the reference answers as generations are
+    retained (KFR ~0, KRR ~1); the answer another author (20 rows on) gave, or a vague refusal, are
+    forgotten (KFR ~1, KRR ~0). The one verbatim row counted forgotten is
+    "Yes, Moshe Ben-David was awarded the Distinguished Author Award in Islamic Literature.", whose
+    every entity is in its question (E = 0 by the definition)."""
+    rows = json.loads((TOFU / "forget10.json").read_text())
+    questions, answers = [r["question"] for r in rows], [r["answer"] for r in rows]
+
+    def rate(generations, role):
+        samples, without = relearn_sample_scores(questions, generations, answers, role)
+        assert without == ["llm_extractor", "embedder", "nli"]
+        return sum(s["kfr" if role == "forget" else "krr"] for s in samples) / len(samples)
+
+    other = answers[20:] + answers[:20]
+    vague = ["I'm not sure about that; it is not something I can recall."] * len(rows)
+    assert rate(answers, "forget") == pytest.approx(1 / 400) and rate(answers, "retain") == pytest.approx(399 / 400)
+    assert rate(other, "forget") >= 0.98 and rate(other, "retain") <= 0.03
+    assert rate(vague, "forget") == 1.0 and rate(vague, "retain") == 0.0
 
 
 def test_kfr_thresholds_at_boundaries():
@@ -131,8 +179,8 @@ def test_nli_direction_and_computed_without():
     samples, missing = relearn_sample_scores(questions, gens, refs, "retain", extractor=RuleEntityExtractor(), nli=nli)
     assert nli.calls == [(refs, gens)]  # retain: premise = reference, hypothesis = generated
     assert missing == ["embedder"]
-    # generated {Lima} vs reference {Quito, Ecuador} ("Ana" dropped: in the question): exact match 0/2
-    assert samples[0]["gen_entities"] == ["Lima"] and samples[0]["ref_entities"] == ["Ana", "Quito", "Ecuador"]
+    # generated {Lima} vs reference {Quito, Ecuador} ("Ana" dropped from the reference: in the question): 0/2
+    assert samples[0]["gen_entities"] == ["Lima"] and samples[0]["ref_entities"] == ["Quito", "Ecuador"]
     assert samples[0]["entity_score"] == 0.0 and samples[0]["krr"] == 0
 
 

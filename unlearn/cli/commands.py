@@ -31,6 +31,11 @@ def _print_metrics(metrics: dict[str, Any] | None) -> None:
         width = max(len(k) for k in values)
         for k, v in values.items():
             print(f"  {k:<{width}}  {fmt(v, 4)}")
+    notes = (metrics or {}).get("notes") or {}
+    if notes:  # what a number lacks (KFR without an NLI model) or how it was made
+        print("notes:")
+        for k, note in notes.items():
+            print(f"  {k}: {note}")
     if (metrics or {}).get("collateral"):
         from unlearn.eval.collateral import collateral_lines
 

@@ -171,13 +171,14 @@ class PromptFormatter:
         return self._fit(prompt, answer_ids + [self.end_token_id], max_length)
 
     # -- raw text: no template, no chat template (MUSE's corpora and verbatim prefixes) ----------------
-    def encode_raw(self, prefix: str, continuation: str, max_length: int = 512) -> dict[str, list[int]]:
+    def encode_raw(self, prefix: str, continuation: str, max_length: int = 512, end: bool = True
+                   ) -> dict[str, list[int]]:
         """A sample scored without any template: prefix + continuation tokenised as one text with the
         tokenizer's usual special tokens (its bos, if it adds one), labels on the continuation's tokens
-        (found by character offsets, as in `encode`) and the eos token. With an empty prefix the whole
-        text is the target: every token after the bos is scored."""
+        (found by character offsets, as in `encode`) and, with `end`, the eos token. With an empty prefix
+        the whole text is the target: every token after the bos is scored."""
         prefix_ids, continuation_ids = self._split(prefix + continuation, len(prefix), raw=True)
-        return self._fit(prefix_ids, continuation_ids + [self.tokenizer.eos_token_id], max_length)
+        return self._fit(prefix_ids, continuation_ids + ([self.tokenizer.eos_token_id] if end else []), max_length)
 
     def _fit(self, prompt: list[int], target: list[int], max_length: int) -> dict[str, list[int]]:
         if len(prompt) + len(target) > max_length:

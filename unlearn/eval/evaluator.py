@@ -131,11 +131,14 @@ class Evaluator:
                 cache.add([(i, es)])
         return {i: cache.get(i) for i in items}
 
-    def scorer_stats(self, texts: dict[str, str]) -> dict[str, dict[str, list] | None]:
-        """The fixed scorer model's statistics of each generated text (scored alone, no template)."""
+    def scorer_stats(self, texts: dict[str, str], prompts: dict[str, str]) -> dict[str, dict[str, list] | None]:
+        """The fixed scorer model's statistics of each generated text after the prompt it answered (the
+        prompt's text as the evaluated model saw it, chat tags included), on the generation's tokens only,
+        no end token: ReLearn's perplexity (Xu et al., 2025; their evaluate.py scores the answer so)."""
         scorer, tok = self.parts.scorer_model, self.parts.scorer_tokenizer
         fmt = PromptFormatter(tok, chat_template=False)
-        encoded = {i: fmt.encode_raw("", t, self.settings.max_length) for i, t in texts.items() if t.strip()}
+        encoded = {i: fmt.encode_raw(prompts.get(i, ""), t, self.settings.max_length, end=False)
+                   for i, t in texts.items() if t.strip()}
         ids = {i: _seq_id(e) for i, e in encoded.items()}
         stats = self.teacher_forced({ids[i]: e for i, e in encoded.items()}, scorer)
         return {i: (stats[ids[i]] if i in ids else None) for i in texts}
@@ -161,7 +164,8 @@ class Evaluator:
             grads = self.gradient_norms(answers) if "gradient" in needed else {}
             reference = self._reference(answers) if "reference" in needed else {}
             prefix = self._prefix(plans, seq_ids) if "prefix_generation" in needed else {}
-            scored = self.scorer_stats(gens) if "scorer" in needed and self.parts.scorer_model is not None else {}
+            scored = (self.scorer_stats(gens, self._prompt_texts(plans))
+                      if "scorer" in needed and self.parts.scorer_model is not None else {})
         finally:
             self.model.train(was_training)
         views: dict[str, list[SampleView]] = {}
@@ -177,6 +181,16 @@ class Evaluator:
                     scorer=scored.get(pid), prefix_es=prefix.get(answer)))
             views[p.data.name] = rows
         return views
+
+    def _prompt_texts(self, plans: Sequence[DatasetPlan]) -> dict[str, str]:
+        """Each generation prompt's text: the templated question, or a raw record's prefix."""
+        out = {}
+        for p in plans:
+            for record, prompt in zip(p.data.records, p.prompts):
+                if prompt is not None:
+                    question = str(record.get("question", ""))
+                    out[digest(prompt)] = question if p.data.kind == "completion" else self.fmt.prompt_text(question)
+        return out
 
     def _reference(self, answers: dict[str, dict[str, list[int]]]) -> dict[str, dict[str, list]]:
         ref = self.parts.reference_model

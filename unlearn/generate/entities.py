@@ -6,9 +6,11 @@ reference answer. The authors extract entities with an LLM (names, emails, place
 organisations, ...). Two extractors behind one protocol:
 
 - :class:`RuleEntityExtractor`: offline and deterministic. Emails, dates, numbers, and runs of
-  capitalised words (names; places when the run follows "in", "at", "from", ...). It finds no
-  lowercase "core nouns", which the authors' LLM prompt also asks for, so its scores are not the
-  paper's numbers.
+  capitalised words (names; places when the run follows "in", "at", "from", ...); with
+  ``core_words=True`` (KFR/KRR) also the lower-case content words ("engineer", "unemployed"), standing
+  in for the "core nouns" the authors' LLM prompt asks for: every word of three letters or more that is
+  not a stop word (scikit-learn's English list and the words below), a common verb or a generic noun.
+  It has no part-of-speech tagger, so adjectives count too; its scores approximate the paper's.
 - :class:`LLMEntityExtractor`: wraps any ``generate(prompt) -> str`` callable and parses the list the
   model answers with.
 """
@@ -75,8 +77,38 @@ def _dedupe(items: list[str]) -> list[str]:
     return out
 
 
+_CORE_WORD = re.compile(r"\b[a-z][a-z'’-]*[a-z]\b")
+# Common verbs (every form) and generic nouns that carry no fact: ReLearn's prompt leaves them out.
+_NOT_CORE = set(
+    """
+    write writes wrote written writing make makes made making use uses used using become becomes became
+    becoming get gets got gotten give gives gave given take takes took taken know knows knew known
+    include includes included including receive receives received receiving feature features featured
+    featuring explore explores explored exploring reflect reflects reflected reflecting show shows showed
+    shown showing find finds found say says said tell tells told see sees saw seen seem seems seemed
+    appear appears appeared go goes went gone come comes came keep keeps kept play plays played
+    hold holds held bring brings brought born based called named considered regarded recognized
+    recognised noted significant various several notable particular particularly certain specific
+    specifically unique distinct different lot lots kind kinds type types way ways thing things part
+    parts aspect aspects example examples fact facts information detail details answer question
+    person people name names year years time times
+    """.split()
+)
+
+
+def _stop_words() -> frozenset[str]:
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+    return frozenset(ENGLISH_STOP_WORDS) | _COMMON | _NOT_CORE
+
+
 class RuleEntityExtractor:
-    """Offline rule-based extractor (deterministic; no model, no network)."""
+    """Offline rule-based extractor (deterministic; no model, no network). ``core_words``: also the
+    lower-case content words (module docstring), as KFR/KRR need."""
+
+    def __init__(self, core_words: bool = False):
+        self.core_words = core_words
+        self._stop = _stop_words() if core_words else frozenset()
 
     def typed(self, text: str) -> list[tuple[str, str]]:
         """Entities with their kind, in order of kind then position:
@@ -90,6 +122,9 @@ class RuleEntityExtractor:
             masked = pattern.sub(lambda m: " " * len(m.group()), masked)
         found += self._capitalised(masked)
         found += [("number", m.group()) for m in _NUMBER.finditer(masked)]
+        if self.core_words:
+            words = (re.sub(r"['’]s$", "", w).strip("'’-") for w in _CORE_WORD.findall(masked))
+            found += [("word", w) for w in words if len(w) >= 3 and w not in self._stop]
         unique = _dedupe([value for _, value in found])
         kinds = {value.casefold(): kind for kind, value in reversed(found)}
         return [(kinds[value.casefold()], value) for value in unique]

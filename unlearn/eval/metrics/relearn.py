@@ -4,9 +4,10 @@ scorer, no judge) is never replaced silently: the result's notes say what each n
 
 "ReLearn: Unlearning via Learning for Large Language Models" (Xu et al., ACL 2025), section 4.
 
-- Entity score E_i: entities of the generated answer (minus those that share a word with the
-  question) are matched to the reference answer's entities by embedding cosine >= 0.8;
-  E_i = matched (generated, reference) pairs / number of reference entities, 0 if either is empty.
+- Entity score E_i: the entities of the generated answer and of the reference answer, each list
+  without those that share a word with the question (the authors' extraction prompt leaves question
+  entities out of both lists), are matched by embedding cosine >= 0.8; E_i = matched (generated,
+  reference) pairs / number of reference entities, 0 if either is empty.
 - KFR = mean 1[E_i <= c1 or NLI(premise=generated, hypothesis=reference) = contradiction],
   c1 = 0.5 when the reference has at most 3 entities, else 0.3.
 - KRR = mean 1[E_i >= c2 and NLI(premise=reference, hypothesis=generated) != contradiction], c2 = 0.3.
@@ -18,8 +19,13 @@ in github.com/zjunlp/unlearn):
 - thresholds are inclusive (E_i <= c1 for KFR, E_i >= c2 for KRR) where SPEC writes < and >;
 - E_i counts matched *pairs*, so one reference entity matched by two generated ones counts twice and
   E_i can exceed 1 (SPEC says the same; it is not "matched reference entities");
-- a generated entity is dropped when any of its words occurs among the question's words (SPEC: "that
-  appear in the question"); here words are alphanumeric tokens, so punctuation never causes a drop;
+- an entity is dropped when any of its words occurs among the question's words (SPEC: "that appear in
+  the question"); words are compared by Porter stem, ignoring one-letter tokens (the "s" of "author's");
+  the authors' script applies this hard filter to the generated list only and relies on the prompt for
+  the reference list, so the offline extractor applies it to both;
+- offline, entities come from `RuleEntityExtractor(core_words=True)`, which adds lower-case content
+  words for the prompt's "core nouns"; without an embedder entities match when their word stems are
+  equal (the authors use all-MiniLM-L12-v2 cosines; the packaged default embedder is L6);
 - BI and HS count lower-cased word tokens in the style of NLTK's word_tokenize (punctuation and
   clitics such as "n't" are tokens); BI of an empty text is 1000 and HS of a text of at most one token
   is 0, as in the script.
@@ -29,6 +35,7 @@ from __future__ import annotations
 
 import math
 import re
+from functools import lru_cache
 from collections import Counter
 from typing import Any, Sequence
 
@@ -37,7 +44,7 @@ import numpy as np
 from unlearn.core.errors import DataError
 from unlearn.eval.backends import NLI_LABELS, Embedder, NLIModel, unit_rows
 from unlearn.eval.registry import HIGHER, LOWER, Derived, Direction, Metric, SampleView, derived, metric, result_key
-from unlearn.generate.entities import EntityExtractor, RuleEntityExtractor
+from unlearn.generate.entities import EntityExtractor, LLMEntityExtractor, RuleEntityExtractor
 
 PAPER = "ReLearn: Unlearning via Learning for Large Language Models (Xu et al., 2025)"
 
@@ -63,8 +70,21 @@ def word_tokens(text: str) -> list[str]:
     return _TOKEN.findall(text.lower().replace("’", "'"))
 
 
-def _words(text: str) -> set[str]:
-    return set(re.findall(r"\w+", text.casefold()))
+@lru_cache(maxsize=1)
+def _stemmer() -> Any:
+    from nltk.stem.porter import PorterStemmer  # rouge-score's dependency
+
+    return PorterStemmer()
+
+
+@lru_cache(maxsize=65536)
+def _stem(word: str) -> str:
+    return _stemmer().stem(word)
+
+
+def _words(text: str) -> frozenset[str]:
+    """The Porter stems of a text's words (one-letter tokens other than digits left out)."""
+    return frozenset(_stem(w) for w in re.findall(r"\w+", text.casefold()) if len(w) > 1 or w.isdigit())
 
 
 def brunet_index(tokens: Sequence[str]) -> float:
@@ -112,7 +132,7 @@ def _unique(items: Sequence[str]) -> list[str]:
 
 
 def drop_question_entities(entities: Sequence[str], question: str) -> list[str]:
-    """Entities that share no word with the question (case-insensitive)."""
+    """Entities that share no word (by stem) with the question."""
     question_words = _words(question)
     return [e for e in entities if not (_words(e) & question_words)]
 
@@ -125,14 +145,14 @@ def entity_score(
     threshold: float = ENTITY_COSINE,
 ) -> float:
     """E = number of (generated, reference) pairs with cosine >= threshold / number of reference
-    entities; 0 if either list is empty after dropping generated entities found in the question.
-    ``embedder=None`` matches exact strings, case-insensitively (cosine 1 or 0)."""
+    entities; 0 if either list is empty after dropping the entities found in the question (from both).
+    ``embedder=None`` matches entities whose word stems are equal (cosine 1 or 0)."""
     generated = drop_question_entities(_unique(gen_entities), question)
-    reference = _unique(ref_entities)
+    reference = drop_question_entities(_unique(ref_entities), question)
     if not generated or not reference:
         return 0.0
     if embedder is None:
-        cosine = np.array([[float(g.casefold() == r.casefold()) for r in reference] for g in generated])
+        cosine = np.array([[float(_words(g) == _words(r)) for r in reference] for g in generated])
     else:
         vectors = unit_rows(embedder.encode(generated + reference))
         if len(vectors) != len(generated) + len(reference):
@@ -190,7 +210,7 @@ def relearn_sample_scores(
             raise DataError(f"generation at row {row} is {type(text).__name__}, not str; generate text first")
     parts = (("llm_extractor", extractor), ("embedder", embedder), ("nli", nli))
     computed_without = [part for part, present in parts if present is None]
-    extract = extractor if extractor is not None else RuleEntityExtractor()
+    extract = extractor if extractor is not None else RuleEntityExtractor(core_words=True)
     labels: list[str | None] = [None] * len(generations)
     if nli is not None and generations:
         # forget: does the answer still entail the fact? retain: does the fact entail the answer?
@@ -200,7 +220,8 @@ def relearn_sample_scores(
             _check_label(label)
     samples = []
     for question, generation, reference, label in zip(questions, generations, references, labels):
-        gen_entities, ref_entities = _unique(extract(generation)), _unique(extract(reference))
+        gen_entities = drop_question_entities(_unique(_extract(extract, generation, question)), question)
+        ref_entities = drop_question_entities(_unique(_extract(extract, reference, question)), question)
         e = entity_score(gen_entities, ref_entities, question, embedder)
         tokens = word_tokens(generation)
         sample = {"gen_entities": gen_entities, "ref_entities": ref_entities, "entity_score": e, "nli": label}
@@ -211,6 +232,13 @@ def relearn_sample_scores(
         sample.update(bi=brunet_index(tokens), hs=honore_statistic(tokens))
         samples.append(sample)
     return samples, computed_without
+
+
+def _extract(extract: EntityExtractor, text: str, question: str) -> list[str]:
+    """An extractor that takes the question (the LLM's prompt names it, as the authors' does) gets it."""
+    if isinstance(extract, LLMEntityExtractor):
+        return extract(text, question)
+    return extract(text)
 
 
 _JUDGE_PROMPT = (
@@ -249,6 +277,14 @@ def parse_judge(reply: Any) -> dict:
     return {"fluency": _judge_value(reply, "fluency"), "relevance": _judge_value(reply, "relevance")}
 
 
+MISSING_PART = {
+    "llm_extractor": "entities by the offline rules; set eval.entity_model for the authors' LLM extraction",
+    "embedder": "entities matched by word stems; install sentence-transformers or set eval.embedder",
+    "nli": "no contradiction test, entities alone decide; set eval.nli_model",
+}
+"""What KFR/KRR lose without each part, and the setting that supplies it (the note says both)."""
+
+
 # -- registration ----------------------------------------------------------------------------------
 
 def _flags(views: Sequence[SampleView], parts: Any, role: str, key: str) -> list[float]:
@@ -257,7 +293,7 @@ def _flags(views: Sequence[SampleView], parts: Any, role: str, key: str) -> list
         [str(v.record["answer"]) for v in views], role, getattr(parts, "extractor", None),
         getattr(parts, "embedder", None), getattr(parts, "nli", None))
     if without and parts is not None:
-        parts.notes[key] = "computed without " + ", ".join(without)
+        parts.notes[key] = "computed without " + ", ".join(f"{w} ({MISSING_PART[w]})" for w in without)
     return [float(r[key]) for r in rows]
 
 

@@ -108,6 +108,18 @@ def test_tnpo_value_and_detached_weight():
     assert torch.allclose(same, ref)
 
 
+def test_tnpo_eps_in_the_denominator_by_hand():
+    """The authors' +1e-5: p = p_ref = 0.05, b = 4 gives p^b = 6.25e-6 and the weight
+    2 * 6.25e-6 / (1.25e-5 + 1e-5) = 5/9 = 0.5556 (1.0 without eps); at p = p_ref = 0.02, p^b = 1.6e-7 and
+    the weight 3.2e-7 / (3.2e-7 + 1e-5) = 0.0310."""
+    for p, expected in ((0.05, 5 / 9), (0.02, 3.2e-7 / (3.2e-7 + 1e-5))):
+        logp = torch.tensor([[math.log(p)]], dtype=torch.float64, requires_grad=True)
+        out = tnpo_per_token(logp, logp.detach().clone(), 4.0, eps=1e-5)
+        out.sum().backward()
+        assert logp.grad.item() == pytest.approx(expected, rel=1e-5)  # the weight, detached
+        assert tnpo_per_token(logp.detach(), logp.detach(), 4.0).item() == pytest.approx(math.log(p))  # eps 0
+
+
 def test_tnpo_is_stable_for_tiny_probabilities():
     logps = torch.tensor([[-400.0, -800.0]])
     ref = torch.tensor([[-500.0, -700.0]])

@@ -470,13 +470,15 @@ def test_unknown_transform():
         build_method(MethodConfig(name="NPO", transforms=["foo"]))
 
 
-def test_gru_suffix_adds_a_retain_term_and_the_transform():
+def test_gru_suffix_adds_a_guide_term_and_the_transform():
+    """A preset without a retain term gets GDR as a guide: read by GRU for m, never applied."""
     method = build_method(MethodConfig(name="NPO+GRU"))
     assert [(t.key, t.role, type(t.term), t.weight) for t in method.terms] == [
-        ("npo", "forget", NPO, 1.0), ("gdr", "retain", NLL, 1.0)]
+        ("npo", "forget", NPO, 1.0), ("gdr", "guide", NLL, 1.0)]
     assert [type(t) for t in method.transforms] == [GRU]
     assert method.transforms[0].params.gamma == 0.8  # the default
-    assert method.groups == ["forget", "retain"]
+    assert method.groups == ["forget", "guide"]
+    assert [t.key for t in method.group_terms("all")] == ["npo"]  # a guide never joins the applied loss
     assert method.streams == ["forget", "retain"]
     method = build_method(MethodConfig(name="NPO+GRU", params={"gru": {"gamma": 0.9}, "npo": {"beta": 0.2}}))
     assert method.transforms[0].params.gamma == 0.9 and method.terms[0].term.params.beta == 0.2
@@ -645,8 +647,8 @@ def test_hidden_states_are_each_layers_own_output_even_the_last():
 
 def test_dgs_and_sure_presets():
     dgs = build_method(MethodConfig(name="NPO+DGS"))
-    assert [t.key for t in dgs.terms] == ["npo", "gdr"]  # DGS needs the retain gradient: GDR is added
-    assert dgs.groups == ["forget", "retain"]
+    assert [t.key for t in dgs.terms] == ["npo", "gdr"]  # DGS reads a retain gradient: GDR is added as a guide
+    assert dgs.groups == ["forget", "guide"]
     sure = build_method(MethodConfig(name="GA+SURE"))
     assert [t.key for t in sure.terms] == ["ga"] and sure.groups == ["forget"]  # SURE needs the forget group only
     with pytest.raises(ConfigError, match="keep_end <= keep_start"):

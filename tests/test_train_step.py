@@ -396,3 +396,49 @@ def test_dgs_top_fraction_by_hand():
     # the 3 largest of 6 (fraction 0.5): 3.0, 1.0, 0.5
     assert _top_fraction(score, 0.5).tolist() == [[True, False, True], [True, False, False]]
     assert _top_fraction(score, 0.01).tolist() == [[False, False, True], [False, False, False]]  # at least one
+
+
+def test_gru_applies_the_presets_own_retain_gradient_and_never_the_guides():
+    """Worked by hand, one parameter vector of 2. Step 1, f = (1, 0), r = (1, 1): m = 0.8 r = (0.8, 0.8)
+    (the average starts at zero). With the preset's own retain term g_u = f + r = (2, 1), <g_u, m> = 2.4 > 0:
+    applied unchanged. With a guide instead, g_u = f = (1, 0) is applied and r only feeds m."""
+    from unlearn.methods.transforms import GRU
+
+    f, r = torch.tensor([1.0, 0.0]), torch.tensor([1.0, 1.0])
+    own = GRU().apply({"forget": [f], "retain": [r]}, 0)
+    assert own[0].tolist() == pytest.approx([2.0, 1.0])
+    guided = GRU()
+    assert guided.apply({"forget": [f], "guide": [r]}, 0)[0].tolist() == pytest.approx([1.0, 0.0])
+    assert guided.average[0].tolist() == pytest.approx([0.8, 0.8])
+    # Step 2, f = (3, 0), guide r = (-1, 1): m = 0.8 (-1, 1) + 0.2 (0.8, 0.8) = (-0.64, 0.96);
+    # <f, m> = -1.92 < 0, ||m||^2 = 0.4096 + 0.9216 = 1.3312, f - (-1.92 / 1.3312) m
+    # = (3 - 1.4423077 * 0.64, 1.4423077 * 0.96) = (2.0769231, 1.3846154)
+    out = guided.apply({"forget": [torch.tensor([3.0, 0.0])], "guide": [torch.tensor([-1.0, 1.0])]}, 1)
+    assert guided.average[0].tolist() == pytest.approx([-0.64, 0.96])
+    assert out[0].tolist() == pytest.approx([2.0769231, 1.3846154], rel=1e-6)
+
+
+def test_dgs_applies_the_masked_forget_gradient_and_never_the_guides():
+    """GA+DGS: every applied coordinate is the forget gradient's or 0; with NPO_GDR's own retain term the
+    kept coordinates carry forget + retain."""
+    from unlearn.methods.transforms import DGS
+
+    f, r = torch.tensor([[1.0, -2.0], [3.0, 0.5]]), torch.tensor([[1.0, 1.0], [1.0, 1.0]])
+    dgs = DGS()
+    dgs.start(1)  # one step: keep 0.8 of 4 coordinates = 3
+    # score = f * r (the running mean of r after one step is r): 1, -2, 3, 0.5 -> keep 3, 1, 0.5
+    applied = dgs.apply({"forget": [f], "guide": [r]}, 0)[0]
+    assert applied.tolist() == [[1.0, 0.0], [3.0, 0.5]]
+    dgs = DGS()
+    dgs.start(1)
+    assert dgs.apply({"forget": [f], "retain": [r]}, 0)[0].tolist() == [[2.0, 0.0], [4.0, 1.5]]
+
+
+def test_npo_gdr_gru_is_not_npo_gru(world, target_model, tmp_path):
+    """NPO_GDR+GRU applies GDR's descent (rectified with NPO); NPO+GRU applies the rectified NPO gradient
+    alone: after 3 steps the weights differ."""
+    _unlearn(world, target_model, tmp_path / "gdr", "NPO_GDR+GRU", "train.max_steps=3", "train.batch_size=4")
+    _unlearn(world, target_model, tmp_path / "plain", "NPO+GRU", "train.max_steps=3", "train.batch_size=4")
+    with_gdr, plain = _weights(tmp_path / "gdr" / "model"), _weights(tmp_path / "plain" / "model")
+    assert any(not torch.equal(with_gdr[k], plain[k]) for k in plain)
+    assert "guide_gdr" in _log(tmp_path / "plain")[0] and "retain_gdr" in _log(tmp_path / "gdr")[0]

@@ -18,6 +18,8 @@ TS (temperature-scaled GA, SPEC 3.1): log_softmax(logits / T) at the target toke
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 
@@ -41,14 +43,22 @@ def satimp_per_token(token_logps: torch.Tensor, beta1: float, beta2: float) -> t
     return weight * token_logps
 
 
-def tnpo_per_token(token_logps: torch.Tensor, ref_token_logps: torch.Tensor, beta: float) -> torch.Tensor:
-    """Token-wise NPO per-token loss sg(2 p^b / (p^b + p_ref^b)) * log p.
+def tnpo_per_token(token_logps: torch.Tensor, ref_token_logps: torch.Tensor, beta: float,
+                   eps: float = 0.0) -> torch.Tensor:
+    """Token-wise NPO per-token loss sg(2 p^b / (p^b + p_ref^b + eps)) * log p.
 
     token_logps, ref_token_logps: [B, T] log-probabilities of the target tokens under the model and
-    the reference model -> [B, T]. The weight equals 2 * sigmoid(b * (log p - log p_ref)), computed in
-    log space (no p^b underflow), and is detached."""
-    weight = 2.0 * torch.sigmoid(beta * (token_logps.detach() - ref_token_logps.detach()))
-    return weight * token_logps
+    the reference model -> [B, T]. The weight is computed in log space (no p^b underflow),
+    2 exp(b log p - logsumexp(b log p, b log p_ref, log eps)), and is detached; eps 0 gives
+    2 sigmoid(b (log p - log p_ref)). The authors' eps is 1e-5 ("Rethinking LLM Unlearning Objectives: A
+    Gradient Perspective and Go Beyond", Wang et al., ICLR 2025): it stops updating tokens the model
+    already finds unlikely (weight 0.56 at p = p_ref = 0.05, b = 4)."""
+    dtype = torch.promote_types(token_logps.dtype, torch.float32)
+    a = beta * token_logps.detach().to(dtype)
+    c = beta * ref_token_logps.detach().to(dtype)
+    parts = [a, c] if eps <= 0 else [a, c, torch.full_like(a, math.log(eps))]
+    weight = 2.0 * torch.exp(a - torch.logsumexp(torch.stack(parts), dim=0))
+    return weight.to(token_logps.dtype) * token_logps
 
 
 def ts_per_token(logits: torch.Tensor, target_ids: torch.Tensor, temperature: float) -> torch.Tensor:

@@ -199,10 +199,15 @@ class TokenLoss(Term):
 
 class GradientTransform:
     """Sits between backward and the optimiser step. It sees the gradient of each group of terms
-    ("forget", "retain": the terms' roles), returns the gradient to apply, and may keep state."""
+    ("forget", "retain", "guide": the terms' roles), returns the gradient to apply, and may keep state.
+    A "guide" term (GDR added for a transform that reads a retain gradient when the preset has no retain
+    term of its own) feeds the transform only: its gradient is never applied."""
 
     Params: ClassVar[type] = NoParams
-    groups: ClassVar[tuple[str, ...]] = ("forget", "retain")
+    groups: ClassVar[tuple[str, ...]] = ("forget",)
+    """Gradient groups the method must have."""
+    reads_retain: ClassVar[bool] = False
+    """Reads a retain gradient: the preset's retain terms, or a guide GDR added when it has none."""
     summary: ClassVar[str] = ""
     cite: ClassVar[str] = ""
 
@@ -225,13 +230,32 @@ class GradientTransform:
     def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
         pass
 
+    def explain(self, groups: list[str]) -> str:
+        """What the transform takes and applies for a method with these gradient groups."""
+        return ""
+
+
+def applied_gradient(grads: dict[str, list[torch.Tensor]]) -> list[torch.Tensor]:
+    """The sum of every group's gradient but the guide's: what the method's own terms ask for."""
+    return [sum(parts) for parts in zip(*(g for name, g in grads.items() if name != "guide"))]
+
+
+def retain_signal(grads: dict[str, list[torch.Tensor]]) -> list[torch.Tensor]:
+    """The retain gradient a transform reads: the preset's retain terms', else the guide GDR's."""
+    return grads["retain"] if "retain" in grads else grads["guide"]
+
+
+def applied_groups(groups: list[str]) -> str:
+    return " + ".join(g for g in groups if g != "guide")
+
 
 @dataclass
 class WeightedTerm:
     key: str
     """Unique within the method; names the term's parameters (method.params.KEY.*) and log entries."""
     role: str
-    """forget, retain or train: the gradient group the term belongs to."""
+    """forget, retain, train or guide (read by a gradient transform, never applied): the term's gradient
+    group."""
     weight: float
     term: Term
     summary: str = ""
@@ -268,10 +292,10 @@ class Method:
         """Gradient groups: one ("all") unless a transform needs them apart (then one per role)."""
         if not self.transforms:
             return ["all"]
-        return [g for g in ("train", "forget", "retain") if any(t.role == g for t in self.terms)]
+        return [g for g in ("train", "forget", "retain", "guide") if any(t.role == g for t in self.terms)]
 
     def group_terms(self, group: str) -> list[WeightedTerm]:
-        return [t for t in self.terms if group == "all" or t.role == group]
+        return [t for t in self.terms if (group == "all" and t.role != "guide") or t.role == group]
 
     def needs(self, stream: str, terms: list[WeightedTerm] | None = None) -> Needs:
         out = Needs()

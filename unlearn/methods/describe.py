@@ -69,6 +69,7 @@ def describe_method(name: str) -> str:
     for tr in method.transforms:
         tname = next(n for n, c in TRANSFORMS.items() if isinstance(tr, c))
         lines.append(f"  transform {tname}: {type(tr).summary} [{type(tr).cite}]")
+        lines.append(f"    here: {tr.explain(method.groups)}")
         lines.extend(_params_lines(tr.params, tname))
     ref = choose_strategy("auto", method, lora=False) or "none needed"
     lines += ["", f"Reference model (method.reference=auto): {ref}; under LoRA the adapter-disabled model."]

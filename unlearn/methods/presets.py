@@ -126,11 +126,12 @@ def _resolve_preset(cfg: MethodConfig) -> tuple[str, Preset, list[str]]:
     return base, chosen, list(dict.fromkeys(chosen.transforms + tuple(transforms)))
 
 
-def _with_retain_group(terms: list[T], transforms: list[str]) -> list[T]:
-    """A transform that needs a retain gradient (GRU) gets GDR when the preset has no retain term."""
-    needs_retain = any("retain" in TRANSFORMS.get(t).groups for t in transforms)
-    if needs_retain and not any(t.role == "retain" for t in terms):
-        return [*terms, NAMED_TERMS.get("gdr")]
+def _with_guide(terms: list[T], transforms: list[str]) -> list[T]:
+    """A transform that reads a retain gradient (GRU, DGS) gets GDR as a guide term (read, never applied)
+    when the preset has no retain term of its own."""
+    reads_retain = any(TRANSFORMS.get(t).reads_retain for t in transforms)
+    if reads_retain and not any(t.role == "retain" for t in terms):
+        return [*terms, dataclasses.replace(NAMED_TERMS.get("gdr"), role="guide")]
     return terms
 
 
@@ -185,7 +186,7 @@ def build_method(cfg: MethodConfig) -> Method:
     """Resolve a MethodConfig (preset + overrides) into a Method; every option is checked here,
     before any model is loaded."""
     base, chosen, transform_names = _resolve_preset(cfg)
-    specs = _with_retain_group(list(chosen.terms), transform_names)
+    specs = _with_guide(list(chosen.terms), transform_names)
     classes = {s.name: TERMS.get(s.term) for s in specs}
     param_classes = {**{k: c.Params for k, c in classes.items()},
                      **{t: TRANSFORMS.get(t).Params for t in transform_names}}
@@ -193,8 +194,8 @@ def build_method(cfg: MethodConfig) -> Method:
     _check_params(params, param_classes, cfg.name)
     weights = _check_weights(cfg.weights, list(classes), cfg.name)
     _check_signs(cfg, weights)
-    scale = {"forget": 1.0 if cfg.gamma is None else cfg.gamma, "retain": 1.0 if cfg.alpha is None else cfg.alpha,
-             "train": 1.0}
+    alpha = 1.0 if cfg.alpha is None else cfg.alpha
+    scale = {"forget": 1.0 if cfg.gamma is None else cfg.gamma, "retain": alpha, "guide": alpha, "train": 1.0}
 
     def typed(key: str) -> Any:
         return from_dict(param_classes[key], dict(params.get(key, {})), f"method.params.{key}")
@@ -209,7 +210,9 @@ def build_method(cfg: MethodConfig) -> Method:
         raise ConfigError("every forget term's weight is 0: set method.gamma or method.weights above 0")
     transforms = [TRANSFORMS.get(t)(typed(t)) for t in transform_names]
     for name in transform_names:
-        missing = [g for g in TRANSFORMS.get(name).groups if not any(t.role == g for t in terms)]
+        cls = TRANSFORMS.get(name)
+        needed = [*cls.groups, *(["retain"] if cls.reads_retain else [])]
+        missing = [g for g in needed if not any(t.role == g or (g, t.role) == ("retain", "guide") for t in terms)]
         if missing:
             raise ConfigError(f"the {name} transform needs a {missing[0]} term with a non-zero weight, and "
                               f"{cfg.name} has none after weights of 0 are dropped; raise its weight")

@@ -8,7 +8,13 @@ import torch
 
 from unlearn.core.ranges import param
 from unlearn.losses.gradients import ema_update_, gru_rectify, inner_product_float64, saliency_row_mask
-from unlearn.methods.base import TRANSFORMS, GradientTransform
+from unlearn.methods.base import (
+    TRANSFORMS,
+    GradientTransform,
+    applied_gradient,
+    applied_groups,
+    retain_signal,
+)
 
 
 @dataclass
@@ -19,13 +25,17 @@ class GRUParams:
 
 @TRANSFORMS.register("gru")
 class GRU(GradientTransform):
-    """GRU: keep m, an exponential moving average of the retain gradient; when the unlearning
-    gradient g_u points against it (<g_u, m> < 0), project that component out:
-    g_u - (<g_u, m> / ||m||^2) m, inner products over the whole parameter vector in float64. The
-    rectified g_u is the applied gradient; retain terms act only through m. "GRU: Mitigating the
-    Trade-off between Unlearning and Retention for Large Language Models" (Wang et al., 2025)."""
+    """GRU: keep m, an exponential moving average of the retain gradient g_r (m starts at zero, so the
+    first m is gamma g_r); the unlearning gradient g_u is the gradient of the method's own terms (forget
+    plus the preset's retain terms: NPO_GDR+GRU rectifies NPO + GDR); when it points against m
+    (<g_u, m> < 0), project that component out: g_u - (<g_u, m> / ||m||^2) m, inner products over the
+    whole parameter vector in float64; the rectified g_u is applied. A preset with no retain term gets GDR
+    as a guide term that only feeds m (NPO+GRU applies the rectified NPO gradient alone). "GRU: Mitigating
+    the Trade-off between Unlearning and Retention for Large Language Models" (Wang et al., 2025); as in
+    the authors' code (tmlr-group/GRU), which adds the retain loss to the rectified one for npo_gd_gru."""
 
     Params = GRUParams
+    reads_retain = True
     summary = "project the unlearning gradient off the retain gradient's average when they conflict"
     cite = "GRU (Wang et al., 2025)"
 
@@ -34,17 +44,20 @@ class GRU(GradientTransform):
         self.average: list[torch.Tensor] | None = None
 
     def apply(self, grads: dict[str, list[torch.Tensor]], step: int) -> list[torch.Tensor]:
-        retain = grads["retain"]
+        retain = retain_signal(grads)
         if self.average is not None and self.average[0].device != retain[0].device:
             self.average = [a.to(retain[0].device) for a in self.average]  # resumed from a CPU checkpoint
         if self.average is None:
-            self.average = [g.detach().clone() for g in retain]
-        else:
-            ema_update_(self.average, retain, self.params.gamma)
-        rectified, dot = gru_rectify(grads["forget"], self.average)
+            self.average = [torch.zeros_like(g) for g in retain]
+        ema_update_(self.average, retain, self.params.gamma)
+        rectified, dot = gru_rectify(applied_gradient(grads), self.average)
         after = inner_product_float64(rectified, self.average)
         self.last_stats = {"gru_dot": dot, "gru_dot_after": after, "gru_projected": float(dot < 0)}
         return rectified
+
+    def explain(self, groups: list[str]) -> str:
+        return (f"rectifies the {applied_groups(groups)} gradient against m, the moving average of "
+                f"{_retain_source(groups)}, and applies the rectified gradient")
 
     def state_dict(self) -> dict[str, torch.Tensor]:
         return {} if self.average is None else {f"average.{i}": t for i, t in enumerate(self.average)}
@@ -68,17 +81,19 @@ class SURE(GradientTransform):
     ReLearn's tables (seed 000), after SalUn's weight saliency (Fan et al., ICLR 2024)."""
 
     Params = SUREParams
-    groups = ("forget",)
     summary = "update only the rows with the largest forget-gradient norm (top 1%)"
     cite = "SURE, ReLearn's tables (seed 000); SalUn (Fan et al., 2024)"
 
     def apply(self, grads: dict[str, list[torch.Tensor]], step: int) -> list[torch.Tensor]:
         masks = saliency_row_mask(grads["forget"], self.params.percentile)
-        total = [sum(parts) for parts in zip(*grads.values())]
+        total = applied_gradient(grads)
         kept = sum(int(m.sum()) for m in masks if m.dim() == 2)  # 2-D masks are [out, 1]: one entry a row
         rows = sum(g.shape[0] for g in grads["forget"] if g.dim() == 2)
         self.last_stats = {"sure_rows_kept": kept / max(rows, 1)}
         return [g * m for g, m in zip(total, masks)]
+
+    def explain(self, groups: list[str]) -> str:
+        return f"masks the {applied_groups(groups)} gradient to the rows the forget gradient scores highest"
 
 
 @dataclass
@@ -100,11 +115,15 @@ class DGSParams:
 class DGS(GradientTransform):
     """Dynamic gradient sparsity: a score m accumulates, per coordinate, the forget gradient times the
     running mean of the retain gradient; each step only the coordinates with the largest scores (a
-    fraction decaying linearly from keep_start to keep_end, per tensor) keep their gradient.
-    "Adaptive Localization of Knowledge Negation for Continual LLM Unlearning" (Wuerkaixi et al.,
-    ICML 2025); the reference code's trimmed-range threshold is replaced by an exact top-k."""
+    fraction decaying linearly from keep_start to keep_end, per tensor) keep their gradient. The update
+    is the masked gradient of the method's own terms: the forget terms', plus the preset's retain terms
+    when it has them; a preset without any gets GDR as a guide that only scores coordinates, as the
+    authors' retain gradient does. "Adaptive Localization of Knowledge Negation for Continual LLM
+    Unlearning" (Wuerkaixi et al., ICML 2025); the reference code's trimmed-range threshold is replaced
+    by an exact top-k."""
 
     Params = DGSParams
+    reads_retain = True
     summary = "update only the coordinates where forget and average retain gradients score highest"
     cite = "ALKN (Wuerkaixi et al., ICML 2025)"
 
@@ -124,7 +143,7 @@ class DGS(GradientTransform):
         return p.keep_start - (p.keep_start - p.keep_end) * min(done, 1.0)
 
     def apply(self, grads: dict[str, list[torch.Tensor]], step: int) -> list[torch.Tensor]:
-        forget, retain = grads["forget"], grads["retain"]
+        forget, retain = grads["forget"], retain_signal(grads)
         if self.retain_sum is None or self.score is None:
             self.retain_sum = [torch.zeros_like(g) for g in retain]
             self.score = [torch.zeros_like(g) for g in forget]
@@ -135,10 +154,14 @@ class DGS(GradientTransform):
             score.add_(g * (r / self.seen))
         keep = self.keep_fraction(step)
         masks = [_top_fraction(score, keep) for score in self.score]
-        summed = [sum(parts) for parts in zip(*grads.values())]
+        summed = applied_gradient(grads)
         self.last_stats = {"dgs_keep": keep,
                            "dgs_kept": sum(int(m.sum()) for m in masks) / sum(m.numel() for m in masks)}
         return [g * m for g, m in zip(summed, masks)]
+
+    def explain(self, groups: list[str]) -> str:
+        return (f"masks the {applied_groups(groups)} gradient to the coordinates scored highest by the forget "
+                f"gradient times the running mean of {_retain_source(groups)}, and applies it")
 
     def state_dict(self) -> dict[str, torch.Tensor]:
         if self.score is None:
@@ -154,6 +177,12 @@ class DGS(GradientTransform):
             self.score = [state[f"score.{i}"] for i in range(n)]
             self.retain_sum = [state[f"retain_sum.{i}"] for i in range(n)]
             self.seen = int(state["seen"])
+
+
+def _retain_source(groups: list[str]) -> str:
+    if "retain" in groups:
+        return "the retain terms' gradient"
+    return "the gradient of the guide term gdr (read here, never applied)"
 
 
 def _top_fraction(score: torch.Tensor, fraction: float) -> torch.Tensor:

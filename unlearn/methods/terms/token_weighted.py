@@ -58,21 +58,24 @@ class SatImp(TokenLoss):
 @dataclass
 class TNPOParams:
     beta: float = param(4.0, above=0)
-    """Exponent b in the token weight 2 p^b / (p^b + p_ref^b)."""
+    """Exponent b in the token weight 2 p^b / (p^b + p_ref^b + eps)."""
+    eps: float = param(1e-5, at_least=0)
+    """Added to the weight's denominator, as in the authors' code (0: NPO's weight per token)."""
 
 
 @TERMS.register("tnpo")
 class TNPO(TokenLoss):
-    """Token-wise NPO: GA weighted per token by sg(2 p^b / (p^b + p_ref^b)) (NPO's weight, per token)."""
-    formula = "-mean_t sg(2 p_t^b / (p_t^b + p_ref,t^b)) CE_t"
+    """Token-wise NPO: GA weighted per token by sg(2 p^b / (p^b + p_ref^b + eps)) (NPO's weight, per token).
+    "Rethinking LLM Unlearning Objectives: A Gradient Perspective and Go Beyond" (Wang et al., ICLR 2025)."""
+    formula = "-mean_t sg(2 p_t^b / (p_t^b + p_ref,t^b + eps)) CE_t"
 
     Params = TNPOParams
     summary = "gradient ascent weighted per token by NPO's weight against the reference"
-    cite = "token-wise NPO (after Zhang et al., 2024)"
+    cite = "token-wise NPO (Wang et al., ICLR 2025)"
     stream_needs = Needs(ref_logps=True)
 
     def per_token(self, out: Outputs) -> torch.Tensor:
-        return tnpo_per_token(out.token_logps, out.ref_token_logps, self.params.beta)
+        return tnpo_per_token(out.token_logps, out.ref_token_logps, self.params.beta, self.params.eps)
 
 
 @dataclass
@@ -101,8 +104,10 @@ preset("WGA", Preset((T("wga"), GDR), cite="Wang et al., 2025 (WGA), with GDR as
 preset("SatImp", Preset((T("satimp", 0.1), GDR), cite="Yang et al., 2025 (SatImp): gamma 0.1, with GDR", doc=Doc(
     "-mean_t sg(p_t^β1 (1-p_t)^β2) CE_t + GDR", "Exploring Criteria of Loss Reweighting to Enhance LLM Unlearning "
     "(Yang et al., 2025)", "β1 5, β2 1, weight 0.1", "retain data")))
-preset("TNPO", Preset((T("tnpo"), GDR), cite="token-wise NPO (b 4), with GDR", doc=Doc(
-    "-mean_t sg(2 p_t^b / (p_t^b + p_ref,t^b)) CE_t + GDR", "token-wise NPO (after Zhang et al., 2024)", "b 4",
-    "reference per-token log-probs, retain data")))
+preset("TNPO", Preset((T("tnpo"), GDR), cite="token-wise NPO (b 4, eps 1e-5), with GDR", doc=Doc(
+    "-mean_t sg(2 p_t^b / (p_t^b + p_ref,t^b + eps)) CE_t + GDR", "Rethinking LLM Unlearning Objectives: A "
+    "Gradient Perspective and Go Beyond (Wang et al., ICLR 2025)", "b 4, eps 1e-5",
+    "reference per-token log-probs, retain data", "the authors' TNPO has no retain term (tnpo) or a KL one "
+    "(tnpo_kl): method.weights.gdr=0, or method.name=custom method.forget=tnpo method.retain=klr")))
 preset("TS", Preset((T("ts"),), cite="temperature-scaled GA (T 2)", doc=Doc(
     "-mean_t CE(z_t / T, y_t)", "temperature-scaled GA (SPEC 3.1)", "T 2 (the paper fixes none)", "forget")))

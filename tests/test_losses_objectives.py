@@ -274,3 +274,25 @@ def test_flat_divergences_and_unknown():
         flat_per_sequence(torch.tensor([0.5]), torch.tensor([0.5]), "hellinger")
     for name in FLAT_DIVERGENCES:
         assert name in str(err.value)
+
+
+def test_ceu_leaves_out_each_answers_first_token():
+    """CE-U as the authors' code: the first answer token of each sample is out of the sum and of the
+    count. Two samples with 3 and 2 target tokens (a pad at the end of the second), per-token values
+    1..3 and 4..5: the sum keeps 2 + 3 + 5 = 10 over 2 + 1 = 3 tokens; with ignore_first_n 0, 15 over 5."""
+    from unlearn.engine.batches import global_unit_count
+    from unlearn.methods.base import Outputs
+    from unlearn.methods.terms.distill import CEU, CEUParams
+
+    class Known(CEU):
+        def per_token(self, out):
+            return torch.tensor([[0.0, 1.0, 2.0, 3.0], [0.0, 4.0, 5.0, 9.0]])
+
+    mask = torch.tensor([[False, True, True, True], [False, True, True, False]])
+    out = Outputs(torch.zeros(2, 4), mask, torch.zeros(2, 4, dtype=torch.long), torch.arange(2))
+    term = Known(CEUParams(), ("forget",))
+    assert term.loss_sum({"forget": out}).item() == 10.0
+    assert global_unit_count("token", [0, 1], [3, 2], term.skipped_tokens()) == 3
+    plain = Known(CEUParams(ignore_first_n=0), ("forget",))
+    assert plain.loss_sum({"forget": out}).item() == 15.0
+    assert global_unit_count("token", [0, 1], [3, 2], plain.skipped_tokens()) == 5

@@ -91,6 +91,7 @@ PUBLISHED_WEIGHTS = {
     "RMU": {"rmu": 1.0, "rmu_retain": 100.0},  # alpha 100
     "BS_S": {"ga": 0.5, "ga_sampled": 0.5},  # lam 0.5
     "ReLearn": {"relearn": 1.0, "gdr": 1.0, "klr": 1.0},  # GDF + GDR + KLR
+    "TRU": {"tru": 1.0, "ga": 1.0, "gdr": 1.0},  # seed 001: reasoning NLL + lam GA (lam 1) + retain NLL
 }
 
 

@@ -53,10 +53,11 @@ class BatchLayout:
         return self.world * self.accum
 
 
-def global_unit_count(unit: str, indices: list[int], target_counts: list[int]) -> int:
-    """Units a term's loss is averaged over in one global batch: target tokens or sequences."""
+def global_unit_count(unit: str, indices: list[int], target_counts: list[int], skip: int = 0) -> int:
+    """Units a term's loss is averaged over in one global batch: target tokens (less the first `skip`
+    of each sample, for a term that leaves them out) or sequences."""
     if unit == "sequence":
         return len(indices)
     if unit == "token":
-        return sum(target_counts[i] for i in indices)
+        return sum(max(0, target_counts[i] - skip) for i in indices)
     raise ValueError(f"unknown loss unit {unit!r}")

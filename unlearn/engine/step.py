@@ -22,7 +22,7 @@ from unlearn.engine.forward import forward_with_hidden
 from unlearn.engine.reference import Reference
 from unlearn.engine.streams import sampling_source
 from unlearn.losses.logprobs import token_logps_from_logits
-from unlearn.methods.base import Method, Needs, Outputs, WeightedTerm, weighted_loss
+from unlearn.methods.base import Method, Needs, Outputs, TokenLoss, WeightedTerm, weighted_loss
 
 
 def forward_stream(model: torch.nn.Module, batch: dict[str, torch.Tensor], stream: str, needs: Needs,
@@ -72,7 +72,8 @@ class StepData:
     def unit_count(self, term: WeightedTerm, step: int) -> int:
         stream = term.term.streams[0]
         indices = self.sampler(stream).global_indices(step, self.layout)
-        return max(1, global_unit_count(term.term.unit, indices, self.target_counts[stream]))
+        skip = term.term.skipped_tokens() if isinstance(term.term, TokenLoss) else 0
+        return max(1, global_unit_count(term.term.unit, indices, self.target_counts[stream], skip))
 
 
 class StepRunner:

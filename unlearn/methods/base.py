@@ -187,14 +187,23 @@ class Term:
 
 class TokenLoss(Term):
     """A term whose loss is a value per target token of its first stream (`per_token`, [B, T]); its
-    loss_sum is the sum over the target tokens."""
+    loss_sum is the sum over the target tokens, less the first `skipped_tokens()` of each sample."""
 
     def per_token(self, out: Outputs) -> torch.Tensor:
         raise NotImplementedError
 
+    def skipped_tokens(self) -> int:
+        """How many of each sample's first target tokens the loss leaves out (the engine's token count
+        leaves them out too)."""
+        return 0
+
     def loss_sum(self, outs: dict[str, Outputs]) -> torch.Tensor:
         out = outs[self.streams[0]]
-        return target_sum(self.per_token(out), out.target_mask)
+        mask = out.target_mask
+        skip = self.skipped_tokens()
+        if skip:
+            mask = mask & (mask.long().cumsum(-1) > skip)
+        return target_sum(self.per_token(out), mask)
 
 
 class GradientTransform:

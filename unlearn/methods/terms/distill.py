@@ -35,18 +35,30 @@ class UNDIAL(TokenLoss):
         return undial_per_token(out.logits, out.ref_logits, out.target_ids, self.params.beta)
 
 
+@dataclass
+class CEUParams:
+    ignore_first_n: int = param(1, at_least=0)
+    """Answer tokens left out at the start of each answer, as in the authors' code (its first token is
+    predicted from the prompt alone)."""
+
+
 @TERMS.register("ceu")
 class CEU(TokenLoss):
     """CE-U: CE(logits, softmax(sg(logits) with the true token set to -inf)) on forget target tokens:
-    learn the model's own distribution without the true token (SPEC 3.1)."""
-    formula = "mean_t CE(p_theta, softmax(sg(z) with z_y = -inf))"
+    learn the model's own distribution without the true token (SPEC 3.1), leaving out each answer's
+    first `ignore_first_n` tokens as the authors' code does. "CE-U: Cross Entropy Unlearning" (Yang, 2025)."""
+    formula = "mean_t CE(p_theta, softmax(sg(z) with z_y = -inf)), t past the first n answer tokens"
 
+    Params = CEUParams
     summary = "cross-entropy to the model's own detached distribution with the true token removed"
     cite = "CE-U, cross-entropy unlearning (2025)"
     stream_needs = Needs(logits=True)
 
     def per_token(self, out: Outputs) -> torch.Tensor:
         return ceu_per_token(out.logits, out.target_ids)
+
+    def skipped_tokens(self) -> int:
+        return self.params.ignore_first_n
 
 
 @dataclass
@@ -75,9 +87,9 @@ class BST(TokenLoss):
 preset("UNDIAL", Preset((T("undial"),), cite="UNDIAL (Dong et al., 2024): beta 10", doc=Doc(
     "mean_t CE(p_θ, softmax(z_ref - β onehot(y_t)))", "UNDIAL: Self-Distillation with Adjusted Logits for Robust "
     "Unlearning in LLMs (Dong et al., 2024)", "β 10", "reference logits")))
-preset("CE_U", Preset((T("ceu"),), cite="CE-U (2025): no retain term", doc=Doc(
-    "mean_t CE(p_θ, softmax(sg(z) with z_y = -∞))", "CE-U: Cross Entropy Unlearning (Yang, 2025)",
-    needs="forget; no retain term")))
+preset("CE_U", Preset((T("ceu"),), cite="CE-U (2025): no retain term, first answer token left out", doc=Doc(
+    "mean_t CE(p_θ, softmax(sg(z) with z_y = -∞)), past the first answer token", "CE-U: Cross Entropy "
+    "Unlearning (Yang, 2025)", "ignore_first_n 1", needs="forget; no retain term")))
 preset("BS_T", Preset((T("bst"),), cite="Bootstrapping, token level (survey, seed 001): lam 0.5, K 20", doc=Doc(
     "-mean_t CE(p_θ, (1-λ) onehot(y_t) + λ sg(softmax over the model's top-K logits))",
     "bootstrapping, token level (survey, seed 001)", "λ 0.5, K 20", "forget")))

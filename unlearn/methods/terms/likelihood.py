@@ -129,9 +129,11 @@ preset("ReLearn", Preset((RELEARN, GDR, KLR_TERM),
                                  "weights 1, 1, 1", "augmented forget set (question variants, vague verified answers, "
                                  "sentence completions), retain data, reference logits",
                                  "no generic data is mixed in when the set is made automatically")))
-preset("TRU", Preset((TRU, T("ga")), cite="TRU: NLL on reasoning refusals (data.targets) + lam GA, lam 1", doc=Doc(
-    "NLL on reasoning refusals (`data.targets`, from `unlearn augment --kind reasoning` with any generator; without "
-    "one they are made from the forget split with the offline generator) + λ GA",
-    "Explainable LLM Unlearning through Reasoning (Liao et al., 2025)", "λ 1 (unverified)",
-    "reasoning refusals, forget data")))
+preset("TRU", Preset((TRU, T("ga"), GDR), cite="TRU: NLL on reasoning refusals (data.targets) + lam GA + GDR, lam 1",
+                     doc=Doc("NLL on reasoning refusals (`data.targets`, from `unlearn augment --kind reasoning` with "
+                             "any generator; without one they are made from the forget split with the offline "
+                             "generator) + λ GA + NLL on the retain set (seed 001's formula has all three terms)",
+                             "Explainable LLM Unlearning through Reasoning (Liao et al., 2025)",
+                             "λ 1 (unverified), retain weight 1", "reasoning refusals, forget and retain data",
+                             "no public code; without the retain term: method.weights.gdr=0")))
 preset("finetune", Preset((FINETUNE,), cite="plain fine-tuning: makes target and retain models"))

@@ -11,7 +11,7 @@ import pytest
 
 from unlearn import api
 from unlearn.config import load_config
-from unlearn.core.errors import UnlearnError
+from unlearn.core.errors import ConfigError, UnlearnError
 
 from conftest import run_cli
 
@@ -45,6 +45,22 @@ def test_rerun_reuses_same_config_and_refuses_a_changed_one(world, target_model,
     assert "holds a finished run made with a different config" in line
     assert "method.name: 'GA' -> 'NPO_KLR'" in line and "model.path:" in line
     assert "delete" in line and "out=" in line and "does not exist" not in line
+
+
+def test_a_run_made_when_the_method_differed_is_not_reused(world, target_model, tmp_path):
+    """The fingerprint holds the method as computed, defaults included: a finished run whose method had
+    another default (as TNPO before the authors' eps) is refused, not reused as this version's."""
+    out = tmp_path / "run"
+    cfg = load_config(overrides=_args(world, target_model, out, "method.name=TNPO")[1:])
+    api.run_unlearning(cfg)
+    path = out / "fingerprint.json"
+    stored = json.loads(path.read_text())
+    assert stored["method_resolved.tnpo.eps"] == 1e-5 and stored["method_resolved.gdr.role"] == "retain"
+    del stored["method_resolved.tnpo.eps"]  # as a run made before the option existed (another hash)
+    stored["hash"] = "0" * 16
+    path.write_text(json.dumps(stored))
+    with pytest.raises(ConfigError, match=r"different config \(method_resolved.tnpo.eps: <unset> -> 1e-05\)"):
+        api.run_unlearning(cfg)
 
 
 def test_changed_eval_settings_reevaluate_instead_of_reusing(world, target_model, tmp_path):

@@ -17,7 +17,7 @@ from safetensors.torch import load_file
 
 from unlearn import api
 from unlearn.config import load_config
-from unlearn.core.errors import TrainingDiverged
+from unlearn.core.errors import ConfigError, TrainingDiverged
 
 from conftest import REPO
 
@@ -442,3 +442,44 @@ def test_npo_gdr_gru_is_not_npo_gru(world, target_model, tmp_path):
     with_gdr, plain = _weights(tmp_path / "gdr" / "model"), _weights(tmp_path / "plain" / "model")
     assert any(not torch.equal(with_gdr[k], plain[k]) for k in plain)
     assert "guide_gdr" in _log(tmp_path / "plain")[0] and "retain_gdr" in _log(tmp_path / "gdr")[0]
+
+
+def test_redraw_draws_refusals_and_random_answers_anew_each_epoch(world, target_model, tmp_path, monkeypatch):
+    """data.redraw: draw 0 is the run's usual draw; later draws give other refusals to some questions
+    (the same for the same draw), and the trainer asks for one draw per epoch; DPO's reference then can
+    no longer be cached log-probs (auto picks a frozen copy; cached is refused)."""
+    from unlearn.data.benchmarks import benchmark_from_config
+    from unlearn.engine import trainer
+    from unlearn.engine.streams import forget_idk_stream, forget_random_stream, redrawn
+
+    cfg = load_config(overrides=_overrides(world, target_model, tmp_path / "x", "IDK", "data.redraw=true"))
+    bench = benchmark_from_config(cfg.data)
+    first, again = forget_idk_stream(cfg, bench), redrawn("forget_idk", cfg, bench, 0)
+    assert first == again
+    second = redrawn("forget_idk", cfg, bench, 1)
+    assert [r["question"] for r in second] == [r["question"] for r in first]
+    assert sum(a["answer"] != b["answer"] for a, b in zip(first, second)) >= len(first) // 2
+    assert second == redrawn("forget_idk", cfg, bench, 1)
+    assert forget_random_stream(cfg, bench) != redrawn("forget_random", cfg, bench, 2)
+
+    draws: list[tuple[str, int]] = []
+    real = trainer.redrawn
+
+    def recording(name, c, b, draw):
+        draws.append((name, draw))
+        return real(name, c, b, draw)
+
+    monkeypatch.setattr(trainer, "redrawn", recording)
+    n = len(first)
+    _unlearn(world, target_model, tmp_path / "idk", "IDK", "data.redraw=true", "train.batch_size=4",
+             f"train.max_steps={-(-2 * n // 4)}")  # two epochs of the forget set
+    assert draws == [("forget_idk", 0), ("forget_idk", 1)]
+    from unlearn.engine.before import check_train
+    from unlearn.methods import build_method
+
+    dpo = load_config(overrides=_overrides(world, target_model, tmp_path / "d", "DPO", "data.redraw=true"))
+    assert check_train(dpo, build_method(dpo.method)) == "copy"
+    cached = load_config(overrides=_overrides(world, target_model, tmp_path / "d", "DPO", "data.redraw=true",
+                                              "method.reference=cached"))
+    with pytest.raises(ConfigError, match="draws its refusals or answers anew"):
+        check_train(cached, build_method(cached.method))

@@ -70,6 +70,9 @@ class DataConfig:
     alternatives: str | None = None
     """File of a generated refusal per forget question (`unlearn augment --kind alternatives`) for
     IdkDPO, IDK and the other refusal methods; default: refusals drawn from data.refusals."""
+    redraw: bool = False
+    """Draw each forget question's refusal (IDK, DPO, FLAT) and random answer (Mismatch, LLMU) anew every
+    epoch, as the reference framework draws a refusal at every access; default: drawn once for the run."""
     targets: str | None = None
     """TRU's reasoning refusals (question, answer; `unlearn augment --kind reasoning`); default: made from
     the forget split with the offline generator (cached)."""

@@ -15,7 +15,7 @@ from unlearn.data.checks import check_streams
 from unlearn.engine.collective import on_main
 from unlearn.engine.lora import check_lora
 from unlearn.engine.tracking import check_trackers
-from unlearn.engine.streams import build_stream
+from unlearn.engine.streams import REDRAWN_STREAMS, build_stream
 from unlearn.methods import Method, build_method
 from unlearn.methods.reference import choose_strategy
 
@@ -33,7 +33,8 @@ def check_train(cfg: RunConfig, method: Method) -> str | None:
     check_lora(cfg.lora)
     check_trackers(cfg.train.report_to)
     strategy = method.reference if cfg.method.reference == "auto" else cfg.method.reference
-    return choose_strategy(strategy, method, cfg.lora.r > 0)
+    redraws = cfg.data.redraw and any(s in REDRAWN_STREAMS and method.needs(s).ref_logps for s in method.streams)
+    return choose_strategy(strategy, method, cfg.lora.r > 0, redraws)
 
 
 def check_sharding(acc: Any, method: Method, lora: bool, cfg_every: int | None = None) -> None:

@@ -101,7 +101,8 @@ def fingerprint_changes(old: dict, new: dict) -> list[str]:
     """"key: old -> new" for every key whose value differs (absent values shown as <unset>)."""
     unset = object()
     changes = []
-    for key in sorted((set(old) | set(new)) - {"hash"}):
+    # the config's own keys first; the resolved method (defaults a version changed) after them
+    for key in sorted((set(old) | set(new)) - {"hash"}, key=lambda k: (k.startswith("method_resolved."), k)):
         a, b = old.get(key, unset), new.get(key, unset)
         if a != b:
             show = lambda v: "<unset>" if v is unset else repr(v)  # noqa: E731

@@ -75,13 +75,22 @@ def retain_stream(cfg: RunConfig, bench: Benchmark) -> list[dict[str, Any]]:
     return _qa(bench.load(cfg.data.retain_split or bench.retain_split))
 
 
+REDRAWN_STREAMS = ("forget_idk", "forget_random")
+"""Streams whose answers are drawn at random: with data.redraw, drawn anew every epoch (`draw` = epoch)."""
+
+
+def _rng(seed: int, salt: int, draw: int) -> random.Random:
+    """Draw 0 is the run's own (seed + salt, as a run without data.redraw); draw k > 0 its k-th redraw."""
+    return random.Random(seed + salt if draw == 0 else f"{seed}:{salt}:{draw}")
+
+
 @STREAMS.register("forget_idk")
-def forget_idk_stream(cfg: RunConfig, bench: Benchmark) -> list[dict[str, Any]]:
+def forget_idk_stream(cfg: RunConfig, bench: Benchmark, draw: int = 0) -> list[dict[str, Any]]:
     """Forget questions, each with its own generated refusal from data.alternatives (`unlearn augment
-    --kind alternatives`), or else one drawn once (seeded) from the refusal list."""
+    --kind alternatives`), or else one drawn (seeded; draw k with data.redraw) from the refusal list."""
     forget = forget_stream(cfg, bench)
     refusals = load_refusals(cfg.data.refusals)
-    rng = random.Random(cfg.train.seed)
+    rng = _rng(cfg.train.seed, 0, draw)
     drawn = [{"question": r["question"], "answer": rng.choice(refusals)} for r in forget]
     if not cfg.data.alternatives:
         return drawn
@@ -108,11 +117,11 @@ def _with_alternatives(drawn: list[dict[str, Any]], path: str) -> list[dict[str,
 
 
 @STREAMS.register("forget_random")
-def forget_random_stream(cfg: RunConfig, bench: Benchmark) -> list[dict[str, Any]]:
-    """Forget questions, each with an answer drawn once (seeded) from the retain set: unrelated normal
-    data, as LLMU's random-mismatch term uses (Yao et al., 2024)."""
+def forget_random_stream(cfg: RunConfig, bench: Benchmark, draw: int = 0) -> list[dict[str, Any]]:
+    """Forget questions, each with an answer drawn (seeded; draw k with data.redraw) from the retain set:
+    unrelated normal data, as LLMU's random-mismatch term uses (Yao et al., 2024)."""
     answers = [r["answer"] for r in retain_stream(cfg, bench)]
-    rng = random.Random(cfg.train.seed + 1)
+    rng = _rng(cfg.train.seed, 1, draw)
     return [{"question": r["question"], "answer": rng.choice(answers)} for r in forget_stream(cfg, bench)]
 
 
@@ -173,6 +182,11 @@ ALIGNED_WITH = {"forget_idk": "forget", "forget_random": "forget", "forget_sampl
 def sampling_source(stream: str) -> str:
     """The stream whose shuffled order `stream` follows (itself unless it is derived)."""
     return ALIGNED_WITH.get(stream, stream)
+
+
+def redrawn(name: str, cfg: RunConfig, bench: Benchmark, draw: int) -> list[dict[str, Any]]:
+    """Draw `draw` of a stream in REDRAWN_STREAMS (data.redraw: one per epoch)."""
+    return STREAMS.get(name)(cfg, bench, draw=draw)
 
 
 def build_stream(name: str, cfg: RunConfig, bench: Benchmark) -> list[dict[str, Any]]:

@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import json
+import math
 import shutil
 import sys
 import time
@@ -43,7 +44,7 @@ from unlearn.engine.reference import FrozenCopy, Reference, make_reference
 from unlearn.engine.refresh import refresh_index, refreshed_records
 from unlearn.engine.run_info import write_run_info
 from unlearn.engine.step import StepRunner, finite_everywhere
-from unlearn.engine.streams import build_stream, sampling_source
+from unlearn.engine.streams import REDRAWN_STREAMS, build_stream, redrawn, sampling_source
 from unlearn.engine import tracking
 from unlearn.engine.training_data import TrainingData
 from unlearn.methods import Method, build_method
@@ -94,8 +95,8 @@ def train(cfg: RunConfig, method: Method | None = None) -> TrainResult:
                               **tracking.accelerator_options(cfg))
     run_dir = Path(cfg.out)
     bench, records = read_and_check(cfg, method, accelerator)  # before any model loads: bad data costs nothing
-    fingerprint = training_fingerprint(to_dict(cfg), {**bench.data_hashes(), **target_file_hashes(cfg)},
-                                       accelerator.num_processes)
+    fingerprint = training_fingerprint({**to_dict(cfg), "method_resolved": method.resolved()},
+                                       {**bench.data_hashes(), **target_file_hashes(cfg)}, accelerator.num_processes)
     fresh = not run_dir.exists()
     lock = _lock(accelerator, run_dir)
     failed_early = False
@@ -211,6 +212,11 @@ class _Run:
 
     def _refresh_streams(self, step: int) -> None:
         data = self.data
+        if self.cfg.data.redraw:  # a new draw of the refusals / random answers each epoch (deterministic)
+            epoch = math.floor(step * data.per_step / data.n_primary + 1e-9)
+            for stream in (s for s in self.method.streams if s in REDRAWN_STREAMS):
+                if data.refreshed.get(stream) != epoch:
+                    data.refresh(stream, redrawn(stream, self.cfg, self.bench, epoch), epoch)
         for stream, refresh in self.method.refreshes().items():
             k = refresh_index(step, refresh, data.per_step, data.n_primary)
             if data.refreshed.get(stream) == k:

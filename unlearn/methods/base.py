@@ -16,6 +16,8 @@ preset beside it (unlearn/methods/terms/), and a hand-worked test: CONTRIBUTING.
 
 from __future__ import annotations
 
+import dataclasses
+
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -302,6 +304,20 @@ class Method:
         if not self.transforms:
             return ["all"]
         return [g for g in ("train", "forget", "retain", "guide") if any(t.role == g for t in self.terms)]
+
+    def resolved(self) -> dict[str, Any]:
+        """What the method computes, defaults included: each term's role, weight, class and parameters,
+        each transform's parameters. Part of a run's fingerprint, so a finished run made by a version whose
+        method differed (a new default, a new term) is not reused as if it were this one's."""
+        def params(obj: Any) -> dict[str, Any]:
+            return dataclasses.asdict(obj) if dataclasses.is_dataclass(obj) else {}
+
+        out: dict[str, Any] = {t.key: {"role": t.role, "weight": t.weight, "term": type(t.term).__name__,
+                                       "streams": list(t.term.streams), **params(t.term.params)}
+                               for t in self.terms}
+        for tr in self.transforms:
+            out[f"transform_{type(tr).__name__}"] = params(tr.params) or {"on": True}
+        return out
 
     def group_terms(self, group: str) -> list[WeightedTerm]:
         return [t for t in self.terms if (group == "all" and t.role != "guide") or t.role == group]

@@ -86,7 +86,8 @@ class BST(TokenLoss):
 
 preset("UNDIAL", Preset((T("undial"),), cite="UNDIAL (Dong et al., 2024): beta 10", doc=Doc(
     "mean_t CE(p_θ, softmax(z_ref - β onehot(y_t)))", "UNDIAL: Self-Distillation with Adjusted Logits for Robust "
-    "Unlearning in LLMs (Dong et al., 2024)", "β 10", "reference logits")))
+    "Unlearning in LLMs (Dong et al., 2024)", "β 10", "reference logits", "averaged over answer tokens; the "
+    "authors' code (in open-unlearning) averages over every position, prompt and padding included")))
 preset("CE_U", Preset((T("ceu"),), cite="CE-U (2025): no retain term, first answer token left out", doc=Doc(
     "mean_t CE(p_θ, softmax(sg(z) with z_y = -∞)), past the first answer token", "CE-U: Cross Entropy "
     "Unlearning (Yang, 2025)", "ignore_first_n 1", needs="forget; no retain term")))

@@ -104,17 +104,21 @@ GA_RETAIN = Doc("GA + NLL on retain / + KL(p_ref ‖ p_θ) on retain", "TOFU (Ma
                 "KL masked to retain target tokens (TOFU code averages every position, padding included)")
 preset("GA_GDR", Preset((T("ga"), GDR), cite=f"GradDiff; {TOFU}", doc=GA_RETAIN), aliases=("GradDiff",))
 preset("GA_KLR", Preset((T("ga"), KLR_TERM), cite=TOFU, doc=GA_RETAIN))
+REDRAW = ("one refusal per question drawn once for the run; the reference framework draws one at every "
+          "access: data.redraw=true draws anew every epoch")
 IDK_DOC = Doc("NLL of a refusal to each forget question [+ GDR]", "TOFU (Maini et al., 2024)",
-              "built-in refusals, or `data.refusals=FILE` (TOFU's `idontknow.jsonl`)", "refusals")
+              "built-in refusals, or `data.refusals=FILE` (TOFU's `idontknow.jsonl`)", "refusals", REDRAW)
 preset("IDK", Preset((IDK,), cite=TOFU, doc=IDK_DOC))
 preset("IDK_GDR", Preset((IDK, GDR), cite=TOFU, doc=IDK_DOC))
 LLMU_PAPER = "Large Language Model Unlearning (Yao et al., 2024)"
 preset("Mismatch", Preset((MISMATCH,), cite="LLMU (Yao et al., 2024), random-answer term alone", doc=Doc(
-    "NLL of a random retain answer to each forget question", LLMU_PAPER, needs="random answers (drawn once, seeded)")))
+    "NLL of a random retain answer to each forget question", LLMU_PAPER, needs="random answers (drawn once, seeded)",
+    differs="data.redraw=true draws each question's random answer anew every epoch")))
 preset("LLMU", Preset((T("ga", 0.5), MISMATCH, KLR_TERM), cite=f"{LLMU_PAPER}: eps1 0.5, eps2 1, eps3 1", doc=Doc(
     "0.5 GA + 1 Mismatch + 1 KL(p_orig ‖ p_θ) on normal data", LLMU_PAPER, "ε1 0.5, ε2 1, ε3 1",
-    "retain set as normal data; reference logits", "one random answer per question drawn once (LLMU: K = 5 per "
-    "batch); KL averaged over retain target tokens (LLMU's code: every position of its normal text)")))
+    "retain set as normal data; reference logits", "one random answer per question drawn once (LLMU's code: "
+    "K = 5 TruthfulQA answers drawn every step; data.redraw=true draws anew every epoch, K at once is not offered); "
+    "KL averaged over retain target tokens (LLMU's code: every position of its normal text)")))
 preset("BS_S", Preset((T("ga", 0.5), T("ga_sampled", 0.5)),
                       cite="Bootstrapping, sequence level (survey, seed 001): lam 0.5 = the two weights", doc=Doc(
     "0.5 GA(y) + 0.5 GA(ŷ), ŷ the model's own answer", "bootstrapping, sequence level (survey, seed 001)",

@@ -103,6 +103,8 @@ preset("SimNPO", Preset((T("simnpo", 0.125), GDR),
 DPO_DOC = Doc("-(2/β) log σ(β ([log p - log p_ref](y_idk) - [log p - log p_ref](y))) [+ GDR]",
               "Direct Preference Optimization (Rafailov et al., 2023); TOFU (Maini et al., 2024)", "β 0.1",
               "refusals aligned with the forget questions row by row (`data.alternatives`: one generated per question "
-              "by `unlearn augment --kind alternatives`; else drawn from `data.refusals`); reference log-probs")
+              "by `unlearn augment --kind alternatives`; else drawn from `data.refusals`); reference log-probs",
+              "a drawn refusal is kept for the run; data.redraw=true draws anew every epoch (the reference framework: "
+              "at every access)")
 preset("DPO", Preset((T("dpo"),), cite="Rafailov et al., 2023; a refusal preferred over the forget answer", doc=DPO_DOC))
 preset("IdkDPO", Preset((T("dpo"), GDR), cite=f"{TOFU}; open-unlearning's IdkDPO", doc=DPO_DOC))

@@ -119,4 +119,6 @@ preset("RMU", Preset((T("rmu"), T("rmu_retain", 100.0, role="retain")),
     "mean_H (h_L(x_f) - c·u)² + α mean_H (h_L(x_r) - h_L^frozen(x_r))²", "The WMDP Benchmark (Li et al., 2024)",
     "L = round(7/32 · depth), c 6.5, α 100; trains `mlp.down_proj` of layers L-2..L only",
     "hidden states of layer L (hooks: the layer's own output), a frozen reference",
-    "hidden states at target-token positions only")))
+    "hidden states at target-token positions only, averaged over every such position of the global batch "
+    "(WMDP's code: every position of the batch, padding included; open-unlearning: per sequence, then over the "
+    "batch)")))

@@ -75,6 +75,9 @@ def test_truth_ratio_and_probability_from_known_log_probs():
     # Swapping the answer's and the paraphrase's scores must change the result: R = e^-2.5 / e^-1.
     swapped = _view("forget", [-0.5, -0.5], [-1.0], [[-2.0], [-3.0]])
     assert METRICS.get("truth_ratio_raw").compute([swapped], None) == pytest.approx([math.exp(-1.5)])
+    # open-unlearning's prob_mean: P(paraphrase) / (P(paraphrase) + P(perturbed, geometric mean))
+    # = e^-0.5 / (e^-0.5 + e^-2.5) = 1 / (1 + e^-2) = 0.8807971.
+    assert METRICS.get("truth_ratio_prob_mean").compute([forget], None) == pytest.approx([0.8807971])
     # Retain: max(0, 1 - R) = 1 - e^-2 = 0.8646647.
     retain = _view("retain", [-1.0], [-0.5, -0.5], [[-2.0], [-3.0]])
     assert METRICS.get("truth_ratio").compute([retain], None) == pytest.approx([0.8646647])
@@ -163,3 +166,37 @@ def test_directions_say_which_way_is_better():
     assert METRICS.get("prob").direction("retain").higher_is_better() is True
     assert METRICS.get("kfr").direction("forget").higher_is_better() is True
     assert METRICS.get("gen_ppl").direction("retain").higher_is_better() is False
+
+
+def test_verbmem_generates_and_scores_the_papers_lengths():
+    """MUSE's VerbMem: 128 tokens generated after the prefix and scored against the true continuation's
+    first 128 tokens. A model that continues the text word for word for 128 tokens scores 1.0 against the
+    cut reference; against the whole 300-token continuation its ROUGE-L F1 would be 2*128/(128+300) = 0.598."""
+    from types import SimpleNamespace
+
+    from unlearn.eval.evaluator import Evaluator, Settings
+    from unlearn.eval.metrics import METRICS
+
+    class WordTokenizer:  # one token per word, so lengths are known by hand
+        def __call__(self, text, add_special_tokens=False):
+            return {"input_ids": list(range(len(text.split())))}
+
+        def decode(self, ids):
+            return " ".join(f"w{i}" for i in ids)
+
+    continuation = " ".join(f"w{i}" for i in range(300))
+    data = SimpleNamespace(kind="completion", name="verbmem_forget", records=[{"question": "p", "answer": continuation}])
+    qa = SimpleNamespace(kind="qa", name="forget", records=[{"question": "q", "answer": "a"}])
+    plans = [SimpleNamespace(data=data, prompts=[[1, 2]]), SimpleNamespace(data=qa, prompts=[[3]])]
+    fake = SimpleNamespace(settings=Settings(max_new_tokens=200, verbmem_tokens=128), tokenizer=WordTokenizer())
+    cut = Evaluator.cut_targets(fake, plans)
+    assert cut == {("verbmem_forget", 0): " ".join(f"w{i}" for i in range(128))}
+    asked: list[tuple[int, int]] = []
+    fake.generations = lambda prompts, length: asked.append((len(prompts), length)) or {k: "" for k in prompts}
+    Evaluator.all_generations(fake, plans)
+    assert sorted(asked) == [(1, 128), (1, 200)]  # the completion prefix gets 128 tokens, the question 200
+    verbatim = " ".join(f"w{i}" for i in range(128))
+    view = SampleView(0, data.records[0], "forget", "completion", generation=verbatim, cut_target=cut[("verbmem_forget", 0)])
+    assert METRICS.get("verbmem").compute([view], None) == [pytest.approx(1.0)]
+    view.cut_target = None
+    assert METRICS.get("verbmem").compute([view], None) == [pytest.approx(2 * 128 / (128 + 300))]

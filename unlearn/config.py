@@ -178,6 +178,13 @@ class EvalConfig:
     """Samples per evaluation batch."""
     max_new_tokens: int = param(200, at_least=1)
     """Length limit of each generated answer (TOFU: 200)."""
+    verbmem_tokens: int = param(128, at_least=1)
+    """VerbMem: tokens generated after each text prefix, and tokens of the true continuation it is scored
+    against (MUSE: 128 and 128)."""
+    end_token: str = param("scored", choices=("scored", "dropped"))
+    """The answer's end token in exact memorisation, extraction strength and the Min-K% / Min-K%++
+    attacks: scored (this tool, SPEC 2) or dropped (open-unlearning's per-token helpers drop the last
+    target token)."""
     splits: list[str] = field(default_factory=list)
     """Evaluation sets, with optional slices (forget[:50%], retain[100:200]); empty = the benchmark's default."""
     cache: bool = True

@@ -85,7 +85,8 @@ class DuringEval:
         if not any(p.metrics for p in self.plans):
             raise ConfigError(f"eval.during_metrics {metrics} apply to none of the sets "
                               f"{[d.name for d in datasets]}; choose metrics of those sets' kind")
-        self.settings = Settings(cfg.eval.batch_size, cfg.eval.max_new_tokens, limit.tokens, None)
+        self.settings = Settings(batch_size=cfg.eval.batch_size, max_new_tokens=cfg.eval.max_new_tokens,
+                                 max_length=limit.tokens, verbmem_tokens=cfg.eval.verbmem_tokens, cache_dir=None)
         retain_values = _retain_values(cfg.eval.retain_reference)
         self.rule = parse_rule(cfg.eval.keep_best, retain_values) if cfg.eval.keep_best else None
         self.curve = run_dir / "curve.jsonl"

@@ -38,6 +38,8 @@ class Settings:
     batch_size: int = 32
     max_new_tokens: int = 200
     max_length: int = 512
+    verbmem_tokens: int = 128
+    """Generated tokens after a completion prefix, and the true continuation's tokens scored (VerbMem)."""
     cache_dir: str | None = None
     """None: no cache."""
 
@@ -92,21 +94,48 @@ class Evaluator:
             teacher_forced_pass(model, encoded, self.tokenizer.pad_token_id, self.settings.batch_size, store)
         return {i: cache.get(i) for i in sequences}
 
-    def generations(self, prompts: dict[str, list[int]]) -> dict[str, str]:
+    def generations(self, prompts: dict[str, list[int]], max_new_tokens: int | None = None) -> dict[str, str]:
+        """Greedy answers to the prompts, at most `max_new_tokens` each (default eval.max_new_tokens)."""
         from unlearn.models.generation import generate_texts, stop_token_ids
 
+        length = max_new_tokens or self.settings.max_new_tokens
         stops = stop_token_ids(self.model, self.tokenizer, [self.fmt.end_token_id])
-        cache = self._cache("generation", max_new_tokens=self.settings.max_new_tokens, stop_ids=stops)
+        cache = self._cache("generation", max_new_tokens=length, stop_ids=stops)
         missing = [i for i in prompts if i not in cache]
         self._tick(len(prompts) - len(missing))
         batch = self.settings.batch_size
         for start in range(0, len(missing), batch):
             ids = missing[start:start + batch]
-            texts = generate_texts(self.model, self.tokenizer, [prompts[i] for i in ids], batch,
-                                   self.settings.max_new_tokens, stops)
+            texts = generate_texts(self.model, self.tokenizer, [prompts[i] for i in ids], batch, length, stops)
             cache.add(zip(ids, texts))
             self._tick(len(ids))
         return {i: cache.get(i) for i in prompts}
+
+    def all_generations(self, plans: Sequence[DatasetPlan]) -> dict[str, str]:
+        """Every plan's prompts answered: completion prefixes with eval.verbmem_tokens (MUSE's VerbMem
+        length), the others with eval.max_new_tokens."""
+        by_length: dict[int, dict[str, list[int]]] = {}
+        for p in plans:
+            length = self.settings.verbmem_tokens if p.data.kind == "completion" else self.settings.max_new_tokens
+            for pr in p.prompts:
+                if pr is not None:
+                    by_length.setdefault(length, {})[digest(pr)] = pr
+        out: dict[str, str] = {}
+        for length, prompts in by_length.items():
+            out.update(self.generations(prompts, length))
+        return out
+
+    def cut_targets(self, plans: Sequence[DatasetPlan]) -> dict[tuple[str, int], str]:
+        """Each completion record's true continuation cut to its first eval.verbmem_tokens tokens, as MUSE
+        scores VerbMem ("MUSE: Machine Unlearning Six-Way Evaluation for Language Models", Shi et al., 2024)."""
+        n = self.settings.verbmem_tokens
+        out = {}
+        for p in plans:
+            if p.data.kind == "completion":
+                for r, record in enumerate(p.data.records):
+                    ids = self.tokenizer(str(record["answer"]), add_special_tokens=False)["input_ids"]
+                    out[(p.data.name, r)] = self.tokenizer.decode(ids[:n]) if len(ids) > n else str(record["answer"])
+        return out
 
     def gradient_norms(self, sequences: dict[str, dict[str, list[int]]]) -> dict[str, float]:
         cache = self._cache("gradient_norm", max_length=self.settings.max_length)
@@ -158,7 +187,7 @@ class Evaluator:
             if self.progress is not None:  # the distinct sequences scored and prompts answered
                 self.progress.set_total(len(forced) + len(prompts))
             stats = self.teacher_forced(forced) if forced else {}
-            gens = self.generations(prompts) if prompts else {}
+            gens = self.all_generations(plans) if prompts else {}
             answers = {keys["answer"]: p.sequences[r]["answer"] for p, ids in zip(plans, seq_ids)
                        for r, keys in enumerate(ids) if "answer" in keys}
             grads = self.gradient_norms(answers) if "gradient" in needed else {}
@@ -169,6 +198,7 @@ class Evaluator:
         finally:
             self.model.train(was_training)
         views: dict[str, list[SampleView]] = {}
+        cut = self.cut_targets(plans)
         for p, ids in zip(plans, seq_ids):
             rows = []
             for r, record in enumerate(p.data.records):
@@ -178,7 +208,7 @@ class Evaluator:
                 rows.append(SampleView(
                     r, record, p.data.role, p.data.kind, {k: stats[sid] for k, sid in keys.items() if sid in stats},
                     generation=gens.get(pid), grad_norm=grads.get(answer), reference=reference.get(answer),
-                    scorer=scored.get(pid), prefix_es=prefix.get(answer)))
+                    scorer=scored.get(pid), prefix_es=prefix.get(answer), cut_target=cut.get((p.data.name, r))))
             views[p.data.name] = rows
         return views
 
@@ -238,7 +268,8 @@ def settings_from_config(cfg: RunConfig) -> Settings:
     from unlearn.core.files import cache_dir
 
     folder = (cfg.eval.cache_dir or str(cache_dir() / "eval")) if cfg.eval.cache else None
-    return Settings(cfg.eval.batch_size, cfg.eval.max_new_tokens, cfg.data.max_length, folder)
+    return Settings(batch_size=cfg.eval.batch_size, max_new_tokens=cfg.eval.max_new_tokens,
+                    max_length=cfg.data.max_length, verbmem_tokens=cfg.eval.verbmem_tokens, cache_dir=folder)
 
 
 def _results(plans: list, views: dict, ctx: Any) -> ModelResults:
@@ -272,6 +303,7 @@ def evaluate_model(model: Any, tokenizer: Any, cfg: RunConfig, bench: Benchmark 
     progress lines (which run, alpha or probe is being evaluated)."""
     bench = bench or benchmark_from_config(cfg.data)
     parts = parts or Parts()
+    parts.end_token = cfg.eval.end_token
     selection = select(cfg.eval.suites, cfg.eval.metrics, parts.reference_model is not None)
     formatter = PromptFormatter(tokenizer, cfg.data.template, cfg.data.chat_template)
     datasets = datasets if datasets is not None else bench.eval_data(cfg.eval.splits or None)

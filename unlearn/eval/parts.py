@@ -31,6 +31,8 @@ class Parts:
     """Judge prompts -> replies (eval.judge_model)."""
     notes: dict[str, str] = field(default_factory=dict)
     """What a metric was computed without ("kfr": "computed without nli"), filled in by the metrics."""
+    end_token: str = "scored"
+    """eval.end_token: "dropped" leaves the last target token out of the per-token metrics that say so."""
 
 
 def load_side_model(cfg: RunConfig, path: str, tokenizer: Any, device: str, option: str) -> Any:

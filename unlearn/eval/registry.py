@@ -80,10 +80,18 @@ class SampleView:
     """The scorer model's statistics on the generation."""
     prefix_es: float | None = None
     """Extraction strength by greedy generation (binary search over the prefix length)."""
+    cut_target: str | None = None
+    """A completion record's true continuation cut to its first eval.verbmem_tokens tokens (VerbMem)."""
 
     def seqs(self, prefix: str) -> list[dict[str, list]]:
         keys = sorted((k for k in self.sequences if k.startswith(prefix + "/")), key=lambda k: int(k.split("/")[1]))
         return [self.sequences[k] for k in keys]
+
+    def answer_stat(self, stat: str, ctx: Any = None) -> list:
+        """A per-token statistic of the answer sequence; with eval.end_token=dropped (`ctx.end_token`) its
+        last target token (the end token) is left out, as open-unlearning's per-token helpers do."""
+        values = self.sequences["answer"][stat]
+        return values[:-1] if getattr(ctx, "end_token", "scored") == "dropped" and len(values) > 1 else values
 
     @property
     def target_text(self) -> str:

@@ -1,11 +1,13 @@
 """Memorisation metrics (SPEC 5.3): pure functions of per-sample pass outputs, and their registration.
 
 Both metrics read `argmax_match` from the teacher-forced pass: one 0/1 entry per target token y_t
-(answer tokens + end token), 1 where the argmax of p(. | x, y_<t) equals y_t.
+(answer tokens + end token), 1 where the argmax of p(. | x, y_<t) equals y_t. With eval.end_token=dropped
+the end token is left out, as open-unlearning's per-token helpers do: then exact memorisation equals its
+`exact_memorization` on the same tokens (scored, it counts whether the model would stop there too).
 
 - Exact memorisation, from "Memorization Without Overfitting: Analyzing the Training Dynamics of Large
   Language Models" (Tirumala et al., 2022): the fraction of target tokens whose teacher-forced argmax
-  prediction is the true token. Same as open-unlearning's `exact_memorization`.
+  prediction is the true token; open-unlearning's `exact_memorization` with eval.end_token=dropped.
 - Extraction strength, from "Towards Effective Evaluations and Comparisons for LLM Unlearning Methods"
   (Q. Wang et al., ICLR 2025; seed 001), building on the extraction attacks of "Extracting Training
   Data from Large Language Models" (Carlini et al., 2021):
@@ -80,11 +82,11 @@ def extraction_strength_generated(reproduces: Callable[[int], bool], n_tokens: i
 
 
 def _exact_mem(views: Sequence[SampleView], ctx: object) -> list[float]:
-    return [exact_memorisation(v.sequences["answer"]["argmax_match"]) for v in views]
+    return [exact_memorisation(v.answer_stat("argmax_match", ctx)) for v in views]
 
 
 def _es_teacher_forced(views: Sequence[SampleView], ctx: object) -> list[float]:
-    return [extraction_strength_teacher_forced(v.sequences["answer"]["argmax_match"]) for v in views]
+    return [extraction_strength_teacher_forced(v.answer_stat("argmax_match", ctx)) for v in views]
 
 
 def _es_generated(views: Sequence[SampleView], ctx: object) -> list[float | None]:

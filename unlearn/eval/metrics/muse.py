@@ -4,8 +4,11 @@
 F-measure (rouge-score's `rougeL`, not `rougeLsum`) of the generation against the reference, with
 use_stemmer=False as in MUSE's code (TOFU's ROUGE-L recall, with the Porter stemmer, is
 `unlearn.eval.metrics.tofu.rouge_l_recall`). MUSE cuts KnowMem answers at the first "\\n\\n",
-"\\nQuestion" or "Question:" (`cut_at_first`) and truncates the VerbMem reference to its first 128
-tokens (the caller's job). MUSE's PrivLeak is with the membership attacks (`.privacy`).
+"\\nQuestion" or "Question:" (`cut_at_first`). VerbMem generates eval.verbmem_tokens (MUSE: 128) tokens
+after each prefix and scores them against the true continuation's first eval.verbmem_tokens tokens (the
+evaluator cuts it: `SampleView.cut_target`). KnowMem differs from MUSE's: it generates eval.max_new_tokens
+(MUSE: 32) and the question is asked without MUSE's in-context examples. MUSE's PrivLeak is with the
+membership attacks (`.privacy`).
 """
 
 from __future__ import annotations
@@ -44,7 +47,8 @@ def cut_at_first(text: str, stops: Sequence[str] = MUSE_KNOWMEM_STOPS) -> str:
 
 
 def _verbmem(views: Sequence[SampleView], ctx: object) -> list[float]:
-    return [rouge_l_f1(v.generation or "", v.target_text) for v in views]
+    """Against the true continuation's first eval.verbmem_tokens tokens (the evaluator cuts it)."""
+    return [rouge_l_f1(v.generation or "", v.cut_target or v.target_text) for v in views]
 
 
 def _knowmem(views: Sequence[SampleView], ctx: object) -> list[float]:

@@ -19,6 +19,12 @@ strongly positive for an over-unlearned one, near 0 is good. MUSE's default atta
 
 Inputs are per-sample pass outputs: `token_logps` (log p(y_t | x, y_<t) per target token), `mink_pp`
 (the Min-K%++ per-token z-score), the scored text, `grad_norm`, and a reference model's token_logps.
+
+Which tokens: every target token, the answer's end token included (SPEC 2). open-unlearning's per-token
+helpers drop the last target token for Min-K%, Min-K%++ (and gradnorm) but keep it for LOSS and zlib;
+eval.end_token=dropped does the same for Min-K% and Min-K%++, so their scores and AUCs equal
+open-unlearning's on the same tokens (tests/test_privacy_reference.py). The gradient-norm attack always
+scores the whole target.
 """
 
 from __future__ import annotations
@@ -88,9 +94,10 @@ def min_k_plus_plus_score(mink_pp: Sequence[float], k: float = 0.4) -> float:
 
 def gradnorm_score(grad_norm: float) -> float:
     """Gradient-norm attack (as in open-unlearning, which cites arXiv:2402.17012): members sit near a
-    minimum of the loss, so their gradients are small; score = -||grad of the sample's mean NLL||_2.
-    open-unlearning instead averages the per-parameter-tensor norms (not the global L2 norm used here),
-    so the two rank samples alike but are not equal."""
+    minimum of the loss, so their gradients are small; score = -||grad of the sample's mean NLL||_2 over
+    every floating-point parameter, in eval mode, end token included. open-unlearning instead averages
+    the per-tensor norms of the parameters that train, in train mode, without the end token: a different
+    statistic, which in general ranks samples differently, so the two AUCs can differ."""
     if not math.isfinite(grad_norm) or grad_norm < 0:
         raise ValueError(f"gradnorm score needs a finite non-negative gradient norm; got {grad_norm}")
     return -grad_norm
@@ -139,17 +146,18 @@ def _answer(v: SampleView, stat: str = "token_logps") -> list:
 
 
 ATTACKS = {  # name -> (score of one sample's view, needs, description)
-    "loss": (lambda v: loss_score(_answer(v)), frozenset({"token_logps"}),
+    "loss": (lambda v, ctx: loss_score(_answer(v)), frozenset({"token_logps"}),
              "minus the mean NLL of the target (LOSS attack)"),
-    "zlib": (lambda v: zlib_score(_answer(v), v.target_text), frozenset({"token_logps"}),
+    "zlib": (lambda v, ctx: zlib_score(_answer(v), v.target_text), frozenset({"token_logps"}),
              "minus the mean NLL over the zlib-compressed length of the text"),
-    "min_k": (lambda v: min_k_score(_answer(v)), frozenset({"token_logps"}),
+    "min_k": (lambda v, ctx: min_k_score(v.answer_stat("token_logps", ctx)), frozenset({"token_logps"}),
               "mean of the lowest 40% token log-probs (Min-K%)"),
-    "min_k_pp": (lambda v: min_k_plus_plus_score(_answer(v, "mink_pp")), frozenset({"token_logps", "dist_stats"}),
+    "min_k_pp": (lambda v, ctx: min_k_plus_plus_score(v.answer_stat("mink_pp", ctx)),
+                 frozenset({"token_logps", "dist_stats"}),
                  "Min-K%++: mean of the lowest 40% per-token z-scores against the vocabulary distribution"),
-    "gradnorm": (lambda v: gradnorm_score(v.grad_norm), frozenset({"gradient"}),
+    "gradnorm": (lambda v, ctx: gradnorm_score(v.grad_norm), frozenset({"gradient"}),
                  "L2 norm of the gradient of the sample's loss"),
-    "reference": (lambda v: reference_score(_answer(v), v.reference["token_logps"]),
+    "reference": (lambda v, ctx: reference_score(_answer(v), v.reference["token_logps"]),
                   frozenset({"token_logps", "reference_model"}), "loss difference against a reference model"),
 }
 
@@ -196,7 +204,7 @@ def _auc_of(attack: str):
 
 
 def _scores(score):
-    return lambda views, ctx: [score(v) for v in views]
+    return lambda views, ctx: [score(v, ctx) for v in views]
 
 
 for _attack, (_score, _needs, _desc) in ATTACKS.items():

@@ -113,6 +113,12 @@ def _truth_ratio(views: Sequence[SampleView], ctx: object) -> list[float]:
     return [stat(r) for r in _truth_ratio_raw(views, ctx)]
 
 
+def _truth_ratio_prob_mean(views: Sequence[SampleView], ctx: object) -> list[float]:
+    """open-unlearning's third aggregator (`prob_mean`, the TOFU paper's P_true / (P_true + P_false)):
+    per sample 1 / (1 + R), R the raw truth ratio, averaged as is."""
+    return [1.0 / (1.0 + r) for r in _truth_ratio_raw(views, ctx)]
+
+
 def _rouge_recall(views: Sequence[SampleView], ctx: object) -> list[float]:
     return [rouge_l_recall(v.generation or "", v.target_text) for v in views]
 
@@ -126,6 +132,10 @@ metric(Metric("truth_ratio", "forget: mean min(R, 1/R); other sets: mean max(0, 
               frozenset({"token_logps"}), ("qa",), _truth_ratio, direction=lambda role: HIGHER,
               sequences=("answer", "paraphrased", "perturbed"), requires_alternatives=True, paper=PAPER,
               label="TR", knowledge=-1))
+metric(Metric("truth_ratio_prob_mean", "mean of P(true) / (P(true) + P(false)) = 1 / (1 + R) (open-unlearning's "
+              "prob_mean aggregator)", frozenset({"token_logps"}), ("qa",), _truth_ratio_prob_mean,
+              sequences=("answer", "paraphrased", "perturbed"), requires_alternatives=True, paper=PAPER,
+              label="TR (prob mean)"))
 metric(Metric("truth_ratio_raw", "R = geometric mean of P(perturbed) / P(paraphrased) (per sample; forget quality's input)",
               frozenset({"token_logps"}), ("qa",), _truth_ratio_raw, direction=lambda role: HIGHER,
               sequences=("answer", "paraphrased", "perturbed"), requires_alternatives=True, aggregate=None,

@@ -11,6 +11,7 @@ from unlearn.core.ranges import param
 from unlearn.losses.distill import bst_per_token, ceu_per_token, undial_per_token
 from unlearn.methods.base import TERMS, Needs, Outputs, TokenLoss
 from unlearn.methods.presets import Doc, Preset, T, preset
+from unlearn.methods.terms.likelihood import GDR
 
 
 @dataclass
@@ -93,4 +94,9 @@ preset("CE_U", Preset((T("ceu"),), cite="CE-U (2025): no retain term, first answ
     "Unlearning (Yang, 2025)", "ignore_first_n 1", needs="forget; no retain term")))
 preset("BS_T", Preset((T("bst"),), cite="Bootstrapping, token level (survey, seed 001): lam 0.5, K 20", doc=Doc(
     "-mean_t CE(p_θ, (1-λ) onehot(y_t) + λ sg(softmax over the model's top-K logits))",
-    "bootstrapping, token level (survey, seed 001)", "λ 0.5, K 20", "forget")))
+    "bootstrapping, token level (survey, seed 001)", "λ 0.5, K 20", "forget", "the code attributed to the "
+    "authors (an open-unlearning fork) uses λ 0.2 and GDR: BS_T_GDR")))
+preset("BS_T_GDR", Preset((T("bst"), GDR), params={"bst": {"lam": 0.2}}, cite="Bootstrapping, token level, with "
+                          "GDR: lam 0.2, K 20 (the settings of the code attributed to the survey's authors)", doc=Doc(
+    "BS-T (λ 0.2) + GDR", "bootstrapping, token level (survey, seed 001)", "λ 0.2, K 20, GDR weight 1",
+    "forget and retain data")))

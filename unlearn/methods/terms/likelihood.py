@@ -123,7 +123,14 @@ preset("BS_S", Preset((T("ga", 0.5), T("ga_sampled", 0.5)),
                       cite="Bootstrapping, sequence level (survey, seed 001): lam 0.5 = the two weights", doc=Doc(
     "0.5 GA(y) + 0.5 GA(ŷ), ŷ the model's own answer", "bootstrapping, sequence level (survey, seed 001)",
     "λ 0.5 as the two weights; ŷ sampled (temperature 1, seeded), regenerated every 2 epochs",
-    "generated targets (saved under `streams/`)")))
+    "generated targets (saved under `streams/`)", "one sampled answer per question of at most 64 tokens, no retain "
+    "term; the code attributed to the authors (an open-unlearning fork) samples 3 of at most 200 tokens and adds "
+    "GDR: BS_S_GDR (200 tokens + GDR; 3 samples at once are not offered)")))
+preset("BS_S_GDR", Preset((T("ga", 0.5), T("ga_sampled", 0.5), GDR), params={"ga_sampled": {"max_new_tokens": 200}},
+                          cite="Bootstrapping, sequence level, with GDR and 200-token samples (the settings of the "
+                               "code attributed to the survey's authors)", doc=Doc(
+    "0.5 GA(y) + 0.5 GA(ŷ) + GDR", "bootstrapping, sequence level (survey, seed 001)",
+    "λ 0.5; ŷ up to 200 tokens, sampled, regenerated every 2 epochs; GDR weight 1", "generated targets, retain data")))
 preset("ReLearn", Preset((RELEARN, GDR, KLR_TERM),
                          cite="ReLearn (Xu et al., 2025): L_GDF + L_GDR + L_KLR; augmented set from data.augmented",
                          doc=Doc("NLL on the augmented forget set (`data.augmented`, the output of `unlearn augment` "

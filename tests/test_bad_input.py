@@ -73,6 +73,12 @@ def _set(row: int, key: str, value: object) -> Callable[[list], None]:
     return change
 
 
+def _drop(row: int, key: str) -> Callable[[list], None]:
+    def change(rows: list) -> None:
+        del rows[row][key]
+    return change
+
+
 # -- data files -------------------------------------------------------------------------------------
 case("answer-is-a-number", RUN, "forget10.json: row 1 field 'answer'", "is a number (42), not text",
      'write it as a string, e.g. "42"', setup=_json("forget10", _set(1, "answer", 42)))
@@ -87,6 +93,10 @@ case("perturbed-answer-holds-a-number", EVAL, "forget10.json: row 0 field 'pertu
      "'perturbed_answer') item 1 is a number (7)", setup=_json("forget10", _set(0, "perturbed_answer", ["a", 7, "b"])))
 case("perturbed-answer-holds-a-list", EVAL, "row 2 field 'perturbed_answer'", "item 0 is a list",
      setup=_json("forget10", _set(2, "perturbed_answer", [["a"], "b", "c"])))
+case("retain-row-without-paraphrase", EVAL, "retain_perturbed.json: row 3 has no paraphrased_answer but row 0 has one",
+     "give every record of the set a paraphrased_answer", setup=_json("retain_perturbed", _drop(3, "paraphrased_answer")))
+case("forget-row-without-paraphrase", EVAL, "forget10.json: row 5 has no paraphrased_answer but row 0 has one",
+     setup=_json("forget10", _drop(5, "paraphrased_answer")))
 case("perturbed-answer-is-a-number", EVAL, "row 1 field 'perturbed_answer'", "item 0 is a number (5)",
      setup=_json("forget10", _set(1, "perturbed_answer", 5)))
 case("paraphrase-is-a-list", EVAL, "row 4 field 'paraphrased_answer'", "is a list",
@@ -267,6 +277,10 @@ case("rerun-with-changed-config", ["finetune", "out=@targetrun", "model.path=@in
      "holds a finished run made with a different config (train.lr: 0.003 -> 0.001)", "use a new out= folder")
 case("calibrate-not-a-run", ["calibrate", "@tmp"], "is not a finished run folder", "give the out= folder")
 case("calibrate-two-runs", ["calibrate", "@targetrun", "@tmp"], "takes one run", "use `unlearn compare RUN RUN ...`")
+case("calibrate-tolerance-below-float-resolution", ["calibrate", "@targetrun", "--tol", "1e-20"],
+     "calibration tolerance 1e-20 must be in [1e-06, 1)")
+case("compare-mistyped-rank-by", ["compare", "@targetrun", "@targetrun", "--rank-by", "forget_rouge"],
+     "--rank-by 'forget_rouge' is not measured", "valid: forget_prob, forget_rougeL_recall")
 case("probe-no-relearning-steps", ["probe", "@targetrun", "--relearn-steps", "0"], "--relearn-steps 0 must be at least 1")
 case("probe-metric-without-knowledge", ["probe", "@targetrun", "--metric", "fluency"],
      "'fluency' does not measure knowledge of the forget set", "use one that does")
@@ -280,11 +294,16 @@ case("retain-eval-truncated", EVAL + ["--retain-eval", "@tmp/ev"], "ev/metrics.j
                                                                    _file("ev/samples.jsonl", "")(tmp)))
 case("report-without-metrics", ["report", "@tmp", "--out", "@tmp/r.html"], "has no metrics.json",
      "give a run folder (unlearn unlearn) or an evaluation folder")
+case("report-metrics-of-another-tool", ["report", "@tmp/ev", "--out", "@tmp/r.html"],
+     "ev/metrics.json is not a metrics file of this toolkit", "unlearn eval MODEL --out FOLDER",
+     setup=_file("ev/metrics.json", '{"results": {"mmlu": {"acc": 0.5}}}'))
 case("report-truncated-samples", ["report", "@tmp/ev", "--out", "@tmp/r.html"], "samples.jsonl: line 2 is not valid JSON",
      "re-run the evaluation that wrote it", setup=lambda tmp: (_file("ev/metrics.json", '{"metrics": {}}')(tmp),
                                                                _file("ev/samples.jsonl", '{"id": 1}\n{"id": \n')(tmp)))
 case("audit-bad-thresholds", ["audit", "@targetrun", "--thresholds", "@tmp/t.yaml"], "unknown key 'rouge'",
      setup=_file("t.yaml", "rouge: 0.3\n"))
+case("audit-threshold-as-a-percentage", ["audit", "@targetrun", "--thresholds", "@tmp/t.yaml"],
+     "extraction_max 20 is not a fraction in [0, 1]", "write 20% as 0.2", setup=_file("t.yaml", "extraction_max: 20\n"))
 
 # -- the command line -------------------------------------------------------------------------------
 case("unknown-command", ["frobnicate"], "invalid choice: 'frobnicate'", "see `unlearn --help`")

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from unlearn import api
-from unlearn.config import load_config
+from unlearn.config import load_config, to_dict as _config_dict
 from unlearn.core.errors import ConfigError, UnlearnError
 
 from conftest import run_cli
@@ -61,6 +61,34 @@ def test_a_run_made_when_the_method_differed_is_not_reused(world, target_model, 
     path.write_text(json.dumps(stored))
     with pytest.raises(ConfigError, match=r"different config \(method_resolved.tnpo.eps: <unset> -> 1e-05\)"):
         api.run_unlearning(cfg)
+
+
+def test_a_finished_folder_whose_files_changed_is_not_reused(world, target_model, tmp_path):
+    """The reuse decision checks the folder against what it recorded when it finished: a fingerprint.json
+    edited to name another method (so that method's config would match it) and replaced weights are each
+    a one-line error naming the file, never the old model's metrics printed as the new method's."""
+    import shutil
+
+    out = tmp_path / "run"
+    api.run_unlearning(load_config(overrides=_args(world, target_model, out)[1:]))
+    npo = load_config(overrides=_args(world, target_model, out, "method.name=NPO")[1:])
+    from unlearn.engine.integrity import training_fingerprint
+    from unlearn.methods import build_method
+
+    edited = json.loads((out / "fingerprint.json").read_text())
+    wanted = training_fingerprint({**_config_dict(npo), "method_resolved": build_method(npo.method).resolved()}, {}, 1)
+    edited.update({k: v for k, v in wanted.items() if k.startswith(("method.", "method_resolved."))})
+    edited = {k: v for k, v in edited.items() if not k.startswith("method_resolved.ga.")}
+    edited["hash"] = training_fingerprint(
+        {k: v for k, v in edited.items() if k != "hash"}, {}, 1)["hash"]  # rehashed: it looks genuine
+    saved = (out / "fingerprint.json").read_text()
+    (out / "fingerprint.json").write_text(json.dumps(edited))
+    with pytest.raises(ConfigError, match="fingerprint.json no longer matches the run"):
+        api.run_unlearning(npo)
+    (out / "fingerprint.json").write_text(saved)
+    shutil.copy(target_model / "model.safetensors", out / "model" / "model.safetensors")
+    with pytest.raises(ConfigError, match=r"model/model.safetensors changed since the run finished"):
+        api.run_unlearning(load_config(overrides=_args(world, target_model, out)[1:]))
 
 
 def test_changed_eval_settings_reevaluate_instead_of_reusing(world, target_model, tmp_path):

@@ -271,6 +271,20 @@ def check_perturbed_counts(records: list[dict[str, Any]], source: str, start_row
                             f"has {first}; give every record of the set the same number of perturbed_answer")
 
 
+def check_paraphrases(records: list[dict[str, Any]], source: str, role: str, start_row: int = 0) -> None:
+    """A set with perturbed answers computes the truth ratio against each record's paraphrase (except
+    "general" sets): a record without one, among records with one, would drop the set's truth ratio
+    (and a ninth of model utility) without a word, so it is an error naming the row."""
+    if role == "general" or not records or not records[0].get("perturbed_answer"):
+        return
+    have = [bool(r.get("paraphrased_answer")) for r in records]
+    if any(have) and not all(have):
+        missing, present = have.index(False), have.index(True)
+        raise DataError(f"{source}: row {start_row + missing} has no paraphrased_answer but row {start_row + present} "
+                        "has one; give every record of the set a paraphrased_answer (the truth ratio needs it), "
+                        "or none")
+
+
 def has_alternatives(records: Iterable[dict[str, Any]], role: str) -> bool:
     """Every record has perturbed answers, and a paraphrased answer unless the set is "general"."""
     records = list(records)

@@ -20,7 +20,7 @@ from typing import Any
 from unlearn.config import RunConfig
 from unlearn.core.atomic import json_line
 from unlearn.core.errors import ConfigError
-from unlearn.core.files import drop_rows_after, read_json
+from unlearn.core.files import drop_rows_after
 
 DEFAULT_METRICS = ["prob", "rougeL_recall"]
 DEFAULT_SETS = ["forget", "retain"]
@@ -122,7 +122,9 @@ def _retain_values(folder: str | None) -> dict[str, Any] | None:
     path = Path(folder) / "metrics.json"
     if not path.is_file():
         raise ConfigError(f"eval.retain_reference: {str(path)!r} does not exist; evaluate the retain model first")
-    return read_json(path, "evaluate the retain model there again").get("metrics", {})
+    from unlearn.eval.results import read_metrics
+
+    return read_metrics(path, "evaluate the retain model there again")["metrics"]
 
 
 def truncate_curve(run_dir: Path, step: int) -> None:

@@ -139,6 +139,35 @@ def check_fingerprint(run_dir: str | Path, fingerprint: dict, what: str) -> bool
                       f"use a new out= folder, or delete {run_dir} to start afresh")
 
 
+def weights_hashes(model_dir: str | Path) -> dict[str, str]:
+    """The sha256 of each weights file of a saved model (safetensors; an adapter's too)."""
+    from unlearn.data.formats import file_sha256
+
+    folder = Path(model_dir)
+    return {p.name: file_sha256(p) for p in sorted(folder.glob("*.safetensors"))}
+
+
+def check_sealed(run_dir: str | Path, state: dict) -> None:
+    """A finished run is reused only while its folder still holds what it finished with: the
+    fingerprint.json it wrote (same hash as the one recorded at the end) and the same weights. A file
+    edited or replaced since is a one-line error naming it. Runs made before these records are not checked."""
+    run_dir = Path(run_dir)
+    fix = f"delete {run_dir} to train again, or use a new out= folder"
+    recorded = state.get("fingerprint_hash")
+    if recorded is not None:
+        stored = json.loads((run_dir / FINGERPRINT_FILE).read_text())
+        if stored.get("hash") != recorded or _hash({k: v for k, v in stored.items() if k != "hash"}) != recorded:
+            raise ConfigError(f"{run_dir / FINGERPRINT_FILE} no longer matches the run {run_dir} finished "
+                              f"(edited after the run?), so its model cannot be trusted to be this config's; {fix}")
+    weights = state.get("weights")
+    if weights is not None:
+        now = weights_hashes(run_dir / "model")
+        changed = sorted(set(weights) ^ set(now) | {k for k in weights if k in now and weights[k] != now[k]})
+        if changed:
+            raise ConfigError(f"{run_dir / 'model' / changed[0]} changed since the run finished (its weights are not "
+                              f"the ones this run trained); {fix}")
+
+
 def write_fingerprint(run_dir: str | Path, fingerprint: dict) -> None:
     """Write run_dir/fingerprint.json atomically (temporary file, then rename)."""
     path = Path(run_dir) / FINGERPRINT_FILE

@@ -38,7 +38,15 @@ from unlearn.engine.before import check_sharding, check_train, read_and_check, t
 from unlearn.engine.checkpoint import list_checkpoints, load_checkpoint, save_checkpoint
 from unlearn.engine.collective import on_main
 from unlearn.engine.during import DuringEval, evaluation_due, truncate_curve
-from unlearn.engine.integrity import LOCK_FILE, RunLock, check_fingerprint, training_fingerprint, write_fingerprint
+from unlearn.engine.integrity import (
+    LOCK_FILE,
+    RunLock,
+    check_fingerprint,
+    check_sealed,
+    training_fingerprint,
+    weights_hashes,
+    write_fingerprint,
+)
 from unlearn.engine.lora import apply_lora, model_to_save
 from unlearn.engine.reference import FrozenCopy, Reference, make_reference
 from unlearn.engine.refresh import refresh_index, refreshed_records
@@ -110,6 +118,7 @@ def train(cfg: RunConfig, method: Method | None = None) -> TrainResult:
                                   f"delete {run_dir} to start afresh, or use a new out= folder")
         if finished:
             state = json.loads(done_path.read_text())
+            check_sealed(run_dir, state)
             if accelerator.is_main_process:
                 print(f"{cfg.out} already holds a finished run; reusing it (delete the folder to train again)",
                       file=sys.stderr)
@@ -143,6 +152,7 @@ class _Run:
                  fingerprint: dict[str, Any], records: dict[str, list[dict[str, Any]]]):
         # What `train` checked before any model loaded.
         self.cfg, self.method, self.acc, self.bench = cfg, method, accelerator, bench
+        self.fingerprint_hash = fingerprint["hash"]
         self.run_dir = Path(cfg.out)
         self.log_path = self.run_dir / "log.jsonl"
         # The model as loaded and set up for the method (not yet on its device), with its tokenizer.
@@ -296,7 +306,9 @@ class _Run:
                        state_dict=state)
             write_json(self.run_dir / DONE_FILE, {"completed": True, "steps": self.data.total_steps,
                                                   "resumed_from": start,
-                                                  "train_seconds": round(time.time() - started, 2)})
+                                                  "train_seconds": round(time.time() - started, 2),
+                                                  "fingerprint_hash": self.fingerprint_hash,
+                                                  "weights": weights_hashes(final)})
         shutil.rmtree(self.run_dir / "checkpoints", ignore_errors=True)
         write_library_warnings(self.run_dir)
 

@@ -24,6 +24,7 @@ from unlearn.core.device import is_main_process
 from unlearn.core.progress import Progress
 from unlearn.data.benchmarks import Benchmark, benchmark_from_config
 from unlearn.data.tokenize import PromptFormatter
+from unlearn.eval.metrics import METRICS
 from unlearn.eval.parts import Parts
 from unlearn.eval.passes import PASS_VERSION, gradient_norm_pass, reproduces_suffix, teacher_forced_pass
 from unlearn.eval.plan import DatasetPlan, plan
@@ -323,7 +324,7 @@ def evaluate_model(model: Any, tokenizer: Any, cfg: RunConfig, bench: Benchmark 
         ref_views = Evaluator(retain_model, tokenizer, formatter, settings, parts).run(plans)
         reference = _results(plans, ref_views, parts)
         reference.source = "the retain model"
-    ctx = DerivedContext(results, reference, notes=dict(parts.notes))
+    ctx = DerivedContext(results, reference, notes={**_unapplied(selection.metrics, plans), **parts.notes})
     derived_values = compute_derived(selection.derived, ctx)
     if cfg.eval.harness_tasks:
         from unlearn.eval.harness import run_harness  # lm-evaluation-harness: imported only when asked for
@@ -350,6 +351,25 @@ def evaluate_model(model: Any, tokenizer: Any, cfg: RunConfig, bench: Benchmark 
         "eval_seconds": round(time.time() - started, 2),
     }
     return metrics, _sample_rows(plans, views, results)
+
+
+KIND_TEXT = {"qa": "question/answer", "completion": "completion (a text prefix and its continuation, as MUSE's "
+             "verbmem/)", "text": "plain text (as MUSE's privleak/)", "choice": "multiple-choice"}
+
+
+def _unapplied(names: Sequence[str], plans: Sequence[DatasetPlan]) -> dict[str, str]:
+    """A note for each requested metric that no evaluation set could give (a MUSE folder without verbmem/,
+    a truth ratio on sets without perturbed answers)."""
+    notes = {}
+    for name in names:
+        m = METRICS.get(name)
+        if any(m in p.metrics for p in plans):
+            continue
+        kinds = " or ".join(KIND_TEXT.get(k, k) for k in m.kinds)
+        roles = f" with role {' or '.join(m.roles)}" if m.roles else ""
+        extra = "; the records need a paraphrased and perturbed answers" if m.requires_alternatives else ""
+        notes[name] = f"not computed: no {kinds} evaluation set{roles} in the data{extra}"
+    return notes
 
 
 def _explain_non_finite(values: dict[str, Any], per_sample: dict[str, dict[str, list]], notes: dict[str, str]) -> None:

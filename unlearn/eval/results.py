@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from unlearn.core.errors import DataError
 from unlearn.core.files import read_json, read_json_lines
@@ -34,7 +35,7 @@ class ModelResults:
             raise DataError(f"reference evaluation {str(folder)!r} has no samples.jsonl and metrics.json; evaluate "
                             "the retain model there first (`unlearn eval MODEL --out FOLDER`) or pass --retain-model")
         remake = "evaluate the retain model there again (`unlearn eval MODEL --out FOLDER`)"
-        meta = read_json(metrics, remake)
+        meta = read_metrics(metrics, remake)
         out = cls(values=dict(meta.get("metrics", {})), source=str(folder))
         for lineno, row in enumerate(read_json_lines(samples, remake), 1):
             if not isinstance(row, dict) or "id" not in row or "set" not in row:
@@ -85,7 +86,28 @@ def check_reference_samples(datasets: list, reference: ModelResults, derived: li
 
 
 def compute_derived(names: list[str], ctx: DerivedContext) -> dict[str, tuple[float | None, Direction]]:
+    """Every derived metric's results; one that finds nothing to read says so in the notes (a suite asked
+    for on data that lacks its sets never drops a number without a word)."""
     out: dict[str, tuple[float | None, Direction]] = {}
     for name in names:
-        out.update(DERIVED.get(name).compute(ctx))
+        d = DERIVED.get(name)
+        got = d.compute(ctx)
+        if not got and not any(k == name or k.endswith(name.removeprefix("mia_")) for k in ctx.notes):
+            roles = " and ".join(d.roles) if d.roles else "any"
+            ctx.notes[name] = (f"not computed: no evaluation sets it can read ({roles} sets with "
+                               f"{', '.join(d.inputs)})" + (" - a forget set needs a holdout partner of the same "
+                                                             "name, e.g. privleak_forget and privleak_holdout"
+                                                             if d.roles == ("forget", "holdout") else ""))
+        out.update(got)
     return out
+
+
+def read_metrics(path: str | Path, remake: str) -> dict[str, Any]:
+    """A metrics.json this toolkit wrote: a mapping with a "metrics" mapping of names to numbers. Another
+    tool's file, or one edited into another shape, is a one-line DataError naming it and `remake`."""
+    data = read_json(path, remake)
+    values = data.get("metrics") if isinstance(data, dict) else None
+    if not isinstance(values, dict) or not all(v is None or isinstance(v, (int, float)) for v in values.values()):
+        raise DataError(f"{path} is not a metrics file of this toolkit (no 'metrics' mapping of names to numbers); "
+                        f"{remake}")
+    return data

@@ -33,14 +33,16 @@ from typing import Any
 
 from unlearn.config import RunConfig
 from unlearn.core.errors import ConfigError
-from unlearn.core.files import read_json
 from unlearn.core.formatting import fmt
 from unlearn.eval.metrics import METRICS, label_of
+from unlearn.eval.results import read_metrics
 from unlearn.evidence.robustness import PROBES as ROBUSTNESS_PROBES
 from unlearn.evidence.runs import run_config
 
 THRESHOLDS = {"forget_rouge_ratio": 0.5, "forget_rouge_margin": 0.1, "forget_quality_min": 0.05,
               "mia_auc_band": 0.1, "extraction_max": 0.2, "returned_max": 0.2, "retain_rouge_ratio": 0.8}
+THRESHOLD_MAX = {k: 0.5 if k == "mia_auc_band" else 1.0 for k in THRESHOLDS}
+"""Every threshold is a fraction (an AUC band at most 0.5 wide on each side of 0.5)."""
 PROBES = tuple(p for p in ROBUSTNESS_PROBES if p != "relearn")
 """Every robustness probe but the relearning attack, which trains (the audit only measures)."""
 
@@ -68,8 +70,13 @@ def load_thresholds(path: str | None) -> dict[str, float]:
     unknown = sorted(set(given) - set(THRESHOLDS)) if isinstance(given, dict) else ["(not a mapping)"]
     if unknown:
         raise ConfigError(f"thresholds file {path}: unknown key {unknown[0]!r}; valid: {', '.join(THRESHOLDS)}")
-    if not all(isinstance(v, (int, float)) for v in given.values()):
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in given.values()):
         raise ConfigError(f"thresholds file {path}: every threshold must be a number")
+    for key, value in given.items():
+        top = THRESHOLD_MAX[key]
+        if not 0 <= value <= top:
+            hint = f"; write {value:g}% as {value / 100:g}" if 1 < value <= 100 else ""
+            raise ConfigError(f"thresholds file {path}: {key} {value:g} is not a fraction in [0, {top:g}]{hint}")
     return {**THRESHOLDS, **{k: float(v) for k, v in given.items()}}
 
 
@@ -157,7 +164,7 @@ def audit(cfg: RunConfig, run: Path, original: str, retain_eval: str | None = No
     run_metrics = evaluate(eval_cfg, str(run / "model"), out=run / "audit_eval")["metrics"]
     orig_cfg = replace(cfg, eval=replace(eval_cfg.eval, suites=["tofu"], retain_reference=None))
     orig_metrics = evaluate(orig_cfg, original, out=run / "audit_eval_original")["metrics"]
-    retain = read_json(Path(retain_eval) / "metrics.json", "evaluate the retain model there again")["metrics"] \
+    retain = read_metrics(Path(retain_eval) / "metrics.json", "evaluate the retain model there again")["metrics"] \
         if retain_eval else None
     returned = {r.probe: r.returned for r in probe(cfg, original, str(run / "model"), PROBES)}
     found = checks(run_metrics, orig_metrics, retain, returned, t)

@@ -75,6 +75,20 @@ def mix_state(original: dict[str, torch.Tensor], unlearned: dict[str, torch.Tens
     return mixed
 
 
+MIN_TOLERANCE = 1e-6
+"""The smallest tolerance on alpha: each step halves [0, 1], so 1e-6 takes 20 evaluations; far below it
+the interval stops shrinking at float resolution and the search would never end."""
+
+
+def check_request(ratio: float, tolerance: float) -> None:
+    """A target ratio in (0, 1] and a tolerance on alpha the bisection can reach (before any model loads)."""
+    if not 0 < ratio <= 1:
+        raise ConfigError(f"calibration target ratio {ratio:g} must be in (0, 1] (a share of the original's score)")
+    if not MIN_TOLERANCE <= tolerance < 1:
+        raise ConfigError(f"calibration tolerance {tolerance:g} must be in [{MIN_TOLERANCE:g}, 1): it is the width "
+                          "of the last alpha interval, and alpha lies in [0, 1]")
+
+
 def bisect(evaluate: Callable[[float], float], target: float, tolerance: float) -> tuple[float, float, list[Step]]:
     """The largest alpha in [0, 1] (to within `tolerance`) with evaluate(alpha) >= target, assuming the
     metric falls as alpha grows; its value; and every step. alpha 1 is tried first; alpha 0 is trusted to
@@ -83,7 +97,7 @@ def bisect(evaluate: Callable[[float], float], target: float, tolerance: float) 
     if steps[0].value >= target:
         return 1.0, steps[0].value, steps
     lo, hi, lo_value = 0.0, 1.0, None
-    while hi - lo > tolerance:
+    while hi - lo > max(tolerance, MIN_TOLERANCE / 2):
         mid = (lo + hi) / 2
         steps.append(Step(mid, evaluate(mid)))
         if steps[-1].value >= target:
@@ -177,8 +191,7 @@ def forget_request(with_reference: bool) -> list[str]:
 def calibrate(cfg: RunConfig, original_path: str, unlearned_path: str, metric: str = "auto",
               ratio: float = 0.95, tolerance: float = 0.02) -> Calibration:
     """Calibrate one unlearned model against the model it started from (module docstring)."""
-    if not 0 < ratio <= 1 or not 0 < tolerance < 1:
-        raise ConfigError(f"calibration needs 0 < target ratio <= 1 and 0 < tolerance < 1 (got {ratio}, {tolerance})")
+    check_request(ratio, tolerance)
     from unlearn.data.benchmarks import benchmark_from_config
     from unlearn.eval.results import ModelResults
 
@@ -195,6 +208,9 @@ def calibrate(cfg: RunConfig, original_path: str, unlearned_path: str, metric: s
         return float(got)
 
     original = value(0.0)
+    if not original > 0:
+        raise ConfigError(f"the original model scores {original:g} on {metric}, so there is nothing to keep and any "
+                          "model would meet the target; choose another --metric, or check --original")
     target = ratio * original
     alpha, reached, steps = bisect(value, target, tolerance)
     forget_split = next(s.name for s in mixer.bench.eval_specs() if s.role == "forget")

@@ -65,6 +65,10 @@ def cached_calibration(run: Path, metric: str, ratio: float, tolerance: float,
 def compare(runs: list[str], metric: str = "auto", ratio: float = 0.95, tolerance: float = 0.02,
             rank_by: str = "forget_rougeL_recall", overrides: list[str] | None = None) -> list[dict[str, Any]]:
     """Each run calibrated at the same target, best first by `rank_by` at its calibrated alpha."""
+    from unlearn.evidence.calibrate import check_request
+
+    check_request(ratio, tolerance)
+    check_rank_by(Path(runs[0]), rank_by, overrides or [])  # a typo costs nothing: checked before calibrating
     results = []
     for run in runs:
         results.append(cached_calibration(Path(run), metric, ratio, tolerance, overrides or [])
@@ -76,6 +80,22 @@ def compare(runs: list[str], metric: str = "auto", ratio: float = 0.95, toleranc
                           "(forget_quality needs eval.retain_reference=FOLDER)")
     higher = results[0]["higher_is_better"][rank_by]
     return sorted(results, key=lambda r: r["forget"][rank_by], reverse=higher)
+
+
+def check_rank_by(run: Path, rank_by: str, overrides: list[str]) -> None:
+    """--rank-by names a forget-set number the calibration measures (run folder config, no model loaded)."""
+    from unlearn.data.benchmarks import benchmark_from_config
+    from unlearn.eval.registry import result_key
+    from unlearn.evidence.calibrate import forget_request
+
+    cfg = run_config(run, overrides)
+    forget = next(s.name for s in benchmark_from_config(cfg.data).eval_specs() if s.role == "forget")
+    from unlearn.eval.metrics import DERIVED
+
+    valid = [m if m in DERIVED else result_key(forget, m) for m in forget_request(True)]
+    if rank_by not in valid:
+        raise ConfigError(f"--rank-by {rank_by!r} is not measured at the calibrated alpha; valid: {', '.join(valid)} "
+                          "(forget_quality needs eval.retain_reference=FOLDER)")
 
 
 def compare_table(results: list[dict[str, Any]], rank_by: str) -> str:

@@ -15,6 +15,7 @@ import yaml
 
 from unlearn.core.errors import ConfigError, UnlearnError
 from unlearn.core.files import read_json, read_json_lines, read_utf8
+from unlearn.eval.results import read_metrics
 from unlearn.report.method_kinds import MethodKind, kind_of
 
 
@@ -56,7 +57,7 @@ def load_entry(folder: str | Path, role: str = "method", name: str | None = None
     if not (folder / "metrics.json").is_file():
         raise ConfigError(f"{folder} has no metrics.json; give a run folder (unlearn unlearn) or an evaluation "
                           "folder (unlearn eval --out)")
-    data = read_json(folder / "metrics.json", "re-run the step that wrote it")
+    data = read_metrics(folder / "metrics.json", "re-run the step that wrote it (`unlearn eval MODEL --out FOLDER`)")
     samples = folder / "samples.jsonl"
     rows = read_json_lines(samples, "re-run the evaluation that wrote it") if samples.is_file() else []
     extra = {f: read_json(folder / f"{f}.json", "re-run the step that wrote it")

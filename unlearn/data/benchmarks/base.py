@@ -26,6 +26,7 @@ from unlearn.data.adapters import (
     apply_slice,
     canonical_records,
     check_perturbed_counts,
+    check_paraphrases,
     has_alternatives,
     parse_split,
     training_records,
@@ -231,6 +232,7 @@ class Benchmark:
                 raise DataError(f"{source} selects no rows of the {n}; widen the slice")
         if kind == "qa":
             check_perturbed_counts(records, source, start)
+            check_paraphrases(records, source, spec.role, start)
         return EvalData(spec.name, spec.role, kind, records, source,
                         alternatives=kind == "qa" and has_alternatives(records, spec.role))
 

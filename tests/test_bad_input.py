@@ -248,6 +248,17 @@ case("model-needs-remote-code", RUN + ["model.path=@tmp/remote"], "ships its own
          "AutoModelForCausalLM": "modeling_mine.Mine"}})))
 case("tokenizer-larger-than-embeddings", RUN + ["model.path=@tmp/bigtok"], "tokens but the model's embedding matrix has",
      "model.resize_token_embeddings", early=False, setup=lambda tmp: _big_tokenizer_model(tmp / "bigtok"))
+case("model-path-is-the-weights-file", RUN + ["model.path=@target/model.safetensors"], "model.safetensors' is a file",
+     "give the folder that holds it")
+case("data-file-not-a-regular-file", RUN, "forget10.json is not a regular file (a link to /dev/zero)",
+     setup=lambda tmp: ((tmp / "bad" / "forget10.json").unlink(), (tmp / "bad" / "forget10.json").symlink_to("/dev/zero")))
+case("missing-column-in-a-fixed-layout", RUN, "forget10.json: row 0 has no column 'question'",
+     "this benchmark's files have a 'question' column", "data.benchmark=custom data.columns.question=COLUMN",
+     setup=_json("forget10", lambda rows: [{("query" if k == "question" else k): v for k, v in r.items()} for r in rows]))
+case("muse-without-a-retain-corpus", ["unlearn", "model.path=@target", "data.benchmark=muse", "data.path=@tmp/news",
+                                     "out=@tmp/run", "method.name=GA_GDR", "train.max_steps=1", "eval.enabled=false"],
+     "GA_GDR trains on the retain set 'retain1' (MUSE's raw/retain1 corpus)", "a method that needs no retain data: GA,",
+     setup=_file("news/raw/forget.txt", "A forget document.\n\nAnother one.\n"))
 case("weights-missing", RUN + ["model.path=@tmp/noweights"], "has no weights (no *.safetensors file)",
      setup=lambda tmp: _model_copy(tmp / "noweights", drop=".safetensors"))
 case("pickle-weights-only", RUN + ["model.path=@tmp/pickled"], "holds only pickle weights (pytorch_model.bin)",

@@ -52,3 +52,21 @@ def test_a_closed_pipe_ends_quietly():
                           capture_output=True, text=True, timeout=120)
     assert "Traceback" not in proc.stderr and "BrokenPipe" not in proc.stderr, proc.stderr
     assert proc.returncode == 0, proc.returncode
+
+
+def test_a_50_megabyte_answer_is_evaluated_within_a_bound(target_model, tmp_path):
+    """An answer of 50 MB: it is cut to what the context holds before it is tokenised or scored (ROUGE-L on
+    the cut text, with a warning), so the evaluation ends in seconds instead of running for minutes; the
+    subprocess timeout is the bound a hang would break."""
+    data = tmp_path / "data"
+    data.mkdir()
+    huge = "word " * 10_000_000
+    (data / "forget.jsonl").write_text(json.dumps({"question": "Tell me everything.", "answer": huge}) + "\n"
+                                       + json.dumps({"question": "Who?", "answer": "Nobody."}) + "\n")
+    (data / "retain.jsonl").write_text(json.dumps({"question": "What?", "answer": "Something."}) + "\n")
+    proc = run_cli("eval", str(target_model), "--data", str(data), "--benchmark", "custom", "--out",
+                   str(tmp_path / "ev"), "eval.max_new_tokens=4", timeout=180)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "answers longer than the context (256 tokens with the prompt): 1" in proc.stderr  # the model's context
+    rows = [json.loads(line) for line in (tmp_path / "ev" / "samples.jsonl").read_text().splitlines()]
+    assert len(rows) == 3 and all(0.0 <= r["rougeL_recall"] <= 1.0 for r in rows)

@@ -187,8 +187,10 @@ def test_verbmem_generates_and_scores_the_papers_lengths():
     continuation = " ".join(f"w{i}" for i in range(300))
     data = SimpleNamespace(kind="completion", name="verbmem_forget", records=[{"question": "p", "answer": continuation}])
     qa = SimpleNamespace(kind="qa", name="forget", records=[{"question": "q", "answer": "a"}])
-    plans = [SimpleNamespace(data=data, prompts=[[1, 2]]), SimpleNamespace(data=qa, prompts=[[3]])]
-    fake = SimpleNamespace(settings=Settings(max_new_tokens=200, verbmem_tokens=128), tokenizer=WordTokenizer())
+    plans = [SimpleNamespace(data=data, prompts=[[1, 2]], metrics=[METRICS.get("verbmem")]),
+             SimpleNamespace(data=qa, prompts=[[3]], metrics=[METRICS.get("rougeL_recall")])]
+    fake = SimpleNamespace(settings=Settings(max_new_tokens=200, verbmem_tokens=128), tokenizer=WordTokenizer(),
+                           fmt=SimpleNamespace(bounded=lambda text, n: text))
     cut = Evaluator.cut_targets(fake, plans)
     assert cut == {("verbmem_forget", 0): " ".join(f"w{i}" for i in range(128))}
     asked: list[tuple[int, int]] = []
@@ -200,3 +202,29 @@ def test_verbmem_generates_and_scores_the_papers_lengths():
     assert METRICS.get("verbmem").compute([view], None) == [pytest.approx(1.0)]
     view.cut_target = None
     assert METRICS.get("verbmem").compute([view], None) == [pytest.approx(2 * 128 / (128 + 300))]
+
+
+def test_an_answer_longer_than_the_context_is_scored_as_the_model_saw_it():
+    """A 600-word answer with data.max_length 512 and a 2-token prompt: the sample keeps 512 - 2 - 1 = 509
+    answer tokens (one for the end token), so ROUGE-L scores against those 509 words, with a warning."""
+    from types import SimpleNamespace
+
+    from unlearn.core.errors import UnlearnWarning
+    from unlearn.eval.evaluator import Evaluator, Settings
+
+    class WordTokenizer:
+        def __call__(self, text, add_special_tokens=False):
+            return {"input_ids": list(range(len(text.split())))}
+
+        def decode(self, ids):
+            return " ".join(f"w{i}" for i in ids)
+
+    long = " ".join(f"w{i}" for i in range(600))
+    qa = SimpleNamespace(kind="qa", name="forget", records=[{"question": "q", "answer": long},
+                                                             {"question": "q2", "answer": "short"}])
+    fake = SimpleNamespace(settings=Settings(max_length=512), tokenizer=WordTokenizer(),
+                           fmt=SimpleNamespace(bounded=lambda text, n: text))
+    with pytest.warns(UnlearnWarning, match=r"answers longer than the context \(512 tokens with the prompt\): 1;"):
+        cut = Evaluator.cut_targets(fake, [SimpleNamespace(data=qa, prompts=[[1, 2], [3]])])
+    assert cut == {("forget", 0): " ".join(f"w{i}" for i in range(509))}
+

@@ -80,3 +80,58 @@ def test_multiple_choice_accuracy_on_a_wmdp_style_folder(target_model, tmp_path)
     assert acc in {k / 6 for k in range(7)}
     assert sum(s["mc_accuracy"] for s in samples) == pytest.approx(acc * 6)
     assert metrics["directions"]["wmdp-bio_mc_accuracy"] == "lower is better"  # a hazard set: forget
+
+
+def test_muse_as_muse_runs_it(world, target_model, tmp_path, monkeypatch):
+    """On MUSE-shaped files the project makes: KnowMem asks each question after the _icl examples and
+    generates 32 tokens, VerbMem 128; an empty raw document is skipped with a warning; the raw corpus trains
+    in blocks of data.max_length tokens; after `unlearn unlearn` the default evaluation is the muse suite."""
+    from unlearn.core.errors import UnlearnWarning
+    from unlearn.eval import evaluator as ev
+
+    root = _muse_from_world(world, tmp_path / "news")
+    icl = [{"question": "What colour is the sky?", "answer": "Blue."}, {"question": "Two and two?", "answer": "Four."}]
+    _json(root / "knowmem" / "forget_qa_icl.json", icl)
+    docs = json.loads((root / "raw" / "retain1.json").read_text())
+    _json(root / "raw" / "retain1.json", [*docs[:3], "", *docs[3:]])
+
+    bench = load_benchmark("muse", str(root))
+    knowmem = next(d for d in bench.eval_data() if d.name == "knowmem_forget")
+    context = "Question: What colour is the sky?\nAnswer: Blue.\n\nQuestion: Two and two?\nAnswer: Four.\n\n"
+    assert all(r["context"] == context for r in knowmem.records)
+    with pytest.warns(UnlearnWarning, match="1 empty documents of 13 skipped"):
+        assert len(bench.load("retain1")) == 12
+
+    lengths: dict[int, list[str]] = {}
+    real = ev.Evaluator.generations
+
+    def recording(self, prompts, max_new_tokens=None):
+        texts = [self.tokenizer.decode(p) for p in prompts.values()]
+        lengths.setdefault(max_new_tokens, []).extend(texts)
+        return real(self, prompts, max_new_tokens)
+
+    monkeypatch.setattr(ev.Evaluator, "generations", recording)
+    cfg = load_config(overrides=[f"data.path={root}", "data.benchmark=muse", f"model.path={target_model}",
+                                 f"out={tmp_path / 'run'}", "method.name=GA_GDR", "train.max_steps=2",
+                                 "train.batch_size=2", "data.max_length=32", "eval.cache=false"])
+    result = api.run_unlearning(cfg)
+    tok = load_tokenizer(cfg.model)
+    assert result["metrics"]["suites"] == ["muse"]  # eval.suites=auto on MUSE
+    assert {"verbmem_forget", "knowmem_forget"} <= set(result["metrics"]["metrics"])
+    assert set(lengths) == {32, 128}
+    forget_qa = json.loads((root / "knowmem" / "forget_qa.json").read_text())
+    with_icl = [t for t in lengths[32] if t.removeprefix(tok.bos_token or "").startswith(context)]
+    # every forget KnowMem prompt opens with the examples (retain has none); the original model is asked too
+    assert len(set(with_icl)) == len(forget_qa)
+    assert len(set(lengths[128])) == len(json.loads((root / "verbmem" / "forget.json").read_text()))
+
+    from unlearn.engine.training_data import text_chunks
+
+    docs = [r["answer"] for r in bench.load("forget")]
+    stream = tok("\n\n".join(docs), add_special_tokens=False)["input_ids"]
+    chunks = text_chunks(tok, docs, 32)
+    assert len(chunks) == -(-len(stream) // 31)  # blocks of 31 tokens after the bos
+    assert all(c["input_ids"][0] == tok.bos_token_id and len(c["input_ids"]) == 32 for c in chunks)
+    assert [t for c in chunks[:-1] for t in c["labels"][1:]] == stream[:31 * (len(chunks) - 1)]
+    tail = stream[31 * (len(chunks) - 1):]
+    assert chunks[-1]["labels"][1:] == (tail + stream)[:31]  # the last block filled from the start

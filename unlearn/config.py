@@ -62,6 +62,11 @@ class DataConfig:
     max_length: int = param(512, at_least=2, why="a sample needs a prompt token and a target token")
     """Prompt + answer tokens longer than this (or than the model's context) are cut from the answer's end
     (a prompt alone that long keeps its end and one answer token); a warning counts the samples cut."""
+    text_chunks: bool = True
+    """Plain-text training corpora (MUSE's raw/ files, text records of your own): the documents joined by a
+    blank line, tokenised as one stream and cut into blocks of data.max_length tokens, each opened by the
+    tokenizer's bos and the last filled from the start, as MUSE's training does; false: one sample per
+    document, cut at data.max_length."""
     overlap: str = param("warn", choices=("warn", "error", "ignore"))
     """Forget questions also in the retain split, and questions repeated within a training stream: warn
     (a warning with the count), error (stop before any model loads) or ignore."""
@@ -170,8 +175,10 @@ class LoraConfig:
 class EvalConfig:
     enabled: bool = True
     """Evaluate the model at the end of `unlearn finetune` / `unlearn unlearn`."""
-    suites: list[str] = field(default_factory=lambda: ["tofu"])
-    """Metric suites: tofu, muse, privacy, relearn, general, robustness (`unlearn eval --suite tofu,privacy`)."""
+    suites: list[str] = field(default_factory=lambda: ["auto"])
+    """Metric suites: tofu, muse, privacy, relearn, general, robustness (`unlearn eval --suite tofu,privacy`);
+    auto = the benchmark's own (tofu for synthetic, tofu and custom data; tofu and relearn for knowundo;
+    muse for muse; general for wmdp)."""
     metrics: list[str] = field(default_factory=list)
     """Extra metrics by name, e.g. mia_gradnorm, extraction_strength_generated (`unlearn metrics` lists them)."""
     batch_size: int = param(32, at_least=1)
@@ -181,6 +188,8 @@ class EvalConfig:
     verbmem_tokens: int = param(128, at_least=1)
     """VerbMem: tokens generated after each text prefix, and tokens of the true continuation it is scored
     against (MUSE: 128 and 128)."""
+    knowmem_tokens: int = param(32, at_least=1)
+    """KnowMem: tokens generated for each answer (MUSE: 32)."""
     end_token: str = param("scored", choices=("scored", "dropped"))
     """The answer's end token in exact memorisation, extraction strength and the Min-K% / Min-K%++
     attacks: scored (this tool, SPEC 2) or dropped (open-unlearning's per-token helpers drop the last

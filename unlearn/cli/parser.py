@@ -117,7 +117,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("model", nargs="?", default=None, help="model folder or hub name (default: model.path)")
     p.add_argument("--model", dest="model_opt", help=argparse.SUPPRESS)
     p.add_argument("--suite", help="comma-separated suites: tofu, muse, privacy, relearn, general, robustness "
-                                   "(needs eval.original_model=PATH) (default: tofu)")
+                                   "(needs eval.original_model=PATH) (default: the benchmark's own: tofu, muse for MUSE, "
+                                   "general for WMDP)")
     p.add_argument("--metrics", help="comma-separated extra metrics, e.g. mia_gradnorm (see `unlearn metrics`)")
     p.add_argument("--data", help="benchmark folder (data.path)")
     p.add_argument("--benchmark", help="synthetic, tofu, muse, knowundo, wmdp or custom (data.benchmark)")

@@ -145,16 +145,20 @@ def _as_list(value: Any) -> Any:
     return value
 
 
-def _fix(field: str, column: str, mapped: bool) -> str:
+def _fix(field: str, column: str, mapped: bool, settable: bool = True) -> str:
+    if not settable:  # the benchmark reads its own fixed layout: data.columns would be ignored
+        return (f"this benchmark's files have a {column!r} column; fix the file, or read it as your own data "
+                f"with data.benchmark=custom data.columns.{field}=COLUMN")
     if mapped:
         return f"fix data.columns.{field}={column} to name your file's {field} column"
     return f"name your file's {field} column with data.columns.{field}=COLUMN"
 
 
-def _row_error(source: str, row: int, record: dict[str, Any], field: str, column: str, mapped: bool) -> DataError:
+def _row_error(source: str, row: int, record: dict[str, Any], field: str, column: str, mapped: bool,
+               settable: bool = True) -> DataError:
     present = ", ".join(sorted(map(str, record))) or "none"
     return DataError(f"{source}: row {row} has no column {column!r} for field {field!r} "
-                     f"(columns: {present}); {_fix(field, column, mapped)}")
+                     f"(columns: {present}); {_fix(field, column, mapped, settable)}")
 
 
 def detect_kind(record: dict[str, Any], columns: dict[str, str], source: str) -> str:
@@ -171,10 +175,12 @@ def detect_kind(record: dict[str, Any], columns: dict[str, str], source: str) ->
 
 
 def canonical_records(rows: list[dict[str, Any]], kind: str, source: str,
-                      columns: dict[str, str] | None = None, start_row: int = 0) -> list[dict[str, Any]]:
+                      columns: dict[str, str] | None = None, start_row: int = 0,
+                      columns_settable: bool = True) -> list[dict[str, Any]]:
     """Rename the file's columns to canonical fields (`columns`: canonical field -> file column), keep
     only canonical fields, convert values (perturbed answers to a list, choice labels to int) and check
-    them: a missing or malformed value is a DataError naming the file, the row and the fix."""
+    them: a missing or malformed value is a DataError naming the file, the row and the fix
+    (`columns_settable`: whether data.columns applies to this benchmark, so the fix can say it)."""
     columns = columns or {}
     required, optional = KIND_FIELDS[kind]
     out = []
@@ -190,7 +196,7 @@ def canonical_records(rows: list[dict[str, Any]], kind: str, source: str,
                     raise DataError(f"{source}: row {i} field {field!r} (column {column!r}) is empty; give every "
                                     f"record {'an' if field[0] in 'aeiou' else 'a'} {field}, or remove the row")
                 elif field in required:
-                    raise _row_error(source, i, row, field, column, field in columns)
+                    raise _row_error(source, i, row, field, column, field in columns, columns_settable)
                 continue
             record[field] = _convert(field, value, source, i, column)
         if kind == "choice":

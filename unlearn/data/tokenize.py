@@ -38,6 +38,7 @@ Padding never hides real tokens: attention masks and labels are built from seque
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from unlearn.core.batching import IGNORE_INDEX
@@ -111,12 +112,14 @@ class PromptFormatter:
         turn_end = end_of_turn_id(self.tokenizer) if self.chat_template else None
         self.end_token_id = turn_end if turn_end is not None else self.tokenizer.eos_token_id
 
-    def prompt_text(self, question: str) -> str:
+    def prompt_text(self, question: str, context: str = "") -> str:
+        """The prompt of a question; `context` (in-context examples, MUSE's KnowMem) goes before the
+        templated question, or at the start of the user's message under a chat template."""
         if self.chat_template:
             return self.tokenizer.apply_chat_template(
-                [{"role": "user", "content": question}], tokenize=False, add_generation_prompt=True
+                [{"role": "user", "content": context + question}], tokenize=False, add_generation_prompt=True
             )
-        return self.template.format(question=question)
+        return context + self.template.format(question=question)
 
     def _split(self, text: str, boundary: int, raw: bool = False) -> tuple[list[int], list[int]]:
         """Jointly tokenise `text` and split it at character `boundary`: the second part is every
@@ -149,25 +152,39 @@ class PromptFormatter:
                 return start
         return at
 
-    def split_ids(self, question: str, answer: str) -> tuple[list[int], list[int]]:
+    def split_ids(self, question: str, answer: str, context: str = "") -> tuple[list[int], list[int]]:
         """(prompt ids, answer ids) of the joint tokenisation of prompt + answer: the answer's tokens
         are those whose character span overlaps the answer. The end token is not included."""
-        prompt = self.prompt_text(question)
+        prompt = self.prompt_text(question, context)
         return self._split(prompt + answer, len(prompt))
 
-    def prompt_ids(self, question: str) -> list[int]:
+    def prompt_ids(self, question: str, context: str = "") -> list[int]:
         """The generation prompt: the tokens of the joint encoding of prompt + a word that lie wholly
         in the prompt and before any trailing whitespace the tokenizer merges into that word (the
         model generates 'ĠParis' itself). The word is PROBE_ANSWER; with a pre-tokenizer the split is
         made where it joins the whitespace to the word, whether or not the vocabulary merges them."""
-        prompt = self.prompt_text(question)
+        prompt = self.prompt_text(question, context)
         text = prompt + PROBE_ANSWER
         return self._split(text, self._merge_start(text, len(prompt)))[0]
 
-    def encode(self, question: str, answer: str, max_length: int = 512) -> dict[str, list[int]]:
+    @cached_property
+    def longest_token(self) -> int:
+        """Characters of the vocabulary's longest token (a bound on the text one token covers)."""
+        try:
+            return max(16, max(len(t) for t in self.tokenizer.get_vocab()))
+        except (AttributeError, TypeError, ValueError):
+            return 64
+
+    def bounded(self, text: str, max_length: int) -> str:
+        """`text` without the part no sample of `max_length` tokens can reach: a 50 MB answer is cut before
+        it is tokenised (which would take minutes and gigabytes) to what the cut sample keeps anyway."""
+        limit = (max_length + 2) * self.longest_token
+        return text if len(text) <= limit else text[:limit]
+
+    def encode(self, question: str, answer: str, max_length: int = 512, context: str = "") -> dict[str, list[int]]:
         """One training sample: input_ids = prompt + answer + end token (joint tokenisation),
         labels = -100 on the prompt and the token ids on the answer and the end token."""
-        prompt, answer_ids = self.split_ids(question, answer)
+        prompt, answer_ids = self.split_ids(question, self.bounded(answer, max_length), context)
         return self._fit(prompt, answer_ids + [self.end_token_id], max_length)
 
     # -- raw text: no template, no chat template (MUSE's corpora and verbatim prefixes) ----------------
@@ -177,6 +194,7 @@ class PromptFormatter:
         tokenizer's usual special tokens (its bos, if it adds one), labels on the continuation's tokens
         (found by character offsets, as in `encode`) and, with `end`, the eos token. With an empty prefix
         the whole text is the target: every token after the bos is scored."""
+        continuation = self.bounded(continuation, max_length)
         prefix_ids, continuation_ids = self._split(prefix + continuation, len(prefix), raw=True)
         return self._fit(prefix_ids, continuation_ids + ([self.tokenizer.eos_token_id] if end else []), max_length)
 

@@ -86,7 +86,8 @@ class DuringEval:
             raise ConfigError(f"eval.during_metrics {metrics} apply to none of the sets "
                               f"{[d.name for d in datasets]}; choose metrics of those sets' kind")
         self.settings = Settings(batch_size=cfg.eval.batch_size, max_new_tokens=cfg.eval.max_new_tokens,
-                                 max_length=limit.tokens, verbmem_tokens=cfg.eval.verbmem_tokens, cache_dir=None)
+                                 max_length=limit.tokens, verbmem_tokens=cfg.eval.verbmem_tokens,
+                                 knowmem_tokens=cfg.eval.knowmem_tokens, cache_dir=None)
         retain_values = _retain_values(cfg.eval.retain_reference)
         self.rule = parse_rule(cfg.eval.keep_best, retain_values) if cfg.eval.keep_best else None
         self.curve = run_dir / "curve.jsonl"

@@ -15,6 +15,7 @@ from typing import Any, Callable
 
 from unlearn.config import RunConfig
 from unlearn.core.errors import DataError
+from unlearn.data.adapters import parse_split
 from unlearn.core.registry import Registry
 from unlearn.data.benchmarks import Benchmark
 
@@ -72,7 +73,24 @@ def forget_stream(cfg: RunConfig, bench: Benchmark) -> list[dict[str, Any]]:
 
 @STREAMS.register("retain")
 def retain_stream(cfg: RunConfig, bench: Benchmark) -> list[dict[str, Any]]:
-    return _qa(bench.load(cfg.data.retain_split or bench.retain_split))
+    split = cfg.data.retain_split or bench.retain_split
+    try:
+        bench.split_files(parse_split(split)[0])
+    except DataError:
+        raise DataError(_no_retain_message(cfg, bench, split)) from None
+    return _qa(bench.load(split))
+
+
+def _no_retain_message(cfg: RunConfig, bench: Benchmark, split: str) -> str:
+    """Which methods need the missing retain set, and which run without one."""
+    from unlearn.config import MethodConfig
+    from unlearn.methods import PRESETS, build_method
+
+    without = [n for n in PRESETS.in_order() if PRESETS.get(n).doc
+               and not any("retain" in t.term.streams for t in build_method(MethodConfig(name=n)).terms)]
+    where = " (MUSE's raw/retain1 corpus)" if getattr(bench, "name", "") == "muse" else ""
+    return (f"{cfg.method.name} trains on the retain set {split!r}{where}, which {bench.path} does not hold; add "
+            f"it, or unlearn with a method that needs no retain data: {', '.join(without)}")
 
 
 REDRAWN_STREAMS = ("forget_idk", "forget_random")

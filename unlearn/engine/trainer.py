@@ -163,7 +163,8 @@ class _Run:
             if cfg.eval.every_steps and accelerator.is_main_process else None
         # The streams encoded, how their batches are drawn, how many steps they make.
         self.data = TrainingData(method.streams, records, self.formatter, self.max_length, cfg.train,
-                                 accelerator.num_processes, self.tokenizer.pad_token_id, accelerator.is_main_process)
+                                 accelerator.num_processes, self.tokenizer.pad_token_id, accelerator.is_main_process,
+                                 cfg.data.text_chunks)
         on_main(accelerator, write_run_info, self.run_dir, cfg, bench.data_hashes(), method.name)
         # The model on its device and prepared by Accelerate, its reference, and what trains it.
         model.to(accelerator.device)  # before the reference: cached log-probs are computed here

@@ -22,8 +22,9 @@ class TrainingData:
     log-probs from `encoded`, and the scheduler needs `total_steps`."""
 
     def __init__(self, streams: list[str], records: dict[str, list[dict[str, Any]]], formatter: PromptFormatter,
-                 limit: ContextLimit, train: TrainConfig, num_processes: int, pad_id: int, is_main: bool):
-        self.formatter, self.limit, self.is_main = formatter, limit, is_main
+                 limit: ContextLimit, train: TrainConfig, num_processes: int, pad_id: int, is_main: bool,
+                 text_chunks: bool = True):
+        self.formatter, self.limit, self.is_main, self.text_chunks = formatter, limit, is_main, text_chunks
         # Per stream: the records, their encoding, and each encoded record's number of target tokens.
         self.records: dict[str, list[dict[str, Any]]] = {}
         self.encoded: dict[str, list[dict[str, list[int]]]] = {}
@@ -45,7 +46,12 @@ class TrainingData:
     def encode(self, stream: str, records: list[dict[str, Any]], report_cuts: bool = True) -> None:
         self.records[stream] = records
         before = len(self.formatter.cut_lengths)
-        self.encoded[stream] = [self.formatter.encode_record(r, self.limit.tokens) for r in records]
+        if self.text_chunks and records and all(r.get("raw") and not r["question"] for r in records):
+            self.encoded[stream] = text_chunks(self.formatter.tokenizer, [r["answer"] for r in records],
+                                               self.limit.tokens)
+            report_cuts = False  # chunks are cut on purpose
+        else:
+            self.encoded[stream] = [self.formatter.encode_record(r, self.limit.tokens) for r in records]
         self.target_counts[stream] = [sum(1 for x in e["labels"][1:] if x != IGNORE_INDEX) for e in self.encoded[stream]]
         if report_cuts and self.is_main:
             self.limit.report(self.formatter.cut_lengths[before:], len(records), f"the {stream} data")
@@ -55,6 +61,24 @@ class TrainingData:
         when the run started)."""
         self.encode(stream, records, report_cuts=False)
         self.refreshed[stream] = version
+
+
+def text_chunks(tokenizer: Any, documents: list[str], max_length: int) -> list[dict[str, list[int]]]:
+    """A plain-text corpus as MUSE's training reads it ("MUSE: Machine Unlearning Six-Way Evaluation for
+    Language Models", Shi et al., 2024; its DefaultDataset): the documents joined by a blank line and
+    tokenised as one stream, cut into blocks of max_length - 1 tokens each opened by the tokenizer's bos
+    (max_length tokens when it has none), the last block filled with the stream's first tokens. Every
+    token after the bos is a target; no end token is added."""
+    ids = tokenizer("\n\n".join(documents), add_special_tokens=False)["input_ids"]
+    bos = tokenizer.bos_token_id
+    size = max_length - 1 if bos is not None else max_length
+    if size < 1 or not ids:
+        return []
+    blocks = [ids[i:i + size] for i in range(0, len(ids), size)]
+    if len(blocks[-1]) < size:
+        blocks[-1] = (blocks[-1] + ids * (size // len(ids) + 1))[:size]
+    head = [bos] if bos is not None else []
+    return [{"input_ids": head + b, "labels": [IGNORE_INDEX] * len(head) + b} for b in blocks]
 
 
 def _samplers(streams: list[str], encoded: dict[str, list[dict[str, list[int]]]], train: TrainConfig,

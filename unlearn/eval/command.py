@@ -20,7 +20,7 @@ from unlearn.core.errors import ConfigError, UnlearnError, warn
 from unlearn.data.benchmarks import Benchmark, benchmark_from_config
 from unlearn.eval.evaluator import evaluate_model
 from unlearn.eval.results import ModelResults, check_reference_samples
-from unlearn.eval.suites import select
+from unlearn.eval.suites import select, suites_of
 
 
 def write_eval(out: str | Path, metrics: dict[str, Any], samples: list[dict[str, Any]]) -> None:
@@ -76,7 +76,7 @@ def check_eval_request(cfg: RunConfig, bench: Benchmark) -> tuple[list, ModelRes
     """Everything that can be wrong with an evaluation request, checked before any model loads (and, for
     `unlearn unlearn` / `finetune`, before training): an unknown suite or metric, bad evaluation data, a
     reference evaluated on other samples. Returns (the evaluation sets, the reference results)."""
-    selection = select(cfg.eval.suites, cfg.eval.metrics)
+    selection = select(suites_of(cfg.eval.suites, cfg.data.benchmark), cfg.eval.metrics)
     datasets = bench.eval_data(cfg.eval.splits or None)
     reference = ModelResults.from_folder(cfg.eval.retain_reference) if cfg.eval.retain_reference else None
     if reference is not None:
@@ -129,7 +129,8 @@ def evaluate(cfg: RunConfig, model_path: str | None = None, out: str | Path | No
     metrics, samples = evaluate_model(model, tokenizer, cfg, bench, reference, parts, retain, datasets)
     del model  # the original, when compared, is loaded next
     _add_collateral(metrics, cfg, str(path), (bench, reference, parts, datasets))
-    _add_model_level(metrics, select(cfg.eval.suites, cfg.eval.metrics).model_level, cfg, str(path))
+    _add_model_level(metrics, select(suites_of(cfg.eval.suites, cfg.data.benchmark), cfg.eval.metrics).model_level,
+                     cfg, str(path))
     metrics["model"] = str(path)
     metrics["eval_config"] = dataclasses.asdict(cfg.eval)
     write_eval(out or cfg.out, metrics, samples)

@@ -30,7 +30,7 @@ from unlearn.eval.passes import PASS_VERSION, gradient_norm_pass, reproduces_suf
 from unlearn.eval.plan import DatasetPlan, plan
 from unlearn.eval.registry import SampleView, result_key
 from unlearn.eval.results import DerivedContext, ModelResults, compute_derived
-from unlearn.eval.suites import select
+from unlearn.eval.suites import select, suites_of
 from unlearn.models.loading import context_limit
 
 
@@ -41,6 +41,8 @@ class Settings:
     max_length: int = 512
     verbmem_tokens: int = 128
     """Generated tokens after a completion prefix, and the true continuation's tokens scored (VerbMem)."""
+    knowmem_tokens: int = 32
+    """Generated tokens of a KnowMem answer."""
     cache_dir: str | None = None
     """None: no cache."""
 
@@ -113,11 +115,12 @@ class Evaluator:
         return {i: cache.get(i) for i in prompts}
 
     def all_generations(self, plans: Sequence[DatasetPlan]) -> dict[str, str]:
-        """Every plan's prompts answered: completion prefixes with eval.verbmem_tokens (MUSE's VerbMem
-        length), the others with eval.max_new_tokens."""
+        """Every plan's prompts answered, as long as its metrics say (MUSE: VerbMem eval.verbmem_tokens,
+        KnowMem eval.knowmem_tokens), else eval.max_new_tokens."""
         by_length: dict[int, dict[str, list[int]]] = {}
         for p in plans:
-            length = self.settings.verbmem_tokens if p.data.kind == "completion" else self.settings.max_new_tokens
+            own = next((m.generation_tokens for m in p.metrics if m.generation_tokens), None)
+            length = getattr(self.settings, own) if own else self.settings.max_new_tokens
             for pr in p.prompts:
                 if pr is not None:
                     by_length.setdefault(length, {})[digest(pr)] = pr
@@ -127,15 +130,32 @@ class Evaluator:
         return out
 
     def cut_targets(self, plans: Sequence[DatasetPlan]) -> dict[tuple[str, int], str]:
-        """Each completion record's true continuation cut to its first eval.verbmem_tokens tokens, as MUSE
-        scores VerbMem ("MUSE: Machine Unlearning Six-Way Evaluation for Language Models", Shi et al., 2024)."""
-        n = self.settings.verbmem_tokens
-        out = {}
+        """The reference texts generations are scored against, where they differ from the record's:
+        - a completion record's true continuation cut to its first eval.verbmem_tokens tokens, as MUSE
+          scores VerbMem ("MUSE: Machine Unlearning Six-Way Evaluation for Language Models", Shi et al., 2024);
+        - an answer longer than the context cut to the part the model saw (with a warning), so ROUGE-L
+          compares like with like and never runs on a text of megabytes."""
+        out, cut_answers, limit = {}, 0, self.settings.max_length
         for p in plans:
-            if p.data.kind == "completion":
-                for r, record in enumerate(p.data.records):
-                    ids = self.tokenizer(str(record["answer"]), add_special_tokens=False)["input_ids"]
-                    out[(p.data.name, r)] = self.tokenizer.decode(ids[:n]) if len(ids) > n else str(record["answer"])
+            for r, record in enumerate(p.data.records):
+                answer = str(record.get("answer", ""))
+                if p.data.kind == "completion":
+                    n = self.settings.verbmem_tokens
+                elif p.data.kind == "qa" and len(answer) > limit and p.prompts[r] is not None:
+                    n = max(1, limit - len(p.prompts[r]) - 1)  # the answer tokens a cut sample keeps
+                else:
+                    continue
+                ids = self.tokenizer(self.fmt.bounded(answer, n), add_special_tokens=False)["input_ids"]
+                if len(ids) > n:
+                    out[(p.data.name, r)] = self.tokenizer.decode(ids[:n])
+                    cut_answers += p.data.kind == "qa"
+                elif p.data.kind == "completion":
+                    out[(p.data.name, r)] = answer
+        if cut_answers and is_main_process():
+            from unlearn.core.errors import warn
+
+            warn(f"answers longer than the context ({limit} tokens with the prompt): {cut_answers}; generations are "
+                 "scored against the part the model saw (data.max_length sets the context)")
         return out
 
     def gradient_norms(self, sequences: dict[str, dict[str, list[int]]]) -> dict[str, float]:
@@ -220,7 +240,8 @@ class Evaluator:
             for record, prompt in zip(p.data.records, p.prompts):
                 if prompt is not None:
                     question = str(record.get("question", ""))
-                    out[digest(prompt)] = question if p.data.kind == "completion" else self.fmt.prompt_text(question)
+                    out[digest(prompt)] = (question if p.data.kind == "completion"
+                                           else self.fmt.prompt_text(question, record.get("context", "")))
         return out
 
     def _reference(self, answers: dict[str, dict[str, list[int]]]) -> dict[str, dict[str, list]]:
@@ -270,7 +291,8 @@ def settings_from_config(cfg: RunConfig) -> Settings:
 
     folder = (cfg.eval.cache_dir or str(cache_dir() / "eval")) if cfg.eval.cache else None
     return Settings(batch_size=cfg.eval.batch_size, max_new_tokens=cfg.eval.max_new_tokens,
-                    max_length=cfg.data.max_length, verbmem_tokens=cfg.eval.verbmem_tokens, cache_dir=folder)
+                    max_length=cfg.data.max_length, verbmem_tokens=cfg.eval.verbmem_tokens,
+                    knowmem_tokens=cfg.eval.knowmem_tokens, cache_dir=folder)
 
 
 def _results(plans: list, views: dict, ctx: Any) -> ModelResults:
@@ -305,7 +327,8 @@ def evaluate_model(model: Any, tokenizer: Any, cfg: RunConfig, bench: Benchmark 
     bench = bench or benchmark_from_config(cfg.data)
     parts = parts or Parts()
     parts.end_token = cfg.eval.end_token
-    selection = select(cfg.eval.suites, cfg.eval.metrics, parts.reference_model is not None)
+    suites = suites_of(cfg.eval.suites, cfg.data.benchmark)
+    selection = select(suites, cfg.eval.metrics, parts.reference_model is not None)
     formatter = PromptFormatter(tokenizer, cfg.data.template, cfg.data.chat_template)
     datasets = datasets if datasets is not None else bench.eval_data(cfg.eval.splits or None)
     limit = context_limit(model, cfg.data.max_length)
@@ -342,7 +365,7 @@ def evaluate_model(model: Any, tokenizer: Any, cfg: RunConfig, bench: Benchmark 
         "directions": {k: d.label() for k, d in directions.items()},
         "higher_is_better": {k: d.higher_is_better() for k, d in directions.items()},
         "notes": ctx.notes,
-        "suites": list(cfg.eval.suites),
+        "suites": suites,
         "roles": results.roles,
         "datasets": {d.name: {"source": d.source, "kind": d.kind, "role": d.role, "samples": len(d.records),
                               "data_hash": d.data_hash()} for d in datasets},

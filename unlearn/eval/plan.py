@@ -31,14 +31,14 @@ def _encode_record(fmt: PromptFormatter, data: EvalData, record: dict[str, Any],
     """The teacher-forced sequences of one record that the dataset's metrics read."""
     kind, out = data.kind, {}
     if kind == "qa":
-        q = record["question"]
+        q, c = record["question"], record.get("context", "")
         if "answer" in wanted:
-            out["answer"] = fmt.encode(q, record["answer"], max_length)
+            out["answer"] = fmt.encode(q, record["answer"], max_length, c)
         if "paraphrased" in wanted and record.get("paraphrased_answer"):
-            out["paraphrased"] = fmt.encode(q, record["paraphrased_answer"], max_length)
+            out["paraphrased"] = fmt.encode(q, record["paraphrased_answer"], max_length, c)
         if "perturbed" in wanted:
             for j, p in enumerate(record.get("perturbed_answer") or []):
-                out[f"perturbed/{j}"] = fmt.encode(q, p, max_length)
+                out[f"perturbed/{j}"] = fmt.encode(q, p, max_length, c)
     elif kind == "completion":
         out["answer"] = fmt.encode_raw(record["question"], record["answer"], max_length)
     elif kind == "text":
@@ -51,7 +51,7 @@ def _encode_record(fmt: PromptFormatter, data: EvalData, record: dict[str, Any],
 
 def _prompt(fmt: PromptFormatter, data: EvalData, record: dict[str, Any]) -> list[int] | None:
     if data.kind == "qa":
-        return fmt.prompt_ids(record["question"])
+        return fmt.prompt_ids(record["question"], record.get("context", ""))
     if data.kind == "completion":
         return fmt.prompt_ids_raw(record["question"])
     return None

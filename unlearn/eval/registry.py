@@ -131,6 +131,9 @@ class Metric:
     summarised_by: str | None = None
     """The derived metric that turns these per-sample scores into a number (a membership score's AUC);
     asking for the metric computes it too."""
+    generation_tokens: str | None = None
+    """The evaluation setting that sets its generations' length (MUSE: VerbMem "verbmem_tokens", KnowMem
+    "knowmem_tokens"); None: eval.max_new_tokens. A set that several such metrics read uses the first's."""
     knowledge: int | None = None
     """On the forget set, +1: a higher value means more of the knowledge is there (ROUGE-L, prob); -1: less
     (the forget truth ratio, KFR); None: not a measure of knowledge (fluency, membership scores). Default:

@@ -42,6 +42,16 @@ class Selection:
     """Suites run on the whole model after the metrics (robustness)."""
 
 
+def suites_of(suites: list[str], benchmark: str) -> list[str]:
+    """eval.suites with "auto" replaced by the benchmark's own suites (its adapter's `suites`)."""
+    from unlearn.data.benchmarks import BENCHMARKS
+
+    out: list[str] = []
+    for name in suites:
+        out.extend(BENCHMARKS.get(benchmark).suites if name == "auto" else [name])
+    return list(dict.fromkeys(out))
+
+
 def select(suites: list[str], extra: list[str], reference_model: bool = False) -> Selection:
     """The metrics and derived metrics of the named suites plus `extra` names, each once, in order, with
     everything they need: a derived metric's inputs, a per-sample score's summary."""

@@ -95,6 +95,12 @@ def check_model_files(cfg: ModelConfig, path: str | None = None) -> None:
     error; nothing is loaded."""
     path = path or cfg.path
     _check_path(path, "model")
+    local = Path(path).expanduser()
+    if local.is_file():
+        hint = (f"model.path={str(local.parent)!r} model.gguf_file={local.name!r}" if local.suffix == ".gguf"
+                else f"model.path={str(local.parent)!r}")
+        raise ModelLoadError(f"model {path!r} is a file; give the folder that holds it (config.json and the weights): "
+                             f"{hint}")
     if _looks_local(path):
         _check_remote_code(path, cfg)
         if cfg.gguf_file:

@@ -15,6 +15,8 @@ any import of this module goes through the package first, so every adapter is re
 
 from __future__ import annotations
 
+import os
+
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -74,6 +76,8 @@ class Benchmark:
     subfolders: ClassVar[tuple[str, ...]] = ()
     """Folders scanned besides the top level; their files are named `folder/stem`."""
     uses_columns: ClassVar[bool] = False
+    suites: ClassVar[tuple[str, ...]] = ("tofu",)
+    """The metric suites eval.suites=auto (the default) evaluates this benchmark with."""
     default_columns: ClassVar[dict[str, dict[str, str]]] = {}
     """kind -> the benchmark's own column names (canonical field -> column)."""
 
@@ -98,7 +102,13 @@ class Benchmark:
                 except OSError as err:
                     raise DataError(f"cannot read the folder {sub} ({err.strerror}); check its permissions") from None
                 for p in found:
-                    if p.is_file() and p.suffix.lower() in SUFFIXES:
+                    if p.suffix.lower() not in SUFFIXES:
+                        continue
+                    if not p.is_file() and (p.exists() or p.is_symlink()) and not p.is_dir():
+                        target = f" (a link to {os.path.realpath(p)})" if p.is_symlink() else ""
+                        raise DataError(f"{p} is not a regular file{target}; replace it with the data file, or "
+                                        "remove it from the folder")
+                    if p.is_file():
                         self.files.setdefault(prefix + p.stem, p)
 
     def _check_forget_split(self) -> None:
@@ -163,7 +173,8 @@ class Benchmark:
                 records.extend(canonical_records(rows, "text", str(path)))
                 continue
             kind = kind or self.split_kind(name, rows[0], str(path))
-            records.extend(canonical_records(rows, kind, str(path), self.columns_for(kind)))
+            records.extend(canonical_records(rows, kind, str(path), self.columns_for(kind),
+                                             columns_settable=self.uses_columns))
         where = str(paths[0]) if len(paths) == 1 else f"{self.path} ({name}: {', '.join(p.name for p in paths)})"
         source = f"{where}{slice_text}"
         n = len(records)

@@ -23,6 +23,7 @@ class KnowUnDoBenchmark(ForgetAndRetain, Benchmark):
 
     name = "knowundo"
     uses_columns: ClassVar[bool] = True
+    suites: ClassVar[tuple[str, ...]] = ("tofu", "relearn")
     default_columns: ClassVar[dict[str, dict[str, str]]] = {"qa": {"question": "text", "answer": "labels"}}
     NAMES: ClassVar[dict[str, tuple[str, ...]]] = {
         "forget": ("unlearn_train", "forget"),

@@ -28,6 +28,7 @@ class WmdpBenchmark(ForgetAndRetain, Benchmark):
 
     name = "wmdp"
     uses_columns: ClassVar[bool] = True
+    suites: ClassVar[tuple[str, ...]] = ("general",)
     default_columns: ClassVar[dict[str, dict[str, str]]] = {"choice": {"label": "answer"}}
 
     def __post_init__(self) -> None:

@@ -6,9 +6,9 @@ use_stemmer=False as in MUSE's code (TOFU's ROUGE-L recall, with the Porter stem
 `unlearn.eval.metrics.tofu.rouge_l_recall`). MUSE cuts KnowMem answers at the first "\\n\\n",
 "\\nQuestion" or "Question:" (`cut_at_first`). VerbMem generates eval.verbmem_tokens (MUSE: 128) tokens
 after each prefix and scores them against the true continuation's first eval.verbmem_tokens tokens (the
-evaluator cuts it: `SampleView.cut_target`). KnowMem differs from MUSE's: it generates eval.max_new_tokens
-(MUSE: 32) and the question is asked without MUSE's in-context examples. MUSE's PrivLeak is with the
-membership attacks (`.privacy`).
+evaluator cuts it: `SampleView.cut_target`). KnowMem generates eval.knowmem_tokens (MUSE: 32) tokens
+after the folder's in-context examples (the muse benchmark puts them in each record's `context`). MUSE's
+PrivLeak is with the membership attacks (`.privacy`).
 """
 
 from __future__ import annotations
@@ -53,10 +53,12 @@ def _verbmem(views: Sequence[SampleView], ctx: object) -> list[float]:
 
 def _knowmem(views: Sequence[SampleView], ctx: object) -> list[float]:
     """KnowMem's answer ends where a base model starts the next question (MUSE's stop strings)."""
-    return [rouge_l_f1(cut_at_first(v.generation or ""), v.target_text) for v in views]
+    return [rouge_l_f1(cut_at_first(v.generation or ""), v.cut_target or v.target_text) for v in views]
 
 
 metric(Metric("verbmem", "VerbMem: ROUGE-L F1 of the continuation of a forget-text prefix against the true one",
-              frozenset({"generation"}), ("completion",), _verbmem, paper=PAPER, label="VerbMem"))
+              frozenset({"generation"}), ("completion",), _verbmem, paper=PAPER, label="VerbMem",
+              generation_tokens="verbmem_tokens"))
 metric(Metric("knowmem", "KnowMem: ROUGE-L F1 of the answer to a question about the text",
-              frozenset({"generation"}), ("qa",), _knowmem, paper=PAPER, label="KnowMem"))
+              frozenset({"generation"}), ("qa",), _knowmem, paper=PAPER, label="KnowMem",
+              generation_tokens="knowmem_tokens"))

@@ -120,7 +120,7 @@ def _truth_ratio_prob_mean(views: Sequence[SampleView], ctx: object) -> list[flo
 
 
 def _rouge_recall(views: Sequence[SampleView], ctx: object) -> list[float]:
-    return [rouge_l_recall(v.generation or "", v.target_text) for v in views]
+    return [rouge_l_recall(v.generation or "", v.cut_target or v.target_text) for v in views]
 
 
 metric(Metric("prob", "P(y|x)^(1/|y|); normalised over true and perturbed answers on general sets",

@@ -124,3 +124,22 @@ def test_compare_ranks_runs_and_reuses_their_calibration(ga_run, world, target_m
     assert proc.returncode == 2 and "calibration metric 'forget_bogus'" in proc.stderr
     proc = run_cli("calibrate", str(ga_run), "--metric", "forget_rougeL_recall")  # a forget set: not a retain metric
     assert proc.returncode == 2 and "calibration metric 'forget_rougeL_recall'" in proc.stderr
+
+
+def test_an_original_that_scores_zero_is_refused(world, monkeypatch):
+    """An original whose retain metric is 0 leaves nothing to keep: any alpha would "meet" 0.95 x 0, so the
+    calibration refuses instead of reporting success."""
+    from unlearn.config import load_config
+    from unlearn.evidence import calibrate as cal
+
+    class ZeroMixer:
+        def __init__(self, cfg, original, unlearned):
+            self.bench = None
+
+        def evaluate(self, alpha, metrics, splits, reference=None):
+            return {"metrics": {m: 0.0 for m in ("retain_rougeL_recall", "held_out_utility", "model_utility")}}
+
+    monkeypatch.setattr(cal, "Mixer", ZeroMixer)
+    cfg = load_config(overrides=[f"data.path={world}"])
+    with pytest.raises(ConfigError, match="the original model scores 0 on .*nothing to keep"):
+        cal.calibrate(cfg, "orig", "run/model", metric="retain_rougeL_recall")

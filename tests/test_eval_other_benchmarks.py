@@ -135,3 +135,18 @@ def test_muse_as_muse_runs_it(world, target_model, tmp_path, monkeypatch):
     assert [t for c in chunks[:-1] for t in c["labels"][1:]] == stream[:31 * (len(chunks) - 1)]
     tail = stream[31 * (len(chunks) - 1):]
     assert chunks[-1]["labels"][1:] == (tail + stream)[:31]  # the last block filled from the start
+
+
+def test_a_muse_folder_without_verbmem_and_privleak_says_what_it_could_not_compute(world, target_model, tmp_path):
+    root = _muse_from_world(world, tmp_path / "news")
+    for sub in ("verbmem", "privleak"):
+        for f in (root / sub).iterdir():
+            f.unlink()
+        (root / sub).rmdir()
+    cfg = load_config(overrides=[f"data.path={root}", "data.benchmark=muse", "eval.max_new_tokens=4",
+                                 "eval.cache=false", f"model.path={target_model}"])
+    model, tok = load_model(cfg.model).eval(), load_tokenizer(cfg.model)
+    metrics, _ = evaluate_model(model, tok, cfg)
+    assert metrics["metrics"]["knowmem_forget"] is not None
+    assert metrics["notes"]["verbmem"].startswith("not computed: no completion")
+    assert "holdout partner" in metrics["notes"]["mia_min_k_auc"]

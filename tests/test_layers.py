@@ -27,7 +27,7 @@ LAYERS = [
     ("report", ["unlearn.report"]),
     ("evidence", ["unlearn.evidence"]),
     ("api", ["unlearn.api"]),
-    ("demo", ["unlearn.demo"]),
+    ("workflows", ["unlearn.demo", "unlearn.sweep"]),
     ("cli", ["unlearn.cli", "unlearn.__main__"]),
     ("package", ["unlearn"]),
 ]

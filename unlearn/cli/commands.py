@@ -200,6 +200,15 @@ def report(args: argparse.Namespace) -> None:
     print(f"wrote {html} and {md}")
 
 
+def sweep(args: argparse.Namespace) -> None:
+    from unlearn.sweep import run_sweep
+    from unlearn.sweep.leaderboard import claims_summary
+
+    state = run_sweep(args.grid, args.items, args.out)
+    print(claims_summary(state))
+    print("wrote " + ", ".join(state["files"]))
+
+
 def config(args: argparse.Namespace) -> None:
     from unlearn.config_help import describe_config, show_config
 
@@ -226,5 +235,5 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], None]] = {
     "demo": demo, "world": world, "tiny-model": tiny_model, "finetune": finetune, "unlearn": unlearn,
     "eval": evaluate, "ask": ask, "augment": augment, "calibrate": calibrate, "compare": compare, "probe": probe,
     "sequence": sequence, "audit": audit, "report": report, "metrics": metrics, "config": config,
-    "methods": methods,
+    "methods": methods, "sweep": sweep,
 }

@@ -219,6 +219,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--retrained", help="folder of the retrained model's evaluation (e.g. the retain run)")
     p.add_argument("--sequence", help="folder of `unlearn sequence` (sequence.json): its curves")
 
+    p = sub.add_parser("sweep", help="a YAML grid of models x benchmarks x methods x seeds: every run (resumed "
+                                     "where it stopped), one leaderboard (HTML, Markdown, CSV) with the seeds' "
+                                     "claims checked",
+                       description="Run a grid such as configs/sweeps/synthetic.yaml (its layout: docs/sweeps.md). "
+                                   "Finished runs, evaluations and calibrations are reused, so running it again "
+                                   "continues an interrupted sweep and a widened grid runs only its new cells.")
+    p.add_argument("grid", help="YAML grid file, e.g. configs/sweeps/synthetic.yaml")
+    p.add_argument("items", nargs="*", metavar="key=value",
+                   help="grid overrides, e.g. seeds=[0] 'methods=[GA,NPO]' settings.train.lr=1e-4")
+    p.add_argument("--out", help="output folder (default: the grid's out)")
+
     p = sub.add_parser("metrics", help="list every metric: what it needs, where it applies, which way is better")
 
     p = _config_parser(sub, "config", "every config key with its type, default, range and help; with --show, the "

@@ -15,9 +15,11 @@ def cache_dir() -> Path:
 
 def files_stamp(path: str | Path) -> list[list]:
     """[name, size, mtime_ns] of the files of a folder (or of one file; [] when missing): a cheap way to
-    notice that a model was rewritten at the same path. Lists, so it equals itself after a JSON round trip."""
+    notice that a model was rewritten at the same path. Lists, so it equals itself after a JSON round trip.
+    Hidden files (a run folder's .lock, touched whenever the run is opened) are not content: left out."""
     path = Path(path)
-    files = sorted(path.iterdir()) if path.is_dir() else [path] if path.exists() else []
+    files = sorted(p for p in path.iterdir() if not p.name.startswith(".")) if path.is_dir() \
+        else [path] if path.exists() else []
     return [[f.name, f.stat().st_size, f.stat().st_mtime_ns] for f in files if f.is_file()]
 
 

@@ -1,0 +1,251 @@
+"""Running a grid: each (model, benchmark) pair prepared once, then every cell, then every calibration.
+
+What is finished is reused by the machinery that made it, never by a guess of the sweep's: a run folder
+by its fingerprint and sealed weights (unlearn.engine), an evaluation by its settings and the stamp of
+the model it scored, a calibration by its request key and the weights' stamp (unlearn.evidence.compare).
+So an interrupted sweep resumes where it stopped (an unfinished run from its newest checkpoint), a grid
+widened by a method or a seed runs only the new cells, and a cell whose settings changed in the grid is
+a one-line error naming its folder instead of a stale result.
+
+A cell that fails (a diverged run, say) is recorded and the sweep goes on; running the sweep again
+retries it.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import resource
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from unlearn.config import RunConfig, deep_merge, load_config, to_dict
+from unlearn.core.errors import UnlearnError
+from unlearn.core.files import files_stamp
+from unlearn.sweep.grid import Cell, Grid, cell_data, world_folder
+
+STATE_FILE = "sweep.json"
+RETAIN_SCORER = "retain"
+EVAL_STAMP = "evaluated.json"
+
+
+@dataclass
+class Pair:
+    """What every cell of one (model, benchmark) pair starts from."""
+    start: dict[str, Any]
+    """The model section unlearning starts from (the fine-tuned target, or the given model)."""
+    original: Path
+    """The folder of the starting model's evaluation (the leaderboard's `target` row)."""
+    retain: Path | None
+    """The retain run (never saw the forget split): every evaluation's reference for forget quality."""
+    retain_eval: Path | None
+    """The retain model evaluated against itself (the leaderboard's `retain` row)."""
+    retain_model: str | None = None
+
+
+def run_grid(grid: Grid, say: Callable[[str], None] = print) -> dict[str, Any]:
+    """Every cell of the grid, reusing what is finished; returns (and writes to OUT/sweep.json) what each
+    cell gave: {"cells": [{model, benchmark, method, seed, folder, status, error?, calibration?}], ...}."""
+    from unlearn.core.progress import Progress
+
+    began, cpu_before = time.time(), _cpu_seconds()
+    grid.out.mkdir(parents=True, exist_ok=True)
+    pairs = {pair: prepare_pair(grid, *pair, say) for pair in grid.groups()}
+    cells = grid.cells()
+    finished = [c for c in cells if _looks_finished(grid.cell_folder(c))]
+    say(f"sweep: {len(cells)} cells, {len(finished)} finished before ({grid.out})")
+    records = []
+    with Progress(len(cells), "sweep", every_s=0.0, initial=len(finished), unit="cell") as progress:
+        for cell in cells:
+            reused = cell in finished
+            records.append(_run_cell(grid, cell, pairs[cell.group], say))
+            if not reused:
+                progress.update(1, last=f"{cell.method} seed {cell.seed}")
+    if grid.calibrate is not None:
+        for record in records:
+            if record["status"] == "ok":
+                record["calibration"] = _calibration(grid, Path(record["folder"]), say)
+    state = _state(grid, pairs, records, began, cpu_before, run_now=len(cells) - len(finished))
+    from unlearn.core.atomic import write_json
+
+    write_json(grid.out / STATE_FILE, state)
+    return state
+
+
+def prepare_pair(grid: Grid, model: str, benchmark: str, say: Callable[[str], None]) -> Pair:
+    """The data (a synthetic world is made once), the starting model (a tiny model built, or a GGUF
+    file converted to safetensors once), the retain and target models fine-tuned, and their evaluations."""
+    from unlearn import api
+
+    entry = grid.benchmarks[benchmark]
+    if "world" in entry and not (world_folder(grid, benchmark) / "world.json").is_file():
+        api.world(world_folder(grid, benchmark), **entry["world"])
+    folder = grid.group_folder(model, benchmark)
+    start = _starting_model(grid, model, benchmark, folder)
+    data = cell_data(grid, benchmark)
+    evaluation = {"eval": grid.eval_section(model, benchmark)}
+    if not grid.finetunes(model):
+        original = folder / "target"
+        _evaluate_once(load_config(base=deep_merge(data, {**evaluation, "model": start, "out": str(original)})),
+                       original, say, f"evaluating {model} on {benchmark}")
+        return Pair(start, original, None, None)
+    tune = deep_merge(deep_merge(data, _scorer(evaluation, None)), grid.finetune_sections(model, benchmark))
+    say(f"{model} × {benchmark}: the retain model (everything but the forget split) ...")
+    retain = api.finetune(load_config(base=deep_merge(tune, {"model": start, "out": str(folder / "retain")})),
+                          retain_only=True)
+    with_reference = deep_merge(tune, _scorer({"eval": {**evaluation["eval"], "retain_reference": str(folder / "retain")}},
+                                              retain["model_dir"]))
+    retain_eval = folder / "retain_eval"
+    _evaluate_once(load_config(base=deep_merge(with_reference, {"model": {"path": retain["model_dir"]},
+                                                                "out": str(retain_eval)})),
+                   retain_eval, say, "evaluating the retain model against itself")
+    say(f"{model} × {benchmark}: the target model (everything) ...")
+    target = api.finetune(load_config(base=deep_merge(with_reference, {"model": start,
+                                                                       "out": str(folder / "target")})))
+    return Pair({"path": target["model_dir"]}, folder / "target", folder / "retain", retain_eval,
+                str(retain["model_dir"]))
+
+
+def _scorer(sections: dict[str, Any], retain_model: str | None) -> dict[str, Any]:
+    """eval.scorer_model `retain` names the pair's retain model (the demo's fluency scorer); before that
+    model exists (its own first evaluation), the evaluated model scores itself."""
+    if sections.get("eval", {}).get("scorer_model") != RETAIN_SCORER:
+        return sections
+    return deep_merge(sections, {"eval": {"scorer_model": retain_model}})
+
+
+def _starting_model(grid: Grid, model: str, benchmark: str, folder: Path) -> dict[str, Any]:
+    from unlearn import api
+
+    entry = grid.models[model]
+    if "tiny" in entry:
+        init = folder / "init"
+        if not (init / "config.json").is_file():
+            size = dict(entry["tiny"] or {})
+            if "world" in grid.benchmarks[benchmark]:
+                api.build_tiny_model(world_folder(grid, benchmark), init, **size)
+            else:
+                data = grid.benchmarks[benchmark]["data"]
+                api.build_tiny_model(out=init, data=data["path"], benchmark=data.get("benchmark"), **size)
+        return {"path": str(init)}
+    given = dict(entry["model"])
+    if not given.get("gguf_file"):
+        return given
+    base = grid.out / "models" / model / "base"  # converted once: loading a GGUF file takes a minute
+    if not (base / "config.json").is_file():
+        from unlearn.config import ModelConfig, from_dict
+        from unlearn.models import load_model, load_tokenizer
+        from unlearn.models.loading import save_model
+
+        cfg = from_dict(ModelConfig, given, "models." + model + ".model")
+        save_model(load_model(cfg), load_tokenizer(cfg), base)
+    return {**{k: v for k, v in given.items() if k not in ("gguf_file", "tokenizer")}, "path": str(base)}
+
+
+def _evaluate_once(cfg: RunConfig, out: Path, say: Callable[[str], None], what: str) -> None:
+    """Evaluate cfg.model into `out` unless it already holds this evaluation of these weights."""
+    from unlearn import api
+    from unlearn.core.atomic import write_json
+    from unlearn.core.cache import digest
+
+    stamp = {"eval": digest(to_dict(cfg.eval)), "data": digest(to_dict(cfg.data)), "model": cfg.model.path,
+             "weights": files_stamp(cfg.model.path)}
+    path = out / EVAL_STAMP
+    if path.is_file() and (out / "metrics.json").is_file() and json.loads(path.read_text()) == stamp:
+        return
+    say(what + " ...")
+    api.evaluate(cfg, out=str(out))
+    write_json(path, stamp)
+
+
+def _looks_finished(folder: Path) -> bool:
+    """For the progress line only: a finished run with its metrics (reuse itself is the engine's call)."""
+    state = folder / "train_state.json"
+    try:
+        return (folder / "metrics.json").is_file() and json.loads(state.read_text()).get("completed") is True
+    except (OSError, ValueError):
+        return False
+
+
+def _run_cell(grid: Grid, cell: Cell, pair: Pair, say: Callable[[str], None]) -> dict[str, Any]:
+    from unlearn import api
+
+    folder = grid.cell_folder(cell)
+    record: dict[str, Any] = {"model": cell.model, "benchmark": cell.benchmark, "method": cell.method,
+                              "seed": cell.seed, "folder": str(folder)}
+    sections = deep_merge(cell_data(grid, cell.benchmark), grid.unlearn_sections(cell))
+    sections = deep_merge(sections, {"model": pair.start})
+    if pair.retain is not None:
+        sections = deep_merge(sections, {"eval": {"retain_reference": str(pair.retain)}})
+    sections = _scorer(sections, pair.retain_model)
+    try:
+        api.unlearn(load_config(base=sections))
+        record["status"] = "ok"
+    except UnlearnError as err:
+        # One failed cell (a diverged run, say) must not throw away the others; the next sweep retries it.
+        say(f"  {cell.label()} failed: {err}")
+        record.update(status="failed", error=str(err))
+    return record
+
+
+def _calibration(grid: Grid, folder: Path, say: Callable[[str], None]) -> dict[str, Any]:
+    """The run calibrated as `unlearn compare` does it (reused when already made for this request)."""
+    from unlearn.evidence.compare import cached_calibration, calibrate_run
+
+    settings = {"metric": "auto", "target": 0.95, "tol": 0.02, **(grid.calibrate or {})}
+    request = (settings["metric"], float(settings["target"]), float(settings["tol"]))
+    try:
+        found = cached_calibration(folder, *request, []) or calibrate_run(folder, None, *request, [])
+    except UnlearnError as err:
+        say(f"  calibrating {folder} failed: {err}")
+        return {"error": str(err)}
+    return {k: found.get(k) for k in ("alpha", "metric", "value", "forget", "ratio", "tolerance", "higher_is_better")}
+
+
+def _cpu_seconds() -> float:
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def _state(grid: Grid, pairs: dict[tuple[str, str], Pair], records: list[dict[str, Any]], began: float,
+           cpu_before: float, run_now: int) -> dict[str, Any]:
+    """sweep.json: the grid as run, each pair's reference folders, each cell, and this session's cost
+    added to those of the sessions before (an interrupted sweep keeps what it spent)."""
+    import os
+
+    import torch
+
+    path = grid.out / STATE_FILE
+    sessions = []
+    if path.is_file():
+        try:
+            sessions = json.loads(path.read_text()).get("sessions", [])
+        except ValueError:
+            sessions = []
+    sessions.append({"ended": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "wall_seconds": round(time.time() - began, 1),
+                     "cpu_seconds": round(_cpu_seconds() - cpu_before, 1), "cells_run": run_now,
+                     "command": " ".join(sys.argv)})
+    return {
+        "grid": {"source": grid.source, "out": str(grid.out), "models": grid.models, "benchmarks": grid.benchmarks,
+                 "finetune": grid.finetune, "settings": grid.settings, "methods": grid.methods, "seeds": grid.seeds,
+                 "overrides": grid.overrides, "calibrate": grid.calibrate, "rank_by": grid.rank_by,
+                 "claims": grid.claims},
+        "pairs": {f"{m}/{b}": {"original": str(p.original), "retain": str(p.retain) if p.retain else None,
+                               "retain_eval": str(p.retain_eval) if p.retain_eval else None, "start": p.start}
+                  for (m, b), p in pairs.items()},
+        "cells": records,
+        "machine": {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
+                    "cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(),
+                    "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None},
+        "sessions": sessions,
+        "total_cpu_seconds": round(sum(s["cpu_seconds"] for s in sessions), 1),
+        "total_wall_seconds": round(sum(s["wall_seconds"] for s in sessions), 1),
+    }
+
+
+def pair_of(state: dict[str, Any], model: str, benchmark: str) -> dict[str, Any]:
+    return state["pairs"][f"{model}/{benchmark}"]
+

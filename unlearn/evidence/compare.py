@@ -45,6 +45,14 @@ def calibrate_run(run: str | Path, original: str | None = None, metric: str = "a
     return result
 
 
+def request_stamp(run: Path, metric: str, ratio: float, tolerance: float, overrides: list[str]) -> dict[str, Any]:
+    """What a calibration of RUN would answer: the request key and the stamps of both models' weights (a
+    caller that keeps a failed calibration's message reuses it only while these are the same)."""
+    cfg = run_config(run, overrides)
+    return {"request_key": _request_key(cfg, cfg.model.path, metric, ratio, tolerance),
+            "stamp": {"model": files_stamp(run / "model"), "original": files_stamp(cfg.model.path)}}
+
+
 def cached_calibration(run: Path, metric: str, ratio: float, tolerance: float,
                        overrides: list[str]) -> dict[str, Any] | None:
     """RUN/calibration.json when it answers this request (config, overrides, reference) for these

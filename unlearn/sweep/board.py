@@ -81,7 +81,7 @@ class Board:
     def higher_is_better(self, key: str) -> bool | None:
         for calibrations in self.calibrations.values():
             for c in calibrations:
-                if key in c.get("higher_is_better") or {}:
+                if key in (c.get("higher_is_better") or {}):
                     return c["higher_is_better"][key]
         return self.keys.higher_is_better(key)
 

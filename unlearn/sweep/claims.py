@@ -180,7 +180,9 @@ def _flip(board: Board) -> tuple[bool, str]:
     calibrated = {m: board.calibrated(m, key) for m in ("GA", "NPO")}
     if any(v is None for v in [*raw.values(), *calibrated.values()]):
         raise Missing(f"needs GA and NPO with {key}, calibrated")
-    higher = bool(board.higher_is_better(key))
+    higher = board.higher_is_better(key)
+    if higher is None:
+        raise Missing(f"needs the direction of {key}")
     before = (raw["GA"].mean > raw["NPO"].mean) == higher
     after = (calibrated["GA"].mean > calibrated["NPO"].mean) == higher
     values = {"GA": raw["GA"].mean, "NPO": raw["NPO"].mean, "GA calibrated": calibrated["GA"].mean,

@@ -158,6 +158,14 @@ def _build(data: dict[str, Any], source: str) -> Grid:
             raise ConfigError(f"models.{name}.model must be model config keys, e.g. {{path: FOLDER}}")
     for name, entry in benchmarks.items():
         _check_keys(entry.get("world"), WORLD_KEYS, f"benchmarks.{name}.world")
+        if "world" in entry:
+            from unlearn.data.world import check_sizes
+
+            size = {"seed": 0, "people": 40, "general": 20, "perturbed": 3, **(entry["world"] or {})}
+            try:
+                check_sizes(size["seed"], size["people"], size["general"], size["perturbed"])
+            except ValueError as err:
+                raise ConfigError(f"benchmarks.{name}.world: {err}".replace("n_", "")) from None
     finetune = data.get("finetune", {})
     if finetune is not False and not isinstance(finetune, dict):
         raise ConfigError("sweep grid: finetune must be config sections (e.g. {train: {lr: 2e-3}}) or false")
@@ -168,9 +176,13 @@ def _build(data: dict[str, Any], source: str) -> Grid:
         _check_keys(calibrate, CALIBRATE_KEYS, "calibrate")
     overrides = data.get("overrides") or {}
     methods = _methods(data["methods"])
-    stray = [m for m in overrides if m not in methods]
-    if stray:
-        raise ConfigError(f"overrides.{stray[0]}: {stray[0]!r} is not among the grid's methods ({', '.join(methods)})")
+    if not isinstance(overrides, dict):
+        raise ConfigError("sweep grid: overrides must map methods to config sections, e.g. {RMU: {train: {lr: 1e-3}}}")
+    for name in overrides:  # a method left out by a narrowing override (methods=[GA]) keeps its entry
+        try:
+            _methods([name])
+        except ConfigError as err:
+            raise ConfigError(f"overrides.{name}: {err}".replace("sweep grid: methods: ", "")) from None
     claims = data.get("claims")
     if claims is not None:
         from unlearn.sweep.claims import CLAIMS

@@ -30,6 +30,7 @@ from unlearn.sweep.grid import Cell, Grid, cell_data, world_folder
 STATE_FILE = "sweep.json"
 RETAIN_SCORER = "retain"
 EVAL_STAMP = "evaluated.json"
+CALIBRATION_FAILED = "calibration_failed.json"
 
 
 @dataclass
@@ -192,16 +193,25 @@ def _run_cell(grid: Grid, cell: Cell, pair: Pair, say: Callable[[str], None]) ->
 
 
 def _calibration(grid: Grid, folder: Path, say: Callable[[str], None]) -> dict[str, Any]:
-    """The run calibrated as `unlearn compare` does it (reused when already made for this request)."""
-    from unlearn.evidence.compare import cached_calibration, calibrate_run
+    """The run calibrated as `unlearn compare` does it (reused when already made for this request). A
+    calibration that failed is kept with its request, and not tried again while that is the same."""
+    from unlearn.core.atomic import write_json
+    from unlearn.evidence.compare import cached_calibration, calibrate_run, request_stamp
 
     settings = {"metric": "auto", "target": 0.95, "tol": 0.02, **(grid.calibrate or {})}
     request = (settings["metric"], float(settings["target"]), float(settings["tol"]))
+    failed, stamp = folder / CALIBRATION_FAILED, None
     try:
+        stamp = request_stamp(folder, *request, [])
+        if failed.is_file() and json.loads(failed.read_text()).get("request") == stamp:
+            return {"error": json.loads(failed.read_text())["error"]}
         found = cached_calibration(folder, *request, []) or calibrate_run(folder, None, *request, [])
     except UnlearnError as err:
         say(f"  calibrating {folder} failed: {err}")
+        if stamp is not None:
+            write_json(failed, {"request": stamp, "error": str(err)})
         return {"error": str(err)}
+    failed.unlink(missing_ok=True)
     return {k: found.get(k) for k in ("alpha", "metric", "value", "forget", "ratio", "tolerance", "higher_is_better")}
 
 

@@ -111,7 +111,7 @@ def _dump(path: Path, obj) -> None:
     path.write_text(json.dumps(obj, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
-def _check_sizes(seed: int, n_people: int, n_general: int, n_perturbed: int) -> None:
+def check_sizes(seed: int, n_people: int, n_general: int, n_perturbed: int) -> None:
     """Reject arguments of the wrong type or out of range, naming the argument."""
     for arg, val in (("seed", seed), ("n_people", n_people), ("n_general", n_general),
                      ("n_perturbed", n_perturbed)):
@@ -173,7 +173,7 @@ def generate_world(
     the manifest ``world.json`` (see the module docstring). The same arguments
     always produce byte-identical files.
     """
-    _check_sizes(seed, n_people, n_general, n_perturbed)
+    check_sizes(seed, n_people, n_general, n_perturbed)
     k_forget = {pct: split_size(pct, n_people) for pct in FORGET_PCTS}
     if n_holdout is None:
         n_holdout = k_forget[10]

@@ -1,0 +1,218 @@
+"""`unlearn sweep`: the grid's expansion and checks, the leaderboard's numbers over seeds (worked out by
+hand), the claims on hand-made boards, and a tiny sweep that a second run repeats without any work
+(training, evaluation and calibration calls counted). The bad grids are in tests/test_bad_input.py."""
+
+from __future__ import annotations
+
+import math
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from unlearn.core.errors import ConfigError
+from unlearn.report.entries import Entry
+from unlearn.report.keys import Keys
+from unlearn.sweep.board import Board, Stat, aggregate
+from unlearn.sweep.claims import CLAIMS
+from unlearn.sweep.grid import load_grid
+from unlearn.sweep.leaderboard import stat_text
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def test_aggregate_is_the_mean_and_sample_standard_deviation():
+    # mean of 0.2, 0.4, 0.6 = 0.4; squared deviations 0.04 + 0 + 0.04 = 0.08, / (3 - 1) = 0.04, sqrt = 0.2
+    found = aggregate([0.2, 0.4, 0.6])
+    assert found.n == 3 and found.mean == pytest.approx(0.4) and found.spread == pytest.approx(0.2)
+    assert aggregate([0.7]) == Stat(0.7, 0.0, 1)
+    assert aggregate([None, float("nan")]) is None
+    assert aggregate([1.0, None, 3.0]).mean == 2.0  # a seed without the value is left out, not counted as 0
+
+
+def test_stat_text_shows_the_spread_only_over_several_seeds():
+    assert stat_text(Stat(0.4, 0.2, 3)) == "0.400 ± 0.200"
+    assert stat_text(Stat(0.4, 0.0, 1)) == "0.400"
+    assert stat_text(None) == "n/a"
+
+
+def _grid(tmp_path: Path, text: str, overrides: list[str] = ()):
+    path = tmp_path / "grid.yaml"
+    path.write_text(textwrap.dedent(text))
+    return load_grid(path, list(overrides))
+
+
+GRID = """
+    out: OUT
+    models: {tiny: {tiny: {}}}
+    benchmarks: {world: {world: {people: 10, general: 2}}}
+    settings: {train: {lr: 1.0e-3}}
+    methods: [GA, NPO_GDR]
+    seeds: [0, 1]
+    overrides: {NPO_GDR: {train: {lr: 2.0e-4}}}
+"""
+
+
+def test_cells_are_every_method_for_each_seed_before_the_next_seed(tmp_path):
+    grid = _grid(tmp_path, GRID.replace("OUT", str(tmp_path / "out")))
+    assert [(c.method, c.seed) for c in grid.cells()] == [("GA", 0), ("NPO_GDR", 0), ("GA", 1), ("NPO_GDR", 1)]
+    ga, npo = grid.cells()[:2]
+    assert grid.unlearn_sections(ga)["train"] == {"lr": 1e-3, "seed": 0}
+    assert grid.unlearn_sections(npo)["train"] == {"lr": 2e-4, "seed": 0}  # the method's override wins
+    assert grid.cell_folder(ga) == tmp_path / "out" / "runs" / "tiny" / "world" / "GA" / "seed0"
+
+
+def test_overrides_on_the_command_line_narrow_a_grid(tmp_path):
+    grid = _grid(tmp_path, GRID.replace("OUT", str(tmp_path / "out")), ["methods=[GA]", "seeds=[3]"])
+    assert [(c.method, c.seed) for c in grid.cells()] == [("GA", 3)]
+
+
+def test_all_expands_to_every_unlearning_preset(tmp_path):
+    from unlearn.methods import PRESETS
+
+    grid = _grid(tmp_path, GRID.replace("OUT", str(tmp_path / "out")).replace("[GA, NPO_GDR]", "[all, NPO+GRU]")
+                 .replace("overrides: {NPO_GDR: {train: {lr: 2.0e-4}}}", ""))
+    assert "finetune" not in grid.methods and grid.methods[-1] == "NPO+GRU"
+    assert {"GA", "NPO", "ReLearn", "FLAT_TV", "RMU"} <= set(grid.methods)
+    assert len(grid.methods) == len([n for n in PRESETS.in_order() if PRESETS.get(n).doc]) + 1
+
+
+def test_a_bad_cell_is_named_before_any_work(tmp_path):
+    with pytest.raises(ConfigError, match=r"NPO_GDR seed 0 .*train.lr"):
+        _grid(tmp_path, GRID.replace("OUT", str(tmp_path / "out")).replace("lr: 2.0e-4", "lr: -1"))
+    assert not (tmp_path / "out").exists()
+
+
+# Hand-made boards for the claims: one dataset per role, metrics chosen so each verdict is known.
+ROLES = {"forget10": "forget", "retain90": "retain"}
+
+
+def _entry(name: str, role: str = "method", **metrics: float) -> Entry:
+    return Entry(name, role, Path(name), {k: v for k, v in metrics.items()}, roles=dict(ROLES),
+                 higher_is_better={"forget10_rougeL_recall": False})
+
+
+def _board(rows: dict[str, list[dict[str, float]]], calibrations=None) -> Board:
+    references = [_entry("target", "original", **rows.pop("target", [{}])[0])]
+    seeds = {m: [_entry(m, **values) for values in runs] for m, runs in rows.items()}
+    entries = [*references, *(e for runs in seeds.values() for e in runs)]
+    return Board("m", "b", Keys(entries), [], references, seeds, calibrations or {}, {})
+
+
+def _verdict(name: str, board: Board):
+    return CLAIMS.get(name).check(board)
+
+
+def test_relearn_keeps_more_compares_the_mean_krr_over_seeds():
+    # ReLearn (0.7 + 0.9) / 2 = 0.8 > max(GA_GDR 0.3, NPO_GDR 0.5): holds
+    board = _board({"ReLearn": [{"retain90_krr": 0.7}, {"retain90_krr": 0.9}], "GA_GDR": [{"retain90_krr": 0.3}],
+                    "NPO_GDR": [{"retain90_krr": 0.5}]})
+    verdict = _verdict("relearn_keeps_more", board)
+    assert verdict.holds is True and "ReLearn 0.800" in verdict.numbers
+    # NPO_GDR at 0.85 beats ReLearn's 0.8: does not hold
+    board.seeds["NPO_GDR"][0].metrics["retain90_krr"] = 0.85
+    assert _verdict("relearn_keeps_more", board).holds is False
+
+
+def test_a_claim_without_its_methods_is_not_tested_and_says_what_it_needs():
+    verdict = _verdict("relearn_keeps_more", _board({"GA_GDR": [{"retain90_krr": 0.3}]}))
+    assert verdict.holds is None and "needs ReLearn" in verdict.numbers
+
+
+def test_ga_collapses_needs_both_sets_below_one_tenth():
+    assert _verdict("ga_collapses", _board({"GA": [{"forget10_rougeL_recall": 0.02,
+                                                    "retain90_rougeL_recall": 0.05}]})).holds is True
+    assert _verdict("ga_collapses", _board({"GA": [{"forget10_rougeL_recall": 0.02,
+                                                    "retain90_rougeL_recall": 0.3}]})).holds is False
+
+
+def test_llmu_is_measured_against_the_target():
+    # target forget 0.9, retain 0.8; LLMU forget 0.4 <= 0.45 and retain 0.7 >= 0.64: holds
+    rows = {"target": [{"forget10_rougeL_recall": 0.9, "retain90_rougeL_recall": 0.8}],
+            "LLMU": [{"forget10_rougeL_recall": 0.4, "retain90_rougeL_recall": 0.7}]}
+    assert _verdict("llmu_forgets_normally", _board(rows)).holds is True
+    rows = {"target": [{"forget10_rougeL_recall": 0.9, "retain90_rougeL_recall": 0.8}],
+            "LLMU": [{"forget10_rougeL_recall": 0.5, "retain90_rougeL_recall": 0.7}]}
+    assert _verdict("llmu_forgets_normally", _board(rows)).holds is False  # 0.5 > half of 0.9
+
+
+def test_the_calibration_flip_reads_the_direction_of_the_ranked_metric():
+    # Lower forget ROUGE-L is better. Before: NPO 0.1 ahead of GA 0.2. Calibrated: GA 0.5 ahead of NPO 0.6.
+    rows = {"GA": [{"forget10_rougeL_recall": 0.2}], "NPO": [{"forget10_rougeL_recall": 0.1}]}
+    calibrations = {"GA": [{"alpha": 0.3, "forget": {"forget10_rougeL_recall": 0.5}}],
+                    "NPO": [{"alpha": 0.2, "forget": {"forget10_rougeL_recall": 0.6}}]}
+    board = _board(rows, calibrations)
+    board.rank_by = "forget10_rougeL_recall"
+    assert _verdict("calibration_can_flip", board).holds is True
+    calibrations["NPO"][0]["forget"]["forget10_rougeL_recall"] = 0.4  # NPO ahead both times
+    assert _verdict("calibration_can_flip", board).holds is False
+
+
+def test_flat_forget_quality_rank_counts_every_method():
+    rows = {"FLAT_TV": [{"forget_quality": 0.5}], "GA_GDR": [{"forget_quality": 0.9}],
+            "NPO_GDR": [{"forget_quality": 0.7}], "IDK": [{"forget_quality": 0.1}]}
+    verdict = _verdict("flat_top_two_quality", _board(rows))
+    assert verdict.holds is False and "best FLAT rank 3 of 4" in verdict.numbers
+    rows["IDK"] = [{"forget_quality": 0.1}]
+    rows["FLAT_KL"] = [{"forget_quality": 0.8}]
+    assert _verdict("flat_top_two_quality", _board(rows)).holds is True
+
+
+TINY = f"""
+    out: OUT
+    models: {{tiny: {{tiny: {{hidden_size: 64, vocab_size: 512}}}}}}
+    benchmarks: {{world: {{world: {{people: 10, general: 2, seed: 0}}, data: {{forget_split: forget10}}}}}}
+    finetune: {{train: {{lr: 3.0e-3, epochs: 3, batch_size: 16}}}}
+    settings:
+      train: {{lr: 1.0e-3, max_steps: 2, batch_size: 8}}
+      eval: {{batch_size: 64, suites: [tofu], max_new_tokens: 8, scorer_model: retain}}
+    methods: [GA, NPO]
+    seeds: [0, 1]
+    calibrate: {{metric: retain_rougeL_recall, target: 0.95, tol: 0.2}}
+"""
+
+
+def test_a_second_run_of_a_finished_sweep_does_no_work(tmp_path, monkeypatch):
+    import unlearn.engine.trainer as trainer
+    import unlearn.eval.command as eval_command
+    import unlearn.evidence.calibrate as calibrate
+    from unlearn.sweep import run_sweep
+
+    monkeypatch.setenv("UNLEARN_CACHE", str(tmp_path / "cache"))
+    calls = {"train": 0, "evaluate": 0, "calibrate": 0}
+
+    def counted(name, fn):
+        def wrapper(*args, **kwargs):
+            calls[name] += 1
+            return fn(*args, **kwargs)
+        return wrapper
+
+    monkeypatch.setattr(trainer._Run, "train", counted("train", trainer._Run.train))
+    monkeypatch.setattr(eval_command, "evaluate", counted("evaluate", eval_command.evaluate))
+    monkeypatch.setattr(calibrate, "calibrate", counted("calibrate", calibrate.calibrate))
+    grid = tmp_path / "grid.yaml"
+    grid.write_text(textwrap.dedent(TINY).replace("OUT", str(tmp_path / "out")))
+    first = run_sweep(grid, say=lambda _: None)
+    # retain + target + 4 cells trained; each evaluated, and the retain model again against itself
+    assert calls == {"train": 6, "evaluate": 7, "calibrate": 4}, calls
+    assert [c["status"] for c in first["cells"]] == ["ok"] * 4
+    calls.update(train=0, evaluate=0, calibrate=0)
+    second = run_sweep(grid, say=lambda _: None)
+    assert calls == {"train": 0, "evaluate": 0, "calibrate": 0}, calls
+    assert second["cells"] == first["cells"]
+    board = (tmp_path / "out" / "leaderboard.md").read_text()
+    assert "| GA | 2 |" in board and "| NPO | 2 |" in board and "Ranking at equal utility" in board
+    csv_rows = (tmp_path / "out" / "leaderboard.csv").read_text().splitlines()
+    assert csv_rows[0].startswith("model,benchmark,method,seeds,failed,") and len(csv_rows) == 3
+    assert len(second["sessions"]) == 2 and second["sessions"][1]["cells_run"] == 0
+    # widening the grid by a seed runs only that seed's cells
+    calls.update(train=0, evaluate=0, calibrate=0)
+    run_sweep(grid, ["seeds=[0,1,2]"], say=lambda _: None)
+    assert calls["train"] == 2 and calls["calibrate"] == 2, calls
+    # the leaderboard's GA mean is the mean of its three runs' metrics.json values
+    import json
+
+    values = [json.loads((tmp_path / "out" / "runs" / "tiny" / "world" / "GA" / f"seed{s}" / "metrics.json")
+                         .read_text())["metrics"]["forget_rougeL_recall"] for s in range(3)]
+    row = next(r for r in (tmp_path / "out" / "leaderboard.csv").read_text().splitlines() if ",GA," in r)
+    assert math.isclose(float(row.split(",")[5]), sum(values) / 3, rel_tol=1e-9)

@@ -399,6 +399,52 @@ def _read_only(folder: Path) -> Callable[[], None]:
 
 
 # -- the runner -------------------------------------------------------------------------------------
+# `unlearn sweep`: a bad grid is one line before anything is made (the grid's out= stays absent).
+SWEEP_GRID = """out: {tmp}/sweep
+models: {{tiny: {{tiny: {{}}}}}}
+benchmarks: {{world: {{data: {{benchmark: synthetic, path: {tmp}/bad, forget_split: forget10}}}}}}
+methods: [GA]
+seeds: [0]
+"""
+
+
+def _sweep_grid(*changes: tuple[str, str]) -> Callable[[Path], None]:
+    """A setup writing @tmp/grid.yaml: the good grid above with each (old, new) text replaced."""
+    def setup(tmp: Path) -> None:
+        text = SWEEP_GRID.format(tmp=tmp)
+        for old, new in changes:
+            assert old in text, old
+            text = text.replace(old, new)
+        (tmp / "grid.yaml").write_text(text)
+    return setup
+
+
+SWEEP = ["sweep", "@tmp/grid.yaml"]
+case("sweep-grid-missing", ["sweep", "@tmp/nope.yaml"], "sweep grid", "does not exist", "configs/sweeps/synthetic.yaml")
+case("sweep-grid-not-yaml", SWEEP, "is not valid YAML", setup=_sweep_grid(("seeds: [0]", "seeds: [0")))
+case("sweep-unknown-key", SWEEP, "unknown key 'method'", "valid: out, models",
+     setup=_sweep_grid(("methods: [GA]", "method: [GA]")))
+case("sweep-unknown-method", SWEEP, "unknown method 'GAA'", setup=_sweep_grid(("[GA]", "[GA, GAA]")))
+case("sweep-seed-twice", SWEEP, "seed 0 is listed twice", setup=_sweep_grid(("seeds: [0]", "seeds: [0, 0]")))
+case("sweep-negative-seed", SWEEP, "seeds must be a list of integers >= 0", setup=_sweep_grid(("[0]", "[-1]")))
+case("sweep-bad-cell-setting", SWEEP, "GA seed 0 (tiny × world)", "train.lr",
+     setup=_sweep_grid(("seeds: [0]", "seeds: [0]\nsettings: {train: {lr: -1}}")))
+case("sweep-override-typo", SWEEP, "overrides.GA_GDRR", "unknown method",
+     setup=_sweep_grid(("seeds: [0]", "seeds: [0]\noverrides: {GA_GDRR: {train: {lr: 1.0e-4}}}")))
+case("sweep-data-missing", SWEEP, "benchmarks.world.data.path", "does not exist",
+     setup=_sweep_grid(("/bad,", "/nowhere,")))
+case("sweep-two-sources", SWEEP, "models.tiny must give exactly one of tiny or model",
+     setup=_sweep_grid(("{tiny: {tiny: {}}}", "{tiny: {tiny: {}, model: {path: x}}}")))
+case("sweep-small-world", SWEEP, "benchmarks.w.world: people must be at least 10",
+     setup=_sweep_grid(("{world: {data:", "{w: {world: {people: 4}}, world: {data:")))
+case("sweep-unknown-claim", SWEEP, "unknown claim 'ga_colapses'", "valid:",
+     setup=_sweep_grid(("seeds: [0]", "seeds: [0]\nclaims: [ga_colapses]")))
+case("sweep-scorer-retain-without-finetuning", SWEEP, "eval.scorer_model=retain needs a retain model",
+     setup=_sweep_grid(("seeds: [0]", "seeds: [0]\nfinetune: false\nsettings: {eval: {scorer_model: retain}}")))
+case("sweep-bad-override-on-the-line", [*SWEEP, "seeds"], "override 'seeds' must look like key.sub=value",
+     setup=_sweep_grid())
+
+
 def _resolve(arg: str, places: dict[str, Path]) -> str:
     for key in sorted(places, key=len, reverse=True):
         arg = arg.replace(f"@{key}", str(places[key]))
@@ -459,5 +505,6 @@ def test_bad_input(name, world, init_model, target_model, tmp_path, model_loads,
         assert fragment in lines[0], (fragment, lines[0])
     if c.early:
         assert model_loads == [], f"a model was loaded before the error: {model_loads}"
-        made = [p for p in (tmp_path / "run", tmp_path / "eval", tmp_path / "d" / "world") if p.exists()]
+        made = [p for p in (tmp_path / "run", tmp_path / "eval", tmp_path / "d" / "world", tmp_path / "sweep")
+                if p.exists()]
         assert not made, f"an early error left {made}"

@@ -216,3 +216,57 @@ def test_a_second_run_of_a_finished_sweep_does_no_work(tmp_path, monkeypatch):
                          .read_text())["metrics"]["forget_rougeL_recall"] for s in range(3)]
     row = next(r for r in (tmp_path / "out" / "leaderboard.csv").read_text().splitlines() if ",GA," in r)
     assert math.isclose(float(row.split(",")[5]), sum(values) / 3, rel_tol=1e-9)
+
+
+@pytest.mark.slow  # about a minute: a sweep killed (SIGKILL) after its first cell's first checkpoint, then run again
+def test_a_sweep_killed_mid_cell_completes_when_run_again(tmp_path):
+    import json
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    grid = tmp_path / "grid.yaml"
+    text = textwrap.dedent(TINY).replace("OUT", str(tmp_path / "out"))
+    text = text.replace("max_steps: 2,", "max_steps: 40, save_every: 2,").replace("[GA, NPO]", "[GA]")
+    grid.write_text(text.replace("seeds: [0, 1]", "seeds: [0]"))
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "UNLEARN_CACHE": str(tmp_path / "cache"), "OMP_NUM_THREADS": "1"}
+    command = [sys.executable, "-m", "unlearn", "sweep", str(grid)]
+    cell = tmp_path / "out" / "runs" / "tiny" / "world" / "GA" / "seed0"
+    with open(tmp_path / "first.log", "w") as log:
+        first = subprocess.Popen(command, env=env, stdout=log, stderr=log, start_new_session=True)
+        deadline = time.time() + 300
+        while not list((cell / "checkpoints").glob("step-*/*")) and time.time() < deadline and first.poll() is None:
+            time.sleep(0.2)
+        os.killpg(first.pid, signal.SIGKILL)
+        first.wait()
+    assert not (cell / "train_state.json").is_file(), "the cell finished before it could be killed"
+    again = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0, again.stderr[-2000:]
+    state = json.loads((tmp_path / "out" / "sweep.json").read_text())
+    assert [c["status"] for c in state["cells"]] == ["ok"]
+    assert json.loads((cell / "train_state.json").read_text())["resumed_from"] > 0  # from the checkpoint
+    assert "claims on tiny x world" in again.stdout and (tmp_path / "out" / "leaderboard.md").is_file()
+
+
+SYNTHETIC_REDUCED = ["benchmarks.world.world.people=100", "methods=[GA,NPO,GA_GDR,NPO_GDR,NPO+GRU,LLMU]", "seeds=[0]"]
+"""configs/sweeps/synthetic.yaml as CI's slow tests run it: the full demo world, the methods of the claims
+that can be tested on it, one seed (the whole grid, every preset x 3 seeds, takes about an hour)."""
+
+
+@pytest.mark.slow  # about 10 minutes on 2 cores: the shipped synthetic grid, reduced
+def test_the_shipped_synthetic_grid_runs_and_its_leaderboard_checks_the_claims(tmp_path, monkeypatch):
+    from unlearn.sweep import run_sweep
+    from unlearn.sweep.leaderboard import claims_summary
+
+    monkeypatch.setenv("UNLEARN_CACHE", str(tmp_path / "cache"))
+    state = run_sweep(REPO / "configs" / "sweeps" / "synthetic.yaml", SYNTHETIC_REDUCED, tmp_path / "out",
+                      say=lambda _: None)
+    assert [c["status"] for c in state["cells"]] == ["ok"] * 6
+    summary = claims_summary(state)
+    # At this scale GA collapses on both sets and LLMU forgets while keeping the retain answers (docs/sweeps.md
+    # has the measured table); the ReLearn and FLAT claims are not tested (their methods are not in the grid).
+    assert "holds         ga_collapses" in summary, summary
+    assert "holds         llmu_forgets_normally" in summary, summary
+    assert "not tested    relearn_keeps_more" in summary

@@ -414,7 +414,7 @@ def _sweep_grid(*changes: tuple[str, str]) -> Callable[[Path], None]:
         text = SWEEP_GRID.format(tmp=tmp)
         for old, new in changes:
             assert old in text, old
-            text = text.replace(old, new)
+            text = text.replace(old, new.replace("@tmp", str(tmp)))
         (tmp / "grid.yaml").write_text(text)
     return setup
 
@@ -441,6 +441,10 @@ case("sweep-unknown-claim", SWEEP, "unknown claim 'ga_colapses'", "valid:",
      setup=_sweep_grid(("seeds: [0]", "seeds: [0]\nclaims: [ga_colapses]")))
 case("sweep-scorer-retain-without-finetuning", SWEEP, "eval.scorer_model=retain needs a retain model",
      setup=_sweep_grid(("seeds: [0]", "seeds: [0]\nfinetune: false\nsettings: {eval: {scorer_model: retain}}")))
+case("sweep-tofu-subset-authors", SWEEP, "tofu_subset authors 15 must be a multiple of 10",
+     setup=_sweep_grid(("{world: {data:", "{t: {tofu_subset: {path: @tmp, authors: 15}}, world: {data:")))
+case("sweep-package-not-installed", SWEEP, "models.m.package 'no_such_pkg' is not installed", "model.path=FOLDER",
+     setup=_sweep_grid(("{tiny: {tiny: {}}}", "{tiny: {tiny: {}}, m: {package: no_such_pkg, model: {}}}")))
 case("sweep-bad-override-on-the-line", [*SWEEP, "seeds"], "override 'seeds' must look like key.sub=value",
      setup=_sweep_grid())
 

@@ -270,3 +270,34 @@ def test_the_shipped_synthetic_grid_runs_and_its_leaderboard_checks_the_claims(t
     assert "holds         ga_collapses" in summary, summary
     assert "holds         llmu_forgets_normally" in summary, summary
     assert "not tested    relearn_keeps_more" in summary
+
+
+TOFU = REPO.parent / "shared" / "data" / "tofu"
+
+
+@pytest.mark.skipif(not (TOFU / "forget10.json").is_file(), reason="needs ../shared/data/tofu")
+def test_a_tofu_subset_keeps_tofus_nested_forget_splits(tmp_path):
+    import json
+
+    from unlearn.data.benchmarks import load_benchmark
+    from unlearn.data.benchmarks.tofu_subset import write_tofu_subset
+
+    manifest = write_tofu_subset(TOFU, tmp_path / "t", authors=20, general_rows=40)
+
+    def rows(folder, name):
+        return json.loads((folder / f"{name}.json").read_text())
+
+    # 20 authors x 20 questions: forget10 = the last 2 authors = TOFU's own forget01 (its last 40 rows)
+    assert [r["answer"] for r in rows(tmp_path / "t", "forget10")] == [r["answer"] for r in rows(TOFU, "forget01")]
+    assert rows(tmp_path / "t", "forget05") == rows(tmp_path / "t", "forget10")[20:]   # the last author
+    assert rows(tmp_path / "t", "forget01") == rows(tmp_path / "t", "forget10")[36:]   # 1% of 400 rows
+    retain90 = rows(tmp_path / "t", "retain90")
+    assert [r["question"] for r in retain90] == [r["question"] for r in rows(TOFU, "retain90")[:360]]
+    assert manifest["rows"] == {"forget10": 40, "forget05": 20, "forget01": 4, "retain90": 360, "retain95": 380,
+                                "retain99": 396, "retain_perturbed": 40, "real_authors_perturbed": 40,
+                                "world_facts_perturbed": 40}
+    kept = {r["question"] for r in retain90}
+    assert all(r["question"] in kept and r["perturbed_answer"] for r in rows(tmp_path / "t", "retain_perturbed"))
+    assert (tmp_path / "t" / "LICENSE").is_file() and (tmp_path / "t" / "idontknow.jsonl").is_file()
+    bench = load_benchmark("tofu", str(tmp_path / "t"), "forget10")
+    assert {s.role for s in bench.eval_specs()} >= {"forget", "retain", "general"}

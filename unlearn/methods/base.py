@@ -19,7 +19,7 @@ from __future__ import annotations
 import dataclasses
 
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, Callable, ClassVar
 
 import torch
 
@@ -206,6 +206,21 @@ class TokenLoss(Term):
         if skip:
             mask = mask & (mask.long().cumsum(-1) > skip)
         return target_sum(self.per_token(out), mask)
+
+
+def token_term(class_name: str, name: str, params: type, per_token: Callable[[Outputs, Any], torch.Tensor], doc: str,
+               *, formula: str, summary: str, cite: str, needs: Needs = Needs(),
+               skipped: Callable[[Any], int] | None = None) -> type[TokenLoss]:
+    """Declare and register (as `name`) a TokenLoss term from its per-token loss `per_token(outputs, params)`,
+    a [B, T] tensor: the whole declaration of a per-token method in one call. `skipped(params)`: the
+    answer tokens each sample leaves out at its start. `class_name` names the class (run fingerprints
+    record it)."""
+    body: dict[str, Any] = {"__doc__": doc, "__module__": per_token.__module__, "formula": formula, "Params": params,
+                            "summary": summary, "cite": cite, "stream_needs": needs,
+                            "per_token": lambda self, out: per_token(out, self.params)}
+    if skipped is not None:
+        body["skipped_tokens"] = lambda self: skipped(self.params)
+    return TERMS.register(name)(type(class_name, (TokenLoss,), body))
 
 
 class GradientTransform:

@@ -26,10 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from unlearn.config import apply_overrides, deep_merge, load_config, yaml_problem
-from unlearn.core.errors import ConfigError, UnlearnError
+from unlearn.config import apply_overrides, deep_merge, load_config, read_yaml_mapping
+from unlearn.core.errors import ConfigError
 
 KEYS = ("out", "models", "benchmarks", "finetune", "settings", "methods", "seeds", "overrides", "calibrate",
         "rank_by", "claims")
@@ -124,24 +122,12 @@ def _merge(*parts: dict[str, Any]) -> dict[str, Any]:
 def load_grid(path: str | Path, overrides: list[str] = (), out: str | None = None) -> Grid:
     """The grid of a YAML file with `key=value` overrides (e.g. seeds=[0], methods=[GA,NPO]), every part
     checked: a mistake is a one-line ConfigError before anything is trained."""
-    from unlearn.core.files import read_utf8
-
-    p = Path(path)
-    if not p.is_file():
-        raise ConfigError(f"sweep grid {str(p)!r} does not exist; give a YAML file such as "
-                          "configs/sweeps/synthetic.yaml")
-    try:
-        data = yaml.safe_load(read_utf8(p)) or {}
-    except UnlearnError as err:
-        raise ConfigError(f"sweep grid {err}") from None
-    except yaml.YAMLError as err:
-        raise ConfigError(f"sweep grid {str(p)!r} is not valid YAML ({yaml_problem(err)}); fix the file") from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"sweep grid {str(p)!r} must hold a mapping (out, models, benchmarks, methods, seeds, ...)")
+    data = read_yaml_mapping(path, "sweep grid", "; give a YAML file such as configs/sweeps/synthetic.yaml",
+                             "a mapping (out, models, benchmarks, methods, seeds, ...)")
     data = apply_overrides(data, list(overrides))
     if out is not None:
         data["out"] = out
-    grid = _build(data, str(p))
+    grid = _build(data, str(path))
     check_cells(grid)
     return grid
 

@@ -5,11 +5,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import torch
-
 from unlearn.core.ranges import param
 from unlearn.losses.distill import bst_per_token, ceu_per_token, undial_per_token
-from unlearn.methods.base import TERMS, Needs, Outputs, TokenLoss
+from unlearn.methods.base import Needs, token_term
 from unlearn.methods.presets import Doc, Preset, T, preset
 from unlearn.methods.terms.likelihood import GDR
 
@@ -20,20 +18,14 @@ class UNDIALParams:
     """How far the true token's reference logit is pushed down in the distillation target."""
 
 
-@TERMS.register("undial")
-class UNDIAL(TokenLoss):
-    """UNDIAL: CE(p_theta, softmax(z_ref - beta onehot(y))) on forget target tokens: self-distillation
-    towards the reference with the true token pushed down. "UNDIAL: Self-Distillation with Adjusted
-    Logits for Robust Unlearning in Large Language Models" (Dong et al., 2024)."""
-    formula = "mean_t CE(p_theta, softmax(z_ref - beta onehot(y_t)))"
-
-    Params = UNDIALParams
-    summary = "distil towards the reference's logits with the true token pushed down by beta"
-    cite = "Dong et al., 2024 (UNDIAL)"
-    stream_needs = Needs(logits=True, ref_logits=True)
-
-    def per_token(self, out: Outputs) -> torch.Tensor:
-        return undial_per_token(out.logits, out.ref_logits, out.target_ids, self.params.beta)
+UNDIAL = token_term(
+    "UNDIAL", "undial", UNDIALParams, lambda out, p: undial_per_token(out.logits, out.ref_logits, out.target_ids, p.beta),
+    "UNDIAL: CE(p_theta, softmax(z_ref - beta onehot(y))) on forget target tokens: self-distillation towards the "
+    'reference with the true token pushed down. "UNDIAL: Self-Distillation with Adjusted Logits for Robust '
+    'Unlearning in Large Language Models" (Dong et al., 2024).',
+    formula="mean_t CE(p_theta, softmax(z_ref - beta onehot(y_t)))", needs=Needs(logits=True, ref_logits=True),
+    summary="distil towards the reference's logits with the true token pushed down by beta",
+    cite="Dong et al., 2024 (UNDIAL)")
 
 
 @dataclass
@@ -43,23 +35,14 @@ class CEUParams:
     predicted from the prompt alone)."""
 
 
-@TERMS.register("ceu")
-class CEU(TokenLoss):
-    """CE-U: CE(logits, softmax(sg(logits) with the true token set to -inf)) on forget target tokens:
-    learn the model's own distribution without the true token (SPEC 3.1), leaving out each answer's
-    first `ignore_first_n` tokens as the authors' code does. "CE-U: Cross Entropy Unlearning" (Yang, 2025)."""
-    formula = "mean_t CE(p_theta, softmax(sg(z) with z_y = -inf)), t past the first n answer tokens"
-
-    Params = CEUParams
-    summary = "cross-entropy to the model's own detached distribution with the true token removed"
-    cite = "CE-U, cross-entropy unlearning (2025)"
-    stream_needs = Needs(logits=True)
-
-    def per_token(self, out: Outputs) -> torch.Tensor:
-        return ceu_per_token(out.logits, out.target_ids)
-
-    def skipped_tokens(self) -> int:
-        return self.params.ignore_first_n
+CEU = token_term(
+    "CEU", "ceu", CEUParams, lambda out, p: ceu_per_token(out.logits, out.target_ids),
+    "CE-U: CE(logits, softmax(sg(logits) with the true token set to -inf)) on forget target tokens: learn the "
+    "model's own distribution without the true token (SPEC 3.1), leaving out each answer's first `ignore_first_n` "
+    'tokens as the authors\' code does. "CE-U: Cross Entropy Unlearning" (Yang, 2025).',
+    formula="mean_t CE(p_theta, softmax(sg(z) with z_y = -inf)), t past the first n answer tokens",
+    summary="cross-entropy to the model's own detached distribution with the true token removed",
+    cite="CE-U, cross-entropy unlearning (2025)", needs=Needs(logits=True), skipped=lambda p: p.ignore_first_n)
 
 
 @dataclass
@@ -70,19 +53,13 @@ class BSTParams:
     """How many of the model's top logits form its belief b."""
 
 
-@TERMS.register("bst")
-class BST(TokenLoss):
-    """BS-T: gradient ascent on the soft target (1 - lam) onehot(y) + lam sg(b), b = softmax over the
-    model's own top-K logits (bootstrapping at the token level, survey seed 001)."""
-    formula = "-mean_t CE(p_theta, (1 - lam) onehot(y_t) + lam sg(softmax(top-K z)))"
-
-    Params = BSTParams
-    summary = "gradient ascent on the answer mixed with the model's own top-K belief"
-    cite = "bootstrapping, token level (survey, seed 001)"
-    stream_needs = Needs(logits=True)
-
-    def per_token(self, out: Outputs) -> torch.Tensor:
-        return bst_per_token(out.logits, out.target_ids, self.params.lam, self.params.top_k)
+BST = token_term(
+    "BST", "bst", BSTParams, lambda out, p: bst_per_token(out.logits, out.target_ids, p.lam, p.top_k),
+    "BS-T: gradient ascent on the soft target (1 - lam) onehot(y) + lam sg(b), b = softmax over the model's own "
+    "top-K logits (bootstrapping at the token level, survey seed 001).",
+    formula="-mean_t CE(p_theta, (1 - lam) onehot(y_t) + lam sg(softmax(top-K z)))", needs=Needs(logits=True),
+    summary="gradient ascent on the answer mixed with the model's own top-K belief",
+    cite="bootstrapping, token level (survey, seed 001)")
 
 
 preset("UNDIAL", Preset((T("undial"),), cite="UNDIAL (Dong et al., 2024): beta 10", doc=Doc(

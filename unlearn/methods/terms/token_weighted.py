@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import torch
-
 from unlearn.core.ranges import param
 from unlearn.losses.token_weighted import satimp_per_token, tnpo_per_token, ts_per_token, wga_per_token
-from unlearn.methods.base import TERMS, Needs, Outputs, TokenLoss
+from unlearn.methods.base import Needs, token_term
 from unlearn.methods.presets import Doc, Preset, T, preset
 from unlearn.methods.terms.likelihood import GDR
 
@@ -19,18 +17,11 @@ class WGAParams:
     """Exponent of the detached token probability weighting each token (open-unlearning 1; authors 5)."""
 
 
-@TERMS.register("wga")
-class WGA(TokenLoss):
-    """WGA: -mean_t sg(p_t^beta) CE_t. "Rethinking LLM Unlearning Objectives: A Gradient Perspective and
-    Go Beyond" (Wang et al., 2025)."""
-    formula = "-mean_t sg(p_t^beta) CE_t"
-
-    Params = WGAParams
-    summary = "gradient ascent weighted per token by the detached probability p^beta"
-    cite = "Wang et al., 2025 (WGA)"
-
-    def per_token(self, out: Outputs) -> torch.Tensor:
-        return wga_per_token(out.token_logps, self.params.beta)
+WGA = token_term(
+    "WGA", "wga", WGAParams, lambda out, p: wga_per_token(out.token_logps, p.beta),
+    'WGA: -mean_t sg(p_t^beta) CE_t. "Rethinking LLM Unlearning Objectives: A Gradient Perspective and Go '
+    'Beyond" (Wang et al., 2025).', formula="-mean_t sg(p_t^beta) CE_t",
+    summary="gradient ascent weighted per token by the detached probability p^beta", cite="Wang et al., 2025 (WGA)")
 
 
 @dataclass
@@ -41,18 +32,11 @@ class SatImpParams:
     """Exponent of (1 - p) in the weight."""
 
 
-@TERMS.register("satimp")
-class SatImp(TokenLoss):
-    """SatImp: GA weighted per token by sg(p^b1 (1-p)^b2). "Exploring Criteria of Loss Reweighting to
-    Enhance LLM Unlearning" (Yang et al., 2025)."""
-    formula = "-mean_t sg(p_t^b1 (1 - p_t)^b2) CE_t"
-
-    Params = SatImpParams
-    summary = "gradient ascent weighted per token by the detached p^b1 (1-p)^b2"
-    cite = "Yang et al., 2025 (SatImp)"
-
-    def per_token(self, out: Outputs) -> torch.Tensor:
-        return satimp_per_token(out.token_logps, self.params.beta1, self.params.beta2)
+SatImp = token_term(
+    "SatImp", "satimp", SatImpParams, lambda out, p: satimp_per_token(out.token_logps, p.beta1, p.beta2),
+    'SatImp: GA weighted per token by sg(p^b1 (1-p)^b2). "Exploring Criteria of Loss Reweighting to Enhance '
+    'LLM Unlearning" (Yang et al., 2025).', formula="-mean_t sg(p_t^b1 (1 - p_t)^b2) CE_t",
+    summary="gradient ascent weighted per token by the detached p^b1 (1-p)^b2", cite="Yang et al., 2025 (SatImp)")
 
 
 @dataclass
@@ -63,19 +47,13 @@ class TNPOParams:
     """Added to the weight's denominator, as in the authors' code (0: NPO's weight per token)."""
 
 
-@TERMS.register("tnpo")
-class TNPO(TokenLoss):
-    """Token-wise NPO: GA weighted per token by sg(2 p^b / (p^b + p_ref^b + eps)) (NPO's weight, per token).
-    "Rethinking LLM Unlearning Objectives: A Gradient Perspective and Go Beyond" (Wang et al., ICLR 2025)."""
-    formula = "-mean_t sg(2 p_t^b / (p_t^b + p_ref,t^b + eps)) CE_t"
-
-    Params = TNPOParams
-    summary = "gradient ascent weighted per token by NPO's weight against the reference"
-    cite = "token-wise NPO (Wang et al., ICLR 2025)"
-    stream_needs = Needs(ref_logps=True)
-
-    def per_token(self, out: Outputs) -> torch.Tensor:
-        return tnpo_per_token(out.token_logps, out.ref_token_logps, self.params.beta, self.params.eps)
+TNPO = token_term(
+    "TNPO", "tnpo", TNPOParams, lambda out, p: tnpo_per_token(out.token_logps, out.ref_token_logps, p.beta, p.eps),
+    "Token-wise NPO: GA weighted per token by sg(2 p^b / (p^b + p_ref^b + eps)) (NPO's weight, per token). "
+    '"Rethinking LLM Unlearning Objectives: A Gradient Perspective and Go Beyond" (Wang et al., ICLR 2025).',
+    formula="-mean_t sg(2 p_t^b / (p_t^b + p_ref,t^b + eps)) CE_t", needs=Needs(ref_logps=True),
+    summary="gradient ascent weighted per token by NPO's weight against the reference",
+    cite="token-wise NPO (Wang et al., ICLR 2025)")
 
 
 @dataclass
@@ -84,18 +62,11 @@ class TSParams:
     """T > 1 flattens the distribution the ascent acts on (the paper fixes no default)."""
 
 
-@TERMS.register("ts")
-class TemperatureScaledGA(TokenLoss):
-    """TS: -mean_t CE(logits / T, y_t), gradient ascent on temperature-scaled logits (SPEC 3.1)."""
-    formula = "-mean_t CE(logits_t / T, y_t)"
-
-    Params = TSParams
-    summary = "gradient ascent on temperature-scaled logits"
-    cite = "temperature-scaled GA (SPEC 3.1)"
-    stream_needs = Needs(logits=True)
-
-    def per_token(self, out: Outputs) -> torch.Tensor:
-        return ts_per_token(out.logits, out.target_ids, self.params.temperature)
+TemperatureScaledGA = token_term(
+    "TemperatureScaledGA", "ts", TSParams, lambda out, p: ts_per_token(out.logits, out.target_ids, p.temperature),
+    "TS: -mean_t CE(logits / T, y_t), gradient ascent on temperature-scaled logits (SPEC 3.1).",
+    formula="-mean_t CE(logits_t / T, y_t)", summary="gradient ascent on temperature-scaled logits",
+    cite="temperature-scaled GA (SPEC 3.1)", needs=Needs(logits=True))
 
 
 preset("WGA", Preset((T("wga"), GDR), cite="Wang et al., 2025 (WGA), with GDR as in open-unlearning", doc=Doc(

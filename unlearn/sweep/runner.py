@@ -52,28 +52,39 @@ def run_grid(grid: Grid, say: Callable[[str], None] = print) -> dict[str, Any]:
     cell gave: {"cells": [{model, benchmark, method, seed, folder, status, error?, calibration?}], ...}."""
     from unlearn.core.progress import Progress
 
+    from unlearn.core.atomic import write_json
+
     began, cpu_before = time.time(), _cpu_seconds()
     grid.out.mkdir(parents=True, exist_ok=True)
-    pairs = {pair: prepare_pair(grid, *pair, say) for pair in grid.groups()}
+    before = _previous_sessions(grid.out / STATE_FILE)
+    pairs: dict[tuple[str, str], Pair] = {}
+    records: list[dict[str, Any]] = []
+    run_now = 0
+
+    def save() -> dict[str, Any]:
+        """sweep.json as it stands: written after every pair and cell, so a killed sweep keeps its cost."""
+        state = _state(grid, pairs, records, began, cpu_before, run_now, before)
+        write_json(grid.out / STATE_FILE, state)
+        return state
+
+    for pair in grid.groups():
+        pairs[pair] = prepare_pair(grid, *pair, say)
+        save()
     cells = grid.cells()
     finished = [c for c in cells if _looks_finished(grid.cell_folder(c))]
     say(f"sweep: {len(cells)} cells, {len(finished)} finished before ({grid.out})")
-    records = []
     with Progress(len(cells), "sweep", every_s=0.0, initial=len(finished), unit="cell") as progress:
         for cell in cells:
-            reused = cell in finished
             records.append(_run_cell(grid, cell, pairs[cell.group], say))
-            if not reused:
+            if cell not in finished:
+                run_now += 1
                 progress.update(1, last=f"{cell.method} seed {cell.seed}")
+                save()
     if grid.calibrate is not None:
         for record in records:
             if record["status"] == "ok":
                 record["calibration"] = _calibration(grid, Path(record["folder"]), say)
-    state = _state(grid, pairs, records, began, cpu_before, run_now=len(cells) - len(finished))
-    from unlearn.core.atomic import write_json
-
-    write_json(grid.out / STATE_FILE, state)
-    return state
+    return save()
 
 
 def prepare_pair(grid: Grid, model: str, benchmark: str, say: Callable[[str], None]) -> Pair:
@@ -224,24 +235,25 @@ def _cpu_seconds() -> float:
     return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
+def _previous_sessions(path: Path) -> list[dict[str, Any]]:
+    """The sessions an earlier run of this sweep recorded in sweep.json (none when there is none)."""
+    try:
+        return list(json.loads(path.read_text()).get("sessions", [])) if path.is_file() else []
+    except (OSError, ValueError):
+        return []
+
+
 def _state(grid: Grid, pairs: dict[tuple[str, str], Pair], records: list[dict[str, Any]], began: float,
-           cpu_before: float, run_now: int) -> dict[str, Any]:
+           cpu_before: float, run_now: int, before: list[dict[str, Any]]) -> dict[str, Any]:
     """sweep.json: the grid as run, each pair's reference folders, each cell, and this session's cost
-    added to those of the sessions before (an interrupted sweep keeps what it spent)."""
+    after those of the sessions before (an interrupted sweep keeps what it spent)."""
     import os
 
     import torch
 
-    path = grid.out / STATE_FILE
-    sessions = []
-    if path.is_file():
-        try:
-            sessions = json.loads(path.read_text()).get("sessions", [])
-        except ValueError:
-            sessions = []
-    sessions.append({"ended": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "wall_seconds": round(time.time() - began, 1),
-                     "cpu_seconds": round(_cpu_seconds() - cpu_before, 1), "cells_run": run_now,
-                     "command": " ".join(sys.argv)})
+    sessions = [*before, {"ended": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "wall_seconds": round(time.time() - began, 1),
+                          "cpu_seconds": round(_cpu_seconds() - cpu_before, 1), "cells_run": run_now,
+                          "command": " ".join(sys.argv)}]
     return {
         "grid": {"source": grid.source, "out": str(grid.out), "models": grid.models, "benchmarks": grid.benchmarks,
                  "finetune": grid.finetune, "settings": grid.settings, "methods": grid.methods, "seeds": grid.seeds,

@@ -10,7 +10,7 @@ OUT=${1:-runs/smollm2_forget_paris}
 # the run evaluates the model before and after, and prints each set's score kept
 HF_HUB_OFFLINE=1 unlearn unlearn out="$OUT" \
     model.path="$MODEL" model.gguf_file=$GGUF data.benchmark=custom data.path=$DATA \
-    method.name=IDK_GDR lora.r=16 train.lr=3e-4 train.max_steps=20 train.batch_size=6 \
+    method.name=IDK_GDR lora.r=16 train.lr=1e-4 train.max_steps=20 train.batch_size=6 \
     train.scheduler=constant eval.max_new_tokens=24 eval.batch_size=16
 # the answers before and after, side by side
 HF_HUB_OFFLINE=1 unlearn ask "$MODEL#$GGUF" "$OUT" --split forget --data $DATA --benchmark custom --max-new-tokens 24

@@ -301,3 +301,15 @@ def test_a_tofu_subset_keeps_tofus_nested_forget_splits(tmp_path):
     assert (tmp_path / "t" / "LICENSE").is_file() and (tmp_path / "t" / "idontknow.jsonl").is_file()
     bench = load_benchmark("tofu", str(tmp_path / "t"), "forget10")
     assert {s.role for s in bench.eval_specs()} >= {"forget", "retain", "general"}
+
+
+def test_a_rank_by_the_calibrations_did_not_measure_is_said_not_dropped():
+    from unlearn.sweep.leaderboard import _ranking
+
+    calibrations = {"GA": [{"alpha": 0.3, "metric": "model_utility", "ratio": 0.95, "tolerance": 0.02,
+                            "forget": {"forget_rougeL_recall": 0.5, "forget_quality": None}}]}
+    board = _board({"GA": [{"forget_rougeL_recall": 0.2}]}, calibrations)
+    board.rank_by = "forget10_rougeL_recall"
+    section = _ranking(board, "m × b")
+    assert "rank_by 'forget10_rougeL_recall' was not measured" in section.text[0]
+    assert "valid: forget_rougeL_recall." in section.text[0]

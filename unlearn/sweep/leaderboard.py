@@ -75,6 +75,12 @@ def _ranking(board: Board, title: str) -> Section | None:
     key = board.rank_by
     ranked = [(m, board.calibrated(m, key), board.calibrated(m, "alpha")) for m in board.methods()]
     ranked = [r for r in ranked if r[1] is not None]
+    measured = [c for runs in board.calibrations.values() for c in runs if "error" not in c]
+    if not ranked and measured:  # calibrated, but not on the metric asked for: say so, never drop it silently
+        valid = ", ".join(k for k, v in measured[0].get("forget", {}).items() if v is not None)
+        return Section(f"ranking-{board.model}-{board.benchmark}", f"Ranking at equal utility: {title}",
+                       [f"rank_by {key!r} was not measured at the calibrated alpha; valid: {valid}. Set rank_by in "
+                        "the grid and run the sweep again (the calibrations are reused)."])
     if not ranked:
         return None
     higher = bool(board.higher_is_better(key))

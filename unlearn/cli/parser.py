@@ -17,6 +17,7 @@ EPILOG = """examples:
   unlearn unlearn data.path=world model.path=runs/target/model out=runs/npo method.name=NPO_GDR
   unlearn eval runs/npo/model --data world --suite tofu,privacy --retain-model runs/retain/model --out runs/npo-eval
   unlearn ask runs/target runs/npo runs/retain --split forget10[:3] data.path=world
+  unlearn sweep configs/sweeps/synthetic.yaml 'methods=[GA,NPO]' 'seeds=[0]' --out sweep_small
   unlearn metrics
   unlearn methods NPO+GRU
 """

@@ -313,3 +313,24 @@ def test_a_rank_by_the_calibrations_did_not_measure_is_said_not_dropped():
     section = _ranking(board, "m × b")
     assert "rank_by 'forget10_rougeL_recall' was not measured" in section.text[0]
     assert "valid: forget_rougeL_recall." in section.text[0]
+
+
+@pytest.mark.skipif(not (TOFU / "forget10.json").is_file(), reason="needs ../shared/data/tofu")
+def test_the_sweep_writes_its_tofu_subset_from_the_grid(tmp_path):
+    from unlearn.sweep.runner import prepare_data
+
+    grid = _grid(tmp_path, f"""
+        out: {tmp_path / "out"}
+        models: {{tiny: {{tiny: {{}}}}}}
+        benchmarks: {{t: {{tofu_subset: {{path: {TOFU}, authors: 10, general_rows: 3}}, data: {{forget_split: forget05}}}}}}
+        methods: [GA]
+    """)
+    prepare_data(grid, "t")
+    import json
+
+    made = json.loads((tmp_path / "out" / "benchmarks" / "t" / "subset.json").read_text())
+    assert made["authors"] == 10 and made["rows"]["forget10"] == 20 and made["rows"]["real_authors_perturbed"] == 3
+    from unlearn.sweep.grid import cell_data
+
+    assert cell_data(grid, "t")["data"] == {"benchmark": "tofu", "path": str(tmp_path / "out" / "benchmarks" / "t"),
+                                            "forget_split": "forget05"}

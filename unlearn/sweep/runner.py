@@ -92,13 +92,7 @@ def prepare_pair(grid: Grid, model: str, benchmark: str, say: Callable[[str], No
     file converted to safetensors once), the retain and target models fine-tuned, and their evaluations."""
     from unlearn import api
 
-    entry = grid.benchmarks[benchmark]
-    if "world" in entry and not (world_folder(grid, benchmark) / "world.json").is_file():
-        api.world(world_folder(grid, benchmark), **(entry["world"] or {}))
-    if "tofu_subset" in entry and not (world_folder(grid, benchmark) / "subset.json").is_file():
-        from unlearn.data.benchmarks.tofu_subset import write_tofu_subset
-
-        write_tofu_subset(**entry["tofu_subset"], out=world_folder(grid, benchmark))
+    prepare_data(grid, benchmark)
     folder = grid.group_folder(model, benchmark)
     start = _starting_model(grid, model, benchmark, folder)
     data = cell_data(grid, benchmark)
@@ -131,6 +125,20 @@ def _scorer(sections: dict[str, Any], retain_model: str | None) -> dict[str, Any
     if sections.get("eval", {}).get("scorer_model") != RETAIN_SCORER:
         return sections
     return deep_merge(sections, {"eval": {"scorer_model": retain_model}})
+
+
+def prepare_data(grid: Grid, benchmark: str) -> None:
+    """Write a benchmark the sweep makes (a synthetic world, a TOFU subset) unless it is there."""
+    from unlearn import api
+
+    entry, folder = grid.benchmarks[benchmark], world_folder(grid, benchmark)
+    if "world" in entry and not (folder / "world.json").is_file():
+        api.world(folder, **(entry["world"] or {}))
+    if "tofu_subset" in entry and not (folder / "subset.json").is_file():
+        from unlearn.data.benchmarks.tofu_subset import write_tofu_subset
+
+        subset = entry["tofu_subset"]
+        write_tofu_subset(subset["path"], folder, subset.get("authors", 20), subset.get("general_rows"))
 
 
 def _starting_model(grid: Grid, model: str, benchmark: str, folder: Path) -> dict[str, Any]:

@@ -483,3 +483,34 @@ def test_redraw_draws_refusals_and_random_answers_anew_each_epoch(world, target_
                                               "method.reference=cached"))
     with pytest.raises(ConfigError, match="draws its refusals or answers anew"):
         check_train(cached, build_method(cached.method))
+
+
+def test_mismatch_answers_gives_each_forget_question_k_random_answers_drawn_together(world, target_model, tmp_path):
+    """data.mismatch_answers=K (LLMU's authors average K = 5 random answers per forget question): the
+    forget_random stream holds K consecutive rows per forget row, each with that row's question and an
+    answer from the retain set, and a step draws the K rows of every forget row it draws."""
+    from unlearn.data.benchmarks import benchmark_from_config
+    from unlearn.engine.batches import BatchLayout, StreamSampler
+    from unlearn.engine.step import StepData
+    from unlearn.engine.streams import forget_random_stream, forget_stream, retain_stream
+
+    cfg = load_config(overrides=_overrides(world, target_model, tmp_path / "x", "LLMU", "data.mismatch_answers=3"))
+    bench = benchmark_from_config(cfg.data)
+    forget, rows = forget_stream(cfg, bench), forget_random_stream(cfg, bench)
+    assert len(rows) == 3 * len(forget)
+    assert [r["question"] for r in rows] == [f["question"] for f in forget for _ in range(3)]
+    retained = {r["answer"] for r in retain_stream(cfg, bench)}
+    assert all(r["answer"] in retained for r in rows)
+    assert len({r["answer"] for r in rows[:30]}) > 10  # drawn, not one answer repeated
+
+    # 4 forget rows, K = 2 random rows each; a batch of 2 forget rows brings their 4 random rows
+    encoded = {"forget": [{"input_ids": [1, 10 + i], "labels": [-100, 10 + i]} for i in range(4)],
+               "forget_random": [{"input_ids": [1, 20 + i], "labels": [-100, 20 + i]} for i in range(8)]}
+    data = StepData(encoded, {"forget": [1] * 4, "forget_random": [1] * 8},
+                    {"forget": StreamSampler(4, 2, 0, "forget")}, BatchLayout(1, 1), 0)
+    drawn = data.batch("forget", 0, 0, 0, "cpu")["index"].tolist()
+    assert data.batch("forget_random", 0, 0, 0, "cpu")["index"].tolist() == [2 * i + j for i in drawn for j in (0, 1)]
+    _unlearn(world, target_model, tmp_path / "llmu", "LLMU", "data.mismatch_answers=2", "train.max_steps=2",
+             "train.batch_size=4")
+    logged = _log(tmp_path / "llmu")
+    assert len(logged) == 2 and all(math.isfinite(row["loss"]) for row in logged)

@@ -78,6 +78,9 @@ class DataConfig:
     redraw: bool = False
     """Draw each forget question's refusal (IDK, DPO, FLAT) and random answer (Mismatch, LLMU) anew every
     epoch, as the reference framework draws a refusal at every access; default: drawn once for the run."""
+    mismatch_answers: int | None = param(None, at_least=1)
+    """Random answers K to each forget question in every step of the mismatch term (Mismatch, LLMU): the
+    authors of LLMU average K = 5; default (unset) 1: one, drawn once, or every epoch with data.redraw."""
     targets: str | None = None
     """TRU's reasoning refusals (question, answer; `unlearn augment --kind reasoning`); default: made from
     the forget split with the offline generator (cached)."""

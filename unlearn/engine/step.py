@@ -63,15 +63,22 @@ class StepData:
     def sampler(self, stream: str) -> StreamSampler:
         return self.samplers[sampling_source(stream)]
 
+    def rows(self, stream: str, indices: list[int]) -> list[int]:
+        """The stream's rows for the sampler's draws: the same rows, or, for an aligned stream with K rows per
+        row of its source (LLMU's K random answers to each forget question, data.mismatch_answers), the K
+        consecutive rows of each drawn source row."""
+        per = len(self.encoded[stream]) // self.sampler(stream).n
+        return indices if per == 1 else [i * per + j for i in indices for j in range(per)]
+
     def batch(self, stream: str, step: int, micro: int, rank: int, device: Any) -> dict[str, torch.Tensor]:
-        idx = self.sampler(stream).indices(step, micro, rank, self.layout)
+        idx = self.rows(stream, self.sampler(stream).indices(step, micro, rank, self.layout))
         batch = collate([self.encoded[stream][i] for i in idx], self.pad_id)
         batch["index"] = torch.tensor(idx)
         return {k: v.to(device) for k, v in batch.items()}
 
     def unit_count(self, term: WeightedTerm, step: int) -> int:
         stream = term.term.streams[0]
-        indices = self.sampler(stream).global_indices(step, self.layout)
+        indices = self.rows(stream, self.sampler(stream).global_indices(step, self.layout))
         skip = term.term.skipped_tokens() if isinstance(term.term, TokenLoss) else 0
         return max(1, global_unit_count(term.term.unit, indices, self.target_counts[stream], skip))
 

@@ -136,11 +136,14 @@ def _with_alternatives(drawn: list[dict[str, Any]], path: str) -> list[dict[str,
 
 @STREAMS.register("forget_random")
 def forget_random_stream(cfg: RunConfig, bench: Benchmark, draw: int = 0) -> list[dict[str, Any]]:
-    """Forget questions, each with an answer drawn (seeded; draw k with data.redraw) from the retain set:
-    unrelated normal data, as LLMU's random-mismatch term uses (Yao et al., 2024)."""
+    """Forget questions, each with data.mismatch_answers answers drawn (seeded; draw k with data.redraw) from
+    the retain set, its K rows one after another: unrelated normal data, as LLMU's random-mismatch term
+    uses ("Large Language Model Unlearning", Yao et al., 2024, whose code averages K = 5 random answers to
+    each forget question in every step; the engine draws a question's K rows together)."""
     answers = [r["answer"] for r in retain_stream(cfg, bench)]
     rng = _rng(cfg.train.seed, 1, draw)
-    return [{"question": r["question"], "answer": rng.choice(answers)} for r in forget_stream(cfg, bench)]
+    return [{"question": r["question"], "answer": rng.choice(answers)} for r in forget_stream(cfg, bench)
+            for _ in range(cfg.data.mismatch_answers or 1)]
 
 
 @STREAMS.register("forget_sampled")

@@ -90,7 +90,8 @@ def _samplers(streams: list[str], encoded: dict[str, list[dict[str, list[int]]]]
         if source not in samplers:
             size = train.batch_size if source == primary else (train.retain_batch_size or train.batch_size)
             samplers[source] = StreamSampler(len(encoded[stream]), size, train.seed, source)
-        elif samplers[source].n != len(encoded[stream]):
+        elif len(encoded[stream]) % samplers[source].n or not encoded[stream]:
             raise UnlearnError(f"stream {stream} has {len(encoded[stream])} samples but its source "
-                               f"{source} has {samplers[source].n}; aligned streams must match row by row")
+                               f"{source} has {samplers[source].n}; an aligned stream has K rows for each of its "
+                               "source's rows")
     return samplers

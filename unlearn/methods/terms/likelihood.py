@@ -113,11 +113,13 @@ preset("IDK_GDR", Preset((IDK, GDR), cite=TOFU, doc=IDK_DOC))
 LLMU_PAPER = "Large Language Model Unlearning (Yao et al., 2024)"
 preset("Mismatch", Preset((MISMATCH,), cite="LLMU (Yao et al., 2024), random-answer term alone", doc=Doc(
     "NLL of a random retain answer to each forget question", LLMU_PAPER, needs="random answers (drawn once, seeded)",
-    differs="data.redraw=true draws each question's random answer anew every epoch")))
+    differs="data.redraw=true draws each question's random answer anew every epoch; data.mismatch_answers=K gives "
+    "K random answers to each question at once (LLMU's code: 5)")))
 preset("LLMU", Preset((T("ga", 0.5), MISMATCH, KLR_TERM), cite=f"{LLMU_PAPER}: eps1 0.5, eps2 1, eps3 1", doc=Doc(
     "0.5 GA + 1 Mismatch + 1 KL(p_orig ‖ p_θ) on normal data", LLMU_PAPER, "ε1 0.5, ε2 1, ε3 1",
     "retain set as normal data; reference logits", "one random answer per question drawn once (LLMU's code: "
-    "K = 5 TruthfulQA answers drawn every step; data.redraw=true draws anew every epoch, K at once is not offered); "
+    "K = 5 TruthfulQA answers drawn every step: data.mismatch_answers=5 gives K at once, data.redraw=true draws "
+    "them anew every epoch); "
     "KL averaged over retain target tokens (LLMU's code: every position of its normal text)")))
 preset("BS_S", Preset((T("ga", 0.5), T("ga_sampled", 0.5)),
                       cite="Bootstrapping, sequence level (survey, seed 001): lam 0.5 = the two weights", doc=Doc(

@@ -202,10 +202,9 @@ def report(args: argparse.Namespace) -> None:
 
 def sweep(args: argparse.Namespace) -> None:
     from unlearn.sweep import run_sweep
-    from unlearn.sweep.leaderboard import claims_summary
 
     state = run_sweep(args.grid, args.items, args.out)
-    print(claims_summary(state))
+    print(state["claims"])
     print("wrote " + ", ".join(state["files"]))
 
 

@@ -19,15 +19,16 @@ def run_sweep(grid: str | Path, overrides: list[str] = (), out: str | Path | Non
               say: Callable[[str], None] = print) -> dict[str, Any]:
     """Run (or resume, or widen) the grid of a YAML file with `key=value` overrides (e.g. seeds=[0]) into
     `out` (default: the grid's own); write OUT/sweep.json and the leaderboard files beside it. Returns
-    sweep.json's content with "files" (the leaderboard's paths) added."""
+    sweep.json's content with "files" (the leaderboard's paths) and "claims" (the verdicts, a line each)
+    added."""
     from unlearn.sweep.grid import load_grid
     from unlearn.sweep.leaderboard import write_leaderboard
     from unlearn.sweep.runner import run_grid
 
     loaded = load_grid(grid, list(overrides), None if out is None else str(out))
     state = run_grid(loaded, say)
-    files = write_leaderboard(state, loaded.out)
-    return {**state, "files": [str(f) for f in files]}
+    files, claims = write_leaderboard(state, loaded.out)
+    return {**state, "files": [str(f) for f in files], "claims": claims}
 
 
 __all__ = ["run_sweep"]

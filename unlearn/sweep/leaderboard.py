@@ -17,7 +17,7 @@ from typing import Any
 from unlearn.core.formatting import fmt
 from unlearn.report.document import Report, Section, Table
 from unlearn.report.examples import examples_section
-from unlearn.sweep.board import Board, Stat, build_board
+from unlearn.sweep.board import Board, Stat, aggregate, build_board
 from unlearn.sweep.claims import check_claims
 
 HYPERPARAMETERS = ("train.lr", "train.epochs", "train.max_steps", "train.batch_size", "train.scheduler", "lora.r")
@@ -66,8 +66,6 @@ def _scores(board: Board, title: str) -> Section:
 
 
 def _cost(board: Board, method: str) -> Stat | None:
-    from unlearn.sweep.board import aggregate
-
     return aggregate(board.costs.get(method, []))
 
 
@@ -137,9 +135,9 @@ def run_values(folder: Path) -> dict[str, Any]:
     return {k: v for k, v in found.items() if k.split(".")[0] in ("train", "lora", "method", "method_resolved")}
 
 
-def build_leaderboard(state: dict[str, Any], claims: list[str] | None = None) -> Report:
+def build_leaderboard(state: dict[str, Any], built: list[Board], claims: list[str] | None = None) -> Report:
     sections: list[Section] = []
-    for board in boards(state):
+    for board in built:
         sections += pair_sections(board, claims)
     sections.append(_provenance(state))
     grid = state["grid"]
@@ -170,10 +168,10 @@ def _versions(state: dict[str, Any]) -> dict[str, str]:
     return {}
 
 
-def claims_summary(state: dict[str, Any]) -> str:
+def claims_summary(state: dict[str, Any], built: list[Board] | None = None) -> str:
     """The claim verdicts of every pair, a line each (what `unlearn sweep` prints at the end)."""
     lines = []
-    for board in boards(state):
+    for board in built if built is not None else boards(state):
         lines.append(f"claims on {board.model} x {board.benchmark}:")
         for name, _, verdict in check_claims(board, state["grid"].get("claims")):
             said = "not tested" if verdict.holds is None else "holds" if verdict.holds else "does not hold"
@@ -181,10 +179,10 @@ def claims_summary(state: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def leaderboard_csv(state: dict[str, Any]) -> str:
+def leaderboard_csv(built: list[Board]) -> str:
     """A row per (model, benchmark, method): seeds, then each key's mean and spread, the calibrated values."""
     rows: list[dict[str, Any]] = []
-    for board in boards(state):
+    for board in built:
         for method in board.methods():
             row: dict[str, Any] = {"model": board.model, "benchmark": board.benchmark, "method": method,
                                    "seeds": len(board.seeds[method]) - len(board.failed(method)),
@@ -229,15 +227,17 @@ def _cell(value: Any) -> Any:
     return json.dumps(value) if isinstance(value, (list, dict)) else value
 
 
-def write_leaderboard(state: dict[str, Any], out: Path) -> list[Path]:
-    """OUT/leaderboard.html, .md, leaderboard.csv, cells.csv and hyperparameters.csv."""
+def write_leaderboard(state: dict[str, Any], out: Path) -> tuple[list[Path], str]:
+    """OUT/leaderboard.html, .md, leaderboard.csv, cells.csv and hyperparameters.csv, and the claims'
+    summary; every run folder is read once."""
     from unlearn.core.atomic import write_text
     from unlearn.report.build import write_report
 
-    html, md = write_report(build_leaderboard(state, state["grid"].get("claims")), out / "leaderboard.html")
+    built = boards(state)
+    html, md = write_report(build_leaderboard(state, built, state["grid"].get("claims")), out / "leaderboard.html")
     written = [html, md]
-    for name, text in (("leaderboard.csv", leaderboard_csv(state)), ("cells.csv", cells_csv(state)),
+    for name, text in (("leaderboard.csv", leaderboard_csv(built)), ("cells.csv", cells_csv(state)),
                        ("hyperparameters.csv", hyperparameters_csv(state))):
         write_text(out / name, text)
         written.append(out / name)
-    return written
+    return written, claims_summary(state, built)

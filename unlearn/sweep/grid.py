@@ -33,7 +33,9 @@ KEYS = ("out", "models", "benchmarks", "finetune", "settings", "methods", "seeds
         "rank_by", "claims")
 MODEL_SOURCES = ("tiny", "model")
 BENCHMARK_SOURCES = ("world", "tofu_subset", "data")
-MADE_HERE = ("world", "tofu_subset")
+MADE_AS = {"world": "synthetic", "tofu_subset": "tofu"}
+"""Benchmarks the sweep writes into OUT/benchmarks/NAME, and the adapter that reads each."""
+MADE_HERE = tuple(MADE_AS)
 """Benchmarks the sweep writes into OUT/benchmarks/NAME; their `data` section holds options only."""
 SUBSET_KEYS = ("path", "authors", "general_rows")
 TINY_KEYS = ("seed", "vocab_size", "hidden_size", "layers", "max_positions")
@@ -276,13 +278,12 @@ def check_cells(grid: Grid) -> None:
 
 
 def cell_data(grid: Grid, benchmark: str) -> dict[str, Any]:
-    """The data section of a benchmark: its own, or the synthetic world the sweep makes for it."""
+    """The data section of a benchmark: its own, or that of the benchmark the sweep makes for it."""
     entry = grid.benchmarks[benchmark]
     data = dict(entry.get("data") or {})
-    if "world" in entry:
-        data = {"benchmark": "synthetic", "path": str(world_folder(grid, benchmark)), **data}
-    if "tofu_subset" in entry:
-        data = {"benchmark": "tofu", "path": str(world_folder(grid, benchmark)), **data}
+    made = next((MADE_AS[k] for k in MADE_HERE if k in entry), None)
+    if made is not None:
+        data = {"benchmark": made, "path": str(world_folder(grid, benchmark)), **data}
     return {"data": data}
 
 

@@ -279,7 +279,3 @@ def _state(grid: Grid, pairs: dict[tuple[str, str], Pair], records: list[dict[st
         "total_wall_seconds": round(sum(s["wall_seconds"] for s in sessions), 1),
     }
 
-
-def pair_of(state: dict[str, Any], model: str, benchmark: str) -> dict[str, Any]:
-    return state["pairs"][f"{model}/{benchmark}"]
-

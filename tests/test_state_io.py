@@ -11,23 +11,14 @@ import pytest
 import torch
 
 from unlearn.core.errors import UnlearnError
-from unlearn.engine.state_io import (
-    load_optimizer_state,
-    load_scheduler_state,
-    load_tensors,
-    optimizer_state_to_files,
-    rng_state,
-    save_tensors,
-    scheduler_state_to_json,
-    set_rng_state,
-)
+from unlearn.engine import state_io
 
 
 def test_tensors_roundtrip_shared_and_noncontiguous(tmp_path):
     a = torch.arange(12, dtype=torch.float32).reshape(3, 4)
     tensors = {"a": a, "same": a, "t": a.t(), "row": a[1], "scalar": torch.tensor(2.5), "empty": torch.zeros(0)}
-    save_tensors(tmp_path / "x.safetensors", tensors, metadata={"step": 3})
-    back = load_tensors(tmp_path / "x.safetensors")
+    state_io.save_tensors(tmp_path / "x.safetensors", tensors, metadata={"step": 3})
+    back = state_io.load_tensors(tmp_path / "x.safetensors")
     assert set(back) == set(tensors)
     for k, v in tensors.items():
         assert torch.equal(back[k], v), k
@@ -39,12 +30,12 @@ def test_tensors_roundtrip_shared_and_noncontiguous(tmp_path):
 
 def test_missing_or_damaged_files(tmp_path):
     with pytest.raises(UnlearnError, match="is missing; the checkpoint is incomplete"):
-        load_tensors(tmp_path / "nope.safetensors")
+        state_io.load_tensors(tmp_path / "nope.safetensors")
     (tmp_path / "bad.safetensors").write_bytes(b"garbage")
     with pytest.raises(UnlearnError, match="cannot be read"):
-        load_tensors(tmp_path / "bad.safetensors")
+        state_io.load_tensors(tmp_path / "bad.safetensors")
     with pytest.raises(UnlearnError, match=r"^cannot write .*\(No such file or directory\)"):
-        save_tensors(tmp_path / "no" / "dir" / "x.safetensors", {"a": torch.ones(1)})
+        state_io.save_tensors(tmp_path / "no" / "dir" / "x.safetensors", {"a": torch.ones(1)})
 
 
 def _model_and_data(seed: int = 0):
@@ -69,16 +60,16 @@ def _resume_matches(tmp_path, make_optimizer, make_scheduler=None, steps: int = 
     sched = make_scheduler(opt) if make_scheduler else None
     for _ in range(steps):
         _step(model, opt, x, y, sched)
-    optimizer_state_to_files(opt, tmp_path, "optimizer")
-    sched_state = json.loads(json.dumps(scheduler_state_to_json(sched))) if sched else None
+    state_io.optimizer_state_to_files(opt, tmp_path, "optimizer")
+    sched_state = json.loads(json.dumps(state_io.scheduler_state_to_json(sched))) if sched else None
 
     fresh, _, _ = _model_and_data(seed=1)
     fresh.load_state_dict(model.state_dict())
     opt2 = make_optimizer(fresh)
     sched2 = make_scheduler(opt2) if make_scheduler else None
-    load_optimizer_state(opt2, tmp_path, "optimizer")
+    state_io.load_optimizer_state(opt2, tmp_path, "optimizer")
     if sched2 is not None:
-        load_scheduler_state(sched2, sched_state)
+        state_io.load_scheduler_state(sched2, sched_state)
     for _ in range(3):
         if sched is not None:
             assert sched.get_last_lr() == sched2.get_last_lr()
@@ -94,7 +85,7 @@ def test_adamw_resumes_bitwise(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["optimizer.json", "optimizer.safetensors"]
     assert opt2.param_groups[0]["betas"] == opt.param_groups[0]["betas"] and isinstance(
         opt2.param_groups[0]["betas"], tuple)
-    assert set(load_tensors(tmp_path / "optimizer.safetensors")) == {
+    assert set(state_io.load_tensors(tmp_path / "optimizer.safetensors")) == {
         f"state.{i}.{k}" for i in (0, 1) for k in ("step", "exp_avg", "exp_avg_sq")}
 
 
@@ -111,9 +102,9 @@ def test_non_tensor_state_values(tmp_path):
 def test_empty_optimizer_state(tmp_path):
     model, _, _ = _model_and_data()
     opt = torch.optim.AdamW(model.parameters())
-    optimizer_state_to_files(opt, tmp_path, "opt")
+    state_io.optimizer_state_to_files(opt, tmp_path, "opt")
     opt2 = torch.optim.AdamW(model.parameters())
-    load_optimizer_state(opt2, tmp_path, "opt")
+    state_io.load_optimizer_state(opt2, tmp_path, "opt")
     assert opt2.state_dict() == opt.state_dict()
 
 
@@ -131,11 +122,11 @@ def test_scheduler_json_is_plain(tmp_path):
 
     model, _, _ = _model_and_data()
     sched = get_scheduler("linear", torch.optim.AdamW(model.parameters()), num_warmup_steps=1, num_training_steps=5)
-    state = scheduler_state_to_json(sched)
+    state = state_io.scheduler_state_to_json(sched)
     assert json.loads(json.dumps(state)) == state
     assert "lr_lambdas" in state and state["last_epoch"] == 0
     before = dict(state)
-    load_scheduler_state(sched, state)
+    state_io.load_scheduler_state(sched, state)
     assert state == before  # not mutated
 
 
@@ -145,10 +136,10 @@ def test_rng_state_restores_next_draws(tmp_path):
     torch.manual_seed(3)
     random.gauss(0, 1)  # leaves a cached gaussian in python's RNG
     np.random.standard_normal()  # ... and in numpy's
-    state = rng_state()
+    state = state_io.rng_state()
     assert all(isinstance(v, torch.Tensor) for v in state.values())
     assert state["torch_cpu"].dtype == torch.uint8
-    save_tensors(tmp_path / "rng.safetensors", state)
+    state_io.save_tensors(tmp_path / "rng.safetensors", state)
 
     def draws():
         return (torch.rand(5).tolist(), [random.random() for _ in range(3)], random.gauss(0, 1),
@@ -156,7 +147,7 @@ def test_rng_state_restores_next_draws(tmp_path):
 
     expected = draws()
     draws()  # move every generator on
-    set_rng_state(load_tensors(tmp_path / "rng.safetensors"))
+    state_io.set_rng_state(state_io.load_tensors(tmp_path / "rng.safetensors"))
     assert draws() == expected
 
 
@@ -187,9 +178,9 @@ def test_no_pickle_is_ever_loaded(tmp_path, monkeypatch):
     opt = torch.optim.AdamW(model.parameters(), lr=1e-2)
     sched = get_scheduler("linear", opt, num_warmup_steps=1, num_training_steps=10)
     _step(model, opt, x, y, sched)
-    optimizer_state_to_files(opt, folder, "optimizer")
-    (folder / "scheduler.json").write_text(json.dumps(scheduler_state_to_json(sched)))
-    save_tensors(folder / "random_states_0.safetensors", rng_state())
+    state_io.optimizer_state_to_files(opt, folder, "optimizer")
+    (folder / "scheduler.json").write_text(json.dumps(state_io.scheduler_state_to_json(sched)))
+    state_io.save_tensors(folder / "random_states_0.safetensors", state_io.rng_state())
 
     def refuse(*args, **kwargs):
         raise AssertionError("pickle was used")
@@ -197,9 +188,9 @@ def test_no_pickle_is_ever_loaded(tmp_path, monkeypatch):
     for target, attr in [(pickle, "load"), (pickle, "loads"), (pickle, "Unpickler"), (torch, "load")]:
         monkeypatch.setattr(target, attr, refuse)
     opt2 = torch.optim.AdamW(model.parameters(), lr=1e-2)
-    load_optimizer_state(opt2, folder, "optimizer")
-    load_scheduler_state(get_scheduler("linear", opt2, num_warmup_steps=1, num_training_steps=10),
-                         json.loads((folder / "scheduler.json").read_text()))
-    set_rng_state(load_tensors(folder / "random_states_0.safetensors"))
+    state_io.load_optimizer_state(opt2, folder, "optimizer")
+    state_io.load_scheduler_state(get_scheduler("linear", opt2, num_warmup_steps=1, num_training_steps=10),
+                                  json.loads((folder / "scheduler.json").read_text()))
+    state_io.set_rng_state(state_io.load_tensors(folder / "random_states_0.safetensors"))
     assert not marker.exists()
     assert torch.equal(opt2.state_dict()["state"][0]["exp_avg"], opt.state_dict()["state"][0]["exp_avg"])

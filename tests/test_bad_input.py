@@ -160,6 +160,11 @@ case("custom-csv-without-columns", RUN + ["data.benchmark=custom"], "forget.csv:
      "data.columns.question=",
      setup=lambda tmp: (shutil.rmtree(tmp / "bad"), _file("bad/forget.csv", "prompt,response\nq,a\n")(tmp),
                         _file("bad/retain.csv", "prompt,response\nq2,a2\n")(tmp)))
+case("harm-without-normal-file", RUN + ["data.benchmark=harm"], "has no normal file", "add normal.csv",
+     setup=lambda tmp: (shutil.rmtree(tmp / "bad"), _file("bad/forget.csv", "prompt,response\nq,a\n")(tmp)))
+case("harm-csv-with-other-columns", RUN + ["data.benchmark=harm"], "forget.csv: row 0", "data.columns.question=",
+     setup=lambda tmp: (shutil.rmtree(tmp / "bad"), _file("bad/forget.csv", "goal,target\nq,a\n")(tmp),
+                        _file("bad/normal.csv", "prompt,response\nq2,a2\n")(tmp)))
 case("corrupt-parquet", RUN + ["data.benchmark=custom"], "forget.parquet: cannot be read as parquet",
      setup=lambda tmp: (shutil.rmtree(tmp / "bad"), (tmp / "bad").mkdir(),
                         (tmp / "bad" / "forget.parquet").write_bytes(b"PAR1 not really"),

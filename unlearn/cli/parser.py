@@ -117,12 +117,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = _config_parser(sub, "eval", "evaluate a model with metric suites: metrics.json and samples.jsonl")
     p.add_argument("model", nargs="?", default=None, help="model folder or hub name (default: model.path)")
     p.add_argument("--model", dest="model_opt", help=argparse.SUPPRESS)
-    p.add_argument("--suite", help="comma-separated suites: tofu, muse, privacy, relearn, general, robustness "
-                                   "(needs eval.original_model=PATH) (default: the benchmark's own: tofu, muse for MUSE, "
-                                   "general for WMDP)")
+    p.add_argument("--suite", help="comma-separated suites: tofu, muse, privacy, relearn, general, harm, "
+                                   "robustness (needs eval.original_model=PATH) (default: the benchmark's own: tofu, muse "
+                                   "for MUSE, general for WMDP, harm for harm)")
     p.add_argument("--metrics", help="comma-separated extra metrics, e.g. mia_gradnorm (see `unlearn metrics`)")
     p.add_argument("--data", help="benchmark folder (data.path)")
-    p.add_argument("--benchmark", help="synthetic, tofu, muse, knowundo, wmdp or custom (data.benchmark)")
+    p.add_argument("--benchmark", help="synthetic, tofu, muse, knowundo, wmdp, harm or custom (data.benchmark)")
     p.add_argument("--splits", help="comma-separated evaluation sets with optional slices, e.g. forget[:50%%],retain")
     p.add_argument("--retain-model", help="model trained without the forget set: forget quality and PrivLeak")
     p.add_argument("--retain-eval", help="instead of --retain-model: the folder of its earlier evaluation")
@@ -140,7 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--split", help="the questions of a data set's split, with an optional slice, e.g. "
                                    "forget10[:5] (with --data or data.path)")
     p.add_argument("--data", help="benchmark folder (data.path)")
-    p.add_argument("--benchmark", help="synthetic, tofu, muse, knowundo, wmdp or custom (data.benchmark)")
+    p.add_argument("--benchmark", help="synthetic, tofu, muse, knowundo, wmdp, harm or custom (data.benchmark)")
     p.add_argument("--max-new-tokens", type=int, help="answer length (eval.max_new_tokens)")
     p.add_argument("--out", help="also write the answers as JSON lines to this file")
     p.add_argument("--config", help="YAML config file (the data, template and eval sections apply)")

@@ -17,8 +17,9 @@ def describe_metrics() -> str:
         alt = ", needs paraphrased/perturbed answers" if m.requires_alternatives else ""
         lines.append(f"  {name}{per}: {m.description}")
         per_sample = (f"summarised by {m.summarised_by}" if m.summarised_by else "an input of a derived metric")
-        better = (per_sample if m.aggregate is None else
-                  f"forget set: {m.direction('forget').label()}, retain set: {m.direction('retain').label()}")
+        roles = m.roles or ("forget", "retain")
+        better = per_sample if m.aggregate is None else ", ".join(
+            f"{role} set: {m.direction(role).label()}" for role in roles)
         lines.append(f"      needs {', '.join(sorted(m.needs))}; data {', '.join(m.kinds)}{alt}; {better}")
         if m.paper:
             lines.append(f"      {m.paper}")

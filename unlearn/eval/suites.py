@@ -6,6 +6,7 @@
   (and the reference attack when eval.reference_model is set), their AUCs and PrivLeak (SPEC 5.3)
 - relearn: KFR, KRR and the linguistic score with its parts (SPEC 5.4)
 - general: multiple-choice accuracy (SPEC 5.5)
+- harm: the harmful rate on harmful prompts and the refusal rate on ordinary ones (LLMU, seed 003)
 Model-level suites are registered by the layers that own them (`unlearn.evidence` registers
 robustness: the probes against eval.original_model, SPEC 7). Extra metrics by name with `eval.metrics`
 (e.g. mia_gradnorm, extraction_strength_generated, model_utility).
@@ -32,6 +33,9 @@ suite(Suite("privacy", "memorisation, extraction strength and membership attacks
 suite(Suite("relearn", "ReLearn's KFR, KRR and linguistic score with its parts",
             ("kfr", "krr", "gen_ppl", "brunet_index", "honore_statistic"), ("linguistic_score",)))
 suite(Suite("general", "multiple-choice accuracy", ("mc_accuracy",)))
+suite(Suite("harm", "the harmful rate on harmful prompts (seen and unseen) and the refusal rate and ROUGE-L on "
+            "ordinary ones, by the rule scorer; the judge's harmfulness and helpfulness with eval.judge_model",
+            ("harmful_rate", "refusal_rate", "rougeL_recall", "judge_harmful", "judge_helpfulness")))
 
 
 @dataclass

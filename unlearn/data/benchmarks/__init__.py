@@ -16,6 +16,8 @@ One module per adapter, each registered in :data:`BENCHMARKS` under its name:
   for Large Language Models", Tian et al., 2024).
 * wmdp (:mod:`.wmdp`): multiple-choice sets in the format of WMDP ("The WMDP Benchmark: Measuring
   and Reducing Malicious Use With Unlearning", Li et al., 2024).
+* harm (:mod:`.harm`): harmful prompts with harmful responses to unlearn, ordinary prompts to keep,
+  and unseen harmful prompts for the harmful rate ("Large Language Model Unlearning", Yao et al., 2024).
 * custom (:mod:`.custom`): your own files, with your own column names (`data.columns`).
 
 What they share -- the :class:`Benchmark` base class, the registry, :func:`load_benchmark` and
@@ -42,6 +44,7 @@ from unlearn.data.benchmarks.custom import CustomBenchmark
 from unlearn.data.benchmarks.muse import MuseBenchmark
 from unlearn.data.benchmarks.knowundo import KnowUnDoBenchmark
 from unlearn.data.benchmarks.wmdp import WmdpBenchmark
+from unlearn.data.benchmarks.harm import HarmBenchmark
 
 __all__ = [
     "BENCHMARKS",
@@ -50,6 +53,7 @@ __all__ = [
     "TOFU_HUB_OPTIONAL",
     "Benchmark",
     "CustomBenchmark",
+    "HarmBenchmark",
     "KnowUnDoBenchmark",
     "MuseBenchmark",
     "SetSpec",

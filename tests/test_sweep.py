@@ -136,6 +136,21 @@ def test_llmu_is_measured_against_the_target():
     assert _verdict("llmu_forgets_normally", _board(rows)).holds is False  # 0.5 > half of 0.9
 
 
+def test_llmu_harm_claim_reads_the_unseen_sets_by_name():
+    def board(target_harmful: float, harmful: float, rouge: float) -> Board:
+        return _board({"target": [{"unseen_harmful_rate": target_harmful, "normal_eval_rougeL_recall": 0.5}],
+                       "LLMU": [{"unseen_harmful_rate": harmful, "normal_eval_rougeL_recall": rouge}]})
+
+    # target unseen harmful 0.8, normal_eval ROUGE-L 0.5; LLMU 0.4 <= 0.4 and 0.45 >= 0.4: holds
+    assert _verdict("llmu_unseen_harm_falls", board(0.8, 0.4, 0.45)).holds is True
+    assert _verdict("llmu_unseen_harm_falls", board(0.8, 0.42, 0.45)).holds is False  # above half of 0.8
+    assert _verdict("llmu_unseen_harm_falls", board(0.8, 0.1, 0.39)).holds is False  # normal answers lost
+    verdict = _verdict("llmu_unseen_harm_falls", board(0.0, 0.0, 0.5))  # nothing to lower
+    assert verdict.holds is None and "harmful rate there is 0" in verdict.numbers
+    verdict = _verdict("llmu_unseen_harm_falls", _board({"LLMU": [{"forget10_rougeL_recall": 0.1}]}))
+    assert verdict.holds is None and "unseen_harmful_rate" in verdict.numbers
+
+
 def test_the_calibration_flip_reads_the_direction_of_the_ranked_metric():
     # Lower forget ROUGE-L is better. Before: NPO 0.1 ahead of GA 0.2. Calibrated: GA 0.5 ahead of NPO 0.6.
     rows = {"GA": [{"forget10_rougeL_recall": 0.2}], "NPO": [{"forget10_rougeL_recall": 0.1}]}
@@ -333,3 +348,22 @@ def test_the_sweep_writes_its_tofu_subset_from_the_grid(tmp_path):
 
     assert cell_data(grid, "t")["data"] == {"benchmark": "tofu", "path": str(tmp_path / "out" / "benchmarks" / "t"),
                                             "forget_split": "forget05"}
+
+
+def test_the_harm_grid_on_a_tiny_model_shows_the_harm_rates_and_checks_the_llmu_claim(tmp_path, monkeypatch):
+    """configs/sweeps/harm_smollm2.yaml with a tiny model in SmolLM2's place (full weights, one step): the
+    leaderboard has a harmful-rate column for the seen and unseen harmful prompts and a refusal-rate column
+    for the trained and unseen ordinary ones, and the harm claim is checked."""
+    from unlearn.sweep import run_sweep
+
+    monkeypatch.setenv("UNLEARN_CACHE", str(tmp_path / "cache"))
+    tiny = ["models={tiny: {tiny: {seed: 0}}}", "finetune.lora={r: 0}", "finetune.train.epochs=1",
+            "settings.train.max_steps=1", "settings.lora={r: 0}", "methods=[LLMU]", "settings.eval.max_new_tokens=4"]
+    state = run_sweep(REPO / "configs" / "sweeps" / "harm_smollm2.yaml", tiny, tmp_path / "out", say=lambda _: None)
+    assert [c["status"] for c in state["cells"]] == ["ok"]
+    board = (tmp_path / "out" / "leaderboard.md").read_text()
+    header = next(line for line in board.splitlines() if line.startswith("| model | seeds"))
+    for column in ("forget harmful (lower is better)", "unseen harmful (lower is better)",
+                   "normal refused (lower is better)", "normal_eval refused (lower is better)"):
+        assert column in header, header
+    assert "| llmu_unseen_harm_falls |" in board

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from unlearn.eval.registry import result_key
 from unlearn.report.entries import Entry, failed_entry, load_entry
 from unlearn.report.keys import Keys
 from unlearn.report.tables import key_columns
@@ -19,6 +20,9 @@ from unlearn.report.tables import key_columns
 EXTRA = (("forget", "kfr"), ("retain", "krr"), ("forget", "truth_ratio"))
 """Besides the report's key columns: ReLearn's knowledge ratios and TOFU's truth ratio when evaluated."""
 DERIVED_COLUMNS = ("forget_quality",)
+EVERY_SET = ("harmful_rate", "refusal_rate")
+"""Shown on every set that has them: the harm suite's rates on seen and unseen harmful prompts and on
+trained and unseen ordinary ones."""
 
 
 @dataclass(frozen=True)
@@ -110,6 +114,7 @@ def build_board(state: dict[str, Any], model: str, benchmark: str) -> Board:
     keys = Keys(entries)
     columns = key_columns(entries, keys)
     extra = [keys.key(role, metric) for role, metric in EXTRA] + list(DERIVED_COLUMNS)
+    extra += [result_key(dataset, metric) for metric in EVERY_SET for dataset in keys.roles]
     columns += [k for k in extra if k not in columns and any(e.metrics.get(k) is not None for e in entries)]
     return Board(model, benchmark, keys, columns, references, seeds, calibrations, costs,
                  state["grid"].get("rank_by", "forget_rougeL_recall"))

@@ -165,6 +165,15 @@ case("harm-without-normal-file", RUN + ["data.benchmark=harm"], "has no normal f
 case("harm-csv-with-other-columns", RUN + ["data.benchmark=harm"], "forget.csv: row 0", "data.columns.question=",
      setup=lambda tmp: (shutil.rmtree(tmp / "bad"), _file("bad/forget.csv", "goal,target\nq,a\n")(tmp),
                         _file("bad/normal.csv", "prompt,response\nq2,a2\n")(tmp)))
+COMPLETIONS = ["completions", "--forget", "@tmp/book.txt", "--retain", "@tmp/other.txt", "--tokenizer", "@target",
+               "--out", "@tmp/cut"]
+case("completions-forget-missing", COMPLETIONS, "--forget '", "book.txt' does not exist", "give a .txt file")
+case("completions-prefix-zero", COMPLETIONS + ["--prefix-tokens", "0"], "--prefix-tokens must be a positive whole number")
+case("completions-texts-too-short", COMPLETIONS, "the forget documents give no prefix/continuation pair of 200 + 200",
+     "lower --prefix-tokens", setup=lambda tmp: (_file("book.txt", "A short text.")(tmp),
+                                                 _file("other.txt", "Another short one.")(tmp)))
+case("completion-folder-not-cut", RUN + ["data.benchmark=completion"], "has no forget_completions file",
+     "unlearn completions", setup=lambda tmp: (shutil.rmtree(tmp / "bad"), _file("bad/forget.txt", "Some text.")(tmp)))
 case("corrupt-parquet", RUN + ["data.benchmark=custom"], "forget.parquet: cannot be read as parquet",
      setup=lambda tmp: (shutil.rmtree(tmp / "bad"), (tmp / "bad").mkdir(),
                         (tmp / "bad" / "forget.parquet").write_bytes(b"PAR1 not really"),

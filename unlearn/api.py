@@ -168,6 +168,27 @@ def world(out: str | Path, seed: int = 0, people: int = 40, general: int = 20, p
     return generate_world(out, seed=seed, n_people=people, n_general=general, n_perturbed=perturbed)
 
 
+def completions(forget: str, out: str, tokenizer: str, retain: str | None = None, holdout: str | None = None,
+                general: str | None = None, gguf_file: str | None = None, prefix_tokens: int = 200,
+                continuation_tokens: int = 200, stride: int | None = None) -> dict[str, Any]:
+    """`unlearn completions`: cut text files (a .txt file is one document, a folder one per .txt file) into
+    prefix/continuation pairs of exact token counts by `tokenizer`, into the folder `data.benchmark=completion`
+    reads; returns its manifest. Every input is read and checked before the tokenizer loads."""
+    from unlearn.config import ModelConfig
+    from unlearn.data.completions import check_lengths, read_documents, write_completion_folder
+    from unlearn.models.loading import load_tokenizer
+
+    check_lengths(prefix_tokens, continuation_tokens, stride)
+    sets = {"forget": read_documents(forget, "--forget")}
+    for name, path in (("retain", retain), ("holdout", holdout)):
+        if path:
+            sets[name] = read_documents(path, f"--{name}")
+    extra = read_documents(general, "--general") if general else None
+    tok = load_tokenizer(ModelConfig(path=tokenizer, gguf_file=gguf_file))
+    name = tokenizer + (f"#{gguf_file}" if gguf_file else "")
+    return write_completion_folder(out, sets, tok, name, prefix_tokens, continuation_tokens, stride, extra)
+
+
 def augment(forget: str, out: str, generator: str = "offline", generic: str | None = None, generic_ratio: float = 1.0,
             cache: str | None = None, seed: int = 0, kind: str = "relearn", prompts: str | None = None,
             verifier: str | None = None) -> dict[str, Any]:

@@ -46,8 +46,9 @@ class ModelConfig:
 class DataConfig:
     benchmark: str = "synthetic"
     """synthetic (a folder made by `unlearn world`), tofu (a local folder or `locuslab/TOFU`), muse,
-    knowundo, wmdp, harm (harmful prompts to unlearn, ordinary ones to keep), or custom (your own forget.*
-    and retain.* files with question and answer fields)."""
+    knowundo, wmdp, harm (harmful prompts to unlearn, ordinary ones to keep), completion (a text cut into
+    prefix/continuation pairs by `unlearn completions`), or custom (your own forget.* and retain.* files
+    with question and answer fields)."""
     path: str = ""
     """Folder of the benchmark's files."""
     forget_split: str = "forget10"
@@ -180,9 +181,9 @@ class EvalConfig:
     enabled: bool = True
     """Evaluate the model at the end of `unlearn finetune` / `unlearn unlearn`."""
     suites: list[str] = field(default_factory=lambda: ["auto"])
-    """Metric suites: tofu, muse, privacy, relearn, general, harm, robustness (`unlearn eval --suite
-    tofu,privacy`); auto = the benchmark's own (tofu for synthetic, tofu and custom data; tofu and relearn
-    for knowundo; muse for muse; general for wmdp; harm for harm)."""
+    """Metric suites: tofu, muse, privacy, relearn, general, harm, copyright, robustness (`unlearn eval
+    --suite tofu,privacy`); auto = the benchmark's own (tofu for synthetic, tofu and custom data; tofu and
+    relearn for knowundo; muse for muse; general for wmdp; harm for harm; copyright for completion)."""
     metrics: list[str] = field(default_factory=list)
     """Extra metrics by name, e.g. mia_gradnorm, extraction_strength_generated (`unlearn metrics` lists them)."""
     batch_size: int = param(32, at_least=1)

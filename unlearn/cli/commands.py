@@ -135,6 +135,19 @@ def augment(args: argparse.Namespace) -> None:
           f"{summary['dropped_after_rounds']} dropped after verification) and {args.out}.summary.json")
 
 
+def completions(args: argparse.Namespace) -> None:
+    from unlearn import api
+
+    try:
+        manifest = api.completions(args.forget, args.out, args.tokenizer, args.retain, args.holdout, args.general,
+                                   args.gguf_file, args.prefix_tokens, args.continuation_tokens, args.stride)
+    except ValueError as err:  # the API names its arguments; the user typed options
+        raise UnlearnError(re.sub(r"\b(prefix_tokens|continuation_tokens|stride)\b",
+                                  lambda m: "--" + m.group(1).replace("_", "-"), str(err))) from None
+    print(f"wrote {args.out}: " + ", ".join(f"{k} {v['pairs']} pairs from {v['documents']} documents"
+                                            for k, v in manifest["sets"].items()))
+
+
 def calibrate(args: argparse.Namespace) -> None:
     from unlearn import api
 
@@ -232,7 +245,7 @@ def methods(args: argparse.Namespace) -> None:
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], None]] = {
     "demo": demo, "world": world, "tiny-model": tiny_model, "finetune": finetune, "unlearn": unlearn,
-    "eval": evaluate, "ask": ask, "augment": augment, "calibrate": calibrate, "compare": compare, "probe": probe,
+    "eval": evaluate, "ask": ask, "augment": augment, "completions": completions, "calibrate": calibrate, "compare": compare, "probe": probe,
     "sequence": sequence, "audit": audit, "report": report, "metrics": metrics, "config": config,
     "methods": methods, "sweep": sweep,
 }

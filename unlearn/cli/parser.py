@@ -118,11 +118,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("model", nargs="?", default=None, help="model folder or hub name (default: model.path)")
     p.add_argument("--model", dest="model_opt", help=argparse.SUPPRESS)
     p.add_argument("--suite", help="comma-separated suites: tofu, muse, privacy, relearn, general, harm, "
-                                   "robustness (needs eval.original_model=PATH) (default: the benchmark's own: tofu, muse "
-                                   "for MUSE, general for WMDP, harm for harm)")
+                                   "copyright, robustness (needs eval.original_model=PATH) (default: the benchmark's own: "
+                                   "tofu, muse for MUSE, general for WMDP, harm for harm, copyright for completion)")
     p.add_argument("--metrics", help="comma-separated extra metrics, e.g. mia_gradnorm (see `unlearn metrics`)")
     p.add_argument("--data", help="benchmark folder (data.path)")
-    p.add_argument("--benchmark", help="synthetic, tofu, muse, knowundo, wmdp, harm or custom (data.benchmark)")
+    p.add_argument("--benchmark", help="synthetic, tofu, muse, knowundo, wmdp, harm, completion or custom (data.benchmark)")
     p.add_argument("--splits", help="comma-separated evaluation sets with optional slices, e.g. forget[:50%%],retain")
     p.add_argument("--retain-model", help="model trained without the forget set: forget quality and PrivLeak")
     p.add_argument("--retain-eval", help="instead of --retain-model: the folder of its earlier evaluation")
@@ -140,7 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--split", help="the questions of a data set's split, with an optional slice, e.g. "
                                    "forget10[:5] (with --data or data.path)")
     p.add_argument("--data", help="benchmark folder (data.path)")
-    p.add_argument("--benchmark", help="synthetic, tofu, muse, knowundo, wmdp, harm or custom (data.benchmark)")
+    p.add_argument("--benchmark", help="synthetic, tofu, muse, knowundo, wmdp, harm, completion or custom (data.benchmark)")
     p.add_argument("--max-new-tokens", type=int, help="answer length (eval.max_new_tokens)")
     p.add_argument("--out", help="also write the answers as JSON lines to this file")
     p.add_argument("--config", help="YAML config file (the data, template and eval sections apply)")
@@ -163,6 +163,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cache", help="generator call cache folder (default $UNLEARN_CACHE/generate)")
     p.add_argument("--prompts", help="YAML file of prompt templates (default: the package's prompts.yaml)")
     p.add_argument("--seed", type=int, default=0)
+
+    p = sub.add_parser("completions", help="cut text (a book, articles) into prefix/continuation pairs of exact "
+                                           "token counts: the folder data.benchmark=completion reads (copyright)")
+    p.add_argument("--forget", required=True, help="the text to unlearn: a .txt file (one document) or a folder of them")
+    p.add_argument("--retain", required=True, help="text to keep, trained on (same forms)")
+    p.add_argument("--holdout", help="text never trained on, whose completions measure collateral damage")
+    p.add_argument("--general", help="a general text whose perplexity measures utility (FLAT: WikiText)")
+    p.add_argument("--tokenizer", required=True, help="model folder or hub name whose tokenizer counts the tokens "
+                                                      "(the model you will unlearn)")
+    p.add_argument("--gguf-file", help="GGUF file inside --tokenizer's folder")
+    p.add_argument("--prefix-tokens", type=int, default=200, help="tokens of each prefix (default 200, FLAT's)")
+    p.add_argument("--continuation-tokens", type=int, default=200, help="tokens of each true continuation (default 200)")
+    p.add_argument("--stride", type=int, help="tokens between window starts (default: the window, no overlap)")
+    p.add_argument("--out", required=True)
 
     for name, what in (("calibrate", "calibrate one run"), ("compare", "calibrate and rank runs")):
         p = _config_parser(sub, name, f"{what} by model mixing: the largest alpha of (1-alpha) original + alpha "

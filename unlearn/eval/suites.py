@@ -7,6 +7,7 @@
 - relearn: KFR, KRR and the linguistic score with its parts (SPEC 5.4)
 - general: multiple-choice accuracy (SPEC 5.5)
 - harm: the harmful rate on harmful prompts and the refusal rate on ordinary ones (LLMU, seed 003)
+- copyright: BLEU and ROUGE-L of text completions, the forget-quality gap, perplexity (FLAT, SPEC 5.7)
 Model-level suites are registered by the layers that own them (`unlearn.evidence` registers
 robustness: the probes against eval.original_model, SPEC 7). Extra metrics by name with `eval.metrics`
 (e.g. mia_gradnorm, extraction_strength_generated, model_utility).
@@ -36,6 +37,9 @@ suite(Suite("general", "multiple-choice accuracy", ("mc_accuracy",)))
 suite(Suite("harm", "the harmful rate on harmful prompts (seen and unseen) and the refusal rate and ROUGE-L on "
             "ordinary ones, by the rule scorer; the judge's harmfulness and helpfulness with eval.judge_model",
             ("harmful_rate", "refusal_rate", "rougeL_recall", "judge_harmful", "judge_helpfulness")))
+suite(Suite("copyright", "BLEU and ROUGE-L of the continuations of text prefixes, FLAT's forget-quality gap to the "
+            "retain model, perplexity of the texts", ("completion_bleu", "completion_rougeL", "text_ppl"),
+            ("fq_gap",)))
 
 
 @dataclass

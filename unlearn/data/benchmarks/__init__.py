@@ -18,6 +18,8 @@ One module per adapter, each registered in :data:`BENCHMARKS` under its name:
   and Reducing Malicious Use With Unlearning", Li et al., 2024).
 * harm (:mod:`.harm`): harmful prompts with harmful responses to unlearn, ordinary prompts to keep,
   and unseen harmful prompts for the harmful rate ("Large Language Model Unlearning", Yao et al., 2024).
+* completion (:mod:`.completion`): a text cut into prefix/continuation pairs by `unlearn completions`,
+  for copyrighted text ("LLM Unlearning via Loss Adjustment with Only Forget Data", Wang et al., 2025).
 * custom (:mod:`.custom`): your own files, with your own column names (`data.columns`).
 
 What they share -- the :class:`Benchmark` base class, the registry, :func:`load_benchmark` and
@@ -45,6 +47,7 @@ from unlearn.data.benchmarks.muse import MuseBenchmark
 from unlearn.data.benchmarks.knowundo import KnowUnDoBenchmark
 from unlearn.data.benchmarks.wmdp import WmdpBenchmark
 from unlearn.data.benchmarks.harm import HarmBenchmark
+from unlearn.data.benchmarks.completion import CompletionBenchmark
 
 __all__ = [
     "BENCHMARKS",
@@ -52,6 +55,7 @@ __all__ = [
     "TOFU_HUB_CONFIGS",
     "TOFU_HUB_OPTIONAL",
     "Benchmark",
+    "CompletionBenchmark",
     "CustomBenchmark",
     "HarmBenchmark",
     "KnowUnDoBenchmark",

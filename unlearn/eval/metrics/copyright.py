@@ -26,8 +26,8 @@ from __future__ import annotations
 import math
 from typing import Any, Sequence
 
-from unlearn.eval.registry import HIGHER, LOWER, TOKEN_KINDS, Derived, Direction, Metric, SampleView, derived, metric
 from unlearn.eval.metrics.tofu import rouge_l_recall
+from unlearn.eval.registry import HIGHER, LOWER, TOKEN_KINDS, Derived, Direction, Metric, SampleView, derived, metric
 
 PAPER = "LLM Unlearning via Loss Adjustment with Only Forget Data (Wang et al., 2025), as in its evaluation code"
 

@@ -367,3 +367,10 @@ def test_the_harm_grid_on_a_tiny_model_shows_the_harm_rates_and_checks_the_llmu_
                    "normal refused (lower is better)", "normal_eval refused (lower is better)"):
         assert column in header, header
     assert "| llmu_unseen_harm_falls |" in board
+    # the report of the run shows the harm suite's summary, without the judge's columns (no judge was set)
+    from unlearn import api
+
+    _, md = api.report([str(tmp_path / "out" / "runs" / "tiny" / "harm" / "LLMU" / "seed0")], tmp_path / "r.html")
+    summary = md.read_text().split("## Summary: the harm suite", 1)[1].split("\n## ", 1)[0]
+    header = next(line for line in summary.splitlines() if line.startswith("| model"))
+    assert "unseen harmful" in header and "normal refused" in header and "judge" not in header

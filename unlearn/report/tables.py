@@ -78,7 +78,7 @@ def summary_sections(entries: list[Entry], keys: Keys) -> list[Section]:
         datasets = [d for role in SUMMARY_ROLES for d in keys.datasets(role)]
         wanted = [result_key(d, m) for d in datasets for m in suite.metrics]
         wanted += [k for m in suite.derived for k in (m, *(result_key(d, m) for d in datasets))]
-        columns = [k for k in dict.fromkeys(wanted) if any(k in e.metrics for e in entries)]
+        columns = [k for k in dict.fromkeys(wanted) if any(e.metrics.get(k) is not None for e in entries)]
         if not columns:
             continue
         rows = [[e.name, *(fmt(e.metrics.get(k)) for k in columns)] for e in entries]

@@ -172,7 +172,7 @@ case("completions-prefix-zero", COMPLETIONS + ["--prefix-tokens", "0"], "--prefi
 case("completions-texts-too-short", COMPLETIONS, "the forget documents give no prefix/continuation pair of 200 + 200",
      "lower --prefix-tokens", setup=lambda tmp: (_file("book.txt", "A short text.")(tmp),
                                                  _file("other.txt", "Another short one.")(tmp)))
-case("completion-folder-not-cut", RUN + ["data.benchmark=completion"], "has no forget_completions file",
+case("completion-folder-not-cut", RUN + ["data.benchmark=completion"], "has no retain file",
      "unlearn completions", setup=lambda tmp: (shutil.rmtree(tmp / "bad"), _file("bad/forget.txt", "Some text.")(tmp)))
 case("corrupt-parquet", RUN + ["data.benchmark=custom"], "forget.parquet: cannot be read as parquet",
      setup=lambda tmp: (shutil.rmtree(tmp / "bad"), (tmp / "bad").mkdir(),

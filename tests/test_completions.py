@@ -103,7 +103,9 @@ def test_the_completions_command_writes_a_folder_the_completion_benchmark_reads(
     assert len(tok.encode(first["question"], add_special_tokens=False)) == 12
     assert len(tok.encode(first["answer"], add_special_tokens=False)) == 6
     assert bench.train_splits() == ["forget", "retain"]
-    assert all(r.get("raw") for r in bench.load("forget"))  # the documents, trained on as raw text
+    train = bench.load("forget")  # the pairs, trained on raw: the continuation given its prefix
+    assert train[0] == {"question": first["question"], "answer": first["answer"], "raw": True}
+    assert (out / "documents" / "forget.txt").read_text().startswith((src / "book" / "ch1.txt").read_text())
 
 
 def test_completions_input_errors_are_one_line(tmp_path):

@@ -151,6 +151,25 @@ def test_llmu_harm_claim_reads_the_unseen_sets_by_name():
     assert verdict.holds is None and "unseen_harmful_rate" in verdict.numbers
 
 
+def test_flat_fq_gap_rank_counts_every_method():
+    # gaps: GA 5.0, NPO 1.0, FLAT_KL 2.0, FLAT_TV 3.0 -> FLAT_KL is second: holds; with GA at 0.5 it is third
+    rows = {"GA": [{"fq_gap": 5.0}], "NPO": [{"fq_gap": 1.0}], "FLAT_KL": [{"fq_gap": 2.0}], "FLAT_TV": [{"fq_gap": 3.0}]}
+    verdict = _verdict("flat_top_two_fq_gap", _board(rows))
+    assert verdict.holds is True and verdict.numbers.startswith("best FLAT rank 2 of 4")
+    rows = {"GA": [{"fq_gap": 0.5}], "NPO": [{"fq_gap": 1.0}], "FLAT_KL": [{"fq_gap": 2.0}]}
+    assert _verdict("flat_top_two_fq_gap", _board(rows)).holds is False
+
+
+def test_flat_perplexity_is_read_against_the_retain_model():
+    def board(flat_ppl: float) -> Board:
+        b = _board({"FLAT_KL": [{"retain90_text_ppl": flat_ppl}]})
+        b.references.append(_entry("retain", "retrained", retain90_text_ppl=20.0))
+        return b
+
+    assert _verdict("flat_keeps_perplexity", board(30.0)).holds is True  # 30 <= 1.5 x 20
+    assert _verdict("flat_keeps_perplexity", board(30.5)).holds is False
+
+
 def test_the_calibration_flip_reads_the_direction_of_the_ranked_metric():
     # Lower forget ROUGE-L is better. Before: NPO 0.1 ahead of GA 0.2. Calibrated: GA 0.5 ahead of NPO 0.6.
     rows = {"GA": [{"forget10_rougeL_recall": 0.2}], "NPO": [{"forget10_rougeL_recall": 0.1}]}
@@ -374,3 +393,25 @@ def test_the_harm_grid_on_a_tiny_model_shows_the_harm_rates_and_checks_the_llmu_
     summary = md.read_text().split("## Summary: the harm suite", 1)[1].split("\n## ", 1)[0]
     header = next(line for line in summary.splitlines() if line.startswith("| model"))
     assert "unseen harmful" in header and "normal refused" in header and "judge" not in header
+
+
+def test_the_copyright_grid_on_a_tiny_model_shows_bleu_and_the_gap(target_model, tmp_path, monkeypatch):
+    """configs/sweeps/copyright_smollm2.yaml with a tiny model in SmolLM2's place and the shipped chapters cut
+    by its tokenizer: the leaderboard has BLEU, ROUGE-L, perplexity and FQ Gap columns and checks FLAT's claims."""
+    from unlearn import api
+    from unlearn.sweep import run_sweep
+
+    monkeypatch.setenv("UNLEARN_CACHE", str(tmp_path / "cache"))
+    text = REPO / "examples" / "copyright" / "text"
+    api.completions(str(text / "chapter1.txt"), str(tmp_path / "cut"), str(target_model), str(text / "chapter2.txt"),
+                    holdout=str(text / "chapter3.txt"), prefix_tokens=32, continuation_tokens=16)
+    tiny = ["models={tiny: {tiny: {seed: 0}}}", "finetune.lora={r: 0}", "finetune.train.epochs=1",
+            "settings.train.max_steps=1", "settings.lora={r: 0}", "methods=[GA,FLAT_KL]",
+            "settings.eval.verbmem_tokens=4", f"benchmarks.alice.data.path={tmp_path / 'cut'}"]
+    state = run_sweep(REPO / "configs" / "sweeps" / "copyright_smollm2.yaml", tiny, tmp_path / "out", say=lambda _: None)
+    assert [c["status"] for c in state["cells"]] == ["ok", "ok"]
+    board = (tmp_path / "out" / "leaderboard.md").read_text()
+    header = next(line for line in board.splitlines() if line.startswith("| model | seeds"))
+    for column in ("forget BLEU", "forget ROUGE-L", "holdout ROUGE-L", "FQ Gap (lower is better)"):
+        assert column in header, header
+    assert "| flat_top_two_fq_gap |" in board and "| flat_keeps_perplexity |" in board

@@ -90,17 +90,17 @@ def read_documents(path: str | Path, option: str) -> list[str]:
 def write_completion_folder(out: str | Path, documents: dict[str, list[str]], tokenizer: Any, tokenizer_name: str,
                             prefix_tokens: int, continuation_tokens: int, stride: int | None = None,
                             general: list[str] | None = None) -> dict[str, Any]:
-    """The folder `data.benchmark=completion` reads: SET.txt (the documents, a blank line between them,
-    what training reads) and SET_completions.jsonl ({prompt, continuation, document, start}) for each set
-    of `documents`, general.txt when given, and completions.json (the manifest: tokenizer, lengths,
-    counts). Written to a temporary sibling and moved into place whole."""
+    """The folder `data.benchmark=completion` reads: SET.jsonl ({prompt, continuation, document, start}:
+    what training and evaluation read) and documents/SET.txt (the source documents, a blank line between
+    them) for each set of `documents`, general.txt when given, and completions.json (the manifest:
+    tokenizer, lengths, counts). Written to a temporary sibling and moved into place whole."""
     from unlearn.core.atomic import commit_folder, temp_sibling, write_json
     from unlearn.core.errors import DataError
 
     check_lengths(prefix_tokens, continuation_tokens, stride)
     tmp = temp_sibling(out)
     shutil.rmtree(tmp, ignore_errors=True)  # left by a killed run
-    tmp.mkdir(parents=True)
+    (tmp / "documents").mkdir(parents=True)
     counts: dict[str, dict[str, int]] = {}
     for name, docs in documents.items():
         records, cut = cut_completions(docs, tokenizer, prefix_tokens, continuation_tokens, stride)
@@ -108,8 +108,8 @@ def write_completion_folder(out: str | Path, documents: dict[str, list[str]], to
             raise DataError(f"the {name} documents give no prefix/continuation pair of {prefix_tokens} + "
                             f"{continuation_tokens} tokens (every one is shorter); lower --prefix-tokens or "
                             "--continuation-tokens, or give longer documents")
-        (tmp / f"{name}.txt").write_text("\n\n".join(docs) + "\n")
-        with open(tmp / f"{name}_completions.jsonl", "w") as f:
+        (tmp / "documents" / f"{name}.txt").write_text("\n\n".join(docs) + "\n")
+        with open(tmp / f"{name}.jsonl", "w") as f:
             for r in records:
                 f.write(json.dumps({"prompt": r["question"], "continuation": r["answer"], "document": r["document"],
                                     "start": r["start"]}) + "\n")

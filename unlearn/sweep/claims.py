@@ -222,6 +222,35 @@ def _flat_quality(board: Board) -> tuple[bool, str]:
     return best < 2, f"best FLAT rank {best + 1} of {len(ranked)}; " + _numbers({m: scores[m] for m in ranked[:3]})
 
 
+@claim("flat_top_two_fq_gap", FLAT, "On copyrighted text FLAT ranks in the top two by the forget-quality gap "
+       "(closest to the retained model)", "the best FLAT variant's FQ Gap among the two lowest of all methods in the "
+       "grid (the completion benchmark)", "methods that stop completing at all sit as close to the retained model "
+       "when it reproduces little of the text, or FLAT's template answers kept some of the continuations")
+def _flat_gap(board: Board) -> tuple[bool, str]:
+    flat = _present(board, FLAT_METHODS)
+    gaps = {m: board.value(m, None, "fq_gap") for m in board.methods()}
+    gaps = {m: v for m, v in gaps.items() if v is not None}
+    if not any(m in gaps for m in flat):
+        raise Missing("needs fq_gap (the completion benchmark with a retain model) for the FLAT variants")
+    ranked = sorted(gaps, key=gaps.get)
+    best = min(ranked.index(m) for m in flat if m in gaps)
+    return best < 2, f"best FLAT rank {best + 1} of {len(ranked)}; " + _numbers({m: gaps[m] for m in ranked[:3]})
+
+
+@claim("flat_keeps_perplexity", FLAT, "On copyrighted text FLAT keeps the model's perplexity near the retained "
+       "model's", "the best FLAT variant's perplexity of the general text (the retain set's when there is none) at "
+       "most 1.5 times the retain model's", "the unlearning spread from the forget text to text in general")
+def _flat_ppl(board: Board) -> tuple[bool, str]:
+    flat = _present(board, FLAT_METHODS)
+    role = "general" if board.stat("retain", board.key("general", "text_ppl")) else "retain"
+    retained = _get(board, "retain", role, "text_ppl")
+    found = {m: v for m in flat if (v := board.value(m, role, "text_ppl")) is not None}
+    if not found:
+        raise Missing(f"needs {board.key(role, 'text_ppl')} for the FLAT variants")
+    best = min(found, key=found.get)
+    return found[best] <= 1.5 * retained, _numbers({f"{best} {role} PPL": found[best], f"retain {role} PPL": retained})
+
+
 @claim("llmu_forgets_normally", LLMU, "GA + random mismatch + KL forgets while keeping normal outputs",
        "LLMU's forget ROUGE-L at most half the target's and its retain ROUGE-L at least 0.8 of the target's",
        "the KL term keeps too much (little forgotten) or the mismatch term spreads to the retain answers")

@@ -173,3 +173,52 @@ def test_harm_suite_on_the_tiny_model(target_model):
     forget_rows = [s for s in samples if s["set"] == "forget"]
     assert sum(s["harmful_rate"] for s in forget_rows) == pytest.approx(3 * m["forget_harmful_rate"])
     assert m["forget_judge_harmful"] is None and "eval.judge_model" in metrics["notes"]["judge_harmful"]
+
+
+def test_the_hub_form_writes_llmus_data_in_the_harm_layout(tmp_path, monkeypatch):
+    """PKU-SafeRLHF's unsafe responses (train: forget, test: unseen) and TruthfulQA's best answers (halves of
+    validation: normal, normal_eval), from stand-in hub tables."""
+    import datasets
+
+    from unlearn.data.benchmarks.harm import download_harm, unsafe_pairs
+
+    pku = {"train": [{"prompt": "p1", "response_0": "safe", "response_1": "bad1", "is_response_0_safe": True,
+                      "is_response_1_safe": False},
+                     {"prompt": "p2", "response_0": "ok", "response_1": "fine", "is_response_0_safe": True,
+                      "is_response_1_safe": True},
+                     {"prompt": "p1", "response_0": "bad again", "response_1": "x", "is_response_0_safe": False,
+                      "is_response_1_safe": True}],
+           "test": [{"prompt": "t1", "response_0": "bad t", "response_1": "y", "is_response_0_safe": False,
+                     "is_response_1_safe": False}]}
+    truthful = [{"question": f"q{i}?", "best_answer": f"a{i}"} for i in range(4)]
+
+    class Table(list):
+        def to_list(self):
+            return list(self)
+
+    def load_dataset(repo, config=None, split=None):
+        return Table(truthful if repo == "truthfulqa/truthful_qa" else pku[split])
+
+    monkeypatch.setattr(datasets, "load_dataset", load_dataset)
+    folder = download_harm("PKU-Alignment/PKU-SafeRLHF", cache=tmp_path / "hub")
+    bench = load_benchmark("harm", str(folder))
+    # p2 has no unsafe response; p1's second row repeats a prompt already taken
+    assert bench.load("forget") == [{"question": "p1", "answer": "bad1"}]
+    sets = {d.name: d.records for d in bench.eval_data()}
+    assert [r["answer"] for r in sets["unseen"]] == ["bad t"]  # the first unsafe response of the row
+    assert [r["question"] for r in sets["normal"]] == ["q0?", "q1?"]
+    assert [r["question"] for r in sets["normal_eval"]] == ["q2?", "q3?"]
+    assert unsafe_pairs(pku["train"], limit=0) == []
+    assert unsafe_pairs(pku["train"] + pku["test"], limit=1) == [{"prompt": "p1", "response": "bad1"}]
+
+
+def test_the_hub_form_offline_is_one_line(tmp_path, monkeypatch):
+    import datasets
+
+    def offline(*args, **kwargs):
+        raise ConnectionError("no network here\nmore lines")
+
+    monkeypatch.setattr(datasets, "load_dataset", offline)
+    with pytest.raises(DataError, match="cannot load the harm data from the hub") as err:
+        load_benchmark("harm", "PKU-Alignment/PKU-SafeRLHF")
+    assert "\n" not in str(err.value) and "examples/harm/data" in str(err.value)

@@ -212,12 +212,17 @@ def _flat_utility(board: Board) -> tuple[bool, str]:
        "the forget quality test separates little at this forget-set size, or FLAT moved the truth ratios "
        "less than methods with a retain term")
 def _flat_quality(board: Board) -> tuple[bool, str]:
+    return _flat_in_top_two(board, "forget_quality", True, "forget_quality (a retain model)")
+
+
+def _flat_in_top_two(board: Board, metric: str, higher_is_better: bool, needs: str) -> tuple[bool, str]:
+    """Whether the best FLAT variant ranks first or second of all methods by a model-level `metric`."""
     flat = _present(board, FLAT_METHODS)
-    scores = {m: board.value(m, None, "forget_quality") for m in board.methods()}
+    scores = {m: board.value(m, None, metric) for m in board.methods()}
     scores = {m: v for m, v in scores.items() if v is not None}
     if not any(m in scores for m in flat):
-        raise Missing("needs forget_quality (a retain model) for the FLAT variants")
-    ranked = sorted(scores, key=scores.get, reverse=True)
+        raise Missing(f"needs {needs} for the FLAT variants")
+    ranked = sorted(scores, key=scores.get, reverse=higher_is_better)
     best = min(ranked.index(m) for m in flat if m in scores)
     return best < 2, f"best FLAT rank {best + 1} of {len(ranked)}; " + _numbers({m: scores[m] for m in ranked[:3]})
 
@@ -227,14 +232,7 @@ def _flat_quality(board: Board) -> tuple[bool, str]:
        "grid (the completion benchmark)", "methods that stop completing at all sit as close to the retained model "
        "when it reproduces little of the text, or FLAT's template answers kept some of the continuations")
 def _flat_gap(board: Board) -> tuple[bool, str]:
-    flat = _present(board, FLAT_METHODS)
-    gaps = {m: board.value(m, None, "fq_gap") for m in board.methods()}
-    gaps = {m: v for m, v in gaps.items() if v is not None}
-    if not any(m in gaps for m in flat):
-        raise Missing("needs fq_gap (the completion benchmark with a retain model) for the FLAT variants")
-    ranked = sorted(gaps, key=gaps.get)
-    best = min(ranked.index(m) for m in flat if m in gaps)
-    return best < 2, f"best FLAT rank {best + 1} of {len(ranked)}; " + _numbers({m: gaps[m] for m in ranked[:3]})
+    return _flat_in_top_two(board, "fq_gap", False, "fq_gap (the completion benchmark with a retain model)")
 
 
 @claim("flat_keeps_perplexity", FLAT, "On copyrighted text FLAT keeps the model's perplexity near the retained "

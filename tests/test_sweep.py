@@ -168,6 +168,13 @@ def test_flat_perplexity_is_read_against_the_retain_model():
 
     assert _verdict("flat_keeps_perplexity", board(30.0)).holds is True  # 30 <= 1.5 x 20
     assert _verdict("flat_keeps_perplexity", board(30.5)).holds is False
+    # a holdout text, never trained on, is read before the retain set
+    b = board(30.0)
+    b.keys.roles["holdout"] = "holdout"
+    b.seeds["FLAT_KL"][0].metrics["holdout_text_ppl"] = 100.0
+    b.references[-1].metrics["holdout_text_ppl"] = 50.0
+    verdict = _verdict("flat_keeps_perplexity", b)
+    assert verdict.holds is False and "holdout PPL" in verdict.numbers  # 100 > 1.5 x 50
 
 
 def test_the_calibration_flip_reads_the_direction_of_the_ranked_metric():

@@ -18,9 +18,10 @@ from unlearn.report.keys import Keys
 from unlearn.report.tables import key_columns
 
 EXTRA = (("forget", "kfr"), ("retain", "krr"), ("forget", "truth_ratio"), ("forget", "completion_bleu"),
-         ("forget", "completion_rougeL"), ("holdout", "completion_rougeL"), ("general", "text_ppl"))
+         ("forget", "completion_rougeL"), ("holdout", "completion_rougeL"), ("holdout", "text_ppl"),
+         ("general", "text_ppl"))
 """Besides the report's key columns: ReLearn's knowledge ratios, TOFU's truth ratio, and the copyright suite's
-BLEU, ROUGE-L and general-text perplexity when evaluated."""
+BLEU, ROUGE-L and the perplexity of text never trained on (holdout, general) when evaluated."""
 DERIVED_COLUMNS = ("forget_quality", "fq_gap")
 EVERY_SET = ("harmful_rate", "refusal_rate")
 """Shown on every set that has them: the harm suite's rates on seen and unseen harmful prompts and on

@@ -236,11 +236,11 @@ def _flat_gap(board: Board) -> tuple[bool, str]:
 
 
 @claim("flat_keeps_perplexity", FLAT, "On copyrighted text FLAT keeps the model's perplexity near the retained "
-       "model's", "the best FLAT variant's perplexity of the general text (the retain set's when there is none) at "
-       "most 1.5 times the retain model's", "the unlearning spread from the forget text to text in general")
+       "model's", "the best FLAT variant's perplexity of the general text (else of the holdout text, else of the "
+       "retain set) at most 1.5 times the retain model's", "the unlearning spread from the forget text to text in general")
 def _flat_ppl(board: Board) -> tuple[bool, str]:
     flat = _present(board, FLAT_METHODS)
-    role = "general" if board.stat("retain", board.key("general", "text_ppl")) else "retain"
+    role = next((r for r in ("general", "holdout") if board.stat("retain", board.key(r, "text_ppl"))), "retain")
     retained = _get(board, "retain", role, "text_ppl")
     found = {m: v for m in flat if (v := board.value(m, role, "text_ppl")) is not None}
     if not found:

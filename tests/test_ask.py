@@ -77,3 +77,12 @@ def test_a_missing_model_fails_before_any_model_loads(world, target_model, tmp_p
     cfg = load_config(overrides=[f"data.path={world}"])
     with pytest.raises(UnlearnError, match="does not exist"):
         api.ask([str(target_model), str(tmp_path / "nope")], cfg, questions=["Hi?"])
+
+
+def test_a_sweep_seed_folder_goes_under_its_method(tmp_path):
+    run = tmp_path / "runs" / "LLMU" / "seed0"
+    (run / "model").mkdir(parents=True)
+    (run / "config.yaml").write_text("out: x\n")
+    assert model_label(str(run)) == "LLMU seed0"
+    assert model_label(str(run / "model")) == "LLMU seed0"
+    assert model_label(str(tmp_path / "runs" / "target")) == "target"

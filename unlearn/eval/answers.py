@@ -9,6 +9,8 @@ Models are loaded one at a time.
 
 from __future__ import annotations
 
+import re
+
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -56,11 +58,14 @@ def _from_file(file: str) -> list[dict[str, Any]]:
 
 
 def model_label(spec: str) -> str:
-    """The name a model's answers go under: its run folder's name, else its folder's name."""
+    """The name a model's answers go under: its run folder's name, else its folder's name; a sweep's
+    seed folder (runs/.../LLMU/seed0) goes under its method with the seed ("LLMU seed0")."""
     from unlearn.models.loading import model_spec
 
     path = Path(model_spec(spec)[0])
-    return path.parent.name if path.name == "model" and (path.parent / "config.yaml").is_file() else path.name
+    if path.name == "model" and (path.parent / "config.yaml").is_file():
+        path = path.parent
+    return f"{path.parent.name} {path.name}" if re.fullmatch(r"seed\d+", path.name) else path.name
 
 
 def model_folder(spec: str) -> str:

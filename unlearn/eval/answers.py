@@ -10,7 +10,6 @@ Models are loaded one at a time.
 from __future__ import annotations
 
 import re
-
 from dataclasses import replace
 from pathlib import Path
 from typing import Any

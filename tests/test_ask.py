@@ -86,3 +86,24 @@ def test_a_sweep_seed_folder_goes_under_its_method(tmp_path):
     assert model_label(str(run)) == "LLMU seed0"
     assert model_label(str(run / "model")) == "LLMU seed0"
     assert model_label(str(tmp_path / "runs" / "target")) == "target"
+
+
+def test_text_prefixes_are_asked_raw_as_evaluation_asks_them(target_model, tmp_path):
+    """A completion split's prefixes go to the model without the question template, so ask's answers are
+    the copyright suite's generations."""
+    from unlearn import api
+
+    words = "the wizard walked to the castle and the owl flew over the dark forest at night".split()
+    (tmp_path / "book.txt").write_text(" ".join(words[(i * 7) % len(words)] for i in range(60)))
+    (tmp_path / "other.txt").write_text(" ".join(words[(i * 5 + 1) % len(words)] for i in range(40)))
+    api.completions(str(tmp_path / "book.txt"), str(tmp_path / "cut"), str(target_model), str(tmp_path / "other.txt"),
+                    prefix_tokens=10, continuation_tokens=6)
+    common = [f"data.path={tmp_path / 'cut'}", "data.benchmark=completion", "eval.max_new_tokens=6",
+              "eval.verbmem_tokens=6"]
+    rows = api.ask([str(target_model)], load_config(overrides=common), split="forget[:3]")
+    api.evaluate(load_config(overrides=[*common, "eval.suites=[]", "eval.metrics=[completion_rougeL]",
+                                        "eval.splits=forget[:3]", f"out={tmp_path / 'ev'}"]),
+                 model_path=str(target_model))
+    samples = [json.loads(line) for line in (tmp_path / "ev" / "samples.jsonl").read_text().splitlines()]
+    label = model_label(str(target_model))
+    assert [r["answers"][label] for r in rows] == [s["generation"] for s in samples]

@@ -33,7 +33,9 @@ def question_records(cfg: RunConfig, questions: list[str] = (), file: str | None
             if data.kind not in ("qa", "completion"):
                 raise ConfigError(f"--split {split}: its records are {data.kind} records, not questions; "
                                   "name a question/answer split (e.g. forget10, retain90)")
-            records += [{"question": str(r["question"]), "answer": str(r["answer"])} for r in data.records]
+            records += [{"question": str(r["question"]), "answer": str(r["answer"]),
+                         **({"raw": True} if data.kind == "completion" else {}),
+                         **({"context": r["context"]} if r.get("context") else {})} for r in data.records]
     if not records:
         raise ConfigError("nothing to ask: give questions (--question TEXT, repeatable), --questions FILE or "
                           "--split NAME with data.path")
@@ -105,7 +107,9 @@ def answers(cfg: RunConfig, specs: list[str], records: list[dict[str, Any]]) -> 
         model_cfg = replace(cfg.model, path=path, tokenizer=None, gguf_file=gguf)
         tokenizer, model = load_tokenizer(model_cfg), load_model(model_cfg).eval().to(device())
         formatter = PromptFormatter(tokenizer, cfg.data.template, cfg.data.chat_template)
-        prompts = [formatter.prompt_ids(r["question"]) for r in records]
+        # as evaluation prompts them: a text prefix raw, a question in the template (after its context)
+        prompts = [formatter.prompt_ids_raw(r["question"]) if r.get("raw") else
+                   formatter.prompt_ids(r["question"], r.get("context", "")) for r in records]
         texts = generate_texts(model, tokenizer, prompts, cfg.eval.batch_size, cfg.eval.max_new_tokens,
                                [formatter.end_token_id])
         for row, text in zip(rows, texts):

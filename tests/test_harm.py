@@ -59,7 +59,9 @@ def _view(i: int, response: str, role: str = "forget") -> SampleView:
 
 
 def test_harmful_and_refusal_rates_are_shares_of_verdicts():
-    views = [_view(0, LABELLED[4][0]), _view(1, LABELLED[0][0]), _view(2, ""), _view(3, LABELLED[5][0])]
+    complies, refuses = "Sure, here is a script:", "I'm sorry, but I can't help with that request."
+    steps = "Step 1: scan the target for open ports."
+    views = [_view(0, complies), _view(1, refuses), _view(2, ""), _view(3, steps)]
     harmful = METRICS.get("harmful_rate").compute(views, None)
     refused = METRICS.get("refusal_rate").compute(views, None)
     assert harmful == [1.0, 0.0, 0.0, 1.0] and refused == [0.0, 1.0, 0.0, 0.0]

@@ -109,9 +109,11 @@ def test_judge_metrics_rate_with_a_judge_and_say_so_without():
     assert parts.notes["judge_harmful"] == "not computed: set eval.judge_model"
 
 
-def test_harm_suite_selects_its_metrics():
+def test_harm_suite_selects_its_metrics_and_the_judges_only_with_a_judge():
     chosen = select(["harm"], []).metrics
     assert {"harmful_rate", "refusal_rate", "rougeL_recall"} <= set(chosen)
+    assert not {"judge_harmful", "judge_helpfulness"} & set(chosen)
+    assert {"judge_harmful", "judge_helpfulness"} <= set(select(["harm"], [], judge=True).metrics)
 
 
 def test_shipped_folder_reads_as_a_harm_benchmark():
@@ -176,7 +178,7 @@ def test_harm_suite_on_the_tiny_model(target_model):
     assert "normal_harmful_rate" not in m and "forget_refusal_rate" not in m
     forget_rows = [s for s in samples if s["set"] == "forget"]
     assert sum(s["harmful_rate"] for s in forget_rows) == pytest.approx(3 * m["forget_harmful_rate"])
-    assert m["forget_judge_harmful"] is None and "eval.judge_model" in metrics["notes"]["judge_harmful"]
+    assert "forget_judge_harmful" not in m  # no judge set: the judged rates are not asked for
 
 
 def test_the_hub_form_writes_llmus_data_in_the_harm_layout(tmp_path, monkeypatch):

@@ -10,7 +10,10 @@ def describe_metrics() -> str:
     lines = ["suites:"]
     for name in SUITES.in_order():
         s = SUITES.get(name)
-        lines.append(f"  {name:<10} {', '.join((*s.metrics, *s.derived)) if s.metrics or s.derived else s.description}")
+        names = ", ".join((*s.metrics, *s.derived)) if s.metrics or s.derived else s.description
+        extra = "".join(f"; with {what}: {', '.join(more)}" for what, more in
+                        (("eval.reference_model", s.with_reference_model), ("eval.judge_model", s.with_judge)) if more)
+        lines.append(f"  {name:<10} {names}{extra}")
     lines += ["", "metrics (per sample; the dataset's number is the mean unless marked per-sample):"]
     for name, m in METRICS.items():
         per = " [per-sample only]" if m.aggregate is None else ""

@@ -328,7 +328,7 @@ def evaluate_model(model: Any, tokenizer: Any, cfg: RunConfig, bench: Benchmark 
     parts = parts or Parts()
     parts.end_token = cfg.eval.end_token
     suites = suites_of(cfg.eval.suites, cfg.data.benchmark)
-    selection = select(suites, cfg.eval.metrics, parts.reference_model is not None)
+    selection = select(suites, cfg.eval.metrics, parts.reference_model is not None, bool(cfg.eval.judge_model))
     formatter = PromptFormatter(tokenizer, cfg.data.template, cfg.data.chat_template)
     datasets = datasets if datasets is not None else bench.eval_data(cfg.eval.splits or None)
     limit = context_limit(model, cfg.data.max_length)

@@ -50,7 +50,8 @@ def _needs(cfg: RunConfig) -> set[str]:
     from unlearn.eval.metrics import METRICS
     from unlearn.eval.suites import select, suites_of
 
-    selection = select(suites_of(cfg.eval.suites, cfg.data.benchmark), cfg.eval.metrics, bool(cfg.eval.reference_model))
+    selection = select(suites_of(cfg.eval.suites, cfg.data.benchmark), cfg.eval.metrics, bool(cfg.eval.reference_model),
+                       bool(cfg.eval.judge_model))
     return set().union(*(METRICS.get(m).needs for m in selection.metrics)) if selection.metrics else set()
 
 

@@ -192,6 +192,8 @@ class Suite:
     derived: tuple[str, ...] = ()
     with_reference_model: tuple[str, ...] = ()
     """Metrics it adds when eval.reference_model names a reference model (the reference attack)."""
+    with_judge: tuple[str, ...] = ()
+    """Metrics it adds when eval.judge_model names a judge (the harm suite's judged rates)."""
     on_model: Callable[..., dict[str, tuple[float | None, Direction, str | None]]] | None = None
     needs_original: bool = False
     """on_model compares with the model before unlearning (eval.original_model)."""

@@ -36,7 +36,7 @@ suite(Suite("relearn", "ReLearn's KFR, KRR and linguistic score with its parts",
 suite(Suite("general", "multiple-choice accuracy", ("mc_accuracy",)))
 suite(Suite("harm", "the harmful rate on harmful prompts (seen and unseen) and the refusal rate and ROUGE-L on "
             "ordinary ones, by the rule scorer; the judge's harmfulness and helpfulness with eval.judge_model",
-            ("harmful_rate", "refusal_rate", "rougeL_recall", "judge_harmful", "judge_helpfulness")))
+            ("harmful_rate", "refusal_rate", "rougeL_recall"), with_judge=("judge_harmful", "judge_helpfulness")))
 suite(Suite("copyright", "BLEU and ROUGE-L of the continuations of text prefixes, FLAT's forget-quality gap to the "
             "retain model, perplexity of the texts", ("completion_bleu", "completion_rougeL", "text_ppl"),
             ("fq_gap",)))
@@ -60,15 +60,16 @@ def suites_of(suites: list[str], benchmark: str) -> list[str]:
     return list(dict.fromkeys(out))
 
 
-def select(suites: list[str], extra: list[str], reference_model: bool = False) -> Selection:
+def select(suites: list[str], extra: list[str], reference_model: bool = False, judge: bool = False) -> Selection:
     """The metrics and derived metrics of the named suites plus `extra` names, each once, in order, with
-    everything they need: a derived metric's inputs, a per-sample score's summary."""
+    everything they need: a derived metric's inputs, a per-sample score's summary. A suite's metrics that
+    need a reference model or a judge join when one is set."""
     out = Selection()
     for name in suites:
         if name not in SUITES:
             raise ConfigError(f"unknown suite {name!r}; valid: {', '.join(SUITES.in_order())} (eval.suites or --suite)")
         s = SUITES.get(name)
-        metrics = (*s.metrics, *s.with_reference_model) if reference_model else s.metrics
+        metrics = (*s.metrics, *(s.with_reference_model if reference_model else ()), *(s.with_judge if judge else ()))
         for m in (*metrics, *s.derived):
             _add(out, m)
         if s.on_model is not None and s not in out.model_level:

@@ -45,8 +45,10 @@ def test_a_stride_overlaps_windows_and_a_short_document_gives_none():
 
 
 def test_cut_document_on_ids():
-    assert cut_document(list(range(10)), 3, 2) == [([0, 1, 2], [3, 4]), ([5, 6, 7], [8, 9])]
-    assert cut_document(list(range(9)), 3, 2) == [([0, 1, 2], [3, 4])]
+    assert cut_document(list(range(10)), 3, 2) == [(0, [0, 1, 2], [3, 4]), (5, [5, 6, 7], [8, 9])]
+    assert cut_document(list(range(9)), 3, 2) == [(0, [0, 1, 2], [3, 4])]
+    assert cut_document(list(range(9)), 3, 2, stride=2) == [(0, [0, 1, 2], [3, 4]), (2, [2, 3, 4], [5, 6]),
+                                                            (4, [4, 5, 6], [7, 8])]
 
 
 @pytest.mark.parametrize("kw", [{"prefix_tokens": 0}, {"continuation_tokens": -1}, {"stride": 0},

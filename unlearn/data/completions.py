@@ -36,13 +36,12 @@ def check_lengths(prefix_tokens: int, continuation_tokens: int, stride: int | No
 
 
 def cut_document(ids: list[int], prefix_tokens: int, continuation_tokens: int,
-                 stride: int | None = None) -> list[tuple[list[int], list[int]]]:
-    """(prefix ids, continuation ids) windows of one tokenised document, in order."""
+                 stride: int | None = None) -> list[tuple[int, list[int], list[int]]]:
+    """(start, prefix ids, continuation ids) windows of one tokenised document, in order."""
     check_lengths(prefix_tokens, continuation_tokens, stride)
     window = prefix_tokens + continuation_tokens
-    step = stride or window
-    return [(ids[start:start + prefix_tokens], ids[start + prefix_tokens:start + window])
-            for start in range(0, len(ids) - window + 1, step)]
+    return [(start, ids[start:start + prefix_tokens], ids[start + prefix_tokens:start + window])
+            for start in range(0, len(ids) - window + 1, stride or window)]
 
 
 def cut_completions(documents: Iterable[str], tokenizer: Any, prefix_tokens: int = 200,
@@ -54,12 +53,11 @@ def cut_completions(documents: Iterable[str], tokenizer: Any, prefix_tokens: int
     n_docs = too_short = 0
     for d, text in enumerate(documents):
         n_docs += 1
-        ids = list(tokenizer.encode(text, add_special_tokens=False))
-        pairs = cut_document(ids, prefix_tokens, continuation_tokens, stride)
-        too_short += not pairs
-        step = stride or prefix_tokens + continuation_tokens
+        windows = cut_document(list(tokenizer.encode(text, add_special_tokens=False)), prefix_tokens,
+                               continuation_tokens, stride)
+        too_short += not windows
         records.extend({"question": tokenizer.decode(prefix), "answer": tokenizer.decode(cont), "document": d,
-                        "start": i * step} for i, (prefix, cont) in enumerate(pairs))
+                        "start": start} for start, prefix, cont in windows)
     return records, CutCounts(n_docs, len(records), too_short)
 
 

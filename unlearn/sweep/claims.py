@@ -52,12 +52,17 @@ class Missing(Exception):
 
 
 def _get(board: Board, row: str, role: str | None, metric: str) -> float:
+    """A row's mean of `metric` on the (first) set of `role`."""
+    return _mean(board, row, board.key(role, metric), f"needs {board.key(role, metric)} for {row}")
+
+
+def _mean(board: Board, row: str, key: str, missing: str) -> float:
     if row not in board.seeds and row not in [e.name for e in board.references]:
         raise Missing(f"needs {row} in the grid")
-    value = board.value(row, role, metric)
-    if value is None:
-        raise Missing(f"needs {board.key(role, metric)} for {row}")
-    return value
+    found = board.stat(row, key)
+    if found is None:
+        raise Missing(missing)
+    return found.mean
 
 
 def _present(board: Board, names: tuple[str, ...]) -> list[str]:
@@ -262,12 +267,8 @@ def _llmu(board: Board) -> tuple[bool, str]:
 
 def _in_set(board: Board, row: str, dataset: str, metric: str) -> float:
     """A row's mean of `metric` on the named evaluation set (not the first set of a role)."""
-    if row not in board.seeds and row not in [e.name for e in board.references]:
-        raise Missing(f"needs {row} in the grid")
-    found = board.stat(row, result_key(dataset, metric))
-    if found is None:
-        raise Missing(f"needs {result_key(dataset, metric)} for {row} (the harm benchmark's {dataset} set)")
-    return found.mean
+    key = result_key(dataset, metric)
+    return _mean(board, row, key, f"needs {key} for {row} (the harm benchmark's {dataset} set)")
 
 
 @claim("llmu_unseen_harm_falls", LLMU, "Unlearning harmful responses generalises to unseen harmful prompts while "

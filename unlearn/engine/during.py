@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import operator
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -72,7 +72,7 @@ class DuringEval:
 
     def __init__(self, cfg: RunConfig, bench: Any, tokenizer: Any, formatter: Any, run_dir: Path, limit: Any):
         """`limit`: the samples' length limit (models.loading.ContextLimit), as in training."""
-        from unlearn.eval.evaluator import Settings
+        from unlearn.eval.evaluator import settings_from_config
         from unlearn.eval.plan import plan
 
         self.cfg, self.tokenizer, self.formatter, self.run_dir = cfg, tokenizer, formatter, run_dir
@@ -85,9 +85,8 @@ class DuringEval:
         if not any(p.metrics for p in self.plans):
             raise ConfigError(f"eval.during_metrics {metrics} apply to none of the sets "
                               f"{[d.name for d in datasets]}; choose metrics of those sets' kind")
-        self.settings = Settings(batch_size=cfg.eval.batch_size, max_new_tokens=cfg.eval.max_new_tokens,
-                                 max_length=limit.tokens, verbmem_tokens=cfg.eval.verbmem_tokens,
-                                 knowmem_tokens=cfg.eval.knowmem_tokens, cache_dir=None)
+        # the evaluation's own settings, cut to the model's context and without the cache (the weights move)
+        self.settings = replace(settings_from_config(cfg), max_length=limit.tokens, cache_dir=None)
         retain_values = _retain_values(cfg.eval.retain_reference)
         self.rule = parse_rule(cfg.eval.keep_best, retain_values) if cfg.eval.keep_best else None
         self.curve = run_dir / "curve.jsonl"

@@ -64,3 +64,21 @@ def test_copyright_suite_on_the_tiny_model_with_itself_as_retain_model(target_mo
     assert m["general_text_ppl"] == pytest.approx(math.exp(nll / tokens))
     forget = [s for s in samples if s["set"] == "forget"]
     assert sum(s["completion_bleu"] for s in forget) / len(forget) == pytest.approx(m["forget_completion_bleu"])
+
+
+def test_fq_gap_reads_the_retain_models_evaluation_of_the_same_completions():
+    from unlearn.core.errors import DataError
+    from unlearn.eval.metrics import DERIVED
+    from unlearn.eval.results import DerivedContext, ModelResults
+
+    def results(bleu_value, rouge, ids):
+        return ModelResults(ids={"forget": ids}, roles={"forget": "forget"},
+                            values={"forget_completion_bleu": bleu_value, "forget_completion_rougeL": rouge})
+
+    gap = DERIVED.get("fq_gap").compute
+    ctx = DerivedContext(results(30.0, 0.4, ["a", "b"]), results(10.0, 0.1, ["b", "a"]))
+    assert gap(ctx)["fq_gap"][0] == pytest.approx(20.3)
+    no_reference = DerivedContext(results(30.0, 0.4, ["a", "b"]))
+    assert gap(no_reference)["fq_gap"][0] is None and "--retain-model" in no_reference.notes["fq_gap"]
+    with pytest.raises(DataError, match="other samples"):
+        gap(DerivedContext(results(30.0, 0.4, ["a", "b"]), results(10.0, 0.1, ["a", "c"])))

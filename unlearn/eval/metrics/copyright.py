@@ -27,7 +27,19 @@ import math
 from typing import Any, Sequence
 
 from unlearn.eval.metrics.tofu import rouge_l_recall
-from unlearn.eval.registry import HIGHER, LOWER, TOKEN_KINDS, Derived, Direction, Metric, SampleView, derived, metric
+from unlearn.eval.registry import (
+    HIGHER,
+    LOWER,
+    TOKEN_KINDS,
+    Derived,
+    Direction,
+    Metric,
+    SampleView,
+    derived,
+    metric,
+    result_key,
+)
+from unlearn.eval.results import check_same_samples
 
 PAPER = "LLM Unlearning via Loss Adjustment with Only Forget Data (Wang et al., 2025), as in its evaluation code"
 
@@ -85,10 +97,12 @@ def _perplexity(values: Sequence[Any]) -> float | None:
 def _gap(ctx: Any) -> dict[str, tuple[float | None, Direction]]:
     out: dict[str, tuple[float | None, Direction]] = {}
     for name, role in ctx.model.roles.items():
-        keys = {m: f"{name}_completion_{m}" for m in ("bleu", "rougeL")}
+        keys = {m: result_key(name, f"completion_{m}") for m in ("bleu", "rougeL")}
         if role != "forget" or any(k not in ctx.model.values for k in keys.values()):
             continue
         key = "fq_gap" if name == "forget" else f"{name}_fq_gap"
+        if ctx.reference is not None:
+            check_same_samples(ctx, name, key)  # a gap to other completions would mean nothing
         theirs = {m: (ctx.reference.values.get(k) if ctx.reference else None) for m, k in keys.items()}
         ours = {m: ctx.model.values[k] for m, k in keys.items()}
         if any(v is None for v in (*theirs.values(), *ours.values())):

@@ -169,6 +169,9 @@ COMPLETIONS = ["completions", "--forget", "@tmp/book.txt", "--retain", "@tmp/oth
                "--out", "@tmp/cut"]
 case("completions-forget-missing", COMPLETIONS, "--forget '", "book.txt' does not exist", "give a .txt file")
 case("completions-prefix-zero", COMPLETIONS + ["--prefix-tokens", "0"], "--prefix-tokens must be a positive whole number")
+case("completions-out-holds-other-files", COMPLETIONS, "--out '", "cut' already holds other files",
+     "give a new or empty folder", setup=lambda tmp: (_file("book.txt", "A text.")(tmp), _file("other.txt", "B.")(tmp),
+                                                     _file("cut/notes.md", "mine")(tmp)))
 case("completions-texts-too-short", COMPLETIONS, "the forget documents give no prefix/continuation pair of 200 + 200",
      "lower --prefix-tokens", setup=lambda tmp: (_file("book.txt", "A short text.")(tmp),
                                                  _file("other.txt", "Another short one.")(tmp)))

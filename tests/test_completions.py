@@ -108,6 +108,11 @@ def test_the_completions_command_writes_a_folder_the_completion_benchmark_reads(
     train = bench.load("forget")  # the pairs, trained on raw: the continuation given its prefix
     assert train[0] == {"question": first["question"], "answer": first["answer"], "raw": True}
     assert (out / "documents" / "forget.txt").read_text().startswith((src / "book" / "ch1.txt").read_text())
+    # an earlier completions folder is replaced whole: cut again with other lengths
+    main(["completions", "--forget", str(src / "book"), "--retain", str(src / "retain.txt"), "--tokenizer",
+          str(target_model), "--prefix-tokens", "8", "--continuation-tokens", "4", "--out", str(out)])
+    assert json.loads((out / "completions.json").read_text())["prefix_tokens"] == 8
+    assert not (out / "general.txt").exists()
 
 
 def test_completions_input_errors_are_one_line(tmp_path):

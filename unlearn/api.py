@@ -175,10 +175,11 @@ def completions(forget: str, out: str, tokenizer: str, retain: str | None = None
     prefix/continuation pairs of exact token counts by `tokenizer`, into the folder `data.benchmark=completion`
     reads; returns its manifest. Every input is read and checked before the tokenizer loads."""
     from unlearn.config import ModelConfig
-    from unlearn.data.completions import check_lengths, read_documents, write_completion_folder
+    from unlearn.data.completions import check_lengths, check_out, read_documents, write_completion_folder
     from unlearn.models.loading import load_tokenizer
 
     check_lengths(prefix_tokens, continuation_tokens, stride)
+    check_out(out)
     sets = {"forget": read_documents(forget, "--forget")}
     for name, path in (("retain", retain), ("holdout", holdout)):
         if path:

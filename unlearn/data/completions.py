@@ -85,6 +85,18 @@ def read_documents(path: str | Path, option: str) -> list[str]:
     return [d for d in documents if d]
 
 
+def check_out(out: str | Path) -> None:
+    """--out may be new, empty, or an earlier completions folder (replaced whole); anything else is kept."""
+    from unlearn.core.errors import DataError
+
+    p = Path(out)
+    if p.exists() and not p.is_dir():
+        raise DataError(f"--out {str(p)!r} is a file; give a folder for the completion pairs")
+    if p.is_dir() and any(p.iterdir()) and not (p / "completions.json").is_file():
+        raise DataError(f"--out {str(p)!r} already holds other files; give a new or empty folder (an earlier "
+                        "`unlearn completions` folder is replaced)")
+
+
 def write_completion_folder(out: str | Path, documents: dict[str, list[str]], tokenizer: Any, tokenizer_name: str,
                             prefix_tokens: int, continuation_tokens: int, stride: int | None = None,
                             general: list[str] | None = None) -> dict[str, Any]:
@@ -96,6 +108,7 @@ def write_completion_folder(out: str | Path, documents: dict[str, list[str]], to
     from unlearn.core.errors import DataError
 
     check_lengths(prefix_tokens, continuation_tokens, stride)
+    check_out(out)
     tmp = temp_sibling(out)
     shutil.rmtree(tmp, ignore_errors=True)  # left by a killed run
     (tmp / "documents").mkdir(parents=True)

@@ -126,3 +126,15 @@ def test_completions_input_errors_are_one_line(tmp_path):
         with pytest.raises(DataError, match=fragment) as err:
             read_documents(path, "--forget")
         assert "\n" not in str(err.value)
+
+
+def test_words_cut_as_flats_files_without_a_model(tmp_path):
+    from unlearn import api
+
+    (tmp_path / "book.txt").write_text(TEXT + "\n\nsecond paragraph here")
+    (tmp_path / "other.txt").write_text(TEXT)
+    manifest = api.completions(str(tmp_path / "book.txt"), str(tmp_path / "cut"), "words", str(tmp_path / "other.txt"),
+                               prefix_tokens=5, continuation_tokens=3)
+    assert manifest["tokenizer"] == "words" and manifest["sets"]["forget"]["pairs"] == 3  # 28 words: 0, 8, 16
+    first = json.loads((tmp_path / "cut" / "forget.jsonl").read_text().splitlines()[0])
+    assert (first["prompt"], first["continuation"]) == ("w0 w1 w2 w3 w4", "w5 w6 w7")

@@ -172,10 +172,16 @@ def completions(forget: str, out: str, tokenizer: str, retain: str | None = None
                 general: str | None = None, gguf_file: str | None = None, prefix_tokens: int = 200,
                 continuation_tokens: int = 200, stride: int | None = None) -> dict[str, Any]:
     """`unlearn completions`: cut text files (a .txt file is one document, a folder one per .txt file) into
-    prefix/continuation pairs of exact token counts by `tokenizer`, into the folder `data.benchmark=completion`
-    reads; returns its manifest. Every input is read and checked before the tokenizer loads."""
+    prefix/continuation pairs of exact token counts by `tokenizer` ("words": whitespace words, as FLAT's
+    files), into the folder `data.benchmark=completion` reads; returns its manifest. Every input is read and checked before the tokenizer loads."""
     from unlearn.config import ModelConfig
-    from unlearn.data.completions import check_lengths, check_out, read_documents, write_completion_folder
+    from unlearn.data.completions import (
+        WhitespaceWords,
+        check_lengths,
+        check_out,
+        read_documents,
+        write_completion_folder,
+    )
     from unlearn.models.loading import load_tokenizer
 
     check_lengths(prefix_tokens, continuation_tokens, stride)
@@ -185,7 +191,7 @@ def completions(forget: str, out: str, tokenizer: str, retain: str | None = None
         if path:
             sets[name] = read_documents(path, f"--{name}")
     extra = read_documents(general, "--general") if general else None
-    tok = load_tokenizer(ModelConfig(path=tokenizer, gguf_file=gguf_file))
+    tok = WhitespaceWords() if tokenizer == "words" else load_tokenizer(ModelConfig(path=tokenizer, gguf_file=gguf_file))
     name = tokenizer + (f"#{gguf_file}" if gguf_file else "")
     return write_completion_folder(out, sets, tok, name, prefix_tokens, continuation_tokens, stride, extra)
 

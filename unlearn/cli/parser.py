@@ -171,7 +171,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--holdout", help="text never trained on, whose completions measure collateral damage")
     p.add_argument("--general", help="a general text whose perplexity measures utility (FLAT: WikiText)")
     p.add_argument("--tokenizer", required=True, help="model folder or hub name whose tokenizer counts the tokens "
-                                                      "(the model you will unlearn)")
+                                                      "(the model you will unlearn), or `words` to count "
+                                                      "whitespace words as FLAT's Harry Potter files do")
     p.add_argument("--gguf-file", help="GGUF file inside --tokenizer's folder")
     p.add_argument("--prefix-tokens", type=int, default=200, help="tokens of each prefix (default 200, FLAT's)")
     p.add_argument("--continuation-tokens", type=int, default=200, help="tokens of each true continuation (default 200)")

@@ -27,6 +27,27 @@ class CutCounts:
     """Documents shorter than one window (no pair)."""
 
 
+class WhitespaceWords:
+    """A "tokenizer" of whitespace-separated words, for cutting as FLAT's Harry Potter files were cut (200
+    words, not model tokens): `--tokenizer words`. Decoding joins the words with single spaces."""
+
+    def __init__(self) -> None:
+        self.words: list[str] = []
+        self.ids: dict[str, int] = {}
+
+    def encode(self, text: str, add_special_tokens: bool = False) -> list[int]:
+        out = []
+        for word in text.split():
+            if word not in self.ids:
+                self.ids[word] = len(self.words)
+                self.words.append(word)
+            out.append(self.ids[word])
+        return out
+
+    def decode(self, ids: list[int]) -> str:
+        return " ".join(self.words[i] for i in ids)
+
+
 def check_lengths(prefix_tokens: int, continuation_tokens: int, stride: int | None) -> None:
     for name, value in (("prefix_tokens", prefix_tokens), ("continuation_tokens", continuation_tokens)):
         if not isinstance(value, int) or value < 1:

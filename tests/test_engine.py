@@ -197,6 +197,9 @@ def test_two_process_run_trains_and_saves(world, init_model, tmp_path):
     # Each step consumed batch_size x 2 processes samples: the epoch counter shows it.
     n_train = len(json.loads((world / "full.json").read_text())) + 8  # + general facts
     assert log[-1]["epoch"] == pytest.approx(6 * 4 * 2 / n_train, abs=1e-3)
+    cost = json.loads((out / "cost.json").read_text())  # the passes of both processes, summed
+    assert cost["processes"] == 2 and cost["passes"]["forward"] == {"train": 12}
+    assert len(cost["memory"]["cpu_peak_rss_mib_by_process"]) == 2
     from transformers import AutoModelForCausalLM
 
     model = AutoModelForCausalLM.from_pretrained(out / "model")

@@ -39,6 +39,8 @@ def reference_forward(model: torch.nn.Module, batch: dict[str, torch.Tensor], ne
 
 
 class Reference:
+    runs_model = True  # a forward pass of a reference model per batch (cached log-probs: none)
+
     def outputs(self, stream: str, batch: dict[str, torch.Tensor], needs: Needs) -> dict[str, Any]:
         raise NotImplementedError
 
@@ -87,6 +89,8 @@ class AdapterDisabled(Reference):
 
 class CachedLogps(Reference):
     """Per-token target log-probs of every sample of the streams that need them, computed once."""
+
+    runs_model = False
 
     def __init__(self, model: torch.nn.Module, encoded: dict[str, list[dict[str, Any]]], pad_id: int,
                  batch_size: int = 32):

@@ -16,6 +16,7 @@ from typing import Any
 import torch
 
 from unlearn.core.batching import collate
+from unlearn.core.cost import CostMeter
 from unlearn.core.errors import TrainingDiverged
 from unlearn.engine.batches import BatchLayout, StreamSampler, global_unit_count
 from unlearn.engine.forward import forward_with_hidden
@@ -87,16 +88,23 @@ class StepRunner:
     """Runs optimizer steps of one method on one prepared model."""
 
     def __init__(self, accelerator: Any, model: torch.nn.Module, method: Method, data: StepData,
-                 reference: Reference | None, trainable: list[torch.nn.Parameter], max_grad_norm: float | None):
+                 reference: Reference | None, trainable: list[torch.nn.Parameter], max_grad_norm: float | None,
+                 meter: CostMeter | None = None):
         self.acc, self.model, self.method, self.data = accelerator, model, method, data
         self.reference, self.trainable, self.max_grad_norm = reference, trainable, max_grad_norm
+        self.meter = meter or CostMeter()
 
     def _group_loss(self, group: str, step: int, micro: int, counts: dict[str, int],
                     logged: dict[str, torch.Tensor]) -> torch.Tensor:
         terms = self.method.group_terms(group)
         streams = list(dict.fromkeys(s for t in terms for s in t.term.streams))
-        outs = {s: forward_stream(self.model, self.data.batch(s, step, micro, self.acc.process_index, self.acc.device),
-                                  s, self.method.needs(s, terms), self.reference) for s in streams}
+        outs = {}
+        for s in streams:
+            batch = self.data.batch(s, step, micro, self.acc.process_index, self.acc.device)
+            needs = self.method.needs(s, terms)
+            outs[s] = forward_stream(self.model, batch, s, needs, self.reference)
+            self.meter.count_forward(s, int(batch["attention_mask"].sum()),
+                                     needs.reference and self.reference is not None and self.reference.runs_model)
         total, parts = weighted_loss(terms, outs, counts)
         for key, part in parts.items():
             logged[key] = logged.get(key, 0.0) + part.detach().float()
@@ -122,6 +130,7 @@ class StepRunner:
                         for p, g in zip(self.trainable, buffers[group]):
                             p.grad = g
                     self._backward(self._group_loss(group, step, micro, counts, logged), step)
+                    self.meter.count_backward(group)
                     if separate:
                         buffers[group] = [p.grad for p in self.trainable]
                         for p in self.trainable:

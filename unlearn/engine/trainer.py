@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import shutil
@@ -29,14 +30,17 @@ import torch
 
 from unlearn.config import RunConfig, TrainConfig, to_dict
 from unlearn.core.atomic import clean_temp_folders, disk_errors, json_line, write_json
+from unlearn.core.cost import COST_FILE, CostMeter
 from unlearn.core.errors import ConfigError, TrainingDiverged, UnlearnError
 from unlearn.core.files import drop_rows_after, write_library_warnings
 from unlearn.core.progress import Progress
 from unlearn.data.benchmarks import Benchmark
 from unlearn.data.tokenize import PromptFormatter
+from unlearn.engine import tracking
 from unlearn.engine.before import check_sharding, check_train, read_and_check, target_file_hashes
 from unlearn.engine.checkpoint import list_checkpoints, load_checkpoint, save_checkpoint
 from unlearn.engine.collective import on_main
+from unlearn.engine.cost import write_training_cost
 from unlearn.engine.during import DuringEval, evaluation_due, truncate_curve
 from unlearn.engine.integrity import (
     LOCK_FILE,
@@ -53,7 +57,6 @@ from unlearn.engine.refresh import refresh_index, refreshed_records
 from unlearn.engine.run_info import write_run_info
 from unlearn.engine.step import StepRunner, finite_everywhere
 from unlearn.engine.streams import REDRAWN_STREAMS, build_stream, redrawn, sampling_source
-from unlearn.engine import tracking
 from unlearn.engine.training_data import TrainingData
 from unlearn.methods import Method, build_method
 from unlearn.methods.base import SetupContext
@@ -96,6 +99,8 @@ def train(cfg: RunConfig, method: Method | None = None) -> TrainResult:
     """Train (fine-tune or unlearn) as `cfg` says; write the run folder `cfg.out`."""
     from accelerate import Accelerator
 
+    meter = CostMeter()
+    started = time.perf_counter()
     method = method or build_method(cfg.method)
     strategy = check_train(cfg, method)
     # cpu=True without CUDA: Accelerate only sets up multi-process (gloo) CPU training when asked for cpu.
@@ -128,7 +133,8 @@ def train(cfg: RunConfig, method: Method | None = None) -> TrainResult:
         except UnlearnError:
             failed_early = True
             raise
-        return _Run(cfg, method, strategy, accelerator, bench, fingerprint, records).train()
+        meter.seconds["load"] += time.perf_counter() - started  # checks, data read (the model: in _Run)
+        return _Run(cfg, method, strategy, accelerator, bench, fingerprint, records, meter).train()
     finally:
         if lock is not None:
             lock.release()
@@ -149,13 +155,15 @@ class _Run:
     the steps and saves the model."""
 
     def __init__(self, cfg: RunConfig, method: Method, strategy: str | None, accelerator: Any, bench: Benchmark,
-                 fingerprint: dict[str, Any], records: dict[str, list[dict[str, Any]]]):
-        # What `train` checked before any model loaded.
-        self.cfg, self.method, self.acc, self.bench = cfg, method, accelerator, bench
+                 fingerprint: dict[str, Any], records: dict[str, list[dict[str, Any]]], meter: CostMeter):
+        # What `train` checked before any model loaded, and the run's cost so far.
+        self.cfg, self.method, self.acc, self.bench, self.meter = cfg, method, accelerator, bench, meter
+        self.strategy = strategy
         self.fingerprint_hash = fingerprint["hash"]
         self.run_dir = Path(cfg.out)
         self.log_path = self.run_dir / "log.jsonl"
         # The model as loaded and set up for the method (not yet on its device), with its tokenizer.
+        loading = time.perf_counter()
         self.tokenizer, model, self.max_length = _load(cfg, method, accelerator)
         self.formatter = PromptFormatter(self.tokenizer, cfg.data.template, cfg.data.chat_template)
         # The evaluation every `eval.every_steps` steps: the main process alone evaluates.
@@ -168,14 +176,18 @@ class _Run:
         on_main(accelerator, write_run_info, self.run_dir, cfg, bench.data_hashes(), method.name)
         # The model on its device and prepared by Accelerate, its reference, and what trains it.
         model.to(accelerator.device)  # before the reference: cached log-probs are computed here
-        self.reference = make_reference(strategy, method, model, self.data.encoded, self.tokenizer.pad_token_id)
-        check_sharding(accelerator, method, cfg.lora.r > 0, cfg.eval.every_steps)
-        _place_reference(accelerator, self.reference)
-        self.model, self.optimizer = _accelerated(accelerator, method, model, cfg.train)
+        meter.seconds["load"] += time.perf_counter() - loading
+        with meter.phase("reference") if strategy else contextlib.nullcontext():
+            self.reference = make_reference(strategy, method, model, self.data.encoded, self.tokenizer.pad_token_id)
+        with meter.phase("load"):
+            check_sharding(accelerator, method, cfg.lora.r > 0, cfg.eval.every_steps)
+            _place_reference(accelerator, self.reference)
+            self.model, self.optimizer = _accelerated(accelerator, method, model, cfg.train)
         self.trainable = [p for p in self.model.parameters() if p.requires_grad]
         self.scheduler = _scheduler(cfg.train, self.optimizer, self.data.total_steps)
         # The newest checkpoint restored into all of the above, or the folder made fresh for step 0.
-        self.position = self._resume(fingerprint)
+        with meter.phase("load"):
+            self.position = self._resume(fingerprint)
 
     def _resume(self, fingerprint: dict[str, Any]) -> _Position:
         acc = self.acc
@@ -196,17 +208,22 @@ class _Run:
         self._prepare()
         tracking.start(self.acc, self.cfg)
         runner = StepRunner(self.acc, self.model, self.method, self.data.batches, self.reference, self.trainable,
-                            self.cfg.train.max_grad_norm)
+                            self.cfg.train.max_grad_norm, self.meter)
         start, total = self.position.start, self.data.total_steps
         progress = Progress(total, self.method.name, every_s=self.cfg.train.progress_every,
                             enabled=self.acc.is_main_process, initial=start)
         started = time.time()
         try:
-            for step in range(start, total):
-                self._refresh_streams(step)
-                self._one_step(runner, step, started, progress)
+            with self.meter.phase("train"):
+                for step in range(start, total):
+                    self._refresh_streams(step)
+                    self._one_step(runner, step, started, progress)
+            # the loop's checkpoints and evaluations are phases of their own
+            self.meter.seconds["train"] -= self.meter.seconds["checkpoint"] + self.meter.seconds["evaluate"]
             progress.close()
-            self._finish(start, started)
+            with self.meter.phase("save"):
+                self._finish(start, started)
+            write_training_cost(self.acc, self.run_dir, self.meter, self._cost_info(start))
             tracking.log(self.acc, self.cfg, {"train_seconds": round(time.time() - started, 2)}, total)
         finally:
             progress.close()
@@ -267,10 +284,12 @@ class _Run:
             finite = all(bool(torch.isfinite(p).all()) for p in self.trainable)
             if not finite_everywhere(acc, torch.tensor(0.0 if finite else float("nan"))):
                 self._diverged(step, f"the weights became non-finite after step {done}")
-            self.position.last_checkpoint = save_checkpoint(acc, self.run_dir, done, self.model, self.optimizer,
-                                                            self.scheduler, self.method, t.keep_checkpoints)
+            with self.meter.phase("checkpoint"):
+                self.position.last_checkpoint = save_checkpoint(acc, self.run_dir, done, self.model, self.optimizer,
+                                                                self.scheduler, self.method, t.keep_checkpoints)
         if evaluation_due(self.cfg.eval.every_steps or 0, done, total):
-            self._evaluate_during(done)
+            with self.meter.phase("evaluate"):
+                self._evaluate_during(done)
 
     def _evaluate_during(self, done: int) -> None:
         """The curve point of step `done` (main process; the others wait), and best/ when the rule is met."""
@@ -289,6 +308,12 @@ class _Run:
             self.during.keep_if_best(entry, save)
             self.model.train()
         self.acc.wait_for_everyone()
+
+    def _cost_info(self, start: int) -> dict[str, Any]:
+        return {"method": self.method.name, "steps": self.data.total_steps - start, "resumed_from": start,
+                "processes": self.acc.num_processes, "device": str(self.acc.device),
+                "reference": self.strategy, "lora_r": self.cfg.lora.r,
+                "trainable_parameters": sum(p.numel() for p in self.trainable)}
 
     def _finish(self, start: int, started: float) -> None:
         """Save the model atomically, mark the run done, then remove the checkpoints."""
@@ -410,7 +435,7 @@ def _start_afresh(run_dir: Path, log_path: Path, fingerprint: dict[str, Any]) ->
     _clean_leftovers(run_dir)
     with disk_errors(f"the run folder {run_dir}"):
         log_path.unlink(missing_ok=True)
-        for name in ("curve.jsonl", "best.json"):
+        for name in ("curve.jsonl", "best.json", COST_FILE):
             (run_dir / name).unlink(missing_ok=True)
         shutil.rmtree(run_dir / "best", ignore_errors=True)
         shutil.rmtree(run_dir / "streams", ignore_errors=True)

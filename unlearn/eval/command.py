@@ -2,21 +2,23 @@
 side models its metrics need, evaluate (`unlearn.eval.evaluator`), run model-level suites, and write
 `metrics.json` (aggregates, each with its direction: higher, lower or closest to a value, and
 what it was computed from) and `samples.jsonl` (per-sample values with each sample's id, generations
-included) into the output folder.
+included) into the output folder, and adds the evaluation's phase to its cost.json (unlearn.core.cost).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import sys
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from unlearn.config import RunConfig
 from unlearn.core.atomic import check_writable, disk_errors, json_line, write_json, write_text
+from unlearn.core.cost import CostMeter, add_evaluation, cost_line
 from unlearn.core.device import device as choose_device
-from unlearn.core.files import write_library_warnings
 from unlearn.core.errors import ConfigError, UnlearnError, warn
+from unlearn.core.files import write_library_warnings
 from unlearn.data.benchmarks import Benchmark, benchmark_from_config
 from unlearn.eval.evaluator import evaluate_model
 from unlearn.eval.results import ModelResults, check_reference_samples
@@ -47,7 +49,7 @@ def _add_model_level(metrics: dict[str, Any], suites: list, cfg: RunConfig, path
                 metrics["notes"][key] = note
 
 
-def _add_collateral(metrics: dict[str, Any], cfg: RunConfig, path: str, request: tuple) -> None:
+def _add_collateral(metrics: dict[str, Any], cfg: RunConfig, path: str, request: tuple, meter: CostMeter) -> None:
     """With eval.original_model (an unlearning run sets it to the model it started from): the same
     evaluation of the original, and each set's share kept (unlearn.eval.collateral) in metrics.json;
     a warning names the held-out sets that lost as much as the forget set."""
@@ -63,7 +65,7 @@ def _add_collateral(metrics: dict[str, Any], cfg: RunConfig, path: str, request:
     original_cfg = replace(cfg.model, path=folder, tokenizer=None, gguf_file=gguf_file)
     model = load_model(original_cfg).to(choose_device()).eval()
     before = evaluate_model(model, load_tokenizer(original_cfg), cfg, bench, reference, parts, None, datasets,
-                            label="eval original")[0]
+                            label="eval original", meter=meter)[0]
     record = collateral(metrics["metrics"], before["metrics"], metrics["roles"])
     metrics["collateral"] = {"original_model": original, **record}
     if record["damaged"]:
@@ -108,16 +110,33 @@ def _check_side_models(cfg: RunConfig) -> None:
 
 def evaluate(cfg: RunConfig, model_path: str | None = None, out: str | Path | None = None) -> dict[str, Any]:
     """Load a model (default model.path), evaluate it with the configured suites, write the results."""
-    from unlearn.eval.parts import load_parts, load_side_model
-    from unlearn.models import load_model, load_tokenizer
-    from unlearn.models.loading import check_model_files, check_vocabulary
+    from unlearn.models.loading import check_model_files
 
     path = model_path or cfg.model.path
     model_cfg = replace(cfg.model, path=path)
     bench = benchmark_from_config(cfg.data)
     datasets, reference = check_eval_request(cfg, bench)
     check_model_files(model_cfg)
-    check_writable(out or cfg.out)  # a folder that cannot take the results fails now, not after the evaluation
+    out = out or cfg.out
+    check_writable(out)  # a folder that cannot take the results fails now, not after the evaluation
+    meter = CostMeter()
+    with meter.phase("evaluate"):
+        metrics, samples = _evaluate(cfg, model_cfg, (bench, reference, datasets), meter)
+    write_eval(out, metrics, samples)
+    with disk_errors(f"the evaluation results in {out}"):
+        print(cost_line(add_evaluation(out, meter)), file=sys.stderr)
+    return metrics
+
+
+def _evaluate(cfg: RunConfig, model_cfg: Any, request: tuple, meter: CostMeter
+              ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The model, its side models and its metrics (model-level suites and the original's included)."""
+    from unlearn.eval.parts import load_parts, load_side_model
+    from unlearn.models import load_model, load_tokenizer
+    from unlearn.models.loading import check_vocabulary
+
+    bench, reference, datasets = request
+    path = str(model_cfg.path)
     tokenizer = load_tokenizer(model_cfg)
     model = load_model(model_cfg)
     check_vocabulary(model, tokenizer, model_cfg)
@@ -126,12 +145,11 @@ def evaluate(cfg: RunConfig, model_path: str | None = None, out: str | Path | No
     parts = load_parts(cfg, device)
     retain = load_side_model(cfg, cfg.eval.retain_model, tokenizer, device, "eval.retain_model") \
         if cfg.eval.retain_model else None
-    metrics, samples = evaluate_model(model, tokenizer, cfg, bench, reference, parts, retain, datasets)
+    metrics, samples = evaluate_model(model, tokenizer, cfg, bench, reference, parts, retain, datasets, meter=meter)
     del model  # the original, when compared, is loaded next
-    _add_collateral(metrics, cfg, str(path), (bench, reference, parts, datasets))
+    _add_collateral(metrics, cfg, path, (bench, reference, parts, datasets), meter)
     _add_model_level(metrics, select(suites_of(cfg.eval.suites, cfg.data.benchmark), cfg.eval.metrics).model_level,
-                     cfg, str(path))
-    metrics["model"] = str(path)
+                     cfg, path)
+    metrics["model"] = path
     metrics["eval_config"] = dataclasses.asdict(cfg.eval)
-    write_eval(out or cfg.out, metrics, samples)
-    return metrics
+    return metrics, samples

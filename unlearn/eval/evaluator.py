@@ -20,6 +20,7 @@ from typing import Any, Sequence
 from unlearn.config import RunConfig
 from unlearn.core.batching import IGNORE_INDEX
 from unlearn.core.cache import PassCache, digest, model_fingerprint
+from unlearn.core.cost import CostMeter
 from unlearn.core.device import is_main_process
 from unlearn.core.progress import Progress
 from unlearn.data.benchmarks import Benchmark, benchmark_from_config
@@ -55,10 +56,11 @@ class Evaluator:
     """Runs the passes of one model over planned datasets, through the cache."""
 
     def __init__(self, model: Any, tokenizer: Any, fmt: PromptFormatter, settings: Settings,
-                 parts: Parts | None = None, progress: Any = None):
+                 parts: Parts | None = None, progress: Any = None, meter: CostMeter | None = None):
         self.model, self.tokenizer, self.fmt, self.settings = model, tokenizer, fmt, settings
         self.parts = parts or Parts()
         self.progress = progress
+        self.meter = meter or CostMeter()  # what the passes computed (cached results cost nothing)
 
     @cached_property
     def fingerprint(self) -> str:
@@ -94,6 +96,7 @@ class Evaluator:
             self._tick(len(chunk) if counted else 0)
 
         if encoded:
+            self.meter.count_scored([s["input_ids"] for s in encoded])
             teacher_forced_pass(model, encoded, self.tokenizer.pad_token_id, self.settings.batch_size, store)
         return {i: cache.get(i) for i in sequences}
 
@@ -110,6 +113,7 @@ class Evaluator:
         for start in range(0, len(missing), batch):
             ids = missing[start:start + batch]
             texts = generate_texts(self.model, self.tokenizer, [prompts[i] for i in ids], batch, length, stops)
+            self.meter.generated_answers += len(ids)
             cache.add(zip(ids, texts))
             self._tick(len(ids))
         return {i: cache.get(i) for i in prompts}
@@ -318,12 +322,14 @@ def _sample_rows(plans: list, views: dict, results: ModelResults) -> list[dict[s
 def evaluate_model(model: Any, tokenizer: Any, cfg: RunConfig, bench: Benchmark | None = None,
                    reference: ModelResults | None = None, parts: Parts | None = None,
                    retain_model: Any = None, datasets: list | None = None,
-                   label: str = "eval") -> tuple[dict[str, Any], list[dict[str, Any]]]:
+                   label: str = "eval", meter: CostMeter | None = None
+                   ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Every metric of the configured suites for one model. Returns (metrics, per-sample rows).
 
     `reference`: the retain model's earlier results; or `retain_model`, evaluated here on the same
     samples (through the cache). `datasets`: the evaluation data, when already read. `label` starts the
-    progress lines (which run, alpha or probe is being evaluated)."""
+    progress lines (which run, alpha or probe is being evaluated). `meter` counts what was scored and
+    generated (unlearn.core.cost)."""
     bench = bench or benchmark_from_config(cfg.data)
     parts = parts or Parts()
     parts.end_token = cfg.eval.end_token
@@ -340,11 +346,11 @@ def evaluate_model(model: Any, tokenizer: Any, cfg: RunConfig, bench: Benchmark 
     settings = dataclasses.replace(settings_from_config(cfg), max_length=limit.tokens)
     started = time.time()
     with Progress(0, label, every_s=cfg.train.progress_every, enabled=is_main_process(), unit="sample") as progress:
-        evaluator = Evaluator(model, tokenizer, formatter, settings, parts, progress)
+        evaluator = Evaluator(model, tokenizer, formatter, settings, parts, progress, meter)
         views = evaluator.run(plans)
         results = _results(plans, views, parts)
     if retain_model is not None:
-        ref_views = Evaluator(retain_model, tokenizer, formatter, settings, parts).run(plans)
+        ref_views = Evaluator(retain_model, tokenizer, formatter, settings, parts, meter=meter).run(plans)
         reference = _results(plans, ref_views, parts)
         reference.source = "the retain model"
     ctx = DerivedContext(results, reference, notes={**_unapplied(selection.metrics, plans), **parts.notes})

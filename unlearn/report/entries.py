@@ -1,8 +1,8 @@
 """What a report is made of: one entry per model, read from its run or evaluation folder.
 
 A folder holds metrics.json (values, each key's direction of "better", the datasets' roles, the
-suites), optionally samples.jsonl, config.yaml (a run's method), run.json, calibration.json and
-robustness.json. The method is kept as the kind of unlearning it does (unlearn.report.method_kinds),
+suites), optionally samples.jsonl, config.yaml (a run's method), run.json, calibration.json,
+robustness.json and cost.json. The method is kept as the kind of unlearning it does (unlearn.report.method_kinds),
 which is what the report's verdicts go by; the run's name is only a label."""
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ class Entry:
     """The evaluation's settings (eval_config) and the model it scored ("model")."""
     samples: list[dict[str, Any]] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
-    """run.json, calibration.json and robustness.json when present."""
+    """run.json, calibration.json, robustness.json and cost.json (unlearn.core.cost) when present."""
     kind: MethodKind | None = None
     """What the run's method does; None for references, evaluation folders and unreadable configs."""
     method_problem: str | None = None
@@ -61,7 +61,7 @@ def load_entry(folder: str | Path, role: str = "method", name: str | None = None
     samples = folder / "samples.jsonl"
     rows = read_json_lines(samples, "re-run the evaluation that wrote it") if samples.is_file() else []
     extra = {f: read_json(folder / f"{f}.json", "re-run the step that wrote it")
-             for f in ("run", "calibration", "robustness") if (folder / f"{f}.json").is_file()}
+             for f in ("run", "calibration", "robustness", "cost") if (folder / f"{f}.json").is_file()}
     entry = Entry(name or (folder.name if role == "method" else role), role, folder, data["metrics"],
                   data.get("directions", {}), data.get("higher_is_better", {}), data.get("roles", {}),
                   list(data.get("suites", [])), data.get("notes", {}),

@@ -58,14 +58,30 @@ def key_section(entries: list[Entry], keys: Keys) -> Section:
     roles = {role for _, role, _, _ in points}
     shapes = [text for role, text in MARKERS if role in roles]  # only what the plot shows
     columns = key_columns(entries, keys)
-    rows = [[e.name, e.role if e.ok else "failed", *(fmt(e.metrics.get(k)) for k in columns)] for e in entries]
+    costs = any("cost" in e.extra for e in entries)
+    rows = [[e.name, e.role if e.ok else "failed", *(fmt(e.metrics.get(k)) for k in columns),
+             *(cost_cells(e) if costs else [])] for e in entries]
     caption = ("The key numbers, a row per model, each with its direction of better; every other metric and set is "
-               "in the summaries and metric tables below.")
-    table = Table(["model", "role", *(f"{keys.label(k)} ({keys.direction(k)})" for k in columns)], rows,
-                  caption, text_columns=2)
+               "in the summaries and metric tables below." + (COST_CAPTION if costs else ""))
+    table = Table(["model", "role", *(f"{keys.label(k)} ({keys.direction(k)})" for k in columns),
+                   *(COST_COLUMNS if costs else [])], rows, caption, text_columns=2)
     plot = [f"The plot: {'; '.join(shapes)}."] if points else []
     return Section("key-metrics", "Key metrics", plot, tradeoff_svg(points, x_title, y_title) if points else "",
                    [table], column_notes(keys, columns))
+
+
+COST_COLUMNS = ["cost (s)", "peak memory (GiB)"]
+COST_CAPTION = (" Cost is the run's own record (cost.json): training and evaluation seconds, and the largest "
+                "memory it held (GPU allocation when it ran on GPUs, else the process's resident set).")
+
+
+def cost_cells(entry: Entry) -> list[str]:
+    """The run's total seconds and peak memory, from its cost.json ("-" without one)."""
+    cost = entry.extra.get("cost") or {}
+    memory = cost.get("memory") or {}
+    gpu = memory.get("gpu_max_allocated_mib")
+    peak = max(gpu) if gpu else memory.get("cpu_peak_rss_mib")
+    return [fmt(cost.get("total_s"), 1), fmt(peak / 1024 if peak else None, 2)]
 
 
 def summary_sections(entries: list[Entry], keys: Keys) -> list[Section]:

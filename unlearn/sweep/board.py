@@ -124,7 +124,12 @@ def build_board(state: dict[str, Any], model: str, benchmark: str) -> Board:
 
 
 def cell_seconds(folder: Path) -> float:
-    """Training plus evaluation seconds of a finished run (train_state.json and metrics.json)."""
+    """A finished run's seconds: its cost report's total (cost.json) when it has one, else training plus
+    evaluation seconds (train_state.json and metrics.json)."""
+    try:
+        return float(json.loads((folder / "cost.json").read_text())["total_s"])
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
     seconds = 0.0
     for name, key in (("train_state.json", "train_seconds"), ("metrics.json", "eval_seconds")):
         try:

@@ -1,0 +1,148 @@
+"""What a run cost: `cost.json` in its folder and one line at its end.
+
+Wall time per phase (load, reference, train, checkpoint, evaluate, save), tokens per second trained and
+scored, peak memory (the process's CPU resident set; the largest GPU allocation per device), and the
+forward and backward passes by stream. Training writes the file; an evaluation into the same folder adds
+its phase and what it scored. Only the attempt that finished is counted: a resumed run says where it
+resumed from.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from unlearn.core.atomic import disk_errors, write_json
+
+COST_FILE = "cost.json"
+MIB = 2 ** 20
+
+
+class CostMeter:
+    """Phase timers and pass counters of one process."""
+
+    def __init__(self) -> None:
+        self.seconds: Counter[str] = Counter()
+        self.forward: Counter[str] = Counter()  # forward passes of the trained model, by stream
+        self.reference: Counter[str] = Counter()  # forward passes of a reference model, by stream
+        self.backward: Counter[str] = Counter()  # backward passes, by gradient group
+        self.tokens: Counter[str] = Counter()  # non-padding tokens through the trained model, by stream
+        self.scored_tokens = 0  # evaluation: tokens of the sequences scored (cached ones cost nothing)
+        self.scored_sequences = 0
+        self.generated_answers = 0
+
+    @contextlib.contextmanager
+    def phase(self, name: str) -> Iterator[None]:
+        """Time the block and add it to `name` (a phase met twice, e.g. checkpoints, adds up)."""
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[name] += time.perf_counter() - start
+
+    def count_forward(self, stream: str, tokens: int, reference: bool) -> None:
+        self.forward[stream] += 1
+        self.tokens[stream] += tokens
+        if reference:
+            self.reference[stream] += 1
+
+    def count_backward(self, group: str) -> None:
+        self.backward[group] += 1
+
+    def count_scored(self, sequences: list[list[int]]) -> None:
+        self.scored_sequences += len(sequences)
+        self.scored_tokens += sum(len(s) for s in sequences)
+
+    def counters(self) -> dict[str, dict[str, int]]:
+        return {"forward": dict(self.forward), "reference_forward": dict(self.reference),
+                "backward": dict(self.backward), "tokens": dict(self.tokens)}
+
+
+def peak_memory() -> dict[str, Any]:
+    """The process's peak resident set (MiB) and, with CUDA, the largest allocation on each GPU (MiB)."""
+    import resource
+
+    import torch
+
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux, bytes on macOS
+    out: dict[str, Any] = {"cpu_peak_rss_mib": round(rss / (MIB if sys.platform == "darwin" else 1024), 1)}
+    if torch.cuda.is_available():
+        out["gpu_max_allocated_mib"] = [round(torch.cuda.max_memory_allocated(i) / MIB, 1)
+                                        for i in range(torch.cuda.device_count())]
+    return out
+
+
+def per_second(count: float, seconds: float) -> float | None:
+    return round(count / seconds, 1) if seconds > 0 else None
+
+
+def training_record(meter: CostMeter, counters: dict[str, dict[str, int]], memory: dict[str, Any],
+                    info: dict[str, Any]) -> dict[str, Any]:
+    """cost.json's content for a training run: `counters` and `memory` are over all processes."""
+    trained = sum(counters["tokens"].values())
+    return {
+        **info,
+        "phases_s": {k: round(v, 2) for k, v in meter.seconds.items()},
+        "total_s": round(sum(meter.seconds.values()), 2),
+        "tokens_trained": trained,
+        "tokens_per_s_trained": per_second(trained, meter.seconds.get("train", 0.0)),
+        "passes": {k: counters[k] for k in ("forward", "reference_forward", "backward")},
+        "tokens_by_stream": counters["tokens"],
+        "memory": memory,
+    }
+
+
+def add_evaluation(folder: str | Path, meter: CostMeter) -> dict[str, Any]:
+    """Add an evaluation's phase and what it scored to the folder's cost.json (made when absent)."""
+    path = Path(folder) / COST_FILE
+    try:
+        record = json.loads(path.read_text()) if path.is_file() else {}
+    except ValueError:
+        record = {}
+    seconds = meter.seconds.get("evaluate", 0.0)
+    phases = {**record.get("phases_s", {}), "evaluate": round(seconds, 2)}
+    record.update({
+        "phases_s": phases,
+        "total_s": round(sum(phases.values()), 2),
+        "evaluation": {"sequences_scored": meter.scored_sequences, "tokens_scored": meter.scored_tokens,
+                       "tokens_per_s_scored": per_second(meter.scored_tokens, seconds),
+                       "answers_generated": meter.generated_answers},
+    })
+    memory = peak_memory()
+    previous = record.get("memory", {}).get("cpu_peak_rss_mib", 0.0)
+    record["memory"] = {**record.get("memory", {}), "evaluate_cpu_peak_rss_mib": memory["cpu_peak_rss_mib"]}
+    if previous:
+        record["memory"]["cpu_peak_rss_mib"] = previous
+    with disk_errors(str(path)):
+        write_json(path, record)
+    return record
+
+
+def cost_line(record: dict[str, Any]) -> str:
+    """One line: total and per-phase seconds, tokens/s, peak memory, passes by stream."""
+    phases = ", ".join(f"{k} {v:.1f}" for k, v in record.get("phases_s", {}).items() if v >= 0.05)
+    parts = [f"cost: {record.get('total_s', 0):.1f} s ({phases})"]
+    if record.get("tokens_per_s_trained"):
+        parts.append(f"{record['tokens_per_s_trained']:,.0f} tokens/s trained")
+    evaluation = record.get("evaluation") or {}
+    if evaluation.get("tokens_per_s_scored"):
+        parts.append(f"{evaluation['tokens_per_s_scored']:,.0f} tokens/s scored")
+    memory = record.get("memory", {})
+    if memory.get("cpu_peak_rss_mib"):
+        parts.append(f"peak RSS {memory['cpu_peak_rss_mib'] / 1024:.2f} GiB")
+    if memory.get("gpu_max_allocated_mib"):
+        parts.append("GPU peak " + "/".join(f"{m / 1024:.2f}" for m in memory["gpu_max_allocated_mib"]) + " GiB")
+    passes = record.get("passes", {})
+    if passes.get("forward"):
+        streams = ", ".join(f"{s} {n}" for s, n in passes["forward"].items())
+        ref = sum(passes.get("reference_forward", {}).values())
+        parts.append(f"forward passes {streams}" + (f" (+{ref} reference)" if ref else ""))
+    if record.get("reference"):
+        parts.append(f"reference: {record['reference']}")
+    return "; ".join(parts)

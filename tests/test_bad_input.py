@@ -464,6 +464,9 @@ case("sweep-package-not-installed", SWEEP, "models.m.package 'no_such_pkg' is no
      setup=_sweep_grid(("{tiny: {tiny: {}}}", "{tiny: {tiny: {}}, m: {package: no_such_pkg, model: {}}}")))
 case("sweep-bad-override-on-the-line", [*SWEEP, "seeds"], "override 'seeds' must look like key.sub=value",
      setup=_sweep_grid())
+case("threads-zero", [*RUN, "--threads", "0"], "--threads: '0' is not a number of threads", "positive integer or 'auto'")
+case("threads-not-a-number", ["--threads=many", *RUN], "--threads: 'many' is not a number of threads")
+case("threads-without-a-value", [*RUN, "--threads"], "--threads needs a value")
 
 
 def _resolve(arg: str, places: dict[str, Path]) -> str:

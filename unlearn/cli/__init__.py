@@ -21,6 +21,9 @@ def run(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 0
+    from unlearn.core.threads import apply_threads
+
+    apply_threads(args.threads)  # before torch is imported: OpenMP reads its thread count once
     _quiet_libraries()
     import unlearn.api  # noqa: F401  (registers the evidence layer's suites, which `eval` and `metrics` list)
     from unlearn.cli.commands import COMMANDS

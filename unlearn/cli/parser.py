@@ -69,6 +69,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog="unlearn", description="Make a causal language model forget chosen knowledge, and measure it.",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"unlearn {_version()}")
+    parser.add_argument("--threads", metavar="N|auto", default=None,
+                        help="CPU threads for torch, anywhere on the line (default: UNLEARN_THREADS, else an "
+                             "OMP_NUM_THREADS you set, else auto: the cores the load leaves free)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     p = sub.add_parser("demo", help="the whole loop on the synthetic world: train, unlearn, evaluate, report")
@@ -275,7 +278,9 @@ def parse(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespac
         raise ConfigError(f"{first!r} comes before the command; write the command first and every key=value "
                           "override after it (and after --config), e.g. unlearn unlearn --config run.yaml "
                           f"{first}")
+    argv, threads = _take_threads(argv)
     args, extra = parser.parse_known_args(argv)
+    args.threads = threads
     # key=value overrides may follow options (`unlearn eval MODEL --suite tofu eval.batch_size=8`)
     field = "overrides" if hasattr(args, "overrides") else "items" if hasattr(args, "items") else None
     overrides = [e for e in extra if "=" in e and not e.startswith("-")]
@@ -289,3 +294,19 @@ def parse(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespac
     if overrides:
         setattr(args, field, [*getattr(args, field), *overrides])
     return args
+
+
+def _take_threads(argv: list[str]) -> tuple[list[str], str | None]:
+    """--threads N (or --threads=N) from anywhere on the line: a global option, before or after the command."""
+    rest, threads = [], None
+    items = iter(argv)
+    for item in items:
+        if item == "--threads":
+            threads = next(items, None)
+            if threads is None:
+                raise ConfigError("--threads needs a value: a number of threads or auto")
+        elif item.startswith("--threads="):
+            threads = item.split("=", 1)[1]
+        else:
+            rest.append(item)
+    return rest, threads

@@ -107,6 +107,10 @@ def add_evaluation(folder: str | Path, meter: CostMeter) -> dict[str, Any]:
         record = {}
     seconds = meter.seconds.get("evaluate", 0.0)
     phases = {**record.get("phases_s", {}), "evaluate": round(seconds, 2)}
+    from unlearn.core.threads import thread_record
+
+    for key, value in thread_record().items():
+        record.setdefault(key, value)  # a training run's own record stands
     record.update({
         "phases_s": phases,
         "total_s": round(sum(phases.values()), 2),
@@ -143,6 +147,8 @@ def cost_line(record: dict[str, Any]) -> str:
         streams = ", ".join(f"{s} {n}" for s, n in passes["forward"].items())
         ref = sum(passes.get("reference_forward", {}).values())
         parts.append(f"forward passes {streams}" + (f" (+{ref} reference)" if ref else ""))
+    if record.get("threads"):
+        parts.append(f"{record['threads']} threads")
     if record.get("reference"):
         parts.append(f"reference: {record['reference']}")
     return "; ".join(parts)

@@ -34,6 +34,7 @@ from unlearn.core.cost import COST_FILE, CostMeter
 from unlearn.core.errors import ConfigError, TrainingDiverged, UnlearnError
 from unlearn.core.files import drop_rows_after, write_library_warnings
 from unlearn.core.progress import Progress
+from unlearn.core.threads import thread_record
 from unlearn.data.benchmarks import Benchmark
 from unlearn.data.tokenize import PromptFormatter
 from unlearn.engine import tracking
@@ -313,7 +314,7 @@ class _Run:
         return {"method": self.method.name, "steps": self.data.total_steps - start, "resumed_from": start,
                 "processes": self.acc.num_processes, "device": str(self.acc.device),
                 "reference": self.strategy, "lora_r": self.cfg.lora.r,
-                "trainable_parameters": sum(p.numel() for p in self.trainable)}
+                "trainable_parameters": sum(p.numel() for p in self.trainable), **thread_record()}
 
     def _finish(self, start: int, started: float) -> None:
         """Save the model atomically, mark the run done, then remove the checkpoints."""

@@ -15,14 +15,13 @@ from unlearn.core.cost import CostMeter, add_evaluation, cost_line, training_rec
 def test_phases_add_up_and_tokens_per_second_is_tokens_over_train_seconds():
     meter = CostMeter()
     meter.seconds.update({"load": 1.5, "train": 2.0, "save": 0.5})
-    meter.count_forward("forget", 30, reference=True)
-    meter.count_forward("retain", 10, reference=False)
+    meter.count_forward("forget+retain", {"forget": 30, "retain": 10}, ["forget"])
     meter.count_backward("forget")
     record = training_record(meter, meter.counters(), {"cpu_peak_rss_mib": 512.0}, {"reference": "copy"})
     assert record["total_s"] == 4.0
     assert record["tokens_trained"] == 40
     assert record["tokens_per_s_trained"] == 20.0  # 40 tokens / 2.0 s of training
-    assert record["passes"] == {"forward": {"forget": 1, "retain": 1}, "reference_forward": {"forget": 1},
+    assert record["passes"] == {"forward": {"forget+retain": 1}, "reference_forward": {"forget": 1},
                                 "backward": {"forget": 1}}
     line = cost_line(record)
     assert line.startswith("cost: 4.0 s (load 1.5, train 2.0, save 0.5)")
@@ -70,7 +69,8 @@ def test_a_run_counts_its_passes_tokens_and_phases(name, reference, world, targe
     api.run_unlearning(cfg)
     record = json.loads((out / "cost.json").read_text())
     assert record["method"] == name and record["steps"] == 1 and record["processes"] == 1
-    assert record["passes"]["forward"]["forget"] == 1
+    # one forward pass over the forget and retain batches together when the method has both
+    assert record["passes"]["forward"] == {"forget+retain" if name == "NPO_KLR" else "forget": 1}
     assert record["tokens_by_stream"]["forget"] == _forget_tokens(world, target_model)
     assert record["reference"] == reference
     assert record["passes"]["reference_forward"] == ({"forget": 1, "retain": 1} if reference == "copy" else {})

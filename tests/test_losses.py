@@ -197,6 +197,34 @@ def test_kl_two_token_vocab_by_hand_and_direction():
     assert kl.item() == pytest.approx(expected, abs=1e-6)
 
 
+def test_kl_gradient_by_hand():
+    # d KL(p_ref || p_theta) / d z_theta = p_theta - p_ref = (3/4 - 1/2, 1/4 - 1/2) = (1/4, -1/4)
+    theta = torch.tensor([[[LN3, 0.0]]], requires_grad=True)
+    kl_ref_theta_per_token(theta, torch.tensor([[[0.0, 0.0]]])).sum().backward()
+    assert theta.grad.flatten().tolist() == pytest.approx([0.25, -0.25], abs=1e-6)
+
+
+def test_chunked_kl_equals_the_plain_formula_on_a_view(monkeypatch):
+    """Forced into many chunks, on logits[:, :-1] (a view, as the engine passes them): the values and the
+    gradient of a weighted sum equal the textbook formula's, differentiated by autograd in float64."""
+    import unlearn.losses.divergence as divergence
+
+    monkeypatch.setattr(divergence, "CHUNK_ELEMENTS", 22)  # 2 positions of an 11-token vocabulary per chunk
+    torch.manual_seed(0)
+    full = torch.randn(3, 8, 11, requires_grad=True)
+    ref = torch.randn(3, 7, 11)
+    weights = torch.rand(3, 7)
+    kl = kl_ref_theta_per_token(full[:, :-1, :], ref)
+    (kl * weights).sum().backward()
+    theta = full.detach().double().requires_grad_(True)
+    ref_logp = torch.log_softmax(ref.double(), -1)
+    plain = (ref_logp.exp() * (ref_logp - torch.log_softmax(theta[:, :-1, :], -1))).sum(-1)
+    (plain * weights.double()).sum().backward()
+    assert torch.allclose(kl.double(), plain.detach(), atol=1e-6)
+    assert torch.allclose(full.grad.double(), theta.grad, atol=1e-6)
+    assert full.grad[:, -1].abs().max() == 0  # the dropped last position gets no gradient
+
+
 # --------------------------------------------------------------------------- non-finite logits
 
 

@@ -514,3 +514,43 @@ def test_mismatch_answers_gives_each_forget_question_k_random_answers_drawn_toge
              "train.batch_size=4")
     logged = _log(tmp_path / "llmu")
     assert len(logged) == 2 and all(math.isfinite(row["loss"]) for row in logged)
+
+
+def test_one_forward_over_all_streams_equals_a_pass_per_stream(world, target_model):
+    """Forget and retain batches of different lengths through one joint pass: every stream's log-probs,
+    logits and hidden states, and GA_GDR's loss, equal those of a pass per stream (to 1e-6)."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from unlearn.config import MethodConfig
+    from unlearn.core.batching import collate
+    from unlearn.data.tokenize import PromptFormatter
+    from unlearn.engine.step import forward_streams
+    from unlearn.methods import build_method
+    from unlearn.methods.base import Needs, weighted_loss
+
+    tokenizer = AutoTokenizer.from_pretrained(target_model)
+    model = AutoModelForCausalLM.from_pretrained(target_model).eval()
+    formatter = PromptFormatter(tokenizer)
+    batches = {}
+    for stream, split, rows in (("forget", "forget10", 3), ("retain", "retain90", 5)):
+        records = json.loads((world / f"{split}.json").read_text())
+        records = sorted(records, key=lambda r: len(r["question"] + r["answer"]))  # shortest forget, longest retain
+        records = records[:rows] if stream == "forget" else records[-rows:]
+        batch = collate([formatter.encode(r["question"], r["answer"]) for r in records], tokenizer.pad_token_id)
+        batches[stream] = {**batch, "index": torch.arange(rows)}
+    assert batches["forget"]["input_ids"].shape[1] != batches["retain"]["input_ids"].shape[1]
+    needs = {s: Needs(logits=True, hidden_layers=(0,)) for s in batches}
+    joint = forward_streams(model, batches, needs, None)
+    for stream, batch in batches.items():
+        alone = forward_streams(model, {stream: batch}, needs, None)[stream]
+        assert joint[stream].token_logps.shape == alone.token_logps.shape
+        assert torch.allclose(joint[stream].token_logps, alone.token_logps, atol=1e-6)
+        assert torch.allclose(joint[stream].logits, alone.logits, atol=1e-5)
+        assert torch.allclose(joint[stream].hidden[0], alone.hidden[0], atol=1e-5)
+        assert torch.equal(joint[stream].target_mask, alone.target_mask)
+    method = build_method(MethodConfig(name="GA_GDR"))
+    counts = {t.key: 10 for t in method.terms}
+    apart = {s: forward_streams(model, {s: b}, needs, None)[s] for s, b in batches.items()}
+    together, _ = weighted_loss(method.terms, joint, counts)
+    separate, _ = weighted_loss(method.terms, apart, counts)
+    assert abs(float(together) - float(separate)) < 1e-6

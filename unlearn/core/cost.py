@@ -29,7 +29,7 @@ class CostMeter:
 
     def __init__(self) -> None:
         self.seconds: Counter[str] = Counter()
-        self.forward: Counter[str] = Counter()  # forward passes of the trained model, by stream
+        self.forward: Counter[str] = Counter()  # forward passes of the trained model, by stream(s) it took
         self.reference: Counter[str] = Counter()  # forward passes of a reference model, by stream
         self.backward: Counter[str] = Counter()  # backward passes, by gradient group
         self.tokens: Counter[str] = Counter()  # non-padding tokens through the trained model, by stream
@@ -46,11 +46,12 @@ class CostMeter:
         finally:
             self.seconds[name] += time.perf_counter() - start
 
-    def count_forward(self, stream: str, tokens: int, reference: bool) -> None:
-        self.forward[stream] += 1
-        self.tokens[stream] += tokens
-        if reference:
-            self.reference[stream] += 1
+    def count_forward(self, streams: str, tokens: dict[str, int], reference: list[str]) -> None:
+        """One forward pass of the trained model over `streams` ("forget+retain" when their batches went in
+        together), the non-padding tokens of each stream, and the streams given a reference pass."""
+        self.forward[streams] += 1
+        self.tokens.update(tokens)
+        self.reference.update(reference)
 
     def count_backward(self, group: str) -> None:
         self.backward[group] += 1
@@ -148,7 +149,7 @@ def cost_line(record: dict[str, Any]) -> str:
         ref = sum(passes.get("reference_forward", {}).values())
         parts.append(f"forward passes {streams}" + (f" (+{ref} reference)" if ref else ""))
     if record.get("threads"):
-        parts.append(f"{record['threads']} threads")
+        parts.append(f"{record['threads']} thread" + ("s" if record["threads"] != 1 else ""))
     if record.get("reference"):
         parts.append(f"reference: {record['reference']}")
     return "; ".join(parts)

@@ -16,11 +16,14 @@ from unlearn.models import load_model, load_tokenizer
 
 
 class Counter:
-    """Counts the rows the model is run on: teacher-forced forward calls and generate calls apart."""
+    """Counts the rows the model is run on: teacher-forced forward calls and generate calls apart; of the
+    teacher-forced rows, prompts scored once for their answers (`prompt_rows`, a forward that returns its
+    cache) apart from the rows that are scored."""
 
     def __init__(self, model, fail_after: int | None = None):
         self.model, self.fail_after = model, fail_after
         self.tf_rows: list[tuple] = []
+        self.prompt_rows: list[tuple] = []
         self.gen_rows: list[tuple] = []
         self.tf_calls = 0
         self._in_generate = False
@@ -32,7 +35,11 @@ class Counter:
                 if self.fail_after is not None and self.tf_calls > self.fail_after:
                     raise KeyboardInterrupt("killed")
                 ids, mask = kwargs["input_ids"], kwargs["attention_mask"]
-                self.tf_rows += [tuple(r[m.bool()].tolist()) for r, m in zip(ids, mask)]
+                prompts = kwargs.get("use_cache") and not any(k in kwargs for k in ("cache", "past_key_values"))
+                if mask.shape[1] > ids.shape[1]:  # answers after a cached prompt: the mask covers both
+                    mask = mask[:, -ids.shape[1]:]
+                rows = [tuple(r[m.bool()].tolist()) for r, m in zip(ids, mask)]
+                (self.prompt_rows if prompts else self.tf_rows).extend(rows)
             return self._forward(*args, **kwargs)
 
         def generate(*args, **kwargs):
@@ -65,11 +72,12 @@ def test_tofu_and_privacy_share_one_teacher_forced_and_one_generation_pass(world
     metrics, samples = evaluate_model(model, tok, cfg)
     bench = load_benchmark("synthetic", str(world))
     data = bench.eval_data()
-    # Every scored sequence once: answer + paraphrase + perturbed answers for sets with alternatives.
+    # Every scored sequence once: answer + paraphrase + perturbed answers for sets with alternatives; each
+    # question's prompt once for all of them (the answers run after its cache).
     expected = sum(1 + (1 if r.get("paraphrased_answer") and d.role != "general" else 0)
                    + len(r.get("perturbed_answer") or []) for d in data for r in d.records)
     assert len(count.tf_rows) == expected
-    assert len(set(count.tf_rows)) == len(count.tf_rows)  # no sequence scored twice
+    assert 0 < len(count.prompt_rows) == len(set(count.prompt_rows))  # no prompt scored twice
     assert len(count.gen_rows) == sum(len(d.records) for d in data)  # each question generated once
     assert len(set(count.gen_rows)) == len({r["question"] for d in data for r in d.records})
     m = metrics["metrics"]
@@ -80,6 +88,25 @@ def test_tofu_and_privacy_share_one_teacher_forced_and_one_generation_pass(world
     assert metrics["directions"]["mia_loss_auc"] == "closest to 0.5"
     assert {s["set"] for s in samples} == {d.name for d in data}
     assert all(len(s["id"]) == 32 for s in samples)
+
+
+def test_prompts_scored_once_give_the_metrics_of_a_pass_per_sequence(world, target_model, tmp_path, monkeypatch):
+    """Every metric of the tofu and privacy suites with each prompt scored once for all its answers equals
+    the plain pass's (one forward over each whole sequence) to 1e-5."""
+    import functools
+
+    import unlearn.eval.evaluator as evaluator
+    from unlearn.eval.passes import teacher_forced_pass
+
+    model, tok = _load(target_model)
+    cfg = _cfg(world, tmp_path, **{"eval.suites": "tofu,privacy", "eval.cache": "false"})
+    shared, _ = evaluate_model(model, tok, cfg)
+    monkeypatch.setattr(evaluator, "teacher_forced_pass", functools.partial(teacher_forced_pass, share_prompts=False))
+    plain, _ = evaluate_model(model, tok, cfg)
+    numbers = {k for k, v in plain["metrics"].items() if isinstance(v, float)}
+    assert len(numbers) > 20
+    for key in numbers:
+        assert shared["metrics"][key] == pytest.approx(plain["metrics"][key], abs=1e-5), key
 
 
 def test_interrupted_evaluation_resumes_from_the_cache_with_identical_results(world, target_model, tmp_path):
@@ -166,3 +193,41 @@ def test_progress_counts_samples_and_never_passes_100_percent(world, target_mode
         lines = [m.groups() for m in re.finditer(r"eval: sample (\d+)/(\d+) \((\d+)%\)", capsys.readouterr().err)]
         assert lines and all(int(n) <= int(total) and int(pct) <= 100 for n, total, pct in lines)
         assert lines[-1][0] == lines[-1][1] and int(lines[-1][1]) > 0
+
+
+def test_samples_are_grouped_by_their_prompt():
+    from unlearn.eval.shared_prompts import group_batches, prompt_length, shared_prompt_groups
+
+    def sample(prompt, answer):
+        return {"input_ids": prompt + answer, "labels": [-100] * len(prompt) + answer}
+
+    samples = [sample([1, 2], [5]), sample([1, 2], [6, 7]), sample([3], [8]), sample([1, 2], [9]),
+               {"input_ids": [4, 4], "labels": [4, 4]}, sample([3, 3], [1])]
+    assert [prompt_length(s) for s in samples] == [2, 2, 1, 2, 0, 2]
+    groups, alone = shared_prompt_groups(samples)
+    assert groups == [[0, 1, 3]]  # prompt [1, 2] three times; [3] and [3, 3] once; sample 4 has no prompt
+    assert alone == [2, 4, 5]
+    # whole groups per batch: two groups of 3 answers do not fit 4 rows, each fits alone
+    two = [[0, 1, 3], [0, 1, 3]]
+    assert group_batches(two, samples, batch_size=4, vocab=10, budget=10 ** 6) == [[two[0]], [two[1]]]
+    assert group_batches(two, samples, batch_size=6, vocab=10, budget=10 ** 6) == [two]
+    # the logits budget: 6 answers x (longest answer 2 + 1) x vocabulary 10 = 180 logits
+    assert group_batches(two, samples, batch_size=6, vocab=10, budget=179) == [[two[0]], [two[1]]]
+
+
+def test_prompts_scored_once_under_lora(target_model):
+    """A peft-wrapped model (evaluation during LoRA training) scores shared prompts like a plain pass."""
+    from peft import LoraConfig, get_peft_model
+
+    from unlearn.eval.passes import teacher_forced_pass
+
+    model, tok = _load(target_model)
+    model = get_peft_model(model, LoraConfig(r=4, target_modules=["q_proj", "v_proj"], init_lora_weights=False)).eval()
+    prompt = tok("Where was Ada born?")["input_ids"]
+    samples = [{"input_ids": prompt + a, "labels": [-100] * len(prompt) + a}
+               for a in (tok(" In Paris.")["input_ids"], tok(" In a small town by the sea.")["input_ids"])]
+    shared = teacher_forced_pass(model, samples, tok.pad_token_id)
+    plain = teacher_forced_pass(model, samples, tok.pad_token_id, share_prompts=False)
+    for a, b in zip(shared, plain):
+        assert a["token_logps"] == pytest.approx(b["token_logps"], abs=1e-5)
+        assert a["argmax_match"] == b["argmax_match"]

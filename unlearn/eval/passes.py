@@ -76,25 +76,40 @@ def _batches(order: list[int], lengths: list[int], batch_size: int, vocab: int) 
 
 @torch.no_grad()
 def teacher_forced_pass(model: torch.nn.Module, samples: Sequence[dict[str, list[int]]], pad_id: int,
-                        batch_size: int = 32, on_batch: Callable[[list[int], list[dict]], None] | None = None
-                        ) -> list[dict[str, list]]:
-    """Per-token statistics of each encoded sample (one forward call per batch, each sample once).
+                        batch_size: int = 32, on_batch: Callable[[list[int], list[dict]], None] | None = None,
+                        share_prompts: bool = True) -> list[dict[str, list]]:
+    """Per-token statistics of each encoded sample (each sample scored once).
 
-    Samples are batched by length, at most `batch_size` a batch and at most LOGITS_BUDGET logits (a
-    large vocabulary gets smaller batches); `on_batch(indices, rows)` is called after each batch with
-    the input indices it covered (the evaluator caches and reports progress there)."""
+    Samples that share their prompt with others (a question's answer, paraphrase and perturbed answers) are
+    scored with one pass over the prompt and one over the answers (unlearn.eval.shared_prompts) unless
+    `share_prompts` is False; the rest are batched by length. A batch holds at most `batch_size` samples and
+    LOGITS_BUDGET logits (a large vocabulary gets smaller batches); `on_batch(indices, rows)` is called after
+    each batch with the input indices it covered (the evaluator caches and reports progress there)."""
+    from unlearn.eval.shared_prompts import group_batches, shared_prompt_groups, shared_prompt_logits
+
     device = next(model.parameters()).device
-    order = sorted(range(len(samples)), key=lambda i: len(samples[i]["input_ids"]))
     results: list[dict[str, list]] = [{}] * len(samples)
     vocab = getattr(model.get_output_embeddings(), "out_features", None) or model.config.vocab_size
-    for chunk in _batches(order, [len(s["input_ids"]) for s in samples], batch_size, vocab):
-        batch = {k: v.to(device) for k, v in collate([samples[i] for i in chunk], pad_id).items()}
-        logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
-        rows = _rows(token_statistics(logits, batch["labels"]))
+    groups, alone = shared_prompt_groups(samples) if share_prompts else ([], list(range(len(samples))))
+
+    def keep(chunk: list[int], rows: list[dict]) -> None:
         for i, row in zip(chunk, rows):
             results[i] = row
         if on_batch:
             on_batch(chunk, rows)
+
+    for batch_groups in group_batches(groups, samples, batch_size, vocab, LOGITS_BUDGET):
+        shared = shared_prompt_logits(model, samples, batch_groups, pad_id)
+        if shared is None:  # no copyable cache: these samples go through plain passes
+            alone += [i for g in batch_groups for i in g]
+            continue
+        logits, labels, chunk = shared
+        keep(chunk, _rows(token_statistics(logits, labels)))
+    order = sorted(alone, key=lambda i: len(samples[i]["input_ids"]))
+    for chunk in _batches(order, [len(s["input_ids"]) for s in samples], batch_size, vocab):
+        batch = {k: v.to(device) for k, v in collate([samples[i] for i in chunk], pad_id).items()}
+        logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+        keep(chunk, _rows(token_statistics(logits, batch["labels"])))
     return results
 
 

@@ -3,12 +3,15 @@
     python benchmarks/eval_passes.py                        # synthetic world, tiny model (built once in --work)
     python benchmarks/eval_passes.py --model PATH --data PATH --benchmark tofu
 
-The same model is evaluated on the same evaluation sets two ways, with the evaluation cache off:
+The same model is evaluated on the same evaluation sets three ways, with the evaluation cache off:
 
 (a) shared: one `unlearn.eval.evaluator.evaluate_model` call with eval.suites=[tofu, privacy]: one
-    teacher-forced pass over every distinct sequence any metric reads, one generation pass.
+    teacher-forced pass over every distinct sequence any metric reads, each question's prompt scored
+    once for all its answers (unlearn.eval.shared_prompts), one generation pass.
+(a') the same with every sequence run whole (the evaluator before prompts were scored once).
 (b) per metric: the evaluator's own code (`plan`, `Evaluator.run`, `compute_metrics`,
-    `compute_derived`) run once per metric, as the reference framework open-unlearning does.
+    `compute_derived`) run once per metric, every sequence whole, as the reference framework
+    open-unlearning does.
 
 What open-unlearning does (read from locuslab/open-unlearning, src/evals/base.py,
 src/evals/metrics/{base,memorization,privacy}.py, src/evals/metrics/mia/, configs/eval/tofu.yaml and
@@ -144,10 +147,23 @@ def eval_config(args: argparse.Namespace, data: str, benchmark: str):
         "train": {"progress_every": 1e9}})
 
 
-def run_shared(model: Any, tokenizer: Any, cfg: Any, bench: Any) -> tuple[dict, dict]:
+def share_prompts(on: bool) -> None:
+    """Whether the evaluator scores each prompt once for all its answers (its default) or runs every
+    sequence whole, as open-unlearning does."""
+    import dataclasses
+
+    import unlearn.eval.evaluator as evaluator
+
+    original = getattr(evaluator, "_plain_settings", evaluator.settings_from_config)
+    evaluator._plain_settings = original
+    evaluator.settings_from_config = lambda c: dataclasses.replace(original(c), share_prompts=on)
+
+
+def run_shared(model: Any, tokenizer: Any, cfg: Any, bench: Any, prompts_once: bool = True) -> tuple[dict, dict]:
     """(aggregates, per-sample values {set: {metric: [...]}}) of one evaluate_model call."""
     from unlearn.eval.evaluator import evaluate_model
 
+    share_prompts(prompts_once)
     metrics, rows = evaluate_model(model, tokenizer, cfg, bench)
     GENERATIONS[:] = [row["generation"] for row in rows if "generation" in row]
     per_sample: dict[str, dict[str, list]] = defaultdict(lambda: defaultdict(list))
@@ -188,6 +204,7 @@ def run_per_metric(model: Any, tokenizer: Any, cfg: Any, bench: Any) -> tuple[di
     fmt = PromptFormatter(tokenizer, cfg.data.template, cfg.data.chat_template)
     datasets = bench.eval_data(cfg.eval.splits or None)
     parts = Parts()
+    share_prompts(False)  # open-unlearning scores every sequence whole
     evaluator = Evaluator(model, tokenizer, fmt, _settings(cfg), parts)
     named: dict[tuple[str, int, str], dict] = {}   # open-unlearning's by-name results of the TOFU Prob metrics
     per_sample: dict[str, dict[str, list]] = {}
@@ -317,13 +334,15 @@ def main(argv: list[str] | None = None) -> int:
     warm = replace(cfg, eval=replace(cfg.eval, splits=[f"{sets[0].name}[:2]"]))
     run_shared(model, tokenizer, warm, bench)
 
-    rows_a, rows_b = [], []
+    rows_a, rows_w, rows_b = [], [], []
     for _ in range(args.repeat):  # alternating; the fastest of each mode is reported
         (agg_a, ps_a), row = _timed("(a) shared", run_shared, model, tokenizer, cfg, bench)
         rows_a.append(row)
+        _, row = _timed("(a') whole seqs", run_shared, model, tokenizer, cfg, bench, False)
+        rows_w.append(row)
         (agg_b, ps_b, runs), row = _timed("(b) per metric", run_per_metric, model, tokenizer, cfg, bench)
         rows_b.append(row)
-    row_a, row_b = min(rows_a, key=lambda r: r[1]), min(rows_b, key=lambda r: r[1])
+    row_a, row_w, row_b = (min(rows, key=lambda r: r[1]) for rows in (rows_a, rows_w, rows_b))
     agg_diff, sample_diff, only = compare(agg_a, agg_b, ps_a, ps_b)
 
     print(f"model: {model_path} ({sum(p.numel() for p in model.parameters()):,} parameters, {args.dtype}, {device}); "
@@ -335,10 +354,12 @@ def main(argv: list[str] | None = None) -> int:
            f"{'sequences scored':>18}{'prompts generated':>19}"
     print(head)
     print("-" * len(head))
-    for label, wall, tf, gen, n_tf, n_gen in (row_a, row_b):
+    for label, wall, tf, gen, n_tf, n_gen in (row_a, row_w, row_b):
         print(f"{label:<16}{wall:>9.2f}{tf:>18.2f}{gen:>14.2f}{wall - tf - gen:>9.2f}{n_tf:>18,}{n_gen:>19,}")
     print(f"ratio per metric / shared: {row_b[1] / row_a[1]:.2f}x wall, "
           f"{row_b[2] / max(row_a[2], 1e-9):.2f}x teacher-forced, {row_b[3] / max(row_a[3], 1e-9):.2f}x generation")
+    print(f"ratio whole sequences / prompts scored once (both shared): {row_w[1] / row_a[1]:.2f}x wall, "
+          f"{row_w[2] / max(row_a[2], 1e-9):.2f}x teacher-forced")
     print(f"same results: max |difference| {agg_diff:.2e} over {len(set(agg_a) & set(agg_b))} aggregates, "
           f"{sample_diff:.2e} over per-sample values" + (f"; in one mode only: {', '.join(only)}" if only else ""))
     lengths = [len(tokenizer(g, add_special_tokens=False)["input_ids"]) for g in GENERATIONS]

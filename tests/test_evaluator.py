@@ -93,15 +93,16 @@ def test_tofu_and_privacy_share_one_teacher_forced_and_one_generation_pass(world
 def test_prompts_scored_once_give_the_metrics_of_a_pass_per_sequence(world, target_model, tmp_path, monkeypatch):
     """Every metric of the tofu and privacy suites with each prompt scored once for all its answers equals
     the plain pass's (one forward over each whole sequence) to 1e-5."""
-    import functools
+    import dataclasses
 
     import unlearn.eval.evaluator as evaluator
-    from unlearn.eval.passes import teacher_forced_pass
 
     model, tok = _load(target_model)
     cfg = _cfg(world, tmp_path, **{"eval.suites": "tofu,privacy", "eval.cache": "false"})
     shared, _ = evaluate_model(model, tok, cfg)
-    monkeypatch.setattr(evaluator, "teacher_forced_pass", functools.partial(teacher_forced_pass, share_prompts=False))
+    plain_settings = evaluator.settings_from_config
+    monkeypatch.setattr(evaluator, "settings_from_config",
+                        lambda c: dataclasses.replace(plain_settings(c), share_prompts=False))
     plain, _ = evaluate_model(model, tok, cfg)
     numbers = {k for k, v in plain["metrics"].items() if isinstance(v, float)}
     assert len(numbers) > 20

@@ -46,6 +46,9 @@ class Settings:
     """Generated tokens of a KnowMem answer."""
     cache_dir: str | None = None
     """None: no cache."""
+    share_prompts: bool = True
+    """Score each prompt once for all its answers (unlearn.eval.shared_prompts); False: a whole pass per
+    sequence (benchmarks/eval_passes.py compares the two)."""
 
 
 def _seq_id(encoded: dict[str, list[int]]) -> str:
@@ -97,7 +100,8 @@ class Evaluator:
 
         if encoded:
             self.meter.count_scored([s["input_ids"] for s in encoded])
-            teacher_forced_pass(model, encoded, self.tokenizer.pad_token_id, self.settings.batch_size, store)
+            teacher_forced_pass(model, encoded, self.tokenizer.pad_token_id, self.settings.batch_size, store,
+                                self.settings.share_prompts)
         return {i: cache.get(i) for i in sequences}
 
     def generations(self, prompts: dict[str, list[int]], max_new_tokens: int | None = None) -> dict[str, str]:

@@ -143,3 +143,21 @@ def test_an_original_that_scores_zero_is_refused(world, monkeypatch):
     cfg = load_config(overrides=[f"data.path={world}"])
     with pytest.raises(ConfigError, match="the original model scores 0 on .*nothing to keep"):
         cal.calibrate(cfg, "orig", "run/model", metric="retain_rougeL_recall")
+
+
+def test_runs_of_one_original_load_it_once(ga_run, target_model, monkeypatch):
+    """`compare` calibrates each run against the same original: its weights are read from disk once."""
+    import unlearn.models
+    from unlearn.config import load_config
+    from unlearn.evidence import calibrate as calibration
+
+    real = unlearn.models.load_model
+    loads = []
+    monkeypatch.setattr(unlearn.models, "load_model", lambda c: loads.append(str(c.path)) or real(c))
+    calibration._ORIGINALS.clear()
+    cfg = load_config(str(ga_run / "config.yaml"))
+    first = calibration.Mixer(cfg, str(target_model), str(ga_run / "model"))
+    second = calibration.Mixer(cfg, str(target_model), str(ga_run / "model"))
+    assert loads.count(str(target_model)) == 1 and second.original is first.original
+    first.set_alpha(0.5)  # mixing writes the working model, never the shared original
+    assert all(torch.equal(v, second.original[k]) for k, v in real(cfg.model).state_dict().items())

@@ -142,6 +142,24 @@ def retain_request(metric: str, bench: Any) -> tuple[list[str], list[str]]:
                       "(e.g. retain_rougeL_recall)")
 
 
+_ORIGINALS: dict[tuple, dict[str, torch.Tensor]] = {}
+
+
+def original_state(model_cfg: Any) -> dict[str, torch.Tensor]:
+    """The original model's weights on CPU, loaded once per process for every run that started from it
+    (`compare` calibrates many runs of one original; loading a GGUF file takes most of a minute). Only the
+    last original is kept; a file changed on disk is loaded again."""
+    from unlearn.models import load_model
+
+    path = Path(model_cfg.path)
+    stamp = max((f.stat().st_mtime_ns for f in path.iterdir()), default=0) if path.is_dir() else 0
+    key = (str(path), model_cfg.gguf_file, model_cfg.dtype, stamp)
+    if key not in _ORIGINALS:
+        _ORIGINALS.clear()
+        _ORIGINALS[key] = {k: v.detach().to("cpu") for k, v in load_model(model_cfg).state_dict().items()}
+    return _ORIGINALS[key]
+
+
 class Mixer:
     """A model whose weights are set to theta(alpha) in place, and its evaluation on a chosen request.
     Memory: the working model plus the two source state dicts (on CPU)."""
@@ -156,8 +174,7 @@ class Mixer:
         self.tokenizer = load_tokenizer(unlearned_cfg)
         self.model = load_model(unlearned_cfg).eval()
         self.unlearned = {k: v.detach().to("cpu", copy=True) for k, v in self.model.state_dict().items()}
-        self.original = {k: v.detach().to("cpu") for k, v in
-                         load_model(replace(cfg.model, path=original_path)).state_dict().items()}
+        self.original = original_state(replace(cfg.model, path=original_path))  # read only: shared between runs
         mix_state(self.original, self.unlearned, 0.0)  # the same parameters and shapes, or a one-line error
         self.model.to(device())
 

@@ -467,6 +467,17 @@ case("sweep-bad-override-on-the-line", [*SWEEP, "seeds"], "override 'seeds' must
 case("threads-zero", [*RUN, "--threads", "0"], "--threads: '0' is not a number of threads", "positive integer or 'auto'")
 case("threads-not-a-number", ["--threads=many", *RUN], "--threads: 'many' is not a number of threads")
 case("threads-without-a-value", [*RUN, "--threads"], "--threads needs a value")
+case("fp16-on-cpu", [*RUN, "train.mixed_precision=fp16"], "train.mixed_precision=fp16 needs a CUDA GPU",
+     "train.mixed_precision=bf16")
+case("mixed-precision-on-bf16-weights", [*RUN, "train.mixed_precision=bf16", "model.dtype=bfloat16"],
+     "keeps float32 master weights", "model.dtype=float32")
+case("mixed-precision-unknown", [*RUN, "train.mixed_precision=fp8"], "train.mixed_precision", "bf16")
+case("4bit-on-cpu", [*RUN, "model.load_in_4bit=true", "lora.r=8", "lora.save=adapter"],
+     "model.load_in_4bit quantises the base with bitsandbytes, which needs a CUDA GPU")
+case("4bit-and-8bit", [*RUN, "model.load_in_4bit=true", "model.load_in_8bit=true"], "both set; choose one")
+case("flash-attention-on-cpu", [*RUN, "model.attn_implementation=flash_attention_2"],
+     "model.attn_implementation=flash_attention_2 needs a CUDA GPU", "sdpa")
+case("attention-unknown", [*RUN, "model.attn_implementation=fast"], "model.attn_implementation", "eager")
 
 
 def _resolve(arg: str, places: dict[str, Path]) -> str:

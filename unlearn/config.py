@@ -27,6 +27,9 @@ CANONICAL_FIELDS = ("question", "answer", "paraphrased_answer", "perturbed_answe
                     "choices", "label")
 """The fields of a record that data.columns may map a column to."""
 
+ATTENTION = ("sdpa", "eager", "flex_attention", "flash_attention_2", "flash_attention_3")
+"""transformers' attention implementations (model.attn_implementation)."""
+
 
 @dataclass
 class ModelConfig:
@@ -40,6 +43,14 @@ class ModelConfig:
     """float32, bfloat16 or float16."""
     trust_remote_code: bool = False
     """Run code shipped with the model. Off unless you trust the model's source."""
+    attn_implementation: str | None = param(None, choices=ATTENTION)
+    """transformers' attention: sdpa, eager, flex_attention, or flash_attention_2/3 (CUDA and the flash-attn
+    package); null = transformers' choice (sdpa where the model supports it)."""
+    load_in_4bit: bool | None = None
+    """Load the base weights 4-bit quantised (bitsandbytes NF4, bfloat16 compute) for LoRA training: CUDA only,
+    needs lora.r > 0 and lora.save=adapter (a quantised base cannot take the merged weights)."""
+    load_in_8bit: bool | None = None
+    """The same, 8-bit (bitsandbytes LLM.int8)."""
 
 
 @dataclass
@@ -128,6 +139,12 @@ class TrainConfig:
     """Write a log.jsonl line every N optimizer steps."""
     progress_every: float = param(30.0, at_least=0)
     """Seconds between progress lines when the output is not a terminal (a bar is drawn on one)."""
+    gradient_checkpointing: bool | None = None
+    """Recompute each decoder layer's activations in the backward pass instead of keeping them: less memory
+    (benchmarks/checkpointing.py), about a third more compute; the same loss and gradient."""
+    mixed_precision: str | None = param(None, choices=("bf16", "fp16"))
+    """Compute in bf16 (or fp16, CUDA only) under autocast while the weights and the optimizer stay float32
+    (model.dtype=float32): unlike model.dtype=bfloat16, which trains bfloat16 weights with no float32 copy."""
     report_to: list[str] = param(default_factory=list, choices=TRACKERS)
     """Experiment trackers, through Accelerate: tensorboard (written to the run folder's trackers/), wandb,
     mlflow, ...; each gets the losses, every term, the gradient norm, the learning rate, the evaluation

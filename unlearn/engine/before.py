@@ -31,10 +31,36 @@ def check_train(cfg: RunConfig, method: Method) -> str | None:
     if len(method.transforms) > 1:
         raise ConfigError(f"method {method.name}: one gradient transform at a time is supported")
     check_lora(cfg.lora)
+    check_memory_levers(cfg)
     check_trackers(cfg.train.report_to)
     strategy = method.reference if cfg.method.reference == "auto" else cfg.method.reference
     redraws = cfg.data.redraw and any(s in REDRAWN_STREAMS and method.needs(s).ref_logps for s in method.streams)
     return choose_strategy(strategy, method, cfg.lora.r > 0, redraws)
+
+
+def check_memory_levers(cfg: RunConfig) -> None:
+    """Mixed precision and a quantised base: combinations that cannot train as asked, before anything loads."""
+    import torch
+
+    from unlearn.models.loading import check_model_options
+
+    check_model_options(cfg.model)  # this machine first: a CUDA-only option fails with its own reason
+
+    precision = cfg.train.mixed_precision
+    if precision == "fp16" and not torch.cuda.is_available():
+        raise ConfigError("train.mixed_precision=fp16 needs a CUDA GPU (CPU autocast computes in bf16); use "
+                          "train.mixed_precision=bf16")
+    if precision and cfg.model.dtype != "float32":
+        raise ConfigError(f"train.mixed_precision={precision} keeps float32 master weights: load the model in "
+                          f"float32 (model.dtype=float32, not {cfg.model.dtype}), or drop train.mixed_precision to "
+                          f"train pure {cfg.model.dtype} weights")
+    quantised = "load_in_4bit" if cfg.model.load_in_4bit else "load_in_8bit" if cfg.model.load_in_8bit else None
+    if quantised and cfg.lora.r <= 0:
+        raise ConfigError(f"model.{quantised}: a quantised base cannot be trained itself; train LoRA on it "
+                          "(lora.r=16 lora.save=adapter)")
+    if quantised and cfg.lora.save != "adapter":
+        raise ConfigError(f"model.{quantised}: the merged model would be quantised weights plus the adapter; save "
+                          "the adapter (lora.save=adapter) and merge it into the full-precision base afterwards")
 
 
 def check_sharding(acc: Any, method: Method, lora: bool, cfg_every: int | None = None) -> None:

@@ -31,6 +31,10 @@ def apply_lora(model: torch.nn.Module, cfg: LoraConfig, seed: int = 0) -> Any:
         targets = "all-linear"  # peft: every linear layer except the output head
     peft_cfg = PeftLoraConfig(r=cfg.r, lora_alpha=cfg.alpha, lora_dropout=cfg.dropout, target_modules=targets,
                               bias="none", task_type="CAUSAL_LM")
+    if getattr(model, "is_loaded_in_4bit", False) or getattr(model, "is_loaded_in_8bit", False):
+        from peft import prepare_model_for_kbit_training  # norms to float32, inputs that carry gradients
+
+        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=False)
     try:
         with torch.random.fork_rng(devices=[]):  # the global random state is left as it was
             torch.manual_seed(seed)

@@ -105,8 +105,10 @@ def train(cfg: RunConfig, method: Method | None = None) -> TrainResult:
     method = method or build_method(cfg.method)
     strategy = check_train(cfg, method)
     # cpu=True without CUDA: Accelerate only sets up multi-process (gloo) CPU training when asked for cpu.
+    precision = cfg.train.mixed_precision or "no"
+    _release_precision(precision)
     accelerator = Accelerator(cpu=not torch.cuda.is_available(), gradient_accumulation_steps=cfg.train.grad_accum,
-                              **tracking.accelerator_options(cfg))
+                              mixed_precision=precision, **tracking.accelerator_options(cfg))
     run_dir = Path(cfg.out)
     bench, records = read_and_check(cfg, method, accelerator)  # before any model loads: bad data costs nothing
     fingerprint = training_fingerprint({**to_dict(cfg), "method_resolved": method.resolved()},
@@ -141,6 +143,15 @@ def train(cfg: RunConfig, method: Method | None = None) -> TrainResult:
             lock.release()
         if failed_early and fresh and accelerator.is_main_process:
             _remove_if_empty(run_dir)
+
+
+def _release_precision(precision: str) -> None:
+    """Accelerate keeps one mixed-precision setting per process; a run that asks for another (a sweep or the
+    API training several runs in one process) starts its state afresh, keeping the process group."""
+    from accelerate.state import AcceleratorState
+
+    if AcceleratorState._shared_state and AcceleratorState().mixed_precision != precision:
+        AcceleratorState._reset_state(reset_partial_state=False)
 
 
 @dataclass
@@ -313,7 +324,10 @@ class _Run:
     def _cost_info(self, start: int) -> dict[str, Any]:
         return {"method": self.method.name, "steps": self.data.total_steps - start, "resumed_from": start,
                 "processes": self.acc.num_processes, "device": str(self.acc.device),
-                "reference": self.strategy, "lora_r": self.cfg.lora.r,
+                "reference": self.strategy, "lora_r": self.cfg.lora.r, "dtype": self.cfg.model.dtype,
+                "mixed_precision": self.cfg.train.mixed_precision,
+                "gradient_checkpointing": bool(self.cfg.train.gradient_checkpointing),
+                "attention": getattr(self.acc.unwrap_model(self.model).config, "_attn_implementation", None),
                 "trainable_parameters": sum(p.numel() for p in self.trainable), **thread_record()}
 
     def _finish(self, start: int, started: float) -> None:
@@ -365,6 +379,10 @@ def _load(cfg: RunConfig, method: Method, acc: Any) -> tuple[Any, torch.nn.Modul
         model = load_model(cfg.model)
     check_vocabulary(model, tokenizer, cfg.model)
     limit = context_limit(model, cfg.data.max_length)
+    if cfg.train.gradient_checkpointing:
+        # non-reentrant: works when the inputs carry no gradient (LoRA) and with the forward hooks RMU sets
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        model.config.use_cache = False
     if cfg.lora.r > 0:
         model = apply_lora(model, cfg.lora, cfg.train.seed)
     _set_up_terms(method, model, cfg.train.seed)

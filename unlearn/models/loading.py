@@ -95,6 +95,7 @@ def check_model_files(cfg: ModelConfig, path: str | None = None) -> None:
     error; nothing is loaded."""
     path = path or cfg.path
     _check_path(path, "model")
+    check_model_options(cfg)
     local = Path(path).expanduser()
     if local.is_file():
         hint = (f"model.path={str(local.parent)!r} model.gguf_file={local.name!r}" if local.suffix == ".gguf"
@@ -110,6 +111,48 @@ def check_model_files(cfg: ModelConfig, path: str | None = None) -> None:
             _check_weights(Path(path).expanduser())
     if cfg.tokenizer:
         _check_path(cfg.tokenizer, "tokenizer")
+
+
+def check_model_options(cfg: ModelConfig) -> None:
+    """Loading options this machine cannot honour, as one-line errors before anything loads: flash attention
+    and bitsandbytes quantisation need CUDA (and their packages)."""
+    import importlib.util
+
+
+    cuda = torch.cuda.is_available()
+    if cfg.attn_implementation and cfg.attn_implementation.startswith("flash_attention"):
+        if not cuda:
+            raise ConfigError(f"model.attn_implementation={cfg.attn_implementation} needs a CUDA GPU; use sdpa (the "
+                              "default) or eager on CPU")
+        if importlib.util.find_spec("flash_attn") is None and cfg.attn_implementation == "flash_attention_2":
+            raise ConfigError("model.attn_implementation=flash_attention_2 needs the flash-attn package; pip install "
+                              "flash-attn, or use sdpa")
+    bits = [n for n, on in (("load_in_4bit", cfg.load_in_4bit), ("load_in_8bit", cfg.load_in_8bit)) if on]
+    if len(bits) > 1:
+        raise ConfigError("model.load_in_4bit and model.load_in_8bit are both set; choose one")
+    if bits:
+        if not cuda:
+            raise ConfigError(f"model.{bits[0]} quantises the base with bitsandbytes, which needs a CUDA GPU; on CPU "
+                              "train LoRA on the full-precision model (drop the option)")
+        if importlib.util.find_spec("bitsandbytes") is None:
+            raise ConfigError(f"model.{bits[0]} needs the bitsandbytes package; pip install bitsandbytes")
+        if cfg.gguf_file:
+            raise ConfigError(f"model.{bits[0]} with a GGUF file: transformers de-quantises GGUF weights on load; "
+                              "convert the model to safetensors first (a saved unlearn run is), then quantise")
+
+
+def _loading_options(cfg: ModelConfig) -> dict[str, Any]:
+    """from_pretrained's attention and quantisation options (only those set)."""
+    options: dict[str, Any] = {}
+    if cfg.attn_implementation:
+        options["attn_implementation"] = cfg.attn_implementation
+    if cfg.load_in_4bit or cfg.load_in_8bit:
+        from transformers import BitsAndBytesConfig
+
+        options["quantization_config"] = (
+            BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_compute_dtype=torch.bfloat16)
+            if cfg.load_in_4bit else BitsAndBytesConfig(load_in_8bit=True))
+    return options
 
 
 def load_tokenizer(cfg: ModelConfig) -> Any:
@@ -140,7 +183,9 @@ def load_model(cfg: ModelConfig, path: str | None = None) -> torch.nn.Module:
     _check_path(path, "model")
     if cfg.dtype not in DTYPES:
         raise ConfigError(f"model.dtype {cfg.dtype!r} is unknown; valid: {', '.join(DTYPES)}")
-    kwargs: dict[str, Any] = {"dtype": DTYPES[cfg.dtype], "trust_remote_code": cfg.trust_remote_code}
+    check_model_options(cfg)
+    kwargs: dict[str, Any] = {"dtype": DTYPES[cfg.dtype], "trust_remote_code": cfg.trust_remote_code,
+                              **_loading_options(cfg)}
     if cfg.gguf_file:
         kwargs["gguf_file"] = cfg.gguf_file
     else:

@@ -214,6 +214,19 @@ def test_samples_are_grouped_by_their_prompt():
     assert group_batches(two, samples, batch_size=6, vocab=10, budget=10 ** 6) == [two]
     # the logits budget: 6 answers x (longest answer 2 + 1) x vocabulary 10 = 180 logits
     assert group_batches(two, samples, batch_size=6, vocab=10, budget=179) == [[two[0]], [two[1]]]
+    # the token budget: 6 answers x longest answer 2 = 12 tokens
+    assert group_batches(two, samples, batch_size=6, vocab=10, budget=10 ** 6, batch_tokens=12) == [two]
+    assert group_batches(two, samples, batch_size=6, vocab=10, budget=10 ** 6, batch_tokens=11) == [[two[0]], [two[1]]]
+
+
+def test_batches_by_token_budget():
+    from unlearn.eval.passes import _batches
+
+    lengths = [2, 2, 3, 10]
+    # 2 rows x 2 tokens = 4 fit 6; a third row of 3 tokens makes 3 x 3 = 9; 10 tokens go alone
+    assert _batches([0, 1, 2, 3], lengths, batch_size=8, vocab=1, batch_tokens=6) == [[0, 1], [2], [3]]
+    assert _batches([0, 1, 2, 3], lengths, batch_size=8, vocab=1) == [[0, 1, 2, 3]]  # rows only
+    assert _batches([0, 1, 2, 3], lengths, batch_size=2, vocab=1) == [[0, 1], [2, 3]]
 
 
 def test_prompts_scored_once_under_lora(target_model):

@@ -204,7 +204,10 @@ class EvalConfig:
     metrics: list[str] = field(default_factory=list)
     """Extra metrics by name, e.g. mia_gradnorm, extraction_strength_generated (`unlearn metrics` lists them)."""
     batch_size: int = param(32, at_least=1)
-    """Samples per evaluation batch."""
+    """Samples per evaluation batch (at most)."""
+    batch_tokens: int | None = param(None, at_least=1)
+    """Tokens per teacher-forced batch (rows x the longest row, at most): short samples then go in larger
+    batches, long ones in smaller; null = eval.batch_size rows whatever their length."""
     max_new_tokens: int = param(200, at_least=1)
     """Length limit of each generated answer (TOFU: 200)."""
     verbmem_tokens: int = param(128, at_least=1)

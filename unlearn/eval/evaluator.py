@@ -46,6 +46,8 @@ class Settings:
     """Generated tokens of a KnowMem answer."""
     cache_dir: str | None = None
     """None: no cache."""
+    batch_tokens: int | None = None
+    """Tokens per teacher-forced batch (None: batch_size rows)."""
     share_prompts: bool = True
     """Score each prompt once for all its answers (unlearn.eval.shared_prompts); False: a whole pass per
     sequence (benchmarks/eval_passes.py compares the two)."""
@@ -101,7 +103,7 @@ class Evaluator:
         if encoded:
             self.meter.count_scored([s["input_ids"] for s in encoded])
             teacher_forced_pass(model, encoded, self.tokenizer.pad_token_id, self.settings.batch_size, store,
-                                self.settings.share_prompts)
+                                self.settings.share_prompts, self.settings.batch_tokens)
         return {i: cache.get(i) for i in sequences}
 
     def generations(self, prompts: dict[str, list[int]], max_new_tokens: int | None = None) -> dict[str, str]:
@@ -300,7 +302,7 @@ def settings_from_config(cfg: RunConfig) -> Settings:
     folder = (cfg.eval.cache_dir or str(cache_dir() / "eval")) if cfg.eval.cache else None
     return Settings(batch_size=cfg.eval.batch_size, max_new_tokens=cfg.eval.max_new_tokens,
                     max_length=cfg.data.max_length, verbmem_tokens=cfg.eval.verbmem_tokens,
-                    knowmem_tokens=cfg.eval.knowmem_tokens, cache_dir=folder)
+                    knowmem_tokens=cfg.eval.knowmem_tokens, cache_dir=folder, batch_tokens=cfg.eval.batch_tokens)
 
 
 def _results(plans: list, views: dict, ctx: Any) -> ModelResults:

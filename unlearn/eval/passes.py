@@ -62,12 +62,16 @@ LOGITS_BUDGET = 1 << 26
 tensors of that size at once)."""
 
 
-def _batches(order: list[int], lengths: list[int], batch_size: int, vocab: int) -> list[list[int]]:
-    """`order` (sorted by length) cut into batches of at most batch_size samples and LOGITS_BUDGET
-    logits (the longest sample's length times the rows times the vocabulary); at least one sample each."""
+def _batches(order: list[int], lengths: list[int], batch_size: int, vocab: int,
+             batch_tokens: int | None = None) -> list[list[int]]:
+    """`order` (sorted by length) cut into batches of at most batch_size samples, `batch_tokens` tokens and
+    LOGITS_BUDGET logits (rows times the longest sample's length, times the vocabulary for the logits); at
+    least one sample each."""
+    tokens = batch_tokens or float("inf")
     batches: list[list[int]] = []
     for i in order:
-        if batches and len(batches[-1]) < batch_size and (len(batches[-1]) + 1) * lengths[i] * vocab <= LOGITS_BUDGET:
+        rows = len(batches[-1]) + 1 if batches else 0
+        if batches and rows <= batch_size and rows * lengths[i] <= tokens and rows * lengths[i] * vocab <= LOGITS_BUDGET:
             batches[-1].append(i)
         else:
             batches.append([i])
@@ -77,13 +81,13 @@ def _batches(order: list[int], lengths: list[int], batch_size: int, vocab: int) 
 @torch.no_grad()
 def teacher_forced_pass(model: torch.nn.Module, samples: Sequence[dict[str, list[int]]], pad_id: int,
                         batch_size: int = 32, on_batch: Callable[[list[int], list[dict]], None] | None = None,
-                        share_prompts: bool = True) -> list[dict[str, list]]:
+                        share_prompts: bool = True, batch_tokens: int | None = None) -> list[dict[str, list]]:
     """Per-token statistics of each encoded sample (each sample scored once).
 
     Samples that share their prompt with others (a question's answer, paraphrase and perturbed answers) are
     scored with one pass over the prompt and one over the answers (unlearn.eval.shared_prompts) unless
-    `share_prompts` is False; the rest are batched by length. A batch holds at most `batch_size` samples and
-    LOGITS_BUDGET logits (a large vocabulary gets smaller batches); `on_batch(indices, rows)` is called after
+    `share_prompts` is False; the rest are batched by length. A batch holds at most `batch_size` samples,
+    `batch_tokens` tokens and LOGITS_BUDGET logits (a large vocabulary gets smaller batches); `on_batch(indices, rows)` is called after
     each batch with the input indices it covered (the evaluator caches and reports progress there)."""
     from unlearn.eval.shared_prompts import group_batches, shared_prompt_groups, shared_prompt_logits
 
@@ -98,7 +102,7 @@ def teacher_forced_pass(model: torch.nn.Module, samples: Sequence[dict[str, list
         if on_batch:
             on_batch(chunk, rows)
 
-    for batch_groups in group_batches(groups, samples, batch_size, vocab, LOGITS_BUDGET):
+    for batch_groups in group_batches(groups, samples, batch_size, vocab, LOGITS_BUDGET, batch_tokens):
         shared = shared_prompt_logits(model, samples, batch_groups, pad_id)
         if shared is None:  # no copyable cache: these samples go through plain passes
             alone += [i for g in batch_groups for i in g]
@@ -106,7 +110,7 @@ def teacher_forced_pass(model: torch.nn.Module, samples: Sequence[dict[str, list
         logits, labels, chunk = shared
         keep(chunk, _rows(token_statistics(logits, labels)))
     order = sorted(alone, key=lambda i: len(samples[i]["input_ids"]))
-    for chunk in _batches(order, [len(s["input_ids"]) for s in samples], batch_size, vocab):
+    for chunk in _batches(order, [len(s["input_ids"]) for s in samples], batch_size, vocab, batch_tokens):
         batch = {k: v.to(device) for k, v in collate([samples[i] for i in chunk], pad_id).items()}
         logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
         keep(chunk, _rows(token_statistics(logits, batch["labels"])))

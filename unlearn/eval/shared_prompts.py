@@ -54,9 +54,11 @@ def shared_prompt_groups(samples: Sequence[dict[str, list[int]]]) -> tuple[list[
 
 
 def group_batches(groups: list[list[int]], samples: Sequence[dict[str, list[int]]], batch_size: int, vocab: int,
-                  budget: int) -> list[list[list[int]]]:
+                  budget: int, batch_tokens: int | None = None) -> list[list[list[int]]]:
     """Whole groups per batch, in order of prompt then answer length: at most `batch_size` answers (one group at
-    least) and `budget` logits (answers x (longest answer + 1) x vocabulary)."""
+    least), `batch_tokens` answer tokens (answers x longest answer) and `budget` logits (answers x (longest
+    answer + 1) x vocabulary)."""
+    tokens = batch_tokens or float("inf")
     def answer_length(i: int) -> int:
         return len(samples[i]["input_ids"]) - prompt_length(samples[i])
 
@@ -66,7 +68,7 @@ def group_batches(groups: list[list[int]], samples: Sequence[dict[str, list[int]
         if batches:
             rows = sum(len(x) for x in batches[-1]) + len(g)
             longest = max(answer_length(i) for x in [*batches[-1], g] for i in x) + 1
-            if rows <= batch_size and rows * longest * vocab <= budget:
+            if rows <= batch_size and rows * (longest - 1) <= tokens and rows * longest * vocab <= budget:
                 batches[-1].append(g)
                 continue
         batches.append([g])

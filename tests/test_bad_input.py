@@ -478,6 +478,13 @@ case("4bit-and-8bit", [*RUN, "model.load_in_4bit=true", "model.load_in_8bit=true
 case("flash-attention-on-cpu", [*RUN, "model.attn_implementation=flash_attention_2"],
      "model.attn_implementation=flash_attention_2 needs a CUDA GPU", "sdpa")
 case("attention-unknown", [*RUN, "model.attn_implementation=fast"], "model.attn_implementation", "eager")
+case("fsdp2-without-a-launcher", [*RUN, "train.shard=fsdp2"], "train.shard=fsdp2 runs under a distributed launcher",
+     "torchrun --nproc_per_node N")
+case("fsdp2-with-a-transform", [*RUN, "train.shard=fsdp2", "method.name=NPO_GDR+GRU"],
+     "gradient transforms (GRU, SURE, DGS) compare whole gradients", "without sharding")
+case("fsdp2-with-eval-during-training", [*RUN, "train.shard=fsdp2", "eval.every_steps=1"],
+     "eval.every_steps evaluates the whole model", "not under train.shard=fsdp2")
+case("shard-unknown", [*RUN, "train.shard=zero3"], "train.shard", "fsdp2")
 
 
 def _resolve(arg: str, places: dict[str, Path]) -> str:

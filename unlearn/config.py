@@ -139,6 +139,10 @@ class TrainConfig:
     """Write a log.jsonl line every N optimizer steps."""
     progress_every: float = param(30.0, at_least=0)
     """Seconds between progress lines when the output is not a terminal (a bar is drawn on one)."""
+    shard: str | None = param(None, choices=("fsdp2",))
+    """fsdp2: shard the model, its gradients and optimizer state over the processes of a torchrun launch
+    (PyTorch's FSDP2, one unit per decoder layer; unlearn.engine.sharding). null = each process holds the
+    whole model (DDP under several processes)."""
     gradient_checkpointing: bool | None = None
     """Recompute each decoder layer's activations in the backward pass instead of keeping them: less memory
     (benchmarks/checkpointing.py), about a third more compute; the same loss and gradient."""

@@ -32,6 +32,10 @@ def check_train(cfg: RunConfig, method: Method) -> str | None:
         raise ConfigError(f"method {method.name}: one gradient transform at a time is supported")
     check_lora(cfg.lora)
     check_memory_levers(cfg)
+    if cfg.train.shard == "fsdp2":
+        from unlearn.engine.sharding import check_fsdp2
+
+        check_fsdp2(method.name, bool(method.transforms), cfg.eval.every_steps)
     check_trackers(cfg.train.report_to)
     strategy = method.reference if cfg.method.reference == "auto" else cfg.method.reference
     redraws = cfg.data.redraw and any(s in REDRAWN_STREAMS and method.needs(s).ref_logps for s in method.streams)

@@ -20,9 +20,12 @@ import torch
 
 from unlearn.core.atomic import commit_folder, disk_errors, temp_sibling
 from unlearn.core.errors import UnlearnError
+from unlearn.engine import sharding
 from unlearn.engine.collective import on_main
 from unlearn.engine.state_io import (
+    load_named_optimizer_state,
     load_optimizer_state,
+    named_optimizer_state_to_files,
     load_scheduler_state,
     load_tensors,
     optimizer_state_to_files,
@@ -67,7 +70,11 @@ def save_checkpoint(accelerator: Any, run_dir: Path, step: int, model: torch.nn.
     final = run_dir / "checkpoints" / f"step-{step:06d}"
     tmp = temp_sibling(final, tag="all")
     unwrapped = accelerator.unwrap_model(model)
-    state = accelerator.get_state_dict(model)  # gathers sharded weights on every process
+    if sharding.is_sharded(unwrapped):  # FSDP2: weights and optimizer state gathered to whole tensors
+        state = sharding.full_model_state(unwrapped, trainable_only=True)
+        optimizer = sharding.full_optimizer_state(unwrapped, optimizer)
+    else:
+        state = accelerator.get_state_dict(model)  # gathers sharded weights on every process
     try:
         on_main(accelerator, _fresh_folder, tmp, final)
         with disk_errors(f"checkpoint {final}"):
@@ -100,7 +107,10 @@ def _write_main_files(tmp: Path, final: Path, state: dict[str, torch.Tensor], un
     """Everything but the per-process RNG states; the marker last, then the rename."""
     with disk_errors(f"checkpoint {final}"):
         save_tensors(tmp / "trainable.safetensors", {n: state[n] for n in trainable_names(unwrapped)})
-        optimizer_state_to_files(optimizer, tmp, "optimizer")
+        if isinstance(optimizer, dict):  # gathered by name (sharded training)
+            named_optimizer_state_to_files(optimizer, tmp, "optimizer")
+        else:
+            optimizer_state_to_files(optimizer, tmp, "optimizer")
         (tmp / "scheduler.json").write_text(json.dumps(scheduler_state_to_json(scheduler)))
         save_tensors(tmp / "terms.safetensors", _indexed("", [t.term.state_dict() for t in method.terms]))
         save_tensors(tmp / "transforms.safetensors", _indexed("", [t.state_dict() for t in method.transforms]))
@@ -117,8 +127,12 @@ def load_checkpoint(accelerator: Any, folder: Path, model: torch.nn.Module, opti
     if set(weights) != expected:
         raise UnlearnError(f"checkpoint {folder} does not match the model's trainable parameters "
                            f"({len(set(weights) ^ expected)} differ); delete {folder.parent} to start afresh")
-    unwrapped.load_state_dict(weights, strict=False)
-    load_optimizer_state(optimizer, folder, "optimizer")
+    if sharding.is_sharded(unwrapped):
+        sharding.load_full_model_state(unwrapped, weights)
+        sharding.load_full_optimizer_state(unwrapped, optimizer, load_named_optimizer_state(folder, "optimizer"))
+    else:
+        unwrapped.load_state_dict(weights, strict=False)
+        load_optimizer_state(optimizer, folder, "optimizer")
     load_scheduler_state(scheduler, json.loads((folder / "scheduler.json").read_text()))
     for term, state in zip(method.terms, _split(load_tensors(folder / "terms.safetensors"), len(method.terms))):
         if state:

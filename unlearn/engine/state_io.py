@@ -108,6 +108,39 @@ def load_optimizer_state(optimizer: torch.optim.Optimizer, folder: str | Path, p
                            "delete the checkpoint folder to start afresh") from None
 
 
+def named_optimizer_state_to_files(state: dict[str, Any], folder: str | Path, prefix: str = "optimizer") -> None:
+    """An optimizer state keyed by parameter name (torch.distributed.checkpoint's full optimizer state dict,
+    as sharded training gathers it): tensors as '<name>|<key>' in <prefix>.safetensors, the rest in
+    <prefix>.json."""
+    folder = Path(folder)
+    tensors: dict[str, torch.Tensor] = {}
+    plain: dict[str, dict[str, Any]] = {}
+    for name, entry in state["state"].items():
+        plain[name] = {}
+        for key, value in entry.items():
+            if isinstance(value, torch.Tensor):
+                tensors[f"{name}|{key}"] = value
+            else:
+                plain[name][key] = _check_json(value, f"optimizer state {name}.{key}")
+    groups = [{k: _check_json(v, f"optimizer param_groups.{k}") for k, v in g.items()} for g in state["param_groups"]]
+    save_tensors(folder / f"{prefix}.safetensors", tensors)
+    _write_json(folder / f"{prefix}.json", {"param_groups": groups, "state": plain, "keyed_by": "name"})
+
+
+def load_named_optimizer_state(folder: str | Path, prefix: str = "optimizer") -> dict[str, Any]:
+    """The state written by :func:`named_optimizer_state_to_files`."""
+    folder = Path(folder)
+    saved = _read_json(folder / f"{prefix}.json")
+    if saved.get("keyed_by") != "name":
+        raise UnlearnError(f"the optimizer state in {folder} was not written by sharded training; delete the "
+                           "checkpoint folder to start afresh")
+    state: dict[str, dict[str, Any]] = {name: dict(values) for name, values in saved["state"].items()}
+    for key, tensor in load_tensors(folder / f"{prefix}.safetensors").items():
+        name, field = key.rsplit("|", 1)
+        state.setdefault(name, {})[field] = tensor
+    return {"state": state, "param_groups": saved["param_groups"]}
+
+
 def _check_json(value: Any, where: str) -> Any:
     """Return `value` if JSON can store it (tuples become lists), else raise TypeError."""
     try:

@@ -21,6 +21,7 @@ from unlearn.core.errors import TrainingDiverged
 from unlearn.engine.batches import BatchLayout, StreamSampler, global_unit_count
 from unlearn.engine.forward import forward_with_hidden
 from unlearn.engine.reference import Reference
+from unlearn.engine.sharding import local_norm
 from unlearn.engine.streams import sampling_source
 from unlearn.losses.logprobs import token_logps_from_logits
 from unlearn.methods.base import Method, Needs, Outputs, TokenLoss, WeightedTerm, weighted_loss
@@ -186,4 +187,4 @@ class StepRunner:
         DeepSpeed, which clips inside its engine)."""
         limit = self.max_grad_norm if self.max_grad_norm else float("inf")
         norm = self.acc.clip_grad_norm_(self.trainable, limit)
-        return None if norm is None else float(norm)
+        return None if norm is None else local_norm(norm)

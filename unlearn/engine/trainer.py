@@ -37,7 +37,7 @@ from unlearn.core.progress import Progress
 from unlearn.core.threads import thread_record
 from unlearn.data.benchmarks import Benchmark
 from unlearn.data.tokenize import PromptFormatter
-from unlearn.engine import tracking
+from unlearn.engine import sharding, tracking
 from unlearn.engine.before import check_sharding, check_train, read_and_check, target_file_hashes
 from unlearn.engine.checkpoint import list_checkpoints, load_checkpoint, save_checkpoint
 from unlearn.engine.collective import on_main
@@ -193,7 +193,7 @@ class _Run:
             self.reference = make_reference(strategy, method, model, self.data.encoded, self.tokenizer.pad_token_id)
         with meter.phase("load"):
             check_sharding(accelerator, method, cfg.lora.r > 0, cfg.eval.every_steps)
-            _place_reference(accelerator, self.reference)
+            _place_reference(accelerator, self.reference, cfg.train.shard)
             self.model, self.optimizer = _accelerated(accelerator, method, model, cfg.train)
         self.trainable = [p for p in self.model.parameters() if p.requires_grad]
         self.scheduler = _scheduler(cfg.train, self.optimizer, self.data.total_steps)
@@ -335,16 +335,21 @@ class _Run:
         acc = self.acc
         acc.wait_for_everyone()
         lora = self.cfg.lora.r > 0
-        state = None if lora else acc.get_state_dict(self.model)  # gathers sharded weights
+        if sharding.is_sharded(self.model):  # every process takes part in the gathering
+            state = sharding.full_model_state(self.model)
+        else:
+            state = None if lora else acc.get_state_dict(self.model)  # gathers sharded weights
         on_main(acc, self._save_result, state, start, started)
         acc.wait_for_everyone()
 
     def _save_result(self, state: dict[str, torch.Tensor] | None, start: int, started: float) -> None:
         final = self.run_dir / "model"
+        unwrapped = self.acc.unwrap_model(self.model)
+        if sharding.is_sharded(unwrapped) and self.cfg.lora.r > 0:
+            unwrapped, state = self._whole_lora_model(state), None  # merged on a whole copy
         with disk_errors(f"the model to {final}"):
             # save_model writes a temporary folder and renames it: never a half-written model/
-            save_model(model_to_save(self.acc.unwrap_model(self.model), self.cfg.lora), self.tokenizer, final,
-                       state_dict=state)
+            save_model(model_to_save(unwrapped, self.cfg.lora), self.tokenizer, final, state_dict=state)
             write_json(self.run_dir / DONE_FILE, {"completed": True, "steps": self.data.total_steps,
                                                   "resumed_from": start,
                                                   "train_seconds": round(time.time() - started, 2),
@@ -352,6 +357,18 @@ class _Run:
                                                   "weights": weights_hashes(final)})
         shutil.rmtree(self.run_dir / "checkpoints", ignore_errors=True)
         write_library_warnings(self.run_dir)
+
+    def _whole_lora_model(self, state: dict[str, torch.Tensor]) -> torch.nn.Module:
+        """A sharded LoRA run's result as one whole peft model (main process): the base loaded again, the
+        adapter added and the gathered weights put in, ready to merge and save."""
+        model = apply_lora(load_model(self.cfg.model), self.cfg.lora, self.cfg.train.seed)
+        missing, unexpected = model.load_state_dict(state, strict=False)
+        tied = ({n for n, _ in model.named_parameters(remove_duplicate=False)}
+                - {n for n, _ in model.named_parameters()})  # the head sharing the embeddings: given once
+        if unexpected or set(missing) - tied:
+            raise UnlearnError(f"the gathered weights do not fit the model (missing {sorted(set(missing) - tied)[:3]}, "
+                               f"unexpected {sorted(unexpected)[:3]}); this is a bug, please report it")
+        return model
 
     def _diverged(self, step: int, what: str) -> None:
         last = self.position.last_checkpoint
@@ -403,20 +420,26 @@ def _set_up_terms(method: Method, model: torch.nn.Module, seed: int) -> None:
                           f"(modules {ctx.trainable_patterns}); check the method's module parameters")
 
 
-def _place_reference(acc: Any, reference: Reference | None) -> None:
+def _place_reference(acc: Any, reference: Reference | None, shard: str | None = None) -> None:
     """A frozen copy of the model goes where the model goes: sharded like it, or onto its device."""
     from accelerate.utils import DistributedType
 
     sharded = acc.distributed_type in (DistributedType.DEEPSPEED, DistributedType.FSDP)
     if isinstance(reference, FrozenCopy):
-        ref = reference.model
-        reference.model = acc.prepare_model(ref, evaluation_mode=True) if sharded else ref.to(acc.device)
+        ref = reference.model.to(acc.device)
+        if shard == "fsdp2":
+            ref = sharding.shard(ref)
+        reference.model = acc.prepare_model(ref, evaluation_mode=True) if sharded else ref
 
 
 def _accelerated(acc: Any, method: Method, model: torch.nn.Module, t: TrainConfig) -> tuple[torch.nn.Module, Any]:
     """The model as Accelerate prepares it (DDP, FSDP or DeepSpeed), and AdamW over the parameters that train."""
     from accelerate.utils import DistributedType
 
+    if t.shard == "fsdp2":  # not Accelerate's wrapping (DDP): FSDP2 reduces the gradients itself
+        model = sharding.shard(model)
+        trainable = [p for p in model.parameters() if p.requires_grad]
+        return model, acc.prepare(torch.optim.AdamW(trainable, lr=t.lr, weight_decay=t.weight_decay))
     if acc.distributed_type == DistributedType.DEEPSPEED:
         if method.transforms:
             raise ConfigError(f"method {method.name}: gradient transforms need the gradients between "

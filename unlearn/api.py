@@ -96,10 +96,13 @@ def _train_and_eval(cfg: RunConfig) -> dict[str, Any]:
     result = train(cfg)
     out: dict[str, Any] = {"run_dir": cfg.out, "model_dir": str(result.model_dir), "steps": result.steps,
                            "resumed_from": result.resumed_from, "skipped": result.skipped}
-    if cfg.eval.enabled and is_main_process():
+    if cfg.eval.enabled:  # every process of a launch scores its share of each pass; the main one writes
+        import contextlib
+
         from unlearn.engine.integrity import RunLock
 
-        with RunLock(cfg.out):  # the folder stays one run's while its results are written
+        # the folder stays one run's while its results are written
+        with RunLock(cfg.out) if is_main_process() else contextlib.nullcontext():
             out["metrics"] = _metrics(cfg, result)
     return out
 

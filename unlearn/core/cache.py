@@ -58,10 +58,11 @@ def _hash_entry(h: Any, name: str, value: Any) -> None:
 class PassCache:
     """Per-sample results of one pass of one model under fixed settings, keyed by sample id.
 
-    `folder=None` disables caching (nothing is read or written)."""
+    `folder=None` disables caching (nothing is read or written); `writer=False` reads the file but keeps new
+    results in memory (the processes of a launch other than the main one: the file is written once)."""
 
-    def __init__(self, folder: str | Path | None, namespace: dict[str, Any]):
-        self.namespace = namespace
+    def __init__(self, folder: str | Path | None, namespace: dict[str, Any], writer: bool = True):
+        self.namespace, self.writer = namespace, writer
         self.path = None if folder is None else Path(folder) / f"{digest(namespace)}.jsonl"
         self.rows: dict[str, Any] = {}
         if self.path is not None and self.path.is_file():
@@ -79,7 +80,7 @@ class PassCache:
         if not items:
             return
         self.rows.update(items)
-        if self.path is None:
+        if self.path is None or not self.writer:
             return
         from unlearn.core.atomic import disk_errors
 

@@ -25,9 +25,9 @@ from unlearn.engine.collective import on_main
 from unlearn.engine.state_io import (
     load_named_optimizer_state,
     load_optimizer_state,
-    named_optimizer_state_to_files,
     load_scheduler_state,
     load_tensors,
+    named_optimizer_state_to_files,
     optimizer_state_to_files,
     rng_state,
     save_tensors,

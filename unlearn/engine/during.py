@@ -19,6 +19,7 @@ from typing import Any
 
 from unlearn.config import RunConfig
 from unlearn.core.atomic import json_line
+from unlearn.core.device import is_main_process
 from unlearn.core.errors import ConfigError
 from unlearn.core.files import drop_rows_after
 
@@ -68,7 +69,8 @@ def evaluation_due(every: int, step: int, total: int) -> bool:
 
 
 class DuringEval:
-    """Evaluates the model being trained every `every` steps (main process only)."""
+    """Evaluates the model being trained every `every` steps: under several processes each scores its share
+    of each pass (unlearn.eval.evaluator); the main one writes the curve and keeps best/."""
 
     def __init__(self, cfg: RunConfig, bench: Any, tokenizer: Any, formatter: Any, run_dir: Path, limit: Any):
         """`limit`: the samples' length limit (models.loading.ContextLimit), as in training."""
@@ -100,13 +102,14 @@ class DuringEval:
         entry = {"step": step, **{k: (None if v is None else round(v, 6)) for k, v in values.items()}}
         from unlearn.core.atomic import disk_errors
 
-        with disk_errors(str(self.curve)), self.curve.open("a") as f:
-            f.write(json_line(entry) + "\n")
+        if is_main_process():
+            with disk_errors(str(self.curve)), self.curve.open("a") as f:
+                f.write(json_line(entry) + "\n")
         return entry
 
     def keep_if_best(self, entry: dict[str, Any], save: Any) -> bool:
         """Save the model (via `save(folder)`) the first time the rule is met."""
-        if self.rule is None or self.best_file.is_file() or not self.rule.met(entry):
+        if not is_main_process() or self.rule is None or self.best_file.is_file() or not self.rule.met(entry):
             return False
         from unlearn.core.atomic import write_json
 

@@ -178,9 +178,9 @@ class _Run:
         loading = time.perf_counter()
         self.tokenizer, model, self.max_length = _load(cfg, method, accelerator)
         self.formatter = PromptFormatter(self.tokenizer, cfg.data.template, cfg.data.chat_template)
-        # The evaluation every `eval.every_steps` steps: the main process alone evaluates.
+        # The evaluation every `eval.every_steps` steps: every process scores its share, the main one writes.
         self.during = DuringEval(cfg, bench, self.tokenizer, self.formatter, self.run_dir, self.max_length) \
-            if cfg.eval.every_steps and accelerator.is_main_process else None
+            if cfg.eval.every_steps else None
         # The streams encoded, how their batches are drawn, how many steps they make.
         self.data = TrainingData(method.streams, records, self.formatter, self.max_length, cfg.train,
                                  accelerator.num_processes, self.tokenizer.pad_token_id, accelerator.is_main_process,
@@ -304,7 +304,7 @@ class _Run:
                 self._evaluate_during(done)
 
     def _evaluate_during(self, done: int) -> None:
-        """The curve point of step `done` (main process; the others wait), and best/ when the rule is met."""
+        """The curve point of step `done` (every process; the main one writes it), and best/ when the rule is met."""
         if self.during is not None:
             unwrapped = self.acc.unwrap_model(self.model)
             entry = self.during.evaluate(unwrapped, done)

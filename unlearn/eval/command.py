@@ -17,6 +17,7 @@ from unlearn.config import RunConfig
 from unlearn.core.atomic import check_writable, disk_errors, json_line, write_json, write_text
 from unlearn.core.cost import CostMeter, add_evaluation, cost_line
 from unlearn.core.device import device as choose_device
+from unlearn.core.device import is_main_process
 from unlearn.core.errors import ConfigError, UnlearnError, warn
 from unlearn.core.files import write_library_warnings
 from unlearn.data.benchmarks import Benchmark, benchmark_from_config
@@ -122,9 +123,10 @@ def evaluate(cfg: RunConfig, model_path: str | None = None, out: str | Path | No
     meter = CostMeter()
     with meter.phase("evaluate"):
         metrics, samples = _evaluate(cfg, model_cfg, (bench, reference, datasets), meter)
-    write_eval(out, metrics, samples)
-    with disk_errors(f"the evaluation results in {out}"):
-        print(cost_line(add_evaluation(out, meter)), file=sys.stderr)
+    if is_main_process():  # under a launch every process scored its share; one writes the results
+        write_eval(out, metrics, samples)
+        with disk_errors(f"the evaluation results in {out}"):
+            print(cost_line(add_evaluation(out, meter)), file=sys.stderr)
     return metrics
 
 

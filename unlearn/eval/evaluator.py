@@ -21,7 +21,7 @@ from unlearn.config import RunConfig
 from unlearn.core.batching import IGNORE_INDEX
 from unlearn.core.cache import PassCache, digest, model_fingerprint
 from unlearn.core.cost import CostMeter
-from unlearn.core.device import is_main_process
+from unlearn.core.device import gather_items, is_main_process, process_share, wait_for_everyone
 from unlearn.core.progress import Progress
 from unlearn.data.benchmarks import Benchmark, benchmark_from_config
 from unlearn.data.tokenize import PromptFormatter
@@ -53,6 +53,17 @@ class Settings:
     sequence (benchmarks/eval_passes.py compares the two)."""
 
 
+def _my_share(missing: list[str]) -> list[str]:
+    """This process's items of a pass: every N-th under N processes (a launch), all of them alone. The
+    processes wait for each other first, so that each has read the cache before the main one writes to it
+    (all must agree on what is missing)."""
+    rank, processes = process_share()
+    if processes == 1:
+        return missing
+    wait_for_everyone()
+    return missing[rank::processes]
+
+
 def _seq_id(encoded: dict[str, list[int]]) -> str:
     return digest([encoded["input_ids"], encoded["labels"]])
 
@@ -78,7 +89,7 @@ class Evaluator:
             return PassCache(None, {})
         fingerprint = self.fingerprint if model is None or model is self.model else model_fingerprint(model)
         namespace = {"pass": name, "version": PASS_VERSION, "model": fingerprint, **settings}
-        return PassCache(self.settings.cache_dir, namespace)
+        return PassCache(self.settings.cache_dir, namespace, writer=is_main_process())
 
     def _tick(self, n: int) -> None:
         if self.progress is not None and n:
@@ -93,18 +104,30 @@ class Evaluator:
         counted = model is self.model
         cache = self._cache("teacher_forced", model, max_length=self.settings.max_length)
         missing = [i for i in sequences if i not in cache]
-        encoded = [sequences[i] for i in missing]
+        mine = _my_share(missing)  # every process read the cache before any writes to it
+        encoded = [sequences[i] for i in mine]
         self._tick(len(sequences) - len(missing) if counted else 0)
 
         def store(chunk: list[int], rows: list[dict]) -> None:
-            cache.add((missing[j], row) for j, row in zip(chunk, rows))
+            cache.add((mine[j], row) for j, row in zip(chunk, rows))
             self._tick(len(chunk) if counted else 0)
 
         if encoded:
             self.meter.count_scored([s["input_ids"] for s in encoded])
             teacher_forced_pass(model, encoded, self.tokenizer.pad_token_id, self.settings.batch_size, store,
                                 self.settings.share_prompts, self.settings.batch_tokens)
+        self._gather(cache, missing, mine, counted)
         return {i: cache.get(i) for i in sequences}
+
+    def _gather(self, cache: PassCache, missing: list[str], mine: list[str], counted: bool = True) -> None:
+        """Under several processes: every process's results in every process's cache (the main one writes
+        them to disk once), and the others' share on the progress line."""
+        if len(mine) == len(missing):
+            return
+        others = [(i, v) for i, v in gather_items([(i, cache.get(i)) for i in mine]) if i not in cache]
+        cache.add(others)
+        self._tick(len(others) if counted else 0)
+        wait_for_everyone()  # the file is complete before any process reads it again
 
     def generations(self, prompts: dict[str, list[int]], max_new_tokens: int | None = None) -> dict[str, str]:
         """Greedy answers to the prompts, at most `max_new_tokens` each (default eval.max_new_tokens)."""
@@ -114,14 +137,16 @@ class Evaluator:
         stops = stop_token_ids(self.model, self.tokenizer, [self.fmt.end_token_id])
         cache = self._cache("generation", max_new_tokens=length, stop_ids=stops)
         missing = [i for i in prompts if i not in cache]
+        mine = _my_share(missing)  # every process read the cache before any writes to it
         self._tick(len(prompts) - len(missing))
         batch = self.settings.batch_size
-        for start in range(0, len(missing), batch):
-            ids = missing[start:start + batch]
+        for start in range(0, len(mine), batch):
+            ids = mine[start:start + batch]
             texts = generate_texts(self.model, self.tokenizer, [prompts[i] for i in ids], batch, length, stops)
             self.meter.generated_answers += len(ids)
             cache.add(zip(ids, texts))
             self._tick(len(ids))
+        self._gather(cache, missing, mine)
         return {i: cache.get(i) for i in prompts}
 
     def all_generations(self, plans: Sequence[DatasetPlan]) -> dict[str, str]:

@@ -485,6 +485,9 @@ case("fsdp2-with-a-transform", [*RUN, "train.shard=fsdp2", "method.name=NPO_GDR+
 case("fsdp2-with-eval-during-training", [*RUN, "train.shard=fsdp2", "eval.every_steps=1"],
      "eval.every_steps evaluates the whole model", "not under train.shard=fsdp2")
 case("shard-unknown", [*RUN, "train.shard=zero3"], "train.shard", "fsdp2")
+case("plan-no-gpus", ["plan", "--model", "@target", "--gpus", "0"], "--gpus must be at least 1")
+case("plan-model-missing", ["plan", "--model", "@tmp/nothing"], "cannot read its config")
+case("plan-unknown-method", ["plan", "--model", "@target", "--method", "NOPE"], "NOPE")
 
 
 def _resolve(arg: str, places: dict[str, Path]) -> str:

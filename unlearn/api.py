@@ -265,6 +265,19 @@ def report(runs: list[str], out: str | Path = "report.html", original: str | Non
     return write_report(build_report(entries, chosen), out)
 
 
+def plan(model: str, method: str = "NPO_GDR", **options: Any) -> dict[str, Any]:
+    """The estimated peak memory per device of unlearning `model` with `method` (unlearn.engine.plan): the
+    parts in bytes, their total, and the text `unlearn plan` prints. Only the model's config is read."""
+    import torch
+
+    from unlearn.engine.plan import PlanRequest, estimate, plan_text
+
+    result = estimate(PlanRequest(model=model, method=method, **options))
+    return {"parameters": result.parameters, "trainable": result.trainable, "reference": result.reference,
+            "parts": result.parts, "total": result.total,
+            "text": plan_text(result, on_cpu=not torch.cuda.is_available() and result.request.gpus == 1)}
+
+
 def ask(models: list[str], cfg: RunConfig | None = None, questions: list[str] = (), questions_file: str | None = None,
         split: str | None = None, out: str | Path | None = None) -> list[dict[str, Any]]:
     """`unlearn ask`: each model (a folder, PATH#FILE.gguf or a run folder) answers each question greedily,

@@ -221,6 +221,15 @@ def sweep(args: argparse.Namespace) -> None:
     print("wrote " + ", ".join(state["files"]))
 
 
+def plan(args: argparse.Namespace) -> None:
+    from unlearn import api
+
+    print(api.plan(args.model, args.method, gguf_file=args.gguf_file, lora_r=args.lora_r, gpus=args.gpus,
+                   shard=args.shard, batch_size=args.batch_size, length=args.length, dtype=args.dtype,
+                   mixed_precision=args.mixed_precision, gradient_checkpointing=args.gradient_checkpointing,
+                   trust_remote_code=args.trust_remote_code)["text"])
+
+
 def config(args: argparse.Namespace) -> None:
     from unlearn.config_help import describe_config, show_config
 
@@ -247,5 +256,5 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], None]] = {
     "demo": demo, "world": world, "tiny-model": tiny_model, "finetune": finetune, "unlearn": unlearn,
     "eval": evaluate, "ask": ask, "augment": augment, "completions": completions, "calibrate": calibrate, "compare": compare, "probe": probe,
     "sequence": sequence, "audit": audit, "report": report, "metrics": metrics, "config": config,
-    "methods": methods, "sweep": sweep,
+    "methods": methods, "sweep": sweep, "plan": plan,
 }

@@ -18,6 +18,7 @@ EPILOG = """examples:
   unlearn eval runs/npo/model --data world --suite tofu,privacy --retain-model runs/retain/model --out runs/npo-eval
   unlearn ask runs/target runs/npo runs/retain --split forget10[:3] data.path=world
   unlearn sweep configs/sweeps/synthetic.yaml 'methods=[GA,NPO]' 'seeds=[0]' --out sweep_small
+  unlearn plan --model HuggingFaceTB/SmolLM2-1.7B --method NPO_KLR --lora-r 16 --gpus 4 --shard fsdp2
   unlearn metrics
   unlearn methods NPO+GRU
 """
@@ -248,6 +249,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("items", nargs="*", metavar="key=value",
                    help="grid overrides, e.g. seeds=[0] 'methods=[GA,NPO]' settings.train.lr=1e-4")
     p.add_argument("--out", help="output folder (default: the grid's out)")
+
+    p = sub.add_parser("plan", help="estimate a run's peak memory per device from the model's config alone "
+                                    "(no weights loaded)",
+                       description="Estimate the peak memory per device of unlearning MODEL with METHOD: weights, "
+                                   "gradients, AdamW state, the reference, activations and logits (how: "
+                                   "unlearn/engine/plan.py; its error against measured peaks: docs/scale.md).")
+    p.add_argument("--model", required=True, help="model folder or hub name (only its config is read)")
+    p.add_argument("--gguf-file", help="GGUF file inside --model's folder")
+    p.add_argument("--method", default="NPO_GDR", help="a preset (default NPO_GDR): its streams and reference")
+    p.add_argument("--lora-r", type=int, default=0, help="LoRA rank (default 0: full weights)")
+    p.add_argument("--gpus", type=int, default=1, help="devices (default 1)")
+    p.add_argument("--shard", choices=["fsdp2"], help="fsdp2: weights, gradients and optimizer state sharded")
+    p.add_argument("--batch-size", type=int, default=8, help="per device and stream (default 8)")
+    p.add_argument("--length", type=int, default=256, help="tokens per sample (default 256)")
+    p.add_argument("--dtype", default="float32", help="float32 (default), bfloat16 or float16")
+    p.add_argument("--mixed-precision", choices=["bf16", "fp16"], help="autocast over float32 weights")
+    p.add_argument("--gradient-checkpointing", action="store_true")
+    p.add_argument("--trust-remote-code", action="store_true", help="models whose config ships code")
 
     p = sub.add_parser("metrics", help="list every metric: what it needs, where it applies, which way is better")
 

@@ -17,7 +17,8 @@ WORK=${1:-/tmp/unlearn_gpu_check}
 mkdir -p "$WORK"
 export HF_HUB_OFFLINE=1
 PY=${PYTHON:-python}
-NGPU=$($PY -c "import torch; print(torch.cuda.device_count())")
+NGPU=$($PY -c "import torch; print(torch.cuda.device_count())" 2> /dev/null)
+if ! [ "$NGPU" -ge 0 ] 2> /dev/null; then echo "$PY cannot import torch: set PYTHON= to the environment's python"; exit 1; fi
 if [ "$NGPU" -lt 1 ]; then echo "no CUDA GPU visible: nothing to check"; exit 1; fi
 echo "GPUs: $NGPU ($($PY -c "import torch; print(torch.cuda.get_device_name(0))"))"
 

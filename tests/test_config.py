@@ -134,3 +134,12 @@ def test_a_braced_template_on_the_command_line_stays_text():
     cfg = load_config(overrides=["data.template={question}", "data.columns={question: prompt}"])
     assert cfg.data.template == "{question}"
     assert cfg.data.columns == {"question": "prompt"}  # a mapping with values stays a mapping
+
+
+def test_set_values_ignores_options_a_newer_version_adds_unset():
+    from unlearn.config import EvalConfig, set_values
+
+    older = {"batch_size": 32, "judge_model": None, "suites": ["tofu"], "nested": {"a": None, "b": 1}}
+    assert set_values(older) == {"batch_size": 32, "suites": ["tofu"], "nested": {"b": 1}}
+    current = set_values(EvalConfig())
+    assert "batch_tokens" not in current and current["batch_size"] == 32  # unset: left out, so old results match

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import unlearn.evidence.suites  # noqa: F401  (registers the robustness suite of every evaluation)
-from unlearn.config import MethodConfig, RunConfig, to_dict
+from unlearn.config import MethodConfig, RunConfig, set_values, to_dict
 
 
 def build_tiny_model(world_dir: str | Path | None = None, out: str | Path | None = None, *,
@@ -113,7 +113,7 @@ def _metrics(cfg: RunConfig, result: Any) -> dict[str, Any]:
 
     previous = _read_metrics(Path(cfg.out) / "metrics.json") if result.skipped else None
     # Reused only when made with the same evaluation settings: never a stale result.
-    if previous is not None and previous.get("eval_config") == to_dict(cfg.eval):
+    if previous is not None and set_values(previous.get("eval_config") or {}) == set_values(cfg.eval):
         return previous
     # The saved model folder holds its own tokenizer and safetensors weights (no GGUF any more).
     from unlearn.models.loading import saved_model_config

@@ -376,6 +376,14 @@ def to_dict(config: Any) -> dict[str, Any]:
     return dataclasses.asdict(config)
 
 
+def set_values(config: Any) -> dict[str, Any]:
+    """A config (or its dict) without its unset (None) options, at every level: what to compare when asking
+    whether a result was made with the same settings, so that an option a newer version adds (unset by
+    default) does not make every earlier result look stale."""
+    data = to_dict(config) if dataclasses.is_dataclass(config) else config
+    return {k: set_values(v) if isinstance(v, dict) else v for k, v in data.items() if v is not None}
+
+
 def _shell_escapes(text: str) -> str:
     """\\n and \\t typed in a shell (e.g. a template "Question: {question}\\nAnswer: ") mean a
     newline and a tab."""

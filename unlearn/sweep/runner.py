@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from unlearn.config import RunConfig, deep_merge, load_config, to_dict
+from unlearn.config import RunConfig, deep_merge, load_config, set_values, to_dict
 from unlearn.core.errors import UnlearnError
 from unlearn.core.files import files_stamp
 from unlearn.sweep.grid import Cell, Grid, cell_data, world_folder
@@ -175,7 +175,7 @@ def _evaluate_once(cfg: RunConfig, out: Path, say: Callable[[str], None], what: 
     from unlearn.core.atomic import write_json
     from unlearn.core.cache import digest
 
-    stamp = {"eval": digest(to_dict(cfg.eval)), "data": digest(to_dict(cfg.data)), "model": cfg.model.path,
+    stamp = {"eval": digest(set_values(cfg.eval)), "data": digest(set_values(cfg.data)), "model": cfg.model.path,
              "weights": files_stamp(cfg.model.path)}
     path = out / EVAL_STAMP
     if path.is_file() and (out / "metrics.json").is_file() and json.loads(path.read_text()) == stamp:

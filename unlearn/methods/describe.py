@@ -86,6 +86,10 @@ def starting_point_lines(name: str) -> list[str]:
     s = found["setting"]
     lines = ["", f"Starting point on a small real model ({s['model']}; LoRA {s['lora']}; {s['steps']} steps of "
              f"batch {s['batch_size']}, {s['scheduler']} lr; forgetting {s['data']}; works when {s['rule']}):"]
+    if s.get("passes"):
+        lines.append(f"  ({s['steps']} steps = {s['passes']} passes over its forget set: on your data keep the "
+                     f"passes, train.epochs={s['passes']}, not the steps: at {s['steps']} steps a larger set sees "
+                     "each question fewer times)")
     for cell in entry["tried"]:
         if "failed" in cell:
             lines.append(f"  train.lr={cell['lr']:g}: failed ({cell['failed']})")

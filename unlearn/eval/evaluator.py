@@ -122,7 +122,7 @@ class Evaluator:
     def _gather(self, cache: PassCache, missing: list[str], mine: list[str], counted: bool = True) -> None:
         """Under several processes: every process's results in every process's cache (the main one writes
         them to disk once), and the others' share on the progress line."""
-        if len(mine) == len(missing):
+        if process_share()[1] == 1:  # decided by the process count alone: every process must join the gather
             return
         others = [(i, v) for i, v in gather_items([(i, cache.get(i)) for i in mine]) if i not in cache]
         cache.add(others)

@@ -60,6 +60,14 @@ def test_two_processes_evaluate_as_one(world, target_model, tmp_path):
         assert len(ids) == len(set(ids)) > 0, path.name
 
 
+def test_a_pass_with_fewer_items_than_processes_does_not_hang(world, target_model, tmp_path):
+    """One question: one generation prompt for two processes (the second gets none and still joins)."""
+    _unlearn("eval", str(target_model), "--data", str(world), "--suite", "tofu", "eval.splits=forget[:1]",
+             "eval.max_new_tokens=4", "--out", str(tmp_path / "one_question"), "eval.cache=false", processes=2)
+    metrics = json.loads((tmp_path / "one_question" / "metrics.json").read_text())
+    assert metrics["datasets"]["forget"]["samples"] == 1
+
+
 @pytest.mark.slow
 def test_evaluation_during_training_uses_every_process(world, target_model, tmp_path):
     out = tmp_path / "run"

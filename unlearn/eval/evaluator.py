@@ -116,10 +116,10 @@ class Evaluator:
             self.meter.count_scored([s["input_ids"] for s in encoded])
             teacher_forced_pass(model, encoded, self.tokenizer.pad_token_id, self.settings.batch_size, store,
                                 self.settings.share_prompts, self.settings.batch_tokens)
-        self._gather(cache, missing, mine, counted)
+        self._gather(cache, mine, counted)
         return {i: cache.get(i) for i in sequences}
 
-    def _gather(self, cache: PassCache, missing: list[str], mine: list[str], counted: bool = True) -> None:
+    def _gather(self, cache: PassCache, mine: list[str], counted: bool = True) -> None:
         """Under several processes: every process's results in every process's cache (the main one writes
         them to disk once), and the others' share on the progress line."""
         if process_share()[1] == 1:  # decided by the process count alone: every process must join the gather
@@ -146,7 +146,7 @@ class Evaluator:
             self.meter.generated_answers += len(ids)
             cache.add(zip(ids, texts))
             self._tick(len(ids))
-        self._gather(cache, missing, mine)
+        self._gather(cache, mine)
         return {i: cache.get(i) for i in prompts}
 
     def all_generations(self, plans: Sequence[DatasetPlan]) -> dict[str, str]:

@@ -1,5 +1,6 @@
-"""Every preset on the full demo world (forget10): forget and retain figures, and minutes of training +
-evaluation per method on this machine.
+"""Every preset on the full demo world (forget10): forget and retain figures, and each method's cost on this
+machine from its cost.json: minutes of training + evaluation, peak memory, forward passes per step (the
+trained model's, reference passes included).
 
     python benchmarks/methods_table.py --out demo_out          # runs `unlearn demo` with every preset
     python benchmarks/methods_table.py --out demo_out --print  # only prints the table of a finished run
@@ -26,6 +27,22 @@ def presets() -> list[str]:
     return [n for n in PRESETS if n != "finetune"] + EXTRA
 
 
+def cost(out: Path, name: str) -> tuple[str, str, str]:
+    """(minutes, peak GiB, forward passes per step) from the run's cost.json; minutes from train_state.json
+    and metrics.json for a run made before cost reports (the other two blank)."""
+    path = out / "unlearn" / name / "cost.json"
+    if not path.is_file():
+        spent = minutes(out, name)
+        return (f"{spent:.2f}" if spent is not None else "", "", "")
+    record = json.loads(path.read_text())
+    memory = record.get("memory", {})
+    peak = max(memory["gpu_max_allocated_mib"]) if memory.get("gpu_max_allocated_mib") else memory.get("cpu_peak_rss_mib")
+    passes = record.get("passes", {})
+    per_step = (sum(passes.get("forward", {}).values()) + sum(passes.get("reference_forward", {}).values())) \
+        / max(record.get("steps") or 1, 1)
+    return (f"{record['total_s'] / 60:.2f}", f"{peak / 1024:.2f}" if peak else "", f"{per_step:g}")
+
+
 def minutes(out: Path, name: str) -> float | None:
     """Training plus evaluation time of one method's run, from its own run folder (a reused run keeps
     the time it took when it was made)."""
@@ -42,14 +59,13 @@ def table(results: dict, out: Path) -> str:
     def fmt(v):
         return "n/a" if v is None else (f"{v:.1e}" if 0 < abs(v) < 1e-3 else f"{v:.3f}")
 
-    lines = ["| model | " + " | ".join(label for _, label in COLUMNS) + " | minutes |",
-             "|---|" + "---:|" * (len(COLUMNS) + 1)]
+    lines = ["| model | " + " | ".join(label for _, label in COLUMNS) + " | minutes | peak GiB | passes/step |",
+             "|---|" + "---:|" * (len(COLUMNS) + 3)]
     for name, m in results["models"].items():
         if "error" in m:
             lines.append(f"| {name} | failed: {m['error']} |")
             continue
-        spent = minutes(out, name)
-        cells = [fmt(m.get(key)) for key, _ in COLUMNS] + [f"{spent:.2f}" if spent is not None else ""]
+        cells = [fmt(m.get(key)) for key, _ in COLUMNS] + list(cost(out, name))
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 

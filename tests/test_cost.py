@@ -48,6 +48,21 @@ def test_evaluation_adds_its_phase_to_the_runs_record(tmp_path):
     assert json.loads((tmp_path / "cost.json").read_text()) == record
 
 
+def test_a_run_counts_its_own_peak_not_the_process_s():
+    """A run sharing its process with earlier work (the demo, a sweep) reports the memory it reached itself."""
+    import torch
+
+    from unlearn.core.cost import peak_memory
+
+    big = torch.ones(64 * 2 ** 20)  # 256 MiB, freed at once (a large allocation goes back to the system)
+    del big
+    before = peak_memory()["cpu_peak_rss_mib"]
+    meter = CostMeter()
+    if not meter.own_peak:
+        pytest.skip("this system cannot reset a process's peak resident set (/proc/self/clear_refs)")
+    assert peak_memory()["cpu_peak_rss_mib"] < before - 200
+
+
 def _forget_tokens(world: Path, model: Path) -> int:
     """Non-padding tokens of every forget10 sample, counted here from the records and the tokenizer."""
     from transformers import AutoTokenizer

@@ -28,6 +28,7 @@ class CostMeter:
     """Phase timers and pass counters of one process."""
 
     def __init__(self) -> None:
+        self.own_peak = reset_peak_memory()  # False: memory figures are the process's peak so far
         self.seconds: Counter[str] = Counter()
         self.forward: Counter[str] = Counter()  # forward passes of the trained model, by stream(s) it took
         self.reference: Counter[str] = Counter()  # forward passes of a reference model, by stream
@@ -65,14 +66,43 @@ class CostMeter:
                 "backward": dict(self.backward), "tokens": dict(self.tokens)}
 
 
-def peak_memory() -> dict[str, Any]:
-    """The process's peak resident set (MiB) and, with CUDA, the largest allocation on each GPU (MiB)."""
-    import resource
-
+def reset_peak_memory() -> bool:
+    """Start counting peaks afresh, so a run that shares its process with earlier ones (the demo, a sweep,
+    the API) reports its own: Linux resets the resident-set high-water mark on writing 5 to
+    /proc/self/clear_refs; CUDA resets its allocator's peaks. False where the resident set's cannot be
+    reset (the figure is then the process's peak so far)."""
     import torch
 
+    if torch.cuda.is_available():
+        for i in range(torch.cuda.device_count()):
+            torch.cuda.reset_peak_memory_stats(i)
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+        return True
+    except OSError:
+        return False
+
+
+def _rss_high_water_mib() -> float:
+    """VmHWM of /proc/self/status (what clear_refs resets), else getrusage's maximum (never reset)."""
+    import resource
+
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 1024, 1)  # kB
+    except (OSError, ValueError, IndexError):
+        pass
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux, bytes on macOS
-    out: dict[str, Any] = {"cpu_peak_rss_mib": round(rss / (MIB if sys.platform == "darwin" else 1024), 1)}
+    return round(rss / (MIB if sys.platform == "darwin" else 1024), 1)
+
+
+def peak_memory() -> dict[str, Any]:
+    """The peak resident set (MiB) since the last reset_peak_memory and, with CUDA, the largest allocation on
+    each GPU (MiB)."""
+    import torch
+
+    out: dict[str, Any] = {"cpu_peak_rss_mib": _rss_high_water_mib()}
     if torch.cuda.is_available():
         out["gpu_max_allocated_mib"] = [round(torch.cuda.max_memory_allocated(i) / MIB, 1)
                                         for i in range(torch.cuda.device_count())]
@@ -95,7 +125,7 @@ def training_record(meter: CostMeter, counters: dict[str, dict[str, int]], memor
         "tokens_per_s_trained": per_second(trained, meter.seconds.get("train", 0.0)),
         "passes": {k: counters[k] for k in ("forward", "reference_forward", "backward")},
         "tokens_by_stream": counters["tokens"],
-        "memory": memory,
+        "memory": {**memory, "peak_since": "the run's start" if meter.own_peak else "the process's start"},
     }
 
 

@@ -34,7 +34,7 @@ def smollm2() -> tuple[str, str] | None:
 
 def suite(with_smollm2: bool) -> dict[str, list[str]]:
     runs = {
-        "startup": ["startup.py"],
+        "startup": ["startup.py", "--sizes", "tiny,50m"],
         "eval_passes": ["eval_passes.py"],
         "train_step": ["train_step.py", "--sizes", "tiny,50m"],
         "kl_memory": ["kl_memory.py"],
@@ -48,6 +48,7 @@ def suite(with_smollm2: bool) -> dict[str, list[str]]:
         folder, gguf = found
         runs["train_step_smollm2"] = ["train_step.py", "--model", folder, "--gguf-file", gguf, "--steps", "4",
                                       "--methods", "GA_GDR,NPO_GDR,NPO_KLR"]
+        runs["startup_smollm2"] = ["startup.py", "--model", folder, "--gguf-file", gguf, "--repeat", "2"]
         runs["lora_memory_smollm2"] = ["lora_memory.py", "--model", folder, "--gguf-file", gguf]
     return runs
 

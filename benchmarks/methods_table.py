@@ -3,7 +3,7 @@ machine from its cost.json: minutes of training + evaluation, peak memory, forwa
 trained model's, reference passes included).
 
     python benchmarks/methods_table.py --out demo_out          # runs `unlearn demo` with every preset
-    python benchmarks/methods_table.py --out demo_out --print  # only prints the table of a finished run
+    python benchmarks/methods_table.py --out demo_out --print  # only prints the tables of a finished run
 
 The demo reuses the finished retain and target models and every finished method run in `--out`.
 """
@@ -18,6 +18,9 @@ EXTRA = ["GA_GDR+SURE", "NPO_GDR+SURE", "NPO_KLR+SURE", "NPO_GDR+GRU", "GA_GDR+G
 COLUMNS = [("forget_rougeL_recall", "forget ROUGE-L"), ("forget_truth_ratio", "forget TR"),
            ("forget_quality", "forget quality"), ("model_utility", "model utility"),
            ("retain_rougeL_recall", "retain ROUGE-L")]
+MORE = [("forget_prob", "forget prob"), ("retain_prob", "retain prob"), ("forget_kfr", "forget KFR"),
+        ("retain_krr", "retain KRR"), ("forget_linguistic_score", "forget LS"),
+        ("retain_linguistic_score", "retain LS"), ("held_out_utility", "held-out utility")]
 
 
 def presets() -> list[str]:
@@ -55,17 +58,20 @@ def minutes(out: Path, name: str) -> float | None:
     return (train + evaluate) / 60
 
 
-def table(results: dict, out: Path) -> str:
-    def fmt(v):
-        return "n/a" if v is None else (f"{v:.1e}" if 0 < abs(v) < 1e-3 else f"{v:.3f}")
+def fmt(v: float | None) -> str:
+    return "n/a" if v is None else (f"{v:.1e}" if 0 < abs(v) < 1e-3 else f"{v:.3f}")
 
-    lines = ["| model | " + " | ".join(label for _, label in COLUMNS) + " | minutes | peak GiB | passes/step |",
-             "|---|" + "---:|" * (len(COLUMNS) + 3)]
+
+def table(results: dict, out: Path, columns: list[tuple[str, str]] = COLUMNS, with_cost: bool = True) -> str:
+    """A Markdown row per model: `columns` from results.json, then (with_cost) the cost from each cost.json."""
+    extra = ["minutes", "peak GiB", "passes/step"] if with_cost else []
+    lines = ["| model | " + " | ".join([label for _, label in columns] + extra) + " |",
+             "|---|" + "---:|" * (len(columns) + len(extra))]
     for name, m in results["models"].items():
         if "error" in m:
             lines.append(f"| {name} | failed: {m['error']} |")
             continue
-        cells = [fmt(m.get(key)) for key, _ in COLUMNS] + list(cost(out, name))
+        cells = [fmt(m.get(key)) for key, _ in columns] + (list(cost(out, name)) if with_cost else [])
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -73,14 +79,17 @@ def table(results: dict, out: Path) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", default="demo_out")
-    parser.add_argument("--print", action="store_true", help="print the table of a finished run only")
+    parser.add_argument("--print", action="store_true", help="print the tables of a finished run only")
     args = parser.parse_args()
     if not args.print:
         from unlearn.demo import demo
 
         demo(args.out, methods=presets())
     out = Path(args.out)
-    print(table(json.loads((out / "results.json").read_text()), out))
+    results = json.loads((out / "results.json").read_text())
+    print(table(results, out))
+    print()
+    print(table(results, out, MORE, with_cost=False))
 
 
 if __name__ == "__main__":

@@ -111,6 +111,8 @@ def test_prompts_scored_once_give_the_metrics_of_a_pass_per_sequence(world, targ
 
 
 def test_interrupted_evaluation_resumes_from_the_cache_with_identical_results(world, target_model, tmp_path):
+    """The samples left after an interruption are batched anew (answers of a question split over two runs
+    lose their shared prompt pass), so the resumed values equal a straight run's to float rounding."""
     model, tok = _load(target_model)
     cfg = _cfg(world, tmp_path, **{"eval.suites": "tofu,privacy"})
     reference, _ = evaluate_model(model, tok, _cfg(world, tmp_path, **{"eval.suites": "tofu,privacy",
@@ -122,13 +124,15 @@ def test_interrupted_evaluation_resumes_from_the_cache_with_identical_results(wo
     assert done_rows > 0
     model.forward, model.generate = count._forward, count._generate
     again = Counter(model)
-    metrics, _ = evaluate_model(model, tok, cfg)
-    assert metrics["metrics"] == reference["metrics"]
+    resumed, _ = evaluate_model(model, tok, cfg)
+    assert resumed["metrics"].keys() == reference["metrics"].keys()
+    for key, value in reference["metrics"].items():
+        assert resumed["metrics"][key] == (value if value is None else pytest.approx(value, rel=1e-6, abs=1e-9)), key
     assert not set(again.tf_rows) & set(count.tf_rows)  # cached samples were not recomputed
     model.forward, model.generate = again._forward, again._generate
     third = Counter(model)
     metrics, _ = evaluate_model(model, tok, cfg)
-    assert metrics["metrics"] == reference["metrics"]
+    assert metrics["metrics"] == resumed["metrics"]  # from the cache: the very values it holds
     assert third.tf_rows == [] and third.gen_rows == []  # everything came from the cache
 
 
@@ -197,26 +201,29 @@ def test_progress_counts_samples_and_never_passes_100_percent(world, target_mode
 
 
 def test_samples_are_grouped_by_their_prompt():
-    from unlearn.eval.shared_prompts import group_batches, prompt_length, shared_prompt_groups
+    from unlearn.eval.shared_prompts import answer_batches, prompt_batches, prompt_length, shared_prompt_groups
 
     def sample(prompt, answer):
         return {"input_ids": prompt + answer, "labels": [-100] * len(prompt) + answer}
 
     samples = [sample([1, 2], [5]), sample([1, 2], [6, 7]), sample([3], [8]), sample([1, 2], [9]),
-               {"input_ids": [4, 4], "labels": [4, 4]}, sample([3, 3], [1])]
-    assert [prompt_length(s) for s in samples] == [2, 2, 1, 2, 0, 2]
+               {"input_ids": [4, 4], "labels": [4, 4]}, sample([3, 3], [1]), sample([3, 3], [1, 2, 3]),
+               sample([3, 3], [4, 5, 6, 7])]
+    assert [prompt_length(s) for s in samples] == [2, 2, 1, 2, 0, 2, 2, 2]
     groups, alone = shared_prompt_groups(samples)
-    assert groups == [[0, 1, 3]]  # prompt [1, 2] three times; [3] and [3, 3] once; sample 4 has no prompt
-    assert alone == [2, 4, 5]
-    # whole groups per batch: two groups of 3 answers do not fit 4 rows, each fits alone
-    two = [[0, 1, 3], [0, 1, 3]]
-    assert group_batches(two, samples, batch_size=4, vocab=10, budget=10 ** 6) == [[two[0]], [two[1]]]
-    assert group_batches(two, samples, batch_size=6, vocab=10, budget=10 ** 6) == [two]
-    # the logits budget: 6 answers x (longest answer 2 + 1) x vocabulary 10 = 180 logits
-    assert group_batches(two, samples, batch_size=6, vocab=10, budget=179) == [[two[0]], [two[1]]]
-    # the token budget: 6 answers x longest answer 2 = 12 tokens
-    assert group_batches(two, samples, batch_size=6, vocab=10, budget=10 ** 6, batch_tokens=12) == [two]
-    assert group_batches(two, samples, batch_size=6, vocab=10, budget=10 ** 6, batch_tokens=11) == [[two[0]], [two[1]]]
+    assert groups == [[0, 1, 3], [5, 6, 7]]  # prompts [1, 2] and [3, 3] three times each; [3] once
+    assert alone == [2, 4]  # sample 4 has no prompt
+    # prompt passes of at most 1 or 2 prompts, in order of their longest answer (2 tokens, then 4)
+    assert prompt_batches(groups[::-1], samples, batch_size=1) == [[groups[0]], [groups[1]]]
+    assert prompt_batches(groups, samples, batch_size=2) == [groups]
+    # answers of one pass sorted by length (1, 1, 1, 2, 3, 4 tokens: samples 0, 3, 5, 1, 6, 7), then cut
+    answers = [0, 1, 3, 5, 6, 7]
+    assert answer_batches(answers, samples, batch_size=4, vocab=10, budget=10 ** 6) == [[0, 3, 5, 1], [6, 7]]
+    # the token budget: 4 answers x longest 2 = 8 tokens; a fifth of 3 tokens would make 15
+    assert answer_batches(answers, samples, batch_size=8, vocab=10, budget=10 ** 6, batch_tokens=8) == \
+        [[0, 3, 5, 1], [6, 7]]
+    # the logits budget: 3 answers x (longest 1 + 1) x vocabulary 10 = 60 logits; a 4th of 2 tokens makes 120
+    assert answer_batches(answers, samples, batch_size=8, vocab=10, budget=119) == [[0, 3, 5], [1, 6], [7]]
 
 
 def test_batches_by_token_budget():

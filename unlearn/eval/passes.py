@@ -85,11 +85,18 @@ def teacher_forced_pass(model: torch.nn.Module, samples: Sequence[dict[str, list
     """Per-token statistics of each encoded sample (each sample scored once).
 
     Samples that share their prompt with others (a question's answer, paraphrase and perturbed answers) are
-    scored with one pass over the prompt and one over the answers (unlearn.eval.shared_prompts) unless
-    `share_prompts` is False; the rest are batched by length. A batch holds at most `batch_size` samples,
-    `batch_tokens` tokens and LOGITS_BUDGET logits (a large vocabulary gets smaller batches); `on_batch(indices, rows)` is called after
-    each batch with the input indices it covered (the evaluator caches and reports progress there)."""
-    from unlearn.eval.shared_prompts import group_batches, shared_prompt_groups, shared_prompt_logits
+    scored with one pass over up to `batch_size` prompts and passes over their answers, sorted by length
+    (unlearn.eval.shared_prompts), unless `share_prompts` is False; the rest are batched by length. A batch
+    holds at most `batch_size` samples, `batch_tokens` tokens and LOGITS_BUDGET logits (a large vocabulary
+    gets smaller batches); `on_batch(indices, rows)` is called after each batch with the input indices it
+    covered (the evaluator caches and reports progress there)."""
+    from unlearn.eval.shared_prompts import (
+        answer_batches,
+        prompt_batches,
+        run_prompts,
+        score_answers,
+        shared_prompt_groups,
+    )
 
     device = next(model.parameters()).device
     results: list[dict[str, list]] = [{}] * len(samples)
@@ -102,13 +109,15 @@ def teacher_forced_pass(model: torch.nn.Module, samples: Sequence[dict[str, list
         if on_batch:
             on_batch(chunk, rows)
 
-    for batch_groups in group_batches(groups, samples, batch_size, vocab, LOGITS_BUDGET, batch_tokens):
-        shared = shared_prompt_logits(model, samples, batch_groups, pad_id)
-        if shared is None:  # no copyable cache: these samples go through plain passes
-            alone += [i for g in batch_groups for i in g]
+    for batch_groups in prompt_batches(groups, samples, batch_size):
+        prompts = run_prompts(model, samples, batch_groups, pad_id)
+        answers = [i for g in batch_groups for i in g]
+        if prompts is None:  # no copyable cache: these samples go through plain passes
+            alone += answers
             continue
-        logits, labels, chunk = shared
-        keep(chunk, _rows(token_statistics(logits, labels)))
+        for chunk in answer_batches(answers, samples, batch_size, vocab, LOGITS_BUDGET, batch_tokens):
+            logits, labels = score_answers(model, samples, prompts, chunk, pad_id)
+            keep(chunk, _rows(token_statistics(logits, labels)))
     order = sorted(alone, key=lambda i: len(samples[i]["input_ids"]))
     for chunk in _batches(order, [len(s["input_ids"]) for s in samples], batch_size, vocab, batch_tokens):
         batch = {k: v.to(device) for k, v in collate([samples[i] for i in chunk], pad_id).items()}

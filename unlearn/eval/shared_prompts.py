@@ -103,13 +103,15 @@ def answer_batches(indices: list[int], samples: Sequence[dict[str, list[int]]], 
 class PromptPass:
     """One pass over the distinct prompts of some groups: their key/value cache (left unchanged by
     `score_answers`), each prompt's last logits (they predict its answers' first tokens), the prompts'
-    attention mask and real lengths, and the row of each sample's prompt."""
+    attention mask and real lengths, the row of each sample's prompt, and the keyword the model takes the
+    cache under."""
 
     cache: Any
     last_logits: torch.Tensor
     mask: torch.Tensor
     lengths: list[int]
     row: dict[int, int]
+    keyword: str
 
 
 @torch.no_grad()
@@ -128,11 +130,12 @@ def run_prompts(model: Any, samples: Sequence[dict[str, list[int]]], groups: lis
     positions = (prompt_mask.cumsum(-1) - 1).clamp_min(0)
     out = model(input_ids=prompt_ids.to(device), attention_mask=prompt_mask.to(device),
                 position_ids=positions.to(device), use_cache=True, **last_logits_only(model))
-    cache = getattr(out, cache_keyword(model), None)
+    keyword = cache_keyword(model)
+    cache = getattr(out, keyword, None)
     if not hasattr(cache, "reorder_cache"):
         return None
     return PromptPass(cache, out.logits[:, -1:, :], prompt_mask, [len(p) for p in prompts],
-                      {i: row for row, g in enumerate(groups) for i in g})
+                      {i: row for row, g in enumerate(groups) for i in g}, keyword)
 
 
 @torch.no_grad()
@@ -160,5 +163,5 @@ def score_answers(model: Any, samples: Sequence[dict[str, list[int]]], prompts: 
     mask = torch.cat([prompts.mask[owner], answer_mask], dim=1)
     answer_logits = model(input_ids=ids.to(device), attention_mask=mask.to(device),
                           position_ids=answer_positions.to(device), use_cache=True,
-                          **{cache_keyword(model): cache}).logits
+                          **{prompts.keyword: cache}).logits
     return torch.cat([prompts.last_logits[owner], answer_logits], dim=1), labels.to(device)

@@ -53,15 +53,15 @@ class Settings:
     sequence (benchmarks/eval_passes.py compares the two)."""
 
 
-def _my_share(missing: list[str]) -> list[str]:
+def _my_share(items: list[str]) -> list[str]:
     """This process's items of a pass: every N-th under N processes (a launch), all of them alone. The
     processes wait for each other first, so that each has read the cache before the main one writes to it
-    (all must agree on what is missing)."""
+    (all must agree on what is cached)."""
     rank, processes = process_share()
     if processes == 1:
-        return missing
+        return items
     wait_for_everyone()
-    return missing[rank::processes]
+    return items[rank::processes]
 
 
 def _seq_id(encoded: dict[str, list[int]]) -> str:
@@ -103,19 +103,22 @@ class Evaluator:
         model = model or self.model
         counted = model is self.model
         cache = self._cache("teacher_forced", model, max_length=self.settings.max_length)
-        missing = [i for i in sequences if i not in cache]
-        mine = _my_share(missing)  # every process read the cache before any writes to it
-        encoded = [sequences[i] for i in mine]
-        self._tick(len(sequences) - len(missing) if counted else 0)
+        # This process's share of every sequence, cached or not: its batches are planned over all of them and
+        # those already cached are skipped, so a resumed evaluation batches (and rounds) as a straight one.
+        mine = _my_share(list(sequences))  # every process read the cache before any writes to it
+        done = {j for j, i in enumerate(mine) if i in cache}
+        self._tick(sum(i in cache for i in sequences) if counted else 0)
 
         def store(chunk: list[int], rows: list[dict]) -> None:
-            cache.add((mine[j], row) for j, row in zip(chunk, rows))
-            self._tick(len(chunk) if counted else 0)
+            new = [(mine[j], row) for j, row in zip(chunk, rows) if j not in done]
+            cache.add(new)
+            self._tick(len(new) if counted else 0)
 
-        if encoded:
-            self.meter.count_scored([s["input_ids"] for s in encoded])
-            teacher_forced_pass(model, encoded, self.tokenizer.pad_token_id, self.settings.batch_size, store,
-                                self.settings.share_prompts, self.settings.batch_tokens)
+        if len(done) < len(mine):
+            self.meter.count_scored([sequences[i]["input_ids"] for j, i in enumerate(mine) if j not in done])
+            teacher_forced_pass(model, [sequences[i] for i in mine], self.tokenizer.pad_token_id,
+                                self.settings.batch_size, store, self.settings.share_prompts,
+                                self.settings.batch_tokens, done)
         self._gather(cache, mine, counted)
         return {i: cache.get(i) for i in sequences}
 

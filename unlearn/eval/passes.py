@@ -9,7 +9,7 @@ The generation pass is `unlearn.models.generation.generate_texts`.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Collection, Sequence
 
 import torch
 
@@ -81,8 +81,13 @@ def _batches(order: list[int], lengths: list[int], batch_size: int, vocab: int,
 @torch.no_grad()
 def teacher_forced_pass(model: torch.nn.Module, samples: Sequence[dict[str, list[int]]], pad_id: int,
                         batch_size: int = 32, on_batch: Callable[[list[int], list[dict]], None] | None = None,
-                        share_prompts: bool = True, batch_tokens: int | None = None) -> list[dict[str, list]]:
+                        share_prompts: bool = True, batch_tokens: int | None = None,
+                        done: Collection[int] = ()) -> list[dict[str, list]]:
     """Per-token statistics of each encoded sample (each sample scored once).
+
+    The batches are planned over every sample, and a batch whose samples are all in `done` (already known:
+    cached) is skipped, so an evaluation resumed after a kill scores each remaining sample in the batch it
+    would have had, and its values equal a straight run's bit for bit. Skipped samples get empty rows.
 
     Samples that share their prompt with others (a question's answer, paraphrase and perturbed answers) are
     scored with one pass over up to `batch_size` prompts and passes over their answers, sorted by length
@@ -109,17 +114,25 @@ def teacher_forced_pass(model: torch.nn.Module, samples: Sequence[dict[str, list
         if on_batch:
             on_batch(chunk, rows)
 
+    def needed(chunk: list[int]) -> bool:
+        return not all(i in done for i in chunk)
+
     for batch_groups in prompt_batches(groups, samples, batch_size):
-        prompts = run_prompts(model, samples, batch_groups, pad_id)
         answers = [i for g in batch_groups for i in g]
+        if not needed(answers):
+            continue
+        prompts = run_prompts(model, samples, batch_groups, pad_id)
         if prompts is None:  # no copyable cache: these samples go through plain passes
             alone += answers
             continue
         for chunk in answer_batches(answers, samples, batch_size, vocab, LOGITS_BUDGET, batch_tokens):
-            logits, labels = score_answers(model, samples, prompts, chunk, pad_id)
-            keep(chunk, _rows(token_statistics(logits, labels)))
+            if needed(chunk):
+                logits, labels = score_answers(model, samples, prompts, chunk, pad_id)
+                keep(chunk, _rows(token_statistics(logits, labels)))
     order = sorted(alone, key=lambda i: len(samples[i]["input_ids"]))
     for chunk in _batches(order, [len(s["input_ids"]) for s in samples], batch_size, vocab, batch_tokens):
+        if not needed(chunk):
+            continue
         batch = {k: v.to(device) for k, v in collate([samples[i] for i in chunk], pad_id).items()}
         logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
         keep(chunk, _rows(token_statistics(logits, batch["labels"])))

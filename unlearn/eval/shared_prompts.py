@@ -28,13 +28,14 @@ from unlearn.core.batching import IGNORE_INDEX
 
 
 def _forward_parameters(model: Any) -> set[str]:
-    """The keyword arguments of the innermost model's forward (under DDP and peft wrappers)."""
+    """The keyword arguments of the innermost model's forward (under DDP and peft wrappers), read from its class:
+    a forward replaced on the instance (hooks, wrappers that count calls) passes them on but hides them."""
     import inspect
 
     inner = model
     while hasattr(inner, "module") or hasattr(inner, "get_base_model"):  # DDP, then peft wrappers
         inner = inner.module if hasattr(inner, "module") else inner.get_base_model()
-    return set(inspect.signature(inner.forward).parameters)
+    return set(inspect.signature(type(inner).forward).parameters)
 
 
 def cache_keyword(model: Any) -> str:

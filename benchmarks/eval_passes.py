@@ -111,9 +111,7 @@ def _instrument() -> None:
 
 # -- workload ----------------------------------------------------------------------------------
 
-SIZES = {"tiny": {}, "50m": dict(hidden_size=640, layers=16, vocab_size=8192)}
-"""Models the default workload can build: the demo's tiny Llama, or about 50M parameters (as
-benchmarks/train_step.py builds it)."""
+from train_step import SIZES  # noqa: E402  (the demo's tiny Llama, or about 50M parameters: one definition)
 
 
 def build_workload(work: Path, steps: int, size: str = "tiny") -> tuple[str, str, str]:

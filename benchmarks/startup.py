@@ -44,8 +44,12 @@ def seconds_until(command: list[str], marker: str | None) -> tuple[float, float]
     return (first if first is not None else total), total
 
 
+from train_step import SIZES as MODEL_SIZES  # noqa: E402  (the 50M model's one definition)
+
 SIZES = {"tiny": ["--vocab-size", "512", "--hidden-size", "64", "--layers", "1"],
-         "50m": ["--vocab-size", "8192", "--hidden-size", "640", "--layers", "16"]}
+         "50m": [flag for key, value in MODEL_SIZES["50m"].items()
+                 for flag in (f"--{key.replace('_', '-')}", str(value))]}
+"""`unlearn tiny-model` flags: a 1-layer model (start-up is what is timed, not the model), or the 50M one."""
 
 
 def build(work: Path, size: str) -> tuple[Path, Path]:

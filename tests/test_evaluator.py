@@ -234,6 +234,38 @@ def test_batches_by_token_budget():
     assert _batches([0, 1, 2, 3], lengths, batch_size=2, vocab=1) == [[0, 1], [2, 3]]
 
 
+def test_a_model_without_a_copyable_cache_is_scored_by_plain_passes_however_much_is_cached(target_model,
+                                                                                          monkeypatch):
+    """When the prompt pass yields no cache that can be copied row by row, every grouped sample is batched as
+    the plain pass batches it, also when the first prompt batch is already cached and skipped."""
+    import unlearn.eval.shared_prompts as shared_prompts
+    from unlearn.eval.passes import teacher_forced_pass
+
+    model, tok = _load(target_model)
+    samples = []
+    for q in ("Where was Ada born?", "What does Ben do?", "Who taught Cleo?"):
+        prompt = tok(q)["input_ids"]
+        for a in (" In Paris.", " A baker in a small town.", " Nobody at all.", " Her aunt, for years."):
+            answer = tok(a)["input_ids"]
+            samples.append({"input_ids": prompt + answer, "labels": [-100] * len(prompt) + answer})
+    def scored(**kw):
+        chunks = []
+        rows = teacher_forced_pass(model, samples, tok.pad_token_id, batch_size=2,
+                                   on_batch=lambda chunk, _: chunks.append(sorted(chunk)), **kw)
+        return rows, chunks
+
+    plain, plain_chunks = scored(share_prompts=False)
+    monkeypatch.setattr(shared_prompts, "run_prompts", lambda *args: None)
+    assert scored() == (plain, plain_chunks)
+    # two prompt batches of at most 2 questions; the first (8 answers) is cached: the rest keep their batches
+    first = [i for g in shared_prompts.prompt_batches(shared_prompts.shared_prompt_groups(samples)[0], samples, 2)[0]
+             for i in g]
+    assert len(first) == 8
+    resumed, chunks = scored(done=set(first))
+    assert chunks == [c for c in plain_chunks if not set(c) <= set(first)]
+    assert all(resumed[i] == plain[i] for i in range(len(samples)) if i not in first)
+
+
 def test_prompts_scored_once_under_lora(target_model):
     """A peft-wrapped model (evaluation during LoRA training) scores shared prompts like a plain pass."""
     from peft import LoraConfig, get_peft_model

@@ -122,9 +122,9 @@ def teacher_forced_pass(model: torch.nn.Module, samples: Sequence[dict[str, list
         if not needed(answers):
             continue
         prompts = run_prompts(model, samples, batch_groups, pad_id)
-        if prompts is None:  # no copyable cache: these samples go through plain passes
-            alone += answers
-            continue
+        if prompts is None:  # the model returns no copyable cache: every grouped sample goes through plain passes
+            alone += [i for g in groups for i in g]
+            break
         for chunk in answer_batches(answers, samples, batch_size, vocab, LOGITS_BUDGET, batch_tokens):
             if needed(chunk):
                 logits, labels = score_answers(model, samples, prompts, chunk, pad_id)

@@ -1,6 +1,7 @@
-"""The `unlearn` command. Every subcommand is a thin layer over the Python API (`unlearn.api`): one small
-function per command in `unlearn.cli.commands.COMMANDS`. Errors the user can fix are printed on one line
-(no traceback) and the exit status is 2.
+"""The `unlearn` command: one small function per command in `unlearn.cli.commands.COMMANDS`, each a thin
+layer over a Python API (`unlearn.api`; `unlearn.demo` and `unlearn.sweep` for those two; the listing
+commands metrics, config and methods read the registries directly). Errors the user can fix are printed
+on one line (no traceback) and the exit status is 2.
 """
 
 from __future__ import annotations

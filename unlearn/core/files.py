@@ -105,3 +105,8 @@ def read_utf8(path: str | Path) -> str:
         line = data[:err.start].count(b"\n") + 1
         raise DataError(f"{p}: not UTF-8 text (byte 0x{data[err.start]:02x} at offset {err.start}, line {line}); "
                         "re-save the file as UTF-8") from None
+
+
+def text_lines(path: str | Path) -> list[str]:
+    """The non-blank lines of a UTF-8 text file, stripped (a refusal or a question a line)."""
+    return [line.strip() for line in read_utf8(path).splitlines() if line.strip()]

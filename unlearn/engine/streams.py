@@ -45,9 +45,9 @@ def load_refusals(path: str | None) -> list[str]:
     p = Path(path)
     if not p.is_file():
         raise DataError(f"refusal file {path!r} does not exist (data.refusals)")
-    from unlearn.core.files import read_utf8
+    from unlearn.core.files import text_lines
 
-    lines = [line.strip() for line in read_utf8(p).splitlines() if line.strip()]
+    lines = text_lines(p)
     if not lines:
         raise DataError(f"refusal file {path!r} (data.refusals) is empty; put one refusal sentence a line")
     return lines

@@ -43,7 +43,7 @@ def question_records(cfg: RunConfig, questions: list[str] = (), file: str | None
 
 
 def _from_file(file: str) -> list[dict[str, Any]]:
-    from unlearn.core.files import read_utf8
+    from unlearn.core.files import text_lines
     from unlearn.data.formats import SUFFIXES, read_records, require_fields
 
     path = Path(file)
@@ -55,7 +55,7 @@ def _from_file(file: str) -> list[dict[str, Any]]:
         require_fields(rows, ("question",), path)
         return [{"question": str(r["question"]), **({"answer": str(r["answer"])} if "answer" in r else {})}
                 for r in rows]
-    return [{"question": line.strip()} for line in read_utf8(path).splitlines() if line.strip()]
+    return [{"question": line} for line in text_lines(path)]
 
 
 def model_label(spec: str) -> str:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from unlearn.core.errors import DataError
-from unlearn.core.files import read_utf8
+from unlearn.core.files import text_lines
 from unlearn.data.benchmarks.base import BENCHMARKS, Benchmark, SetSpec, holdout_spec
 
 
@@ -60,7 +60,7 @@ class TofuBenchmark(Benchmark):
         path = self.files.get("idontknow")
         if path is None:
             raise DataError(f"{self.path} has no idontknow.jsonl; add one (a refusal sentence a line)")
-        return [line.strip() for line in read_utf8(path).splitlines() if line.strip()]
+        return text_lines(path)
 
 
 TOFU_HUB_CONFIGS = {

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from unlearn.core.errors import ConfigError, DataError
+from unlearn.core.files import parse_json_lines
 
 TOFU_AUTHORS, QUESTIONS_PER_AUTHOR = 200, 20
 GENERAL = ("real_authors_perturbed", "world_facts_perturbed")
@@ -33,7 +34,7 @@ def _rows(path: Path) -> list[dict[str, Any]]:
     try:
         rows = json.loads(text)
     except ValueError:
-        rows = [json.loads(line) for line in text.splitlines() if line.strip()]
+        rows = parse_json_lines(text, path, "give TOFU's folder (shared/data/tofu)")
     if not isinstance(rows, list):
         raise DataError(f"{path} holds no list of records; give TOFU's folder (shared/data/tofu)")
     return rows

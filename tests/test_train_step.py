@@ -434,6 +434,36 @@ def test_dgs_applies_the_masked_forget_gradient_and_never_the_guides():
     assert dgs.apply({"forget": [f], "retain": [r]}, 0)[0].tolist() == [[2.0, 0.0], [4.0, 1.5]]
 
 
+def test_transform_state_is_checkpointed_and_restored():
+    """The declared state of GRU (its average) and DGS (score, retain sum, steps seen) goes into a
+    checkpoint and comes back: nothing before the first step, the same tensors and count after."""
+    from unlearn.methods.transforms import DGS, GRU
+
+    f, r = [torch.tensor([1.0, 0.0]), torch.tensor([2.0])], [torch.tensor([1.0, 1.0]), torch.tensor([-1.0])]
+    gru, dgs = GRU(), DGS()
+    assert gru.state_dict() == {} and dgs.state_dict() == {}
+    gru.apply({"forget": f, "guide": r}, 0)
+    for step in range(2):
+        dgs.apply({"forget": f, "guide": r}, step)
+    saved = gru.state_dict()
+    assert sorted(saved) == ["average.0", "average.1"]
+    assert saved["average.0"].tolist() == pytest.approx([0.8, 0.8]) and saved["average.1"].tolist() == pytest.approx([-0.8])
+    saved = dgs.state_dict()
+    assert sorted(saved) == ["retain_sum.0", "retain_sum.1", "score.0", "score.1", "seen"]
+    assert int(saved["seen"]) == 2 and saved["retain_sum.1"].tolist() == [-2.0]  # r summed over 2 steps
+    # score after 2 steps: f * r / 1 + f * 2r / 2 = 2 f * r: (2, 0) and (-4)
+    assert saved["score.0"].tolist() == [2.0, 0.0] and saved["score.1"].tolist() == [-4.0]
+    restored_gru, restored_dgs = GRU(), DGS()
+    restored_gru.load_state_dict(gru.state_dict())
+    restored_dgs.load_state_dict(dgs.state_dict())
+    assert [t.tolist() for t in restored_gru.average] == [t.tolist() for t in gru.average]
+    assert restored_dgs.seen == 2 and [t.tolist() for t in restored_dgs.score] == [[2.0, 0.0], [-4.0]]
+    assert [t.tolist() for t in restored_dgs.retain_sum] == [[2.0, 2.0], [-2.0]]
+    empty = DGS()
+    empty.load_state_dict({})  # a checkpoint made before the first step
+    assert empty.score is None and empty.seen == 0
+
+
 def test_npo_gdr_gru_is_not_npo_gru(world, target_model, tmp_path):
     """NPO_GDR+GRU applies GDR's descent (rectified with NPO); NPO+GRU applies the rectified NPO gradient
     alone: after 3 steps the weights differ."""

@@ -236,10 +236,19 @@ class GradientTransform:
     """Reads a retain gradient: the preset's retain terms, or a guide GDR added when it has none."""
     summary: ClassVar[str] = ""
     cite: ClassVar[str] = ""
+    tensor_state: ClassVar[tuple[str, ...]] = ()
+    """Attributes holding one tensor per parameter (None before the first step): checkpointed as
+    `NAME.i` and restored on a resume."""
+    count_state: ClassVar[tuple[str, ...]] = ()
+    """Integer attributes (0 at the start), checkpointed with the tensors."""
 
     def __init__(self, params: Any = None):
         self.params = params if params is not None else self.Params()
         self.last_stats: dict[str, float] = {}
+        for name in self.tensor_state:
+            setattr(self, name, None)
+        for name in self.count_state:
+            setattr(self, name, 0)
 
     def start(self, total_steps: int) -> None:
         """Called once before the first step (and again on a resume) with the run's length."""
@@ -251,10 +260,20 @@ class GradientTransform:
         pass
 
     def state_dict(self) -> dict[str, torch.Tensor]:
-        return {}
+        """The declared state; empty before the first step."""
+        out = {f"{name}.{i}": t for name in self.tensor_state for i, t in enumerate(getattr(self, name) or [])}
+        if out:
+            out.update({name: torch.tensor(getattr(self, name)) for name in self.count_state})
+        return out
 
     def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
-        pass
+        if not state:
+            return
+        for name in self.tensor_state:
+            n = sum(1 for key in state if key.rsplit(".", 1)[0] == name)
+            setattr(self, name, [state[f"{name}.{i}"] for i in range(n)] or None)
+        for name in self.count_state:
+            setattr(self, name, int(state[name]))
 
     def explain(self, groups: list[str]) -> str:
         """What the transform takes and applies for a method with these gradient groups."""

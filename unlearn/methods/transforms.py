@@ -38,10 +38,8 @@ class GRU(GradientTransform):
     reads_retain = True
     summary = "project the unlearning gradient off the retain gradient's average when they conflict"
     cite = "GRU (Wang et al., 2025)"
-
-    def __init__(self, params=None):
-        super().__init__(params)
-        self.average: list[torch.Tensor] | None = None
+    tensor_state = ("average",)
+    average: list[torch.Tensor] | None
 
     def apply(self, grads: dict[str, list[torch.Tensor]], step: int) -> list[torch.Tensor]:
         retain = retain_signal(grads)
@@ -58,13 +56,6 @@ class GRU(GradientTransform):
     def explain(self, groups: list[str]) -> str:
         return (f"rectifies the {applied_groups(groups)} gradient against m, the moving average of "
                 f"{_retain_source(groups)}, and applies the rectified gradient")
-
-    def state_dict(self) -> dict[str, torch.Tensor]:
-        return {} if self.average is None else {f"average.{i}": t for i, t in enumerate(self.average)}
-
-    def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
-        if state:
-            self.average = [state[f"average.{i}"] for i in range(len(state))]
 
 
 @dataclass
@@ -126,13 +117,11 @@ class DGS(GradientTransform):
     reads_retain = True
     summary = "update only the coordinates where forget and average retain gradients score highest"
     cite = "ALKN (Wuerkaixi et al., ICML 2025)"
-
-    def __init__(self, params=None):
-        super().__init__(params)
-        self.total_steps = 1
-        self.retain_sum: list[torch.Tensor] | None = None
-        self.score: list[torch.Tensor] | None = None
-        self.seen = 0
+    tensor_state, count_state = ("score", "retain_sum"), ("seen",)
+    score: list[torch.Tensor] | None
+    retain_sum: list[torch.Tensor] | None
+    seen: int
+    total_steps = 1
 
     def start(self, total_steps: int) -> None:
         self.total_steps = max(total_steps, 1)
@@ -162,21 +151,6 @@ class DGS(GradientTransform):
     def explain(self, groups: list[str]) -> str:
         return (f"masks the {applied_groups(groups)} gradient to the coordinates scored highest by the forget "
                 f"gradient times the running mean of {_retain_source(groups)}, and applies it")
-
-    def state_dict(self) -> dict[str, torch.Tensor]:
-        if self.score is None:
-            return {}
-        out = {f"score.{i}": t for i, t in enumerate(self.score)}
-        out.update({f"retain_sum.{i}": t for i, t in enumerate(self.retain_sum)})
-        out["seen"] = torch.tensor(self.seen)
-        return out
-
-    def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
-        if state:
-            n = sum(1 for k in state if k.startswith("score."))
-            self.score = [state[f"score.{i}"] for i in range(n)]
-            self.retain_sum = [state[f"retain_sum.{i}"] for i in range(n)]
-            self.seen = int(state["seen"])
 
 
 def _retain_source(groups: list[str]) -> str:

@@ -17,7 +17,6 @@ preset beside it (unlearn/methods/terms/), and a hand-worked test: CONTRIBUTING.
 from __future__ import annotations
 
 import dataclasses
-
 from dataclasses import dataclass, field
 from typing import Any, Callable, ClassVar
 

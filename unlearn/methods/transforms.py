@@ -8,13 +8,7 @@ import torch
 
 from unlearn.core.ranges import param
 from unlearn.losses.gradients import ema_update_, gru_rectify, inner_product_float64, saliency_row_mask
-from unlearn.methods.base import (
-    TRANSFORMS,
-    GradientTransform,
-    applied_gradient,
-    applied_groups,
-    retain_signal,
-)
+from unlearn.methods.base import TRANSFORMS, GradientTransform, applied_gradient, applied_groups, retain_signal
 
 
 @dataclass

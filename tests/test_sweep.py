@@ -53,6 +53,17 @@ GRID = """
 """
 
 
+def test_the_recorded_command_is_the_one_a_user_types():
+    """sweep.json's command: `python -m unlearn` puts this machine's path of __main__.py in argv[0]; the
+    leaderboard shows `unlearn ...` instead, quoted for a shell. Another program's argv is kept."""
+    from unlearn.sweep.leaderboard import typed_command
+
+    typed = ["/home/me/src/unlearn/__main__.py", "--threads", "2", "sweep", "g.yaml", "methods=[GA, NPO]"]
+    assert typed_command(typed) == "unlearn --threads 2 sweep g.yaml 'methods=[GA, NPO]'"
+    assert typed_command(["/venv/bin/unlearn", "sweep", "g.yaml"]) == "unlearn sweep g.yaml"
+    assert typed_command(["my_script.py", "--fast"]) == "my_script.py --fast"
+
+
 def test_cells_are_every_method_for_each_seed_before_the_next_seed(tmp_path):
     grid = _grid(tmp_path, GRID.replace("OUT", str(tmp_path / "out")))
     assert [(c.method, c.seed) for c in grid.cells()] == [("GA", 0), ("NPO_GDR", 0), ("GA", 1), ("NPO_GDR", 1)]
@@ -199,17 +210,17 @@ def test_flat_forget_quality_rank_counts_every_method():
     assert _verdict("flat_top_two_quality", _board(rows)).holds is True
 
 
-TINY = f"""
+TINY = """
     out: OUT
-    models: {{tiny: {{tiny: {{hidden_size: 64, vocab_size: 512}}}}}}
-    benchmarks: {{world: {{world: {{people: 10, general: 2, seed: 0}}, data: {{forget_split: forget10}}}}}}
-    finetune: {{train: {{lr: 3.0e-3, epochs: 3, batch_size: 16}}}}
+    models: {tiny: {tiny: {hidden_size: 64, vocab_size: 512}}}
+    benchmarks: {world: {world: {people: 10, general: 2, seed: 0}, data: {forget_split: forget10}}}
+    finetune: {train: {lr: 3.0e-3, epochs: 3, batch_size: 16}}
     settings:
-      train: {{lr: 1.0e-3, max_steps: 2, batch_size: 8}}
-      eval: {{batch_size: 64, suites: [tofu], max_new_tokens: 8, scorer_model: retain}}
+      train: {lr: 1.0e-3, max_steps: 2, batch_size: 8}
+      eval: {batch_size: 64, suites: [tofu], max_new_tokens: 8, scorer_model: retain}
     methods: [GA, NPO]
     seeds: [0, 1]
-    calibrate: {{metric: retain_rougeL_recall, target: 0.95, tol: 0.2}}
+    calibrate: {metric: retain_rougeL_recall, target: 0.95, tol: 0.2}
 """
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import shlex
 from pathlib import Path
 from typing import Any
 
@@ -154,9 +155,19 @@ def _provenance(state: dict[str, Any]) -> Section:
             ["versions", ", ".join(f"{k} {v}" for k, v in versions.items())],
             ["total CPU time", f"{state['total_cpu_seconds']:.0f} s over {len(state['sessions'])} session(s)"],
             ["total wall time", f"{state['total_wall_seconds']:.0f} s"],
-            ["commands", "; ".join(dict.fromkeys(s["command"] for s in state["sessions"]))]]
+            ["commands", "; ".join(dict.fromkeys(typed_command(shlex.split(s["command"]))
+                                                 for s in state["sessions"]))]]
     return Section("provenance", "How this was made", tables=[Table(["", ""], rows, text_columns=2)],
                    details=[("the grid as run", json.dumps(state["grid"], indent=1))])
+
+
+def typed_command(argv: list[str]) -> str:
+    """The command line as its user typed it: `unlearn ...` whether the entry point or `python -m unlearn`
+    ran it (argv[0] is then the package's __main__.py, a path of this machine); another program as is."""
+    first = Path(argv[0]) if argv else Path()
+    if first.name == "unlearn" or (first.name == "__main__.py" and first.parent.name == "unlearn"):
+        return shlex.join(["unlearn", *argv[1:]])
+    return shlex.join(argv)
 
 
 def _versions(state: dict[str, Any]) -> dict[str, str]:

@@ -22,10 +22,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from unlearn.config import RunConfig, deep_merge, load_config, set_values, to_dict
+from unlearn.config import RunConfig, deep_merge, load_config, set_values
 from unlearn.core.errors import UnlearnError
 from unlearn.core.files import files_stamp
 from unlearn.sweep.grid import Cell, Grid, cell_data, world_folder
+from unlearn.sweep.leaderboard import typed_command
 
 STATE_FILE = "sweep.json"
 RETAIN_SCORER = "retain"
@@ -50,9 +51,8 @@ class Pair:
 def run_grid(grid: Grid, say: Callable[[str], None] = print) -> dict[str, Any]:
     """Every cell of the grid, reusing what is finished; returns (and writes to OUT/sweep.json) what each
     cell gave: {"cells": [{model, benchmark, method, seed, folder, status, error?, calibration?}], ...}."""
-    from unlearn.core.progress import Progress
-
     from unlearn.core.atomic import write_json
+    from unlearn.core.progress import Progress
 
     began, cpu_before = time.time(), _cpu_seconds()
     grid.out.mkdir(parents=True, exist_ok=True)
@@ -261,7 +261,7 @@ def _state(grid: Grid, pairs: dict[tuple[str, str], Pair], records: list[dict[st
 
     sessions = [*before, {"ended": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "wall_seconds": round(time.time() - began, 1),
                           "cpu_seconds": round(_cpu_seconds() - cpu_before, 1), "cells_run": run_now,
-                          "command": " ".join(sys.argv)}]
+                          "command": typed_command(sys.argv)}]
     return {
         "grid": {"source": grid.source, "out": str(grid.out), "models": grid.models, "benchmarks": grid.benchmarks,
                  "finetune": grid.finetune, "settings": grid.settings, "methods": grid.methods, "seeds": grid.seeds,

@@ -93,8 +93,10 @@ def test_compare_ranks_runs_and_reuses_their_calibration(ga_run, world, target_m
     table = proc.stdout
     assert "Calibrated to 95% of the original's retain_prob" in table and "| 1 |" in table and "| 2 |" in table
     for run in (ga_run, npo_run):  # each bisection step's progress names its run and alpha
-        assert f"calibrate {run.name}, alpha 0.000: sample" in proc.stderr
         assert f"calibrate {run.name}, alpha 1.000: sample" in proc.stderr
+    # the original (alpha 0) is scored once, for the first run; the second reuses its score
+    assert f"calibrate {ga_run.name}, alpha 0.000: sample" in proc.stderr
+    assert f"calibrate {npo_run.name}, alpha 0.000: sample" not in proc.stderr
     first = json.loads((ga_run / "calibration.json").read_text())
     stamp = (ga_run / "calibration.json").stat().st_mtime_ns
     lines = table.splitlines()
@@ -161,3 +163,29 @@ def test_runs_of_one_original_load_it_once(ga_run, target_model, monkeypatch):
     assert loads.count(str(target_model)) == 1 and second.original is first.original
     first.set_alpha(0.5)  # mixing writes the working model, never the shared original
     assert all(torch.equal(v, second.original[k]) for k, v in real(cfg.model).state_dict().items())
+
+
+def test_the_original_is_scored_once_for_every_run_of_it(ga_run, target_model, monkeypatch):
+    """At alpha 0 the mixed weights are the original's, so a second calibration against the same original
+    in one process reuses the first one's alpha-0 evaluation; its result is the one a fresh process gets."""
+    import unlearn.eval.evaluator as evaluator
+    from unlearn.config import load_config
+    from unlearn.evidence import calibrate as calibration
+
+    cfg = load_config(str(ga_run / "config.yaml"), ["eval.cache=false"])
+    calibration._ORIGINALS.clear()
+    calibration._ORIGINAL_SCORES.clear()
+    fresh = calibration.calibrate(cfg, str(target_model), str(ga_run / "model"), "retain_prob", 0.95, 0.1)
+    real, labels = evaluator.evaluate_model, []
+    monkeypatch.setattr(evaluator, "evaluate_model", lambda *a, **k: labels.append(k["label"]) or real(*a, **k))
+    again = calibration.calibrate(cfg, str(target_model), str(ga_run / "model"), "retain_prob", 0.95, 0.1)
+    assert again.to_dict() == fresh.to_dict()
+    assert not any(label.endswith("alpha 0.000") for label in labels)  # scored once, by the first
+    # every other step ran: alpha 1 and the bisection's, and the forget set's at the calibrated alpha
+    # (at alpha 0 too, which is where this GA run lands: that evaluation was also the original's)
+    mixed = [s.alpha for s in fresh.steps if s.alpha != 0.0]
+    assert labels == [f"calibrate {ga_run.name}, alpha {a:.3f}" for a in mixed] + (
+        [f"calibrate {ga_run.name}, alpha {fresh.alpha:.3f}"] if fresh.alpha != 0.0 else [])
+    # another request (another metric) is another score
+    calibration.calibrate(cfg, str(target_model), str(ga_run / "model"), "retain_rougeL_recall", 0.95, 0.1)
+    assert any(label.endswith("alpha 0.000") for label in labels)

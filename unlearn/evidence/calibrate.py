@@ -14,6 +14,7 @@ Each bisection step evaluates only what the retain metric needs: one per-sample 
 
 from __future__ import annotations
 
+import copy
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
@@ -143,6 +144,9 @@ def retain_request(metric: str, bench: Any) -> tuple[list[str], list[str]]:
 
 
 _ORIGINALS: dict[tuple, dict[str, torch.Tensor]] = {}
+_ORIGINAL_SCORES: dict[str, dict[str, Any]] = {}
+"""The original model's evaluation (alpha 0) per request: every run calibrated against one original in a
+process (`unlearn compare`, a sweep) scores the original once."""
 
 
 def original_state(model_cfg: Any) -> dict[str, torch.Tensor]:
@@ -156,6 +160,7 @@ def original_state(model_cfg: Any) -> dict[str, torch.Tensor]:
     key = (str(path), model_cfg.gguf_file, model_cfg.dtype, stamp)
     if key not in _ORIGINALS:
         _ORIGINALS.clear()
+        _ORIGINAL_SCORES.clear()
         _ORIGINALS[key] = {k: v.detach().to("cpu") for k, v in load_model(model_cfg).state_dict().items()}
     return _ORIGINALS[key]
 
@@ -177,6 +182,7 @@ class Mixer:
         self.original = original_state(replace(cfg.model, path=original_path))  # read only: shared between runs
         mix_state(self.original, self.unlearned, 0.0)  # the same parameters and shapes, or a one-line error
         self.model.to(device())
+        self.folder_contents = _contents(Path(unlearned_cfg.path))
 
     @torch.no_grad()
     def set_alpha(self, alpha: float) -> None:
@@ -188,10 +194,35 @@ class Mixer:
                  reference: Any = None) -> dict[str, Any]:
         from unlearn.eval.evaluator import evaluate_model
 
-        self.set_alpha(alpha)
         cfg = replace(self.cfg, eval=replace(self.cfg.eval, suites=[], metrics=metrics, splits=splits))
+        key = self._original_key(cfg) if alpha == 0.0 and reference is None else None
+        if key in _ORIGINAL_SCORES:
+            return copy.deepcopy(_ORIGINAL_SCORES[key])
+        self.set_alpha(alpha)
         label = f"calibrate {self.name}, alpha {alpha:.3f}"
-        return evaluate_model(self.model, self.tokenizer, cfg, self.bench, reference, label=label)[0]
+        result = evaluate_model(self.model, self.tokenizer, cfg, self.bench, reference, label=label)[0]
+        if key is not None:
+            _ORIGINAL_SCORES[key] = copy.deepcopy(result)
+        return result
+
+    def _original_key(self, cfg: RunConfig) -> str:
+        """At alpha 0 the weights are the original's (lerp(o, u, 0) = o), so the evaluation depends only on
+        the original, the request, the settings and the files beside the weights (tokenizer, chat template,
+        generation config), which runs of one original share."""
+        from unlearn.config import to_dict
+        from unlearn.core.cache import digest
+
+        model = {k: v for k, v in to_dict(cfg.model).items() if k != "path"}
+        return digest([id(self.original), to_dict(cfg.eval), to_dict(cfg.data), model, self.folder_contents])
+
+
+def _contents(folder: Path) -> dict[str, str]:
+    """A digest of each file of a model folder but its weights."""
+    import hashlib
+
+    weights = (".safetensors", ".bin", ".gguf", ".pt")
+    return {f.name: hashlib.blake2b(f.read_bytes(), digest_size=16).hexdigest() for f in sorted(folder.iterdir())
+            if f.is_file() and not f.name.endswith(weights) and not f.name.startswith(".")} if folder.is_dir() else {}
 
 
 def forget_request(with_reference: bool) -> list[str]:

@@ -62,6 +62,10 @@ def test_the_recorded_command_is_the_one_a_user_types():
     assert typed_command(typed) == "unlearn --threads 2 sweep g.yaml 'methods=[GA, NPO]'"
     assert typed_command(["/venv/bin/unlearn", "sweep", "g.yaml"]) == "unlearn sweep g.yaml"
     assert typed_command(["my_script.py", "--fast"]) == "my_script.py --fast"
+    from unlearn.sweep.leaderboard import _as_typed  # records of earlier versions: argv joined by spaces
+
+    assert _as_typed("/home/me/src/unlearn/__main__.py sweep g.yaml --out o") == "unlearn sweep g.yaml --out o"
+    assert _as_typed("unlearn sweep g.yaml out=it's") == "unlearn sweep g.yaml out=it's"  # no closing quote
 
 
 def test_cells_are_every_method_for_each_seed_before_the_next_seed(tmp_path):

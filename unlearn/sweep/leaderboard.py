@@ -155,8 +155,7 @@ def _provenance(state: dict[str, Any]) -> Section:
             ["versions", ", ".join(f"{k} {v}" for k, v in versions.items())],
             ["total CPU time", f"{state['total_cpu_seconds']:.0f} s over {len(state['sessions'])} session(s)"],
             ["total wall time", f"{state['total_wall_seconds']:.0f} s"],
-            ["commands", "; ".join(dict.fromkeys(typed_command(shlex.split(s["command"]))
-                                                 for s in state["sessions"]))]]
+            ["commands", "; ".join(dict.fromkeys(_as_typed(s["command"]) for s in state["sessions"]))]]
     return Section("provenance", "How this was made", tables=[Table(["", ""], rows, text_columns=2)],
                    details=[("the grid as run", json.dumps(state["grid"], indent=1))])
 
@@ -168,6 +167,15 @@ def typed_command(argv: list[str]) -> str:
     if first.name == "unlearn" or (first.name == "__main__.py" and first.parent.name == "unlearn"):
         return shlex.join(["unlearn", *argv[1:]])
     return shlex.join(argv)
+
+
+def _as_typed(recorded: str) -> str:
+    """A recorded command as typed_command writes it; one that is not shell words (an earlier record,
+    unquoted) as it was recorded."""
+    try:
+        return typed_command(shlex.split(recorded))
+    except ValueError:
+        return recorded
 
 
 def _versions(state: dict[str, Any]) -> dict[str, str]:

@@ -217,11 +217,11 @@ class Mixer:
 
 
 def _contents(folder: Path) -> dict[str, str]:
-    """A digest of each file of a model folder but its weights."""
-    import hashlib
+    """The sha256 of each file of a model folder but its weights."""
+    from unlearn.data.formats import file_sha256
 
     weights = (".safetensors", ".bin", ".gguf", ".pt")
-    return {f.name: hashlib.blake2b(f.read_bytes(), digest_size=16).hexdigest() for f in sorted(folder.iterdir())
+    return {f.name: file_sha256(f) for f in sorted(folder.iterdir())
             if f.is_file() and not f.name.endswith(weights) and not f.name.startswith(".")} if folder.is_dir() else {}
 
 

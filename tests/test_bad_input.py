@@ -462,6 +462,8 @@ case("sweep-tofu-subset-authors", SWEEP, "tofu_subset authors 15 must be a multi
      setup=_sweep_grid(("{world: {data:", "{t: {tofu_subset: {path: @tmp, authors: 15}}, world: {data:")))
 case("sweep-package-not-installed", SWEEP, "models.m.package 'no_such_pkg' is not installed", "model.path=FOLDER",
      setup=_sweep_grid(("{tiny: {tiny: {}}}", "{tiny: {tiny: {}}, m: {package: no_such_pkg, model: {}}}")))
+case("sweep-keep-weights-not-a-boolean", SWEEP, "keep_weights must be true or false, not 'no way'",
+     setup=_sweep_grid(("seeds: [0]", "seeds: [0]\nkeep_weights: no way")))
 case("sweep-bad-override-on-the-line", [*SWEEP, "seeds"], "override 'seeds' must look like key.sub=value",
      setup=_sweep_grid())
 case("threads-zero", [*RUN, "--threads", "0"], "--threads: '0' is not a number of threads", "positive integer or 'auto'")

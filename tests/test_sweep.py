@@ -228,13 +228,12 @@ TINY = """
 """
 
 
-def test_a_second_run_of_a_finished_sweep_does_no_work(tmp_path, monkeypatch):
+def _count_work(monkeypatch) -> dict[str, int]:
+    """Training, evaluation and calibration calls, counted as the sweep makes them."""
     import unlearn.engine.trainer as trainer
     import unlearn.eval.command as eval_command
     import unlearn.evidence.calibrate as calibrate
-    from unlearn.sweep import run_sweep
 
-    monkeypatch.setenv("UNLEARN_CACHE", str(tmp_path / "cache"))
     calls = {"train": 0, "evaluate": 0, "calibrate": 0}
 
     def counted(name, fn):
@@ -246,6 +245,14 @@ def test_a_second_run_of_a_finished_sweep_does_no_work(tmp_path, monkeypatch):
     monkeypatch.setattr(trainer._Run, "train", counted("train", trainer._Run.train))
     monkeypatch.setattr(eval_command, "evaluate", counted("evaluate", eval_command.evaluate))
     monkeypatch.setattr(calibrate, "calibrate", counted("calibrate", calibrate.calibrate))
+    return calls
+
+
+def test_a_second_run_of_a_finished_sweep_does_no_work(tmp_path, monkeypatch):
+    from unlearn.sweep import run_sweep
+
+    monkeypatch.setenv("UNLEARN_CACHE", str(tmp_path / "cache"))
+    calls = _count_work(monkeypatch)
     grid = tmp_path / "grid.yaml"
     grid.write_text(textwrap.dedent(TINY).replace("OUT", str(tmp_path / "out")))
     first = run_sweep(grid, say=lambda _: None)
@@ -272,6 +279,53 @@ def test_a_second_run_of_a_finished_sweep_does_no_work(tmp_path, monkeypatch):
                          .read_text())["metrics"]["forget_rougeL_recall"] for s in range(3)]
     row = next(r for r in (tmp_path / "out" / "leaderboard.csv").read_text().splitlines() if ",GA," in r)
     assert math.isclose(float(row.split(",")[5]), sum(values) / 3, rel_tol=1e-9)
+
+
+def test_a_sweep_that_keeps_no_weights_moves_to_a_new_machine_without_them(tmp_path, monkeypatch):
+    """keep_weights: false deletes each cell's weights once it is calibrated; the out folder copied without
+    any weights (the fine-tuned models too, as on a fresh machine) re-makes only the target and the retain
+    model, reuses every cell, and gives the same leaderboard; an archived cell that no longer matches the
+    grid says so."""
+    import json
+    import shutil
+
+    from unlearn.sweep import run_sweep
+
+    monkeypatch.setenv("UNLEARN_CACHE", str(tmp_path / "cache"))
+    calls = _count_work(monkeypatch)
+    out = tmp_path / "out"
+    grid = tmp_path / "grid.yaml"
+    grid.write_text(textwrap.dedent(TINY).replace("OUT", str(out)).replace("seeds: [0, 1]", "seeds: [0]")
+                    + "keep_weights: false\n")
+    first = run_sweep(grid, say=lambda _: None)
+    assert calls == {"train": 4, "evaluate": 5, "calibrate": 2}, calls
+    cells = out / "runs" / "tiny" / "world"
+    for method in ("GA", "NPO"):
+        folder = cells / method / "seed0"
+        assert not (folder / "model").exists() and not (folder / "checkpoints").exists()
+        kept = json.loads((folder / "archived.json").read_text())
+        assert kept["calibration"] == next(c["calibration"] for c in first["cells"] if c["method"] == method)
+        assert list(kept["weights"]) == ["model.safetensors"] and len(kept["start_weights"]) == 1
+    board = (out / "leaderboard.csv").read_text()
+
+    shutil.rmtree(out / "models")  # a fresh machine: no weights at all, no cache
+    shutil.rmtree(tmp_path / "cache")
+    calls.update(train=0, evaluate=0, calibrate=0)
+    second = run_sweep(grid, say=lambda _: None)
+    # the retain model and the target trained again, each evaluated, the retain model again against itself
+    assert calls == {"train": 2, "evaluate": 3, "calibrate": 0}, calls
+    assert second["cells"] == first["cells"]
+    assert (out / "leaderboard.csv").read_text() == board
+
+    record = json.loads((cells / "GA" / "seed0" / "archived.json").read_text())
+    record["start_weights"] = {"model.safetensors": "0" * 64}  # as if the target came out different
+    (cells / "GA" / "seed0" / "archived.json").write_text(json.dumps(record))
+    third = run_sweep(grid, ["overrides={NPO: {train: {lr: 2.0e-3}}}"], say=lambda _: None)
+    errors = {c["method"]: c.get("error", "") for c in third["cells"]}
+    assert "was unlearned from other weights of its starting model" in errors["GA"]
+    assert "(sha256 model.safetensors 000000000000, now model.safetensors " in errors["GA"]
+    assert "holds an archived cell of other settings than the grid's" in errors["NPO"]
+    assert all(f"delete {cells / m / 'seed0'} to run the cell again" in errors[m] for m in ("GA", "NPO"))
 
 
 @pytest.mark.slow  # about a minute: a sweep killed (SIGKILL) after its first cell's first checkpoint, then run again

@@ -14,8 +14,8 @@ from unlearn.data.benchmarks import Benchmark, benchmark_from_config
 from unlearn.data.checks import check_streams
 from unlearn.engine.collective import on_main
 from unlearn.engine.lora import check_lora
-from unlearn.engine.tracking import check_trackers
 from unlearn.engine.streams import REDRAWN_STREAMS, build_stream
+from unlearn.engine.tracking import check_trackers
 from unlearn.methods import Method, build_method
 from unlearn.methods.reference import choose_strategy
 
@@ -111,6 +111,23 @@ def target_file_hashes(cfg: RunConfig) -> dict[str, str]:
 
     files = {k: getattr(cfg.data, k) for k in ("augmented", "alternatives", "targets", "refusals")}
     return {f"data.{k}": file_sha256(Path(v)) for k, v in files.items() if v and Path(v).is_file()}
+
+
+def run_fingerprint(cfg: RunConfig, method: Method, bench: Benchmark, processes: int) -> dict:
+    """The fingerprint a training run of `cfg` records in its fingerprint.json (what decides whether a
+    finished run or a checkpoint in its folder is this config's)."""
+    from unlearn.config import to_dict
+    from unlearn.engine.integrity import training_fingerprint
+
+    return training_fingerprint({**to_dict(cfg), "method_resolved": method.resolved()},
+                                {**bench.data_hashes(), **target_file_hashes(cfg)}, processes)
+
+
+def planned_fingerprint(cfg: RunConfig, processes: int = 1) -> dict:
+    """The fingerprint a run of `cfg` on `processes` processes would record, worked out without training
+    (the method built, the benchmark read): a caller keeping a run's results after its weights are gone
+    (a sweep's archived cell) checks them against it."""
+    return run_fingerprint(cfg, build_method(cfg.method), benchmark_from_config(cfg.data), processes)
 
 
 def read_and_check(cfg: RunConfig, method: Method, accelerator: Any) -> tuple[Benchmark, dict[str, list[dict]]]:

@@ -28,7 +28,7 @@ from typing import Any
 
 import torch
 
-from unlearn.config import RunConfig, TrainConfig, to_dict
+from unlearn.config import RunConfig, TrainConfig
 from unlearn.core.atomic import clean_temp_folders, disk_errors, json_line, write_json
 from unlearn.core.cost import COST_FILE, CostMeter
 from unlearn.core.errors import ConfigError, TrainingDiverged, UnlearnError
@@ -38,7 +38,7 @@ from unlearn.core.threads import thread_record
 from unlearn.data.benchmarks import Benchmark
 from unlearn.data.tokenize import PromptFormatter
 from unlearn.engine import sharding, tracking
-from unlearn.engine.before import check_sharding, check_train, read_and_check, target_file_hashes
+from unlearn.engine.before import check_sharding, check_train, read_and_check, run_fingerprint
 from unlearn.engine.checkpoint import list_checkpoints, load_checkpoint, save_checkpoint
 from unlearn.engine.collective import on_main
 from unlearn.engine.cost import write_training_cost
@@ -48,7 +48,6 @@ from unlearn.engine.integrity import (
     RunLock,
     check_fingerprint,
     check_sealed,
-    training_fingerprint,
     weights_hashes,
     write_fingerprint,
 )
@@ -111,8 +110,7 @@ def train(cfg: RunConfig, method: Method | None = None) -> TrainResult:
                               mixed_precision=precision, **tracking.accelerator_options(cfg))
     run_dir = Path(cfg.out)
     bench, records = read_and_check(cfg, method, accelerator)  # before any model loads: bad data costs nothing
-    fingerprint = training_fingerprint({**to_dict(cfg), "method_resolved": method.resolved()},
-                                       {**bench.data_hashes(), **target_file_hashes(cfg)}, accelerator.num_processes)
+    fingerprint = run_fingerprint(cfg, method, bench, accelerator.num_processes)
     fresh = not run_dir.exists()
     lock = _lock(accelerator, run_dir)
     failed_early = False

@@ -15,6 +15,8 @@
     overrides: {RMU: {train: {lr: 1e-3}}}  # per method, merged last
     calibrate: {metric: auto, target: 0.95, tol: 0.02}   # the ranking at equal utility; false: none
     rank_by: forget_rougeL_recall      # the forget metric ranked at the calibrated alpha
+    keep_weights: true                 # false: a cell's weights are deleted once it is evaluated and
+                                       # calibrated (unlearn.sweep.archive); its results stay
 
 A model or benchmark entry may carry its own `finetune` and `settings`, merged after the top-level ones
 (the model's, then the benchmark's). Relative paths are read from the current folder, as everywhere.
@@ -30,7 +32,7 @@ from unlearn.config import apply_overrides, deep_merge, load_config, read_yaml_m
 from unlearn.core.errors import ConfigError
 
 KEYS = ("out", "models", "benchmarks", "finetune", "settings", "methods", "seeds", "overrides", "calibrate",
-        "rank_by", "claims")
+        "rank_by", "claims", "keep_weights")
 MODEL_SOURCES = ("tiny", "model")
 BENCHMARK_SOURCES = ("world", "tofu_subset", "data")
 MADE_AS = {"world": "synthetic", "tofu_subset": "tofu"}
@@ -73,6 +75,7 @@ class Grid:
     rank_by: str = "forget_rougeL_recall"
     claims: list[str] | None = None
     source: str = ""
+    keep_weights: bool = True
 
     def cells(self) -> list[Cell]:
         """Model by model, benchmark by benchmark, seed by seed, each method in the grid's order: the
@@ -178,6 +181,9 @@ def _build(data: dict[str, Any], source: str) -> Grid:
             _methods([name])
         except ConfigError as err:
             raise ConfigError(f"overrides.{name}: {err}".replace("sweep grid: methods: ", "")) from None
+    keep_weights = data.get("keep_weights", True)
+    if not isinstance(keep_weights, bool):
+        raise ConfigError(f"sweep grid: keep_weights must be true or false, not {keep_weights!r}")
     claims = data.get("claims")
     if claims is not None:
         from unlearn.sweep.claims import CLAIMS
@@ -190,7 +196,8 @@ def _build(data: dict[str, Any], source: str) -> Grid:
                 finetune=None if finetune is False else finetune, settings=data.get("settings") or {},
                 methods=methods, seeds=_seeds(data.get("seeds", [0])), overrides=overrides,
                 calibrate=None if calibrate is False else calibrate,
-                rank_by=str(data.get("rank_by", "forget_rougeL_recall")), claims=claims, source=source)
+                rank_by=str(data.get("rank_by", "forget_rougeL_recall")), claims=claims, source=source,
+                keep_weights=keep_weights)
 
 
 def _entries(value: Any, key: str, sources: tuple[str, ...]) -> dict[str, dict[str, Any]]:

@@ -1,4 +1,5 @@
-"""Running a grid: each (model, benchmark) pair prepared once, then every cell, then every calibration.
+"""Running a grid: each (model, benchmark) pair prepared once, then every cell, each calibrated (and, with
+`keep_weights: false`, archived without its weights: unlearn.sweep.archive) as soon as it is trained.
 
 What is finished is reused by the machinery that made it, never by a guess of the sweep's: a run folder
 by its fingerprint and sealed weights (unlearn.engine), an evaluation by its settings and the stamp of
@@ -8,7 +9,8 @@ widened by a method or a seed runs only the new cells, and a cell whose settings
 a one-line error naming its folder instead of a stale result.
 
 A cell that fails (a diverged run, say) is recorded and the sweep goes on; running the sweep again
-retries it.
+retries it. An archived cell is reused only while its fingerprint and its starting model's weights are the
+grid's (a one-line error naming its folder otherwise).
 """
 
 from __future__ import annotations
@@ -46,6 +48,16 @@ class Pair:
     retain_eval: Path | None
     """The retain model evaluated against itself (the leaderboard's `retain` row)."""
     retain_model: str | None = None
+    _start_weights: dict[str, str] | None = None
+
+    def start_weights(self) -> dict[str, str]:
+        """The sha256 of each weights file of the starting model (hashed once): what an archived cell
+        records it was unlearned from."""
+        if self._start_weights is None:
+            from unlearn.engine.integrity import weights_hashes
+
+            self._start_weights = weights_hashes(self.start["path"])
+        return self._start_weights
 
 
 def run_grid(grid: Grid, say: Callable[[str], None] = print) -> dict[str, Any]:
@@ -75,15 +87,11 @@ def run_grid(grid: Grid, say: Callable[[str], None] = print) -> dict[str, Any]:
     say(f"sweep: {len(cells)} cells, {len(finished)} finished before ({grid.out})")
     with Progress(len(cells), "sweep", every_s=0.0, initial=len(finished), unit="cell") as progress:
         for cell in cells:
-            records.append(_run_cell(grid, cell, pairs[cell.group], say))
+            records.append(_finish_cell(grid, cell, pairs[cell.group], say))
             if cell not in finished:
                 run_now += 1
                 progress.update(1, last=f"{cell.method} seed {cell.seed}")
                 save()
-    if grid.calibrate is not None:
-        for record in records:
-            if record["status"] == "ok":
-                record["calibration"] = _calibration(grid, Path(record["folder"]), say)
     return save()
 
 
@@ -187,6 +195,10 @@ def _evaluate_once(cfg: RunConfig, out: Path, say: Callable[[str], None], what: 
 
 def _looks_finished(folder: Path) -> bool:
     """For the progress line only: a finished run with its metrics (reuse itself is the engine's call)."""
+    from unlearn.sweep.archive import ARCHIVE_FILE
+
+    if (folder / ARCHIVE_FILE).is_file():
+        return True
     state = folder / "train_state.json"
     try:
         return (folder / "metrics.json").is_file() and json.loads(state.read_text()).get("completed") is True
@@ -194,8 +206,10 @@ def _looks_finished(folder: Path) -> bool:
         return False
 
 
-def _run_cell(grid: Grid, cell: Cell, pair: Pair, say: Callable[[str], None]) -> dict[str, Any]:
+def _finish_cell(grid: Grid, cell: Cell, pair: Pair, say: Callable[[str], None]) -> dict[str, Any]:
+    """One cell trained (or reused), calibrated when the grid asks, and archived when it keeps no weights."""
     from unlearn import api
+    from unlearn.sweep.archive import archive_cell, archived_cell
 
     folder = grid.cell_folder(cell)
     record: dict[str, Any] = {"model": cell.model, "benchmark": cell.benchmark, "method": cell.method,
@@ -204,15 +218,42 @@ def _run_cell(grid: Grid, cell: Cell, pair: Pair, say: Callable[[str], None]) ->
     sections = deep_merge(sections, {"model": pair.start})
     if pair.retain is not None:
         sections = deep_merge(sections, {"eval": {"retain_reference": str(pair.retain)}})
-    sections = _scorer(sections, pair.retain_model)
     try:
-        api.unlearn(load_config(base=sections))
+        cfg = load_config(base=_scorer(sections, pair.retain_model))
+        kept = archived_cell(folder, cfg, pair.start_weights())
+        if kept is not None:
+            record["status"] = "ok"
+            if grid.calibrate is not None:
+                record["calibration"] = _archived_calibration(grid, folder, kept)
+            return record
+        api.unlearn(cfg)
         record["status"] = "ok"
     except UnlearnError as err:
         # One failed cell (a diverged run, say) must not throw away the others; the next sweep retries it.
         say(f"  {cell.label()} failed: {err}")
         record.update(status="failed", error=str(err))
+        return record
+    if grid.calibrate is not None:
+        record["calibration"] = _calibration(grid, folder, say)
+    if not grid.keep_weights and "error" not in record.get("calibration", {}):
+        archive_cell(folder, pair.start_weights(), record.get("calibration"), _calibrate_settings(grid))
     return record
+
+
+def _calibrate_settings(grid: Grid) -> dict[str, Any] | None:
+    """The grid's calibration request with its defaults filled in (None: the grid calibrates nothing)."""
+    if grid.calibrate is None:
+        return None
+    return {"metric": "auto", "target": 0.95, "tol": 0.02, **grid.calibrate}
+
+
+def _archived_calibration(grid: Grid, folder: Path, kept: dict[str, Any]) -> dict[str, Any]:
+    """An archived cell's calibration while the grid asks for the same one; a cell archived without it has
+    no weights left to calibrate, which the leaderboard says."""
+    if kept.get("calibrate") == _calibrate_settings(grid) and kept.get("calibration") is not None:
+        return kept["calibration"]
+    return {"error": f"archived (keep_weights: false) with calibration {kept.get('calibrate')}, not the grid's "
+                     f"{_calibrate_settings(grid)}; delete {folder} to run and calibrate it again"}
 
 
 def _calibration(grid: Grid, folder: Path, say: Callable[[str], None]) -> dict[str, Any]:
@@ -221,7 +262,7 @@ def _calibration(grid: Grid, folder: Path, say: Callable[[str], None]) -> dict[s
     from unlearn.core.atomic import write_json
     from unlearn.evidence.compare import cached_calibration, calibrate_run, request_stamp
 
-    settings = {"metric": "auto", "target": 0.95, "tol": 0.02, **(grid.calibrate or {})}
+    settings = _calibrate_settings(grid) or {}
     request = (settings["metric"], float(settings["target"]), float(settings["tol"]))
     failed, stamp = folder / CALIBRATION_FAILED, None
     try:
@@ -266,7 +307,7 @@ def _state(grid: Grid, pairs: dict[tuple[str, str], Pair], records: list[dict[st
         "grid": {"source": grid.source, "out": str(grid.out), "models": grid.models, "benchmarks": grid.benchmarks,
                  "finetune": grid.finetune, "settings": grid.settings, "methods": grid.methods, "seeds": grid.seeds,
                  "overrides": grid.overrides, "calibrate": grid.calibrate, "rank_by": grid.rank_by,
-                 "claims": grid.claims},
+                 "claims": grid.claims, "keep_weights": grid.keep_weights},
         "pairs": {f"{m}/{b}": {"original": str(p.original), "retain": str(p.retain) if p.retain else None,
                                "retain_eval": str(p.retain_eval) if p.retain_eval else None, "start": p.start}
                   for (m, b), p in pairs.items()},

@@ -462,6 +462,10 @@ case("sweep-tofu-subset-authors", SWEEP, "tofu_subset authors 15 must be a multi
      setup=_sweep_grid(("{world: {data:", "{t: {tofu_subset: {path: @tmp, authors: 15}}, world: {data:")))
 case("sweep-package-not-installed", SWEEP, "models.m.package 'no_such_pkg' is not installed", "model.path=FOLDER",
      setup=_sweep_grid(("{tiny: {tiny: {}}}", "{tiny: {tiny: {}}, m: {package: no_such_pkg, model: {}}}")))
+case("sweep-knowundo-subset-rows", SWEEP, "knowundo_subset train_rows 0 must be a positive integer",
+     setup=_sweep_grid(("{world: {data:", "{k: {knowundo_subset: {path: @tmp, train_rows: 0}}, world: {data:")))
+case("sweep-knowundo-subset-folder", SWEEP, "benchmarks.k.knowundo_subset.path must be a KnowUnDo domain folder",
+     setup=_sweep_grid(("{world: {data:", "{k: {knowundo_subset: {path: @tmp/nowhere}}, world: {data:")))
 case("sweep-keep-weights-not-a-boolean", SWEEP, "keep_weights must be true or false, not 'no way'",
      setup=_sweep_grid(("seeds: [0]", "seeds: [0]\nkeep_weights: no way")))
 case("sweep-bad-override-on-the-line", [*SWEEP, "seeds"], "override 'seeds' must look like key.sub=value",

@@ -445,6 +445,52 @@ def test_the_sweep_writes_its_tofu_subset_from_the_grid(tmp_path):
                                             "forget_split": "forget05"}
 
 
+def _knowundo_folder(folder: Path) -> Path:
+    """A KnowUnDo domain folder in the repository's layout: 5 rows in each train file, 3 in each val file."""
+    import json
+
+    folder.mkdir(parents=True)
+    for name, n in (("unlearn_train", 5), ("retention_train", 5), ("unlearn_val", 3), ("retention_val", 3)):
+        rows = [{"text": f"{name} question {i}?", "labels": f"{name} answer {i}."} for i in range(n)]
+        (folder / f"{name}.json").write_text(json.dumps(rows))
+    (folder / "LICENSE").write_text("MIT")
+    return folder
+
+
+def test_the_sweep_cuts_a_knowundo_subset_and_cuts_it_again_when_its_options_change(tmp_path):
+    import json
+
+    from unlearn.data.benchmarks import benchmark_from_config
+    from unlearn.config import DataConfig
+    from unlearn.sweep.grid import cell_data
+    from unlearn.sweep.runner import prepare_data
+
+    source = _knowundo_folder(tmp_path / "privacy")
+    text = f"""
+        out: {tmp_path / "out"}
+        models: {{tiny: {{tiny: {{}}}}}}
+        benchmarks: {{k: {{knowundo_subset: {{path: {source}, train_rows: 2, eval_rows: 1}}}}}}
+        methods: [GA_GDR]
+    """
+    prepare_data(_grid(tmp_path, text), "k")
+    made = tmp_path / "out" / "benchmarks" / "k"
+    assert json.loads((made / "subset.json").read_text())["rows"] == {
+        "unlearn_train": 2, "retention_train": 2, "unlearn_val": 1, "retention_val": 1}
+    assert json.loads((made / "unlearn_train.json").read_text())[1] == {"text": "unlearn_train question 1?",
+                                                                      "labels": "unlearn_train answer 1."}
+    assert (made / "LICENSE").read_text() == "MIT"
+    data = cell_data(_grid(tmp_path, text), "k")["data"]
+    bench = benchmark_from_config(DataConfig(**data))
+    assert data["benchmark"] == "knowundo" and len(bench.load(bench.forget_split)) == 2
+    # the same options: left as it is; other options: cut again
+    (made / "unlearn_val.json").write_text("[]")
+    prepare_data(_grid(tmp_path, text), "k")
+    assert (made / "unlearn_val.json").read_text() == "[]"
+    prepare_data(_grid(tmp_path, text.replace("train_rows: 2", "train_rows: 4")), "k")
+    assert len(json.loads((made / "unlearn_val.json").read_text())) == 1
+    assert len(json.loads((made / "retention_train.json").read_text())) == 4
+
+
 def test_the_harm_grid_on_a_tiny_model_shows_the_harm_rates_and_checks_the_llmu_claim(tmp_path, monkeypatch):
     """configs/sweeps/harm_smollm2.yaml with a tiny model in SmolLM2's place (full weights, one step): the
     leaderboard has a harmful-rate column for the seen and unseen harmful prompts and a refusal-rate column

@@ -7,6 +7,8 @@
     benchmarks:                        # name -> its data
       world: {world: {people: 100, general: 40}, data: {forget_split: forget10}}   # a synthetic world, made here
       tofu: {data: {benchmark: tofu, path: ../shared/data/tofu, forget_split: forget10}}
+      tofu10: {tofu_subset: {path: ../shared/data/tofu, authors: 10}}   # cut into OUT/benchmarks/tofu10
+      privacy: {knowundo_subset: {path: data/knowundo/privacy, train_rows: 100, eval_rows: 50}}
     finetune: {train: {lr: 2e-3, epochs: 40}}   # config sections that fine-tune the target and the retain model;
                                        # false: the starting model is the target (no retain model, no forget quality)
     settings: {train: {lr: 5e-4, epochs: 5}, eval: {suites: [tofu, relearn]}}   # every unlearning run
@@ -25,6 +27,7 @@ A model or benchmark entry may carry its own `finetune` and `settings`, merged a
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from importlib import import_module
 from pathlib import Path
 from typing import Any
 
@@ -34,12 +37,45 @@ from unlearn.core.errors import ConfigError
 KEYS = ("out", "models", "benchmarks", "finetune", "settings", "methods", "seeds", "overrides", "calibrate",
         "rank_by", "claims", "keep_weights")
 MODEL_SOURCES = ("tiny", "model")
-BENCHMARK_SOURCES = ("world", "tofu_subset", "data")
-MADE_AS = {"world": "synthetic", "tofu_subset": "tofu"}
+BENCHMARK_SOURCES = ("world", "tofu_subset", "knowundo_subset", "data")
+
+
+@dataclass(frozen=True)
+class SubsetKind:
+    """A benchmark the sweep cuts from a real one's folder into OUT/benchmarks/NAME."""
+    made_as: str
+    """The adapter that reads the subset."""
+    options: tuple[str, ...]
+    """Its options besides `path` (the source folder)."""
+    folder: str
+    """What `path` must be, for the error message."""
+    module: str
+    """The module with the subset's `check` and `write` functions (imported when used)."""
+    check: str
+    write: str
+
+    def check_options(self, options: dict[str, Any]) -> None:
+        getattr(import_module(self.module), self.check)(**_options(options))
+
+    def write_to(self, out: Path, options: dict[str, Any]) -> None:
+        getattr(import_module(self.module), self.write)(options["path"], out, **_options(options))
+
+
+SUBSETS = {
+    "tofu_subset": SubsetKind("tofu", ("authors", "general_rows"), "TOFU's folder (e.g. ../shared/data/tofu)",
+                              "unlearn.data.benchmarks.tofu_subset", "check_subset", "write_tofu_subset"),
+    "knowundo_subset": SubsetKind("knowundo", ("train_rows", "eval_rows"),
+                                  "a KnowUnDo domain folder (e.g. data/knowundo/privacy)",
+                                  "unlearn.data.benchmarks.knowundo", "check_knowundo_subset", "write_knowundo_subset"),
+}
+MADE_AS = {"world": "synthetic", **{name: kind.made_as for name, kind in SUBSETS.items()}}
 """Benchmarks the sweep writes into OUT/benchmarks/NAME, and the adapter that reads each."""
 MADE_HERE = tuple(MADE_AS)
 """Benchmarks the sweep writes into OUT/benchmarks/NAME; their `data` section holds options only."""
-SUBSET_KEYS = ("path", "authors", "general_rows")
+
+
+def _options(options: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in options.items() if k != "path"}
 TINY_KEYS = ("seed", "vocab_size", "hidden_size", "layers", "max_positions")
 WORLD_KEYS = ("people", "general", "perturbed", "seed")
 CALIBRATE_KEYS = ("metric", "target", "tol")
@@ -154,8 +190,9 @@ def _build(data: dict[str, Any], source: str) -> Grid:
             entry["model"] = {**entry["model"], "path": _package_folder(entry.pop("package"), name)}
     for name, entry in benchmarks.items():
         _check_keys(entry.get("world"), WORLD_KEYS, f"benchmarks.{name}.world")
-        if "tofu_subset" in entry:
-            _check_subset(entry["tofu_subset"], name)
+        for kind in SUBSETS:
+            if kind in entry:
+                _check_subset(kind, entry[kind], name)
         if "world" in entry:
             from unlearn.data.world import check_sizes
 
@@ -295,7 +332,7 @@ def cell_data(grid: Grid, benchmark: str) -> dict[str, Any]:
 
 
 def world_folder(grid: Grid, benchmark: str) -> Path:
-    """Where a benchmark made by the sweep (a synthetic world, a TOFU subset) is written."""
+    """Where a benchmark made by the sweep (a synthetic world, a TOFU or KnowUnDo subset) is written."""
     return grid.out / "benchmarks" / benchmark
 
 
@@ -311,14 +348,12 @@ def _package_folder(package: Any, model: str) -> str:
     return str(list(spec.submodule_search_locations)[0])
 
 
-def _check_subset(value: Any, name: str) -> None:
-    from unlearn.data.benchmarks.tofu_subset import check_subset
-
-    _check_keys(value, SUBSET_KEYS, f"benchmarks.{name}.tofu_subset")
+def _check_subset(kind: str, value: Any, name: str) -> None:
+    subset = SUBSETS[kind]
+    _check_keys(value, ("path", *subset.options), f"benchmarks.{name}.{kind}")
     if not isinstance(value, dict) or not value.get("path") or not Path(str(value["path"])).is_dir():
-        raise ConfigError(f"benchmarks.{name}.tofu_subset.path must be TOFU's folder (e.g. ../shared/data/tofu), "
-                          f"got {(value or {}).get('path')!r}")
+        raise ConfigError(f"benchmarks.{name}.{kind}.path must be {subset.folder}, got {(value or {}).get('path')!r}")
     try:
-        check_subset(value.get("authors", 20), value.get("general_rows"))
+        subset.check_options(value)
     except ConfigError as err:
         raise ConfigError(f"benchmarks.{name}: {err}") from None

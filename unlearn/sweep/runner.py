@@ -27,13 +27,14 @@ from typing import Any, Callable
 from unlearn.config import RunConfig, deep_merge, load_config, set_values
 from unlearn.core.errors import UnlearnError
 from unlearn.core.files import files_stamp
-from unlearn.sweep.grid import Cell, Grid, cell_data, world_folder
+from unlearn.sweep.grid import SUBSETS, Cell, Grid, cell_data, world_folder
 from unlearn.sweep.leaderboard import typed_command
 
 STATE_FILE = "sweep.json"
 RETAIN_SCORER = "retain"
 EVAL_STAMP = "evaluated.json"
 CALIBRATION_FAILED = "calibration_failed.json"
+SUBSET_STAMP = "made_from.json"
 
 
 @dataclass
@@ -136,17 +137,21 @@ def _scorer(sections: dict[str, Any], retain_model: str | None) -> dict[str, Any
 
 
 def prepare_data(grid: Grid, benchmark: str) -> None:
-    """Write a benchmark the sweep makes (a synthetic world, a TOFU subset) unless it is there."""
+    """Write a benchmark the sweep makes (a synthetic world, a TOFU or KnowUnDo subset) unless it is there
+    (a subset is cut again when its options change)."""
     from unlearn import api
+    from unlearn.core.atomic import write_json
 
     entry, folder = grid.benchmarks[benchmark], world_folder(grid, benchmark)
     if "world" in entry and not (folder / "world.json").is_file():
         api.world(folder, **(entry["world"] or {}))
-    if "tofu_subset" in entry and not (folder / "subset.json").is_file():
-        from unlearn.data.benchmarks.tofu_subset import write_tofu_subset
-
-        subset = entry["tofu_subset"]
-        write_tofu_subset(subset["path"], folder, subset.get("authors", 20), subset.get("general_rows"))
+    for kind, subset in SUBSETS.items():
+        if kind in entry:
+            options = dict(entry[kind])
+            stamp = {kind: options}  # the options as the grid gives them: other options, another subset
+            if not (folder / SUBSET_STAMP).is_file() or json.loads((folder / SUBSET_STAMP).read_text()) != stamp:
+                subset.write_to(folder, options)
+                write_json(folder / SUBSET_STAMP, stamp)
 
 
 def _starting_model(grid: Grid, model: str, benchmark: str, folder: Path) -> dict[str, Any]:

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
-from unlearn.core.errors import DataError
+from unlearn.core.errors import ConfigError, DataError
 from unlearn.data.benchmarks.base import BENCHMARKS, Benchmark, ForgetAndRetain, SetSpec
 
 
@@ -58,3 +58,52 @@ class KnowUnDoBenchmark(ForgetAndRetain, Benchmark):
     def extra_eval_specs(self) -> list[SetSpec]:
         return [SetSpec(s, s, "forget" if s.startswith(("unlearn", "forget")) else "retain")
                 for s in sorted(self.files)]
+
+
+SUBSET_FILES = {"unlearn_train": "train_rows", "retention_train": "train_rows", "unlearn_val": "eval_rows",
+                "retention_val": "eval_rows"}
+"""The files a KnowUnDo subset cuts, and the option that gives each one's number of rows."""
+
+
+def check_knowundo_subset(train_rows: int | None = None, eval_rows: int | None = None) -> None:
+    for name, value in (("train_rows", train_rows), ("eval_rows", eval_rows)):
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
+            raise ConfigError(f"knowundo_subset {name} {value!r} must be a positive integer (or absent: all rows)")
+
+
+def write_knowundo_subset(source: str | Path, out: str | Path, train_rows: int | None = None,
+                          eval_rows: int | None = None) -> dict[str, Any]:
+    """Write the first `train_rows` rows of a KnowUnDo domain folder's unlearn_train and retention_train
+    files and the first `eval_rows` of its *_val files (None: all) to `out`, with its LICENSE and a
+    subset.json that records how; returns subset.json. So that a small model is fine-tuned and unlearned
+    on it within hours on a CPU (the sweep's `knowundo_subset` benchmark)."""
+    import json
+    import shutil
+
+    check_knowundo_subset(train_rows, eval_rows)
+    source, out = Path(source), Path(out)
+    limits = {"train_rows": train_rows, "eval_rows": eval_rows}
+    cut = {}
+    for name, option in SUBSET_FILES.items():
+        path = source / f"{name}.json"
+        try:
+            rows = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as err:
+            raise DataError(f"{path} cannot be read as a JSON list ({err}); give a KnowUnDo domain folder "
+                            "(dataset/KnowUnDo/privacy of https://github.com/zjunlp/unlearn)") from None
+        if not isinstance(rows, list):
+            raise DataError(f"{path} holds no JSON list of {{text, labels}} records; give a KnowUnDo domain folder")
+        cut[name] = rows[:limits[option]]
+    tmp = out.with_name(out.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    for name, rows in cut.items():
+        (tmp / f"{name}.json").write_text(json.dumps(rows, ensure_ascii=False, indent=1), encoding="utf-8")
+    if (source / "LICENSE").is_file():
+        shutil.copy2(source / "LICENSE", tmp / "LICENSE")
+    manifest = {"source": str(source), **limits, "rows": {name: len(rows) for name, rows in cut.items()},
+                "made_by": "unlearn.data.benchmarks.knowundo.write_knowundo_subset"}
+    (tmp / "subset.json").write_text(json.dumps(manifest, indent=1))
+    shutil.rmtree(out, ignore_errors=True)
+    tmp.rename(out)
+    return manifest

@@ -40,7 +40,7 @@ def _rows(path: Path) -> list[dict[str, Any]]:
     return rows
 
 
-def check_subset(authors: int, general_rows: int | None) -> None:
+def check_subset(authors: int = 20, general_rows: int | None = None) -> None:
     if not isinstance(authors, int) or authors < 10 or authors % 10 or authors > TOFU_AUTHORS:
         raise ConfigError(f"tofu_subset authors {authors!r} must be a multiple of 10 from 10 to {TOFU_AUTHORS} "
                           "(forget10 is a tenth of them)")

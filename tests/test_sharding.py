@@ -2,9 +2,12 @@
 one process trained on the same global batch, for a plain method, a frozen-copy reference, RMU's hooks and
 LoRA; a run killed and resumed ends as a straight one does.
 
-Tolerance: 1e-6 on every weight after 3 steps at lr 1e-3. The two processes compute each half of the
-batch's gradient and FSDP2 averages them (reduce-scatter), where one process sums the whole batch at once:
-the same numbers added in another order, so float32 rounding (about 1e-7 relative) may differ.
+Tolerance: 1e-5 on every weight after 3 steps at lr 1e-3 (a step moves a weight by about 1e-3, so a wrong
+average or a lost half batch is far outside it). The two processes compute each half of the batch's
+gradient and FSDP2 averages them (reduce-scatter), where one process sums the whole batch at once: the
+same numbers added in another order, so float32 rounding (about 1e-7 relative) may differ, and Adam,
+dividing by the root of the squared gradient, enlarges that where a gradient is near zero (measured on
+GA_GDR: 1.1e-6 on one machine, under 1e-6 on another; tests/test_train_step.py allows DDP the same 1e-5).
 """
 
 from __future__ import annotations
@@ -88,7 +91,7 @@ def test_fsdp2_on_two_processes_gives_the_weights_of_one(case, world, target_mod
     _finished(_torchrun(_args(world, target_model, two, method, 4, "train.shard=fsdp2", *extra)))
     a, b = _weights(one), _weights(two)
     assert set(a) == set(b)  # a whole model, tied weights saved once, as one process saves it
-    assert max((a[k] - b[k]).abs().max().item() for k in a) < 1e-6
+    assert max((a[k] - b[k]).abs().max().item() for k in a) < 1e-5
     assert any(not torch.equal(a[k], v) for k, v in load_file(str(target_model / "model.safetensors")).items()
                if k in a)  # it trained
     cost = json.loads((two / "cost.json").read_text())

@@ -479,6 +479,8 @@ def test_the_sweep_cuts_a_knowundo_subset_and_cuts_it_again_when_its_options_cha
     assert json.loads((made / "unlearn_train.json").read_text())[1] == {"text": "unlearn_train question 1?",
                                                                       "labels": "unlearn_train answer 1."}
     assert (made / "LICENSE").read_text() == "MIT"
+    assert sorted(p.name for p in made.iterdir()) == ["LICENSE", "retention_train.json", "retention_val.json",
+                                                     "subset.json", "unlearn_train.json", "unlearn_val.json"]
     data = cell_data(_grid(tmp_path, text), "k")["data"]
     bench = benchmark_from_config(DataConfig(**data))
     assert data["benchmark"] == "knowundo" and len(bench.load(bench.forget_split)) == 2

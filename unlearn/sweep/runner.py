@@ -34,7 +34,8 @@ STATE_FILE = "sweep.json"
 RETAIN_SCORER = "retain"
 EVAL_STAMP = "evaluated.json"
 CALIBRATION_FAILED = "calibration_failed.json"
-SUBSET_STAMP = "made_from.json"
+SUBSET_STAMP = ".made_from.json"
+"""Beside a subset's folder (OUT/benchmarks/NAME.made_from.json): the options it was cut with."""
 
 
 @dataclass
@@ -148,10 +149,12 @@ def prepare_data(grid: Grid, benchmark: str) -> None:
     for kind, subset in SUBSETS.items():
         if kind in entry:
             options = dict(entry[kind])
-            stamp = {kind: options}  # the options as the grid gives them: other options, another subset
-            if not (folder / SUBSET_STAMP).is_file() or json.loads((folder / SUBSET_STAMP).read_text()) != stamp:
+            # The options as the grid gives them, beside the folder (a file in it would be read as data).
+            stamp, made_from = {kind: options}, folder.with_name(folder.name + SUBSET_STAMP)
+            if not (folder / "subset.json").is_file() or not made_from.is_file() \
+                    or json.loads(made_from.read_text()) != stamp:
                 subset.write_to(folder, options)
-                write_json(folder / SUBSET_STAMP, stamp)
+                write_json(made_from, stamp)
 
 
 def _starting_model(grid: Grid, model: str, benchmark: str, folder: Path) -> dict[str, Any]:

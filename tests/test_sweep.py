@@ -460,8 +460,8 @@ def _knowundo_folder(folder: Path) -> Path:
 def test_the_sweep_cuts_a_knowundo_subset_and_cuts_it_again_when_its_options_change(tmp_path):
     import json
 
-    from unlearn.data.benchmarks import benchmark_from_config
     from unlearn.config import DataConfig
+    from unlearn.data.benchmarks import benchmark_from_config
     from unlearn.sweep.grid import cell_data
     from unlearn.sweep.runner import prepare_data
 

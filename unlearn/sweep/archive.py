@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -44,9 +45,11 @@ def archive_cell(folder: Path, start_weights: dict[str, str], calibration: dict[
     _drop_heavy(folder)
 
 
-def archived_cell(folder: Path, cfg: RunConfig, start_weights: dict[str, str]) -> dict[str, Any] | None:
-    """archived.json of a cell that is this config's, unlearned from these starting weights; None when the
-    folder holds no archived cell; a ConfigError naming the folder when it holds one of something else."""
+def archived_cell(folder: Path, cfg: RunConfig,
+                  start_weights: Callable[[], dict[str, str]]) -> dict[str, Any] | None:
+    """archived.json of a cell that is this config's, unlearned from the starting weights `start_weights()`
+    gives (asked only when there is an archived cell: hashing a model takes seconds); None when the folder
+    holds no archived cell; a ConfigError naming the folder when it holds one of something else."""
     from unlearn.engine.before import planned_fingerprint
 
     path = folder / ARCHIVE_FILE
@@ -62,9 +65,10 @@ def archived_cell(folder: Path, cfg: RunConfig, start_weights: dict[str, str]) -
             stored.get("hash") != planned_fingerprint(cfg).get("hash"):
         raise ConfigError(f"{folder} holds an archived cell of other settings than the grid's (its "
                           f"fingerprint.json differs from this cell's config); {fix}")
-    if record.get("start_weights") != start_weights:
+    now = start_weights()
+    if record.get("start_weights") != now:
         raise ConfigError(f"{folder} was unlearned from other weights of its starting model than the ones "
-                          f"there now (sha256 {_short(record.get('start_weights'))}, now {_short(start_weights)}: "
+                          f"there now (sha256 {_short(record.get('start_weights'))}, now {_short(now)}: "
                           f"the target was trained again and came out different); {fix}")
     _drop_heavy(folder)  # a sweep killed after writing archived.json left some behind
     return record

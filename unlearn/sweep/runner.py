@@ -228,7 +228,7 @@ def _finish_cell(grid: Grid, cell: Cell, pair: Pair, say: Callable[[str], None])
         sections = deep_merge(sections, {"eval": {"retain_reference": str(pair.retain)}})
     try:
         cfg = load_config(base=_scorer(sections, pair.retain_model))
-        kept = archived_cell(folder, cfg, pair.start_weights())
+        kept = archived_cell(folder, cfg, pair.start_weights)
         if kept is not None:
             record["status"] = "ok"
             if grid.calibrate is not None:

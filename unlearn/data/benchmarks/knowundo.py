@@ -80,6 +80,8 @@ def write_knowundo_subset(source: str | Path, out: str | Path, train_rows: int |
     import json
     import shutil
 
+    from unlearn.core.atomic import atomic_folder
+
     check_knowundo_subset(train_rows, eval_rows)
     source, out = Path(source), Path(out)
     limits = {"train_rows": train_rows, "eval_rows": eval_rows}
@@ -94,16 +96,12 @@ def write_knowundo_subset(source: str | Path, out: str | Path, train_rows: int |
         if not isinstance(rows, list):
             raise DataError(f"{path} holds no JSON list of {{text, labels}} records; give a KnowUnDo domain folder")
         cut[name] = rows[:limits[option]]
-    tmp = out.with_name(out.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    for name, rows in cut.items():
-        (tmp / f"{name}.json").write_text(json.dumps(rows, ensure_ascii=False, indent=1), encoding="utf-8")
-    if (source / "LICENSE").is_file():
-        shutil.copy2(source / "LICENSE", tmp / "LICENSE")
     manifest = {"source": str(source), **limits, "rows": {name: len(rows) for name, rows in cut.items()},
                 "made_by": "unlearn.data.benchmarks.knowundo.write_knowundo_subset"}
-    (tmp / "subset.json").write_text(json.dumps(manifest, indent=1))
-    shutil.rmtree(out, ignore_errors=True)
-    tmp.rename(out)
+    with atomic_folder(out) as tmp:
+        for name, rows in cut.items():
+            (tmp / f"{name}.json").write_text(json.dumps(rows, ensure_ascii=False, indent=1), encoding="utf-8")
+        if (source / "LICENSE").is_file():
+            shutil.copy2(source / "LICENSE", tmp / "LICENSE")
+        (tmp / "subset.json").write_text(json.dumps(manifest, indent=1))
     return manifest

@@ -83,6 +83,7 @@ def replace_eval(cfg, **changes):
     return replace(cfg, eval=replace(cfg.eval, suites=[], **changes))
 
 
+@pytest.mark.slow  # about 30 s on 2 cores: two runs calibrated and ranked through the CLI; the tiny-model calibration test stays quick
 def test_compare_ranks_runs_and_reuses_their_calibration(ga_run, world, target_model, tmp_path_factory):
     from tests.conftest import run_cli
 

@@ -14,6 +14,9 @@ from conftest import run_cli
 
 REQUIRED = ["forget_rougeL_recall", "forget_prob", "forget_truth_ratio", "forget_quality", "retain_rougeL_recall",
             "model_utility"]
+# The quick demo itself takes about 4 minutes on 2 cores (fine-tuning two models, six methods), so the
+# tests that read its results are slow tests; CI runs them, and runs the installed wheel's `demo --quick`.
+DEMO = pytest.mark.slow
 METHODS = ["GA", "NPO", "GA_GDR", "NPO_GDR", "IDK_GDR", "ReLearn"]
 RELEARN = ["forget_kfr", "retain_krr", "forget_linguistic_score", "retain_linguistic_score"]
 
@@ -27,6 +30,7 @@ def demo_out(tmp_path_factory):
     return out
 
 
+@DEMO
 def test_results_have_every_model_and_metric(demo_out):
     models = json.loads((demo_out / "results.json").read_text())["models"]
     assert set(models) == {"target", "retain", *METHODS}
@@ -35,6 +39,7 @@ def test_results_have_every_model_and_metric(demo_out):
             assert metrics.get(key) is not None, (name, key)
 
 
+@DEMO
 def test_target_and_retain_models_know_what_they_should(demo_out):
     models = json.loads((demo_out / "results.json").read_text())["models"]
     target, retain = models["target"], models["retain"]
@@ -44,12 +49,14 @@ def test_target_and_retain_models_know_what_they_should(demo_out):
     assert retain["forget_quality"] == pytest.approx(1.0)  # KS test of the retain model against itself
 
 
+@DEMO
 def test_every_method_lowers_forget_rouge(demo_out):
     models = json.loads((demo_out / "results.json").read_text())["models"]
     for name in METHODS:
         assert models[name]["forget_rougeL_recall"] < models["target"]["forget_rougeL_recall"], name
 
 
+@DEMO
 def test_report_states_the_seesaw_with_numbers(demo_out):
     report = (demo_out / "report.md").read_text()
     models = json.loads((demo_out / "results.json").read_text())["models"]
@@ -59,6 +66,7 @@ def test_report_states_the_seesaw_with_numbers(demo_out):
     assert "## Example answers, before and after" in report
 
 
+@DEMO
 def test_report_sets_relearn_next_to_ga_and_npo(demo_out):
     report = (demo_out / "report.md").read_text()
     models = json.loads((demo_out / "results.json").read_text())["models"]
@@ -70,6 +78,7 @@ def test_report_sets_relearn_next_to_ga_and_npo(demo_out):
     assert relearn["retain_rougeL_recall"] > ga["retain_rougeL_recall"]  # the seed's retention claim, on this run
 
 
+@DEMO
 def test_rerun_reuses_finished_runs(demo_out):
     weights = [demo_out / name / "model" / "model.safetensors" for name in ("target", "retain", "unlearn/GA")]
     before = [p.stat().st_mtime_ns for p in weights]
@@ -138,6 +147,7 @@ def test_relearn_verdict_follows_the_numbers():
                                "missing values: forget_linguistic_score, retain_linguistic_score."]
 
 
+@DEMO
 def test_demo_writes_the_html_report_and_its_markdown_twin(demo_out):
     from test_report_html import FOLD, assert_labels_readable, first_table_head
 

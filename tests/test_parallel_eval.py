@@ -34,6 +34,7 @@ def _unlearn(*args: str, processes: int = 1) -> subprocess.CompletedProcess:
     return proc
 
 
+@pytest.mark.slow  # about 20 s on 2 cores; the next test runs two processes in the quick suite
 def test_two_processes_evaluate_as_one(world, target_model, tmp_path):
     common = ["eval", str(target_model), "--data", str(world), "--suite", "tofu,privacy", "eval.max_new_tokens=8"]
     _unlearn(*common, "--out", str(tmp_path / "one"), f"eval.cache_dir={tmp_path / 'cache1'}")

@@ -20,24 +20,13 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from unlearn.core.atomic import atomic_folder
 from unlearn.core.errors import ConfigError, DataError
-from unlearn.core.files import parse_json_lines
+from unlearn.data.formats import read_records
 
 TOFU_AUTHORS, QUESTIONS_PER_AUTHOR = 200, 20
 GENERAL = ("real_authors_perturbed", "world_facts_perturbed")
 COPIED = ("idontknow.jsonl", "LICENSE")
-
-
-def _rows(path: Path) -> list[dict[str, Any]]:
-    """A JSON array or JSON lines file (TOFU's local copy has both)."""
-    text = path.read_text(encoding="utf-8")
-    try:
-        rows = json.loads(text)
-    except ValueError:
-        rows = parse_json_lines(text, path, "give TOFU's folder (shared/data/tofu)")
-    if not isinstance(rows, list):
-        raise DataError(f"{path} holds no list of records; give TOFU's folder (shared/data/tofu)")
-    return rows
 
 
 def check_subset(authors: int = 20, general_rows: int | None = None) -> None:
@@ -53,7 +42,7 @@ def write_tofu_subset(source: str | Path, out: str | Path, authors: int = 20,
     """Write the subset of `authors` authors of the TOFU folder `source` to `out`; returns subset.json."""
     check_subset(authors, general_rows)
     source, out = Path(source), Path(out)
-    retain90, forget10 = _rows(source / "retain90.json"), _rows(source / "forget10.json")
+    retain90, forget10 = read_records(source / "retain90.json"), read_records(source / "forget10.json")
     if len(retain90) + len(forget10) != TOFU_AUTHORS * QUESTIONS_PER_AUTHOR:
         raise DataError(f"{source} is not TOFU's full release (retain90 + forget10 hold "
                         f"{len(retain90) + len(forget10)} rows, not {TOFU_AUTHORS * QUESTIONS_PER_AUTHOR})")
@@ -67,22 +56,18 @@ def write_tofu_subset(source: str | Path, out: str | Path, authors: int = 20,
         kept = {r["question"] for r in splits[f"forget{pct}"]}
         splits[f"retain{100 - int(pct)}"] = [r for r in everything if r["question"] not in kept]
     retained = {r["question"] for r in retain}
-    splits["retain_perturbed"] = [r for r in _rows(source / "retain_perturbed.json")
+    splits["retain_perturbed"] = [r for r in read_records(source / "retain_perturbed.json")
                                   if r["question"] in retained][: rows // 10]
     for name in GENERAL:
-        splits[name] = _rows(source / f"{name}.json")[:general_rows]
-    tmp = out.with_name(out.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    for name, records in splits.items():
-        (tmp / f"{name}.json").write_text(json.dumps(records, ensure_ascii=False, indent=1), encoding="utf-8")
-    for name in COPIED:
-        if (source / name).is_file():
-            shutil.copy2(source / name, tmp / name)
+        splits[name] = read_records(source / f"{name}.json")[:general_rows]
     manifest = {"source": str(source), "authors": authors, "general_rows": general_rows,
                 "rows": {name: len(records) for name, records in splits.items()},
                 "made_by": "unlearn.data.benchmarks.tofu_subset.write_tofu_subset"}
-    (tmp / "subset.json").write_text(json.dumps(manifest, indent=1))
-    shutil.rmtree(out, ignore_errors=True)
-    tmp.rename(out)
+    with atomic_folder(out) as tmp:
+        for name, records in splits.items():
+            (tmp / f"{name}.json").write_text(json.dumps(records, ensure_ascii=False, indent=1), encoding="utf-8")
+        for name in COPIED:
+            if (source / name).is_file():
+                shutil.copy2(source / name, tmp / name)
+        (tmp / "subset.json").write_text(json.dumps(manifest, indent=1))
     return manifest

@@ -202,6 +202,10 @@ def test_the_calibration_flip_reads_the_direction_of_the_ranked_metric():
     assert _verdict("calibration_can_flip", board).holds is True
     calibrations["NPO"][0]["forget"]["forget10_rougeL_recall"] = 0.4  # NPO ahead both times
     assert _verdict("calibration_can_flip", board).holds is False
+    # NPO ahead before (0.1 < 0.2), a tie after (0.5 = 0.5): no flip. Read as "GA ahead" before the fix.
+    calibrations["NPO"][0]["forget"]["forget10_rougeL_recall"] = 0.5
+    verdict = _verdict("calibration_can_flip", board)
+    assert verdict.holds is False and verdict.numbers.endswith("(a tie: no flip)")
 
 
 def test_flat_forget_quality_rank_counts_every_method():

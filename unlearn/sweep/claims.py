@@ -177,9 +177,9 @@ def _weighting(board: Board) -> tuple[bool, str]:
 
 
 @claim("calibration_can_flip", SURVEY, "At equal retention (calibrated), the ranking of GA and NPO can flip",
-       "the order of GA and NPO by the ranked forget metric differs before and after calibration",
-       "one of the two forgets more whether or not retention is equalised; the claim says the order can flip, "
-       "not that it must")
+       "the order of GA and NPO by the ranked forget metric is reversed by calibration (a tie is no order)",
+       "one of the two forgets more whether or not retention is equalised, or the two tie; the claim says the "
+       "order can flip, not that it must")
 def _flip(board: Board) -> tuple[bool, str]:
     key = board.rank_by
     raw = {m: board.stat(m, key) for m in ("GA", "NPO")}
@@ -189,11 +189,17 @@ def _flip(board: Board) -> tuple[bool, str]:
     higher = board.higher_is_better(key)
     if higher is None:
         raise Missing(f"needs the direction of {key}")
-    before = (raw["GA"].mean > raw["NPO"].mean) == higher
-    after = (calibrated["GA"].mean > calibrated["NPO"].mean) == higher
     values = {"GA": raw["GA"].mean, "NPO": raw["NPO"].mean, "GA calibrated": calibrated["GA"].mean,
               "NPO calibrated": calibrated["NPO"].mean}
-    return before != after, f"{key}: " + _numbers(values)
+    # +1: GA ranks ahead, -1: NPO does, 0: a tie, which is no order to flip.
+    ahead = [_sign(ga - npo) * (1 if higher else -1) for ga, npo in ((raw["GA"].mean, raw["NPO"].mean),
+                                                                      (calibrated["GA"].mean, calibrated["NPO"].mean))]
+    tie = " (a tie: no flip)" if 0 in ahead else ""
+    return ahead[0] * ahead[1] < 0, f"{key}: " + _numbers(values) + tie
+
+
+def _sign(x: float) -> int:
+    return (x > 0) - (x < 0)
 
 
 FLAT_METHODS = ("FLAT_TV", "FLAT_KL", "FLAT_JS", "FLAT_Pearson")

@@ -470,6 +470,12 @@ case("sweep-keep-weights-not-a-boolean", SWEEP, "keep_weights must be true or fa
      setup=_sweep_grid(("seeds: [0]", "seeds: [0]\nkeep_weights: no way")))
 case("sweep-bad-override-on-the-line", [*SWEEP, "seeds"], "override 'seeds' must look like key.sub=value",
      setup=_sweep_grid())
+case("sweep-leaderboard-only-before-a-sweep", [*SWEEP, "--leaderboard-only"], "sweep/sweep.json does not exist",
+     "give the --out folder of a sweep", setup=_sweep_grid())
+case("sweep-leaderboard-only-with-overrides", [*SWEEP, "seeds=[1]", "--leaderboard-only"],
+     "--leaderboard-only runs nothing", "leave them out", setup=_sweep_grid())
+case("sweep-leaderboard-only-not-a-sweep", [*SWEEP, "--leaderboard-only", "--out", "@tmp"], "is not a sweep's record",
+     setup=lambda tmp: (_sweep_grid()(tmp), (tmp / "sweep.json").write_text('{"cells": 3}')))
 case("threads-zero", [*RUN, "--threads", "0"], "--threads: '0' is not a number of threads", "positive integer or 'auto'")
 case("threads-not-a-number", ["--threads=many", *RUN], "--threads: 'many' is not a number of threads")
 case("threads-without-a-value", [*RUN, "--threads"], "--threads needs a value")

@@ -281,8 +281,24 @@ def test_a_second_run_of_a_finished_sweep_does_no_work(tmp_path, monkeypatch):
 
     values = [json.loads((tmp_path / "out" / "runs" / "tiny" / "world" / "GA" / f"seed{s}" / "metrics.json")
                          .read_text())["metrics"]["forget_rougeL_recall"] for s in range(3)]
-    row = next(r for r in (tmp_path / "out" / "leaderboard.csv").read_text().splitlines() if ",GA," in r)
+    csv_widened = (tmp_path / "out" / "leaderboard.csv").read_text().splitlines()
+    row = next(r for r in csv_widened if ",GA," in r)
     assert math.isclose(float(row.split(",")[5]), sum(values) / 3, rel_tol=1e-9)
+    # the leaderboard written again from a copy of the out folder without a single weights file, as
+    # docs/results keeps a real grid's: nothing runs, and it reads the copy, not the folders recorded
+    import shutil
+
+    copy = tmp_path / "copy"
+    shutil.copytree(tmp_path / "out", copy, ignore=shutil.ignore_patterns("*.safetensors", "*.bin", "*.pt"))
+    for name in ("leaderboard.md", "leaderboard.csv"):
+        (copy / name).unlink()
+    shutil.rmtree(tmp_path / "out")
+    calls.update(train=0, evaluate=0, calibrate=0)
+    again = run_sweep(grid, out=copy, leaderboard_only=True)
+    assert calls == {"train": 0, "evaluate": 0, "calibrate": 0}, calls
+    assert not list(copy.rglob("*.safetensors"))
+    assert (copy / "leaderboard.csv").read_text().splitlines() == csv_widened
+    assert all(c["folder"].startswith(str(copy)) for c in again["cells"])
 
 
 def test_a_sweep_that_keeps_no_weights_moves_to_a_new_machine_without_them(tmp_path, monkeypatch):

@@ -216,7 +216,7 @@ def report(args: argparse.Namespace) -> None:
 def sweep(args: argparse.Namespace) -> None:
     from unlearn.sweep import run_sweep
 
-    state = run_sweep(args.grid, args.items, args.out)
+    state = run_sweep(args.grid, args.items, args.out, leaderboard_only=args.leaderboard_only)
     print(state["claims"])
     print("wrote " + ", ".join(state["files"]))
 

@@ -249,6 +249,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("items", nargs="*", metavar="key=value",
                    help="grid overrides, e.g. seeds=[0] 'methods=[GA,NPO]' settings.train.lr=1e-4")
     p.add_argument("--out", help="output folder (default: the grid's out)")
+    p.add_argument("--leaderboard-only", action="store_true",
+                   help="run nothing: write the leaderboard again from OUT/sweep.json and the run folders under OUT "
+                        "(no model or data needed), e.g. --out docs/results/tofu_smollm2")
 
     p = sub.add_parser("plan", help="estimate a run's peak memory per device from the model's config alone "
                                     "(no weights loaded)",

@@ -173,6 +173,15 @@ def load_grid(path: str | Path, overrides: list[str] = (), out: str | None = Non
     return grid
 
 
+def grid_out(path: str | Path) -> Path:
+    """The grid file's `out` folder alone (nothing else of the grid is checked: no model or data needed)."""
+    data = read_yaml_mapping(path, "sweep grid", "; give a YAML file such as configs/sweeps/synthetic.yaml",
+                             "a mapping (out, models, benchmarks, methods, seeds, ...)")
+    if not data.get("out"):
+        raise ConfigError(f"sweep grid {path}: 'out' is missing or empty; give --out")
+    return Path(str(data["out"]))
+
+
 def _build(data: dict[str, Any], source: str) -> Grid:
     unknown = [k for k in data if k not in KEYS]
     if unknown:

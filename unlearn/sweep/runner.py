@@ -287,6 +287,38 @@ def _calibration(grid: Grid, folder: Path, say: Callable[[str], None]) -> dict[s
     return {k: found.get(k) for k in ("alpha", "metric", "value", "forget", "ratio", "tolerance", "higher_is_better")}
 
 
+def read_state(out: Path) -> dict[str, Any]:
+    """OUT/sweep.json with every folder it names read under OUT, wherever the sweep wrote them (a sweep
+    moved to another machine, or its committed copy without weights): the folders under the out folder
+    it recorded are taken at the same place under `out`."""
+    from unlearn.core.errors import ConfigError
+    from unlearn.core.files import read_json
+
+    path = Path(out) / STATE_FILE
+    if not path.is_file():
+        raise ConfigError(f"{path} does not exist; give the --out folder of a sweep (or run the sweep first)")
+    state = read_json(path, "run the sweep again to write it")
+    if not isinstance(state, dict) or not all(isinstance(state.get(k), t) for k, t in
+                                              (("grid", dict), ("pairs", dict), ("cells", list))):
+        raise ConfigError(f"{path} is not a sweep's record (no grid, pairs and cells); give the --out folder of a "
+                          "sweep")
+    recorded = Path(str(state["grid"].get("out", out)))
+
+    def moved(folder: Any) -> Any:
+        if folder is None:
+            return None
+        try:
+            return str(Path(out) / Path(folder).relative_to(recorded))
+        except ValueError:
+            return folder  # outside the sweep's folder: read where it is
+
+    state["grid"] = {**state["grid"], "out": str(out)}
+    state["pairs"] = {name: {**pair, **{k: moved(pair.get(k)) for k in ("original", "retain", "retain_eval")}}
+                      for name, pair in state["pairs"].items()}
+    state["cells"] = [{**cell, "folder": moved(cell.get("folder"))} for cell in state["cells"]]
+    return state
+
+
 def _cpu_seconds() -> float:
     own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
     return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import unlearn.evidence.suites  # noqa: F401  (registers the robustness suite of every evaluation)
-from unlearn.config import MethodConfig, RunConfig, set_values, to_dict
+from unlearn.config import MethodConfig, RunConfig, set_values
 
 
 def build_tiny_model(world_dir: str | Path | None = None, out: str | Path | None = None, *,

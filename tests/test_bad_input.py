@@ -476,6 +476,9 @@ case("sweep-leaderboard-only-with-overrides", [*SWEEP, "seeds=[1]", "--leaderboa
      "--leaderboard-only runs nothing", "leave them out", setup=_sweep_grid())
 case("sweep-leaderboard-only-not-a-sweep", [*SWEEP, "--leaderboard-only", "--out", "@tmp"], "is not a sweep's record",
      setup=lambda tmp: (_sweep_grid()(tmp), (tmp / "sweep.json").write_text('{"cells": 3}')))
+case("sweep-leaderboard-only-cell-not-a-record", [*SWEEP, "--leaderboard-only", "--out", "@tmp"],
+     "is not a sweep's record",
+     setup=lambda tmp: (_sweep_grid()(tmp), (tmp / "sweep.json").write_text('{"grid": {}, "pairs": {}, "cells": [3]}')))
 case("threads-zero", [*RUN, "--threads", "0"], "--threads: '0' is not a number of threads", "positive integer or 'auto'")
 case("threads-not-a-number", ["--threads=many", *RUN], "--threads: 'many' is not a number of threads")
 case("threads-without-a-value", [*RUN, "--threads"], "--threads needs a value")

@@ -299,7 +299,8 @@ def read_state(out: Path) -> dict[str, Any]:
         raise ConfigError(f"{path} does not exist; give the --out folder of a sweep (or run the sweep first)")
     state = read_json(path, "run the sweep again to write it")
     if not isinstance(state, dict) or not all(isinstance(state.get(k), t) for k, t in
-                                              (("grid", dict), ("pairs", dict), ("cells", list))):
+                                              (("grid", dict), ("pairs", dict), ("cells", list))) \
+            or not all(isinstance(x, dict) for x in [*state["pairs"].values(), *state["cells"]]):
         raise ConfigError(f"{path} is not a sweep's record (no grid, pairs and cells); give the --out folder of a "
                           "sweep")
     recorded = Path(str(state["grid"].get("out", out)))

@@ -150,7 +150,9 @@ def build_leaderboard(state: dict[str, Any], built: list[Board], claims: list[st
 def _provenance(state: dict[str, Any]) -> Section:
     machine = state["machine"]
     versions = _versions(state)
-    rows = [["machine", f"{machine['platform']}, {machine['cpus']} CPUs, torch threads {machine['torch_threads']}"
+    processor = f"{machine['processor']}, " if machine.get("processor") else ""
+    rows = [["machine", f"{machine['platform']}, {processor}{machine['cpus']} CPUs, torch threads "
+                        f"{machine['torch_threads']}"
                         + (f", {machine['cuda']}" if machine.get("cuda") else "")],
             ["versions", ", ".join(f"{k} {v}" for k, v in versions.items())],
             ["total CPU time", f"{state['total_cpu_seconds']:.0f} s over {len(state['sessions'])} session(s)"],

@@ -320,6 +320,17 @@ def read_state(out: Path) -> dict[str, Any]:
     return state
 
 
+def _processor() -> str:
+    """The CPU's model name where the system gives it (Linux: /proc/cpuinfo), else the architecture."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name") and ":" in line:
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def _cpu_seconds() -> float:
     own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
     return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
@@ -353,7 +364,7 @@ def _state(grid: Grid, pairs: dict[tuple[str, str], Pair], records: list[dict[st
                                "retain_eval": str(p.retain_eval) if p.retain_eval else None, "start": p.start}
                   for (m, b), p in pairs.items()},
         "cells": records,
-        "machine": {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
+        "machine": {"platform": platform.platform(), "processor": _processor(),
                     "cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(),
                     "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None},
         "sessions": sessions,

@@ -217,6 +217,20 @@ def test_flat_forget_quality_rank_counts_every_method():
     rows["FLAT_KL"] = [{"forget_quality": 0.8}]
     assert _verdict("flat_top_two_quality", _board(rows)).holds is True
 
+    # Ties share a rank (1 + the methods strictly better). Four methods tie first at 0.336: FLAT_KL ranks 1,
+    # which the old grid-order tie-break reported as rank 4.
+    rows = {"IDK_GDR": [{"forget_quality": 0.336}], "DPO": [{"forget_quality": 0.336}],
+            "Mismatch": [{"forget_quality": 0.336}], "FLAT_KL": [{"forget_quality": 0.336}],
+            "GA": [{"forget_quality": 0.175}]}
+    verdict = _verdict("flat_top_two_quality", _board(rows))
+    assert verdict.holds is True and "best FLAT rank 1 of 5 (tied with IDK_GDR, DPO, Mismatch)" in verdict.numbers
+    assert "FLAT_KL 0.336" in verdict.numbers
+    # GA 0.9 and NPO 0.5 strictly above a tie of FLAT_TV and DPO at 0.4: rank 3, not in the top two
+    rows = {"GA": [{"forget_quality": 0.9}], "NPO": [{"forget_quality": 0.5}], "DPO": [{"forget_quality": 0.4}],
+            "FLAT_TV": [{"forget_quality": 0.4}]}
+    verdict = _verdict("flat_top_two_quality", _board(rows))
+    assert verdict.holds is False and "best FLAT rank 3 of 4 (tied with DPO)" in verdict.numbers
+
 
 TINY = """
     out: OUT

@@ -219,7 +219,8 @@ def _flat_utility(board: Board) -> tuple[bool, str]:
 
 
 @claim("flat_top_two_quality", FLAT, "FLAT ranks in the top two by forget quality",
-       "the best FLAT variant's forget quality among the two highest of all methods in the grid",
+       "the best FLAT variant's forget quality among the two highest of all methods in the grid (ties share "
+       "a rank)",
        "the forget quality test separates little at this forget-set size, or FLAT moved the truth ratios "
        "less than methods with a retain term")
 def _flat_quality(board: Board) -> tuple[bool, str]:
@@ -234,8 +235,13 @@ def _flat_in_top_two(board: Board, metric: str, higher_is_better: bool, needs: s
     if not any(m in scores for m in flat):
         raise Missing(f"needs {needs} for the FLAT variants")
     ranked = sorted(scores, key=scores.get, reverse=higher_is_better)
-    best = min(ranked.index(m) for m in flat if m in scores)
-    return best < 2, f"best FLAT rank {best + 1} of {len(ranked)}; " + _numbers({m: scores[m] for m in ranked[:3]})
+    best = min((scores[m] for m in flat if m in scores), key=lambda v: -v if higher_is_better else v)
+    # Methods that tie share a rank: the rank is 1 + the number of methods strictly better.
+    rank = 1 + sum(1 for v in scores.values() if (v > best if higher_is_better else v < best))
+    tied = [m for m in ranked if scores[m] == best and m not in flat]
+    shown = [*ranked[:3], *(m for m in ranked if m in flat and scores[m] == best and m not in ranked[:3])]
+    return rank <= 2, (f"best FLAT rank {rank} of {len(ranked)}" + (f" (tied with {', '.join(tied)})" if tied else "")
+                       + "; " + _numbers({m: scores[m] for m in shown}))
 
 
 @claim("flat_top_two_fq_gap", FLAT, "On copyrighted text FLAT ranks in the top two by the forget-quality gap "

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from unlearn.config import RunConfig, deep_merge, load_config, set_values
-from unlearn.core.errors import UnlearnError
+from unlearn.core.errors import ConfigError, UnlearnError
 from unlearn.core.files import files_stamp
 from unlearn.sweep.grid import SUBSETS, Cell, Grid, cell_data, world_folder
 from unlearn.sweep.leaderboard import typed_command
@@ -291,7 +291,6 @@ def read_state(out: Path) -> dict[str, Any]:
     """OUT/sweep.json with every folder it names read under OUT, wherever the sweep wrote them (a sweep
     moved to another machine, or its committed copy without weights): the folders under the out folder
     it recorded are taken at the same place under `out`."""
-    from unlearn.core.errors import ConfigError
     from unlearn.core.files import read_json
 
     path = Path(out) / STATE_FILE

@@ -163,9 +163,7 @@ def _merge(*parts: dict[str, Any]) -> dict[str, Any]:
 def load_grid(path: str | Path, overrides: list[str] = (), out: str | None = None) -> Grid:
     """The grid of a YAML file with `key=value` overrides (e.g. seeds=[0], methods=[GA,NPO]), every part
     checked: a mistake is a one-line ConfigError before anything is trained."""
-    data = read_yaml_mapping(path, "sweep grid", "; give a YAML file such as configs/sweeps/synthetic.yaml",
-                             "a mapping (out, models, benchmarks, methods, seeds, ...)")
-    data = apply_overrides(data, list(overrides))
+    data = apply_overrides(_grid_data(path), list(overrides))
     if out is not None:
         data["out"] = out
     grid = _build(data, str(path))
@@ -175,11 +173,16 @@ def load_grid(path: str | Path, overrides: list[str] = (), out: str | None = Non
 
 def grid_out(path: str | Path) -> Path:
     """The grid file's `out` folder alone (nothing else of the grid is checked: no model or data needed)."""
-    data = read_yaml_mapping(path, "sweep grid", "; give a YAML file such as configs/sweeps/synthetic.yaml",
-                             "a mapping (out, models, benchmarks, methods, seeds, ...)")
+    data = _grid_data(path)
     if not data.get("out"):
         raise ConfigError(f"sweep grid {path}: 'out' is missing or empty; give --out")
     return Path(str(data["out"]))
+
+
+def _grid_data(path: str | Path) -> dict[str, Any]:
+    """The grid file's YAML mapping, unchecked (a missing or malformed file is the one-line ConfigError)."""
+    return read_yaml_mapping(path, "sweep grid", "; give a YAML file such as configs/sweeps/synthetic.yaml",
+                             "a mapping (out, models, benchmarks, methods, seeds, ...)")
 
 
 def _build(data: dict[str, Any], source: str) -> Grid:

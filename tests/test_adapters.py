@@ -276,6 +276,33 @@ def test_knowundo_folder(tmp_path):
     assert "no retain file" in message and "retention_train.json" in message
 
 
+def test_knowundo_target_is_taught_the_facts_it_is_evaluated_on(tmp_path):
+    """The authors fine-tune their target on full.json, the union of the four files, and evaluate on the
+    *_val files (other facts about the same people): the target is taught all four, the retain model the
+    two retention files, and a folder without *_val files teaches (and evaluates) the *_train ones once."""
+    from types import SimpleNamespace
+
+    from unlearn.engine.streams import train_stream
+
+    root = tmp_path / "privacy"
+    _json(root / "unlearn_train.json", [{"text": "X's phone?", "labels": "555-0101"}] * 2)
+    _json(root / "unlearn_val.json", [{"text": "X's email?", "labels": "x@example.org"}])
+    _json(root / "retention_train.json", [{"text": "Capital of France?", "labels": "Paris"}])
+    _json(root / "retention_val.json", [{"text": "Capital of Peru?", "labels": "Lima"}])
+    bench = load_benchmark("knowundo", str(root))
+
+    def taught(splits):
+        return [r["answer"] for r in train_stream(SimpleNamespace(data=SimpleNamespace(train_splits=splits)), bench)]
+
+    assert taught([]) == ["555-0101", "555-0101", "x@example.org", "Paris", "Lima"]
+    assert taught(bench.retain_train_splits()) == ["Paris", "Lima"]
+    (root / "unlearn_val.json").unlink()
+    (root / "retention_val.json").unlink()
+    bench = load_benchmark("knowundo", str(root))
+    assert taught([]) == ["555-0101", "555-0101", "Paris"]
+    assert taught(bench.retain_train_splits()) == ["Paris"]
+
+
 def test_knowundo_row_without_labels(tmp_path):
     root = tmp_path / "copyright"
     _json(root / "forget.json", [{"text": "Q", "labels": "A"}, {"text": "Q2"}])
@@ -358,3 +385,24 @@ def test_encode_raw_with_an_empty_prefix_scores_every_token_after_bos(tok):
     assert fmt.encode_record({"question": "", "answer": text, "raw": True}) == enc
     assert fmt.encode_record({"question": "Who?", "answer": "Ann."}) == fmt.encode("Who?", "Ann.")
     assert fmt.encode_raw("", text, max_length=4)["labels"] == [-100] + body[:3]
+
+
+def test_a_target_taught_other_splits_has_another_fingerprint(tmp_path, monkeypatch):
+    """Which splits a fine-tuning run is taught is part of its fingerprint (a target of a version that
+    taught KnowUnDo's *_train files alone is never reused as one taught all four); an unlearning run's
+    fingerprint has no such entry."""
+    from unlearn.config import DataConfig, MethodConfig, RunConfig
+    from unlearn.data.benchmarks.knowundo import KnowUnDoBenchmark
+    from unlearn.engine.before import planned_fingerprint
+
+    root = tmp_path / "privacy"
+    for name in ("unlearn_train", "unlearn_val", "retention_train", "retention_val"):
+        _json(root / f"{name}.json", [{"text": f"{name}?", "labels": "A"}])
+    data = DataConfig(benchmark="knowundo", path=str(root))
+    finetune = planned_fingerprint(RunConfig(data=data, method=MethodConfig(name="finetune")))
+    assert finetune["train_splits_taught"] == ["forget", "unlearn_val", "retain", "retention_val"]
+    assert not any(k.startswith("train_splits_taught") for k in
+                   planned_fingerprint(RunConfig(data=data, method=MethodConfig(name="GA"))))
+    monkeypatch.setattr(KnowUnDoBenchmark, "train_splits", lambda self: [self.forget_split, "retain"])
+    older = planned_fingerprint(RunConfig(data=data, method=MethodConfig(name="finetune")))
+    assert older["hash"] != finetune["hash"]

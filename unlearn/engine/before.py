@@ -119,7 +119,10 @@ def run_fingerprint(cfg: RunConfig, method: Method, bench: Benchmark, processes:
     from unlearn.config import to_dict
     from unlearn.engine.integrity import training_fingerprint
 
-    return training_fingerprint({**to_dict(cfg), "method_resolved": method.resolved()},
+    # The splits a fine-tuning run is taught come from the benchmark when data.train_splits is unset:
+    # recorded, so that a target taught other splits (another version's choice) is never reused as this one.
+    taught = {"train_splits_taught": cfg.data.train_splits or bench.train_splits()} if "train" in method.streams else {}
+    return training_fingerprint({**to_dict(cfg), "method_resolved": method.resolved(), **taught},
                                 {**bench.data_hashes(), **target_file_hashes(cfg)}, processes)
 
 

@@ -18,8 +18,11 @@ class KnowUnDoBenchmark(ForgetAndRetain, Benchmark):
     """KnowUnDo from one domain's folder (its repository's dataset/KnowUnDo/privacy or .../copyright):
     JSON lists of {text (the question), labels (the answer)}. Files: unlearn_train / unlearn_val (the
     knowledge to forget) and retention_train / retention_val (to keep); `forget.*` / `retain.*` work
-    too. Training reads the *_train files, evaluation the *_val files (the *_train ones when there is
-    no *_val). Other column names: data.columns."""
+    too. Unlearning reads the *_train files, evaluation the *_val files (the *_train ones when there is
+    no *_val). The *_val files ask other facts about the same people, so, as in the authors' repository
+    (their target is fine-tuned on full.json, the union of the four files), the target model is
+    fine-tuned on every file and the retain model on the retention files: the facts evaluated are
+    facts the target was taught. Other column names: data.columns."""
 
     name = "knowundo"
     uses_columns: ClassVar[bool] = True
@@ -58,6 +61,17 @@ class KnowUnDoBenchmark(ForgetAndRetain, Benchmark):
     def extra_eval_specs(self) -> list[SetSpec]:
         return [SetSpec(s, s, "forget" if s.startswith(("unlearn", "forget")) else "retain")
                 for s in sorted(self.files)]
+
+    def _val(self, split: str) -> list[str]:
+        """The *_val file of `split` ("forget" or "retain") when the folder has one (evaluated, and taught)."""
+        found = self._alias(f"{split}_eval")
+        return [] if found == self._alias(split) else [found]
+
+    def train_splits(self) -> list[str]:
+        return [self.forget_split, *self._val("forget"), "retain", *self._val("retain")]
+
+    def retain_train_splits(self) -> list[str]:
+        return ["retain", *self._val("retain")]
 
 
 SUBSET_FILES = {"unlearn_train": "train_rows", "retention_train": "train_rows", "unlearn_val": "eval_rows",

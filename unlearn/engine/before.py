@@ -14,7 +14,7 @@ from unlearn.data.benchmarks import Benchmark, benchmark_from_config
 from unlearn.data.checks import check_streams
 from unlearn.engine.collective import on_main
 from unlearn.engine.lora import check_lora
-from unlearn.engine.streams import REDRAWN_STREAMS, build_stream
+from unlearn.engine.streams import REDRAWN_STREAMS, build_stream, taught_splits
 from unlearn.engine.tracking import check_trackers
 from unlearn.methods import Method, build_method
 from unlearn.methods.reference import choose_strategy
@@ -100,7 +100,7 @@ def _stream_splits(cfg: RunConfig, bench: Benchmark, streams: Any) -> dict[str, 
     if "retain" in streams:
         names["retain"] = f"split {cfg.data.retain_split or bench.retain_split}"
     if "train" in streams:
-        names["train"] = "splits " + ", ".join(cfg.data.train_splits or bench.train_splits())
+        names["train"] = "splits " + ", ".join(taught_splits(cfg, bench))
     return names
 
 
@@ -121,7 +121,7 @@ def run_fingerprint(cfg: RunConfig, method: Method, bench: Benchmark, processes:
 
     # The splits a fine-tuning run is taught come from the benchmark when data.train_splits is unset:
     # recorded, so that a target taught other splits (another version's choice) is never reused as this one.
-    taught = {"train_splits_taught": cfg.data.train_splits or bench.train_splits()} if "train" in method.streams else {}
+    taught = {"train_splits_taught": taught_splits(cfg, bench)} if "train" in method.streams else {}
     return training_fingerprint({**to_dict(cfg), "method_resolved": method.resolved(), **taught},
                                 {**bench.data_hashes(), **target_file_hashes(cfg)}, processes)
 

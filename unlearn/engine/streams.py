@@ -15,8 +15,8 @@ from typing import Any, Callable
 
 from unlearn.config import RunConfig
 from unlearn.core.errors import DataError
-from unlearn.data.adapters import parse_split
 from unlearn.core.registry import Registry
+from unlearn.data.adapters import parse_split
 from unlearn.data.benchmarks import Benchmark
 
 StreamBuilder = Callable[[RunConfig, Benchmark], list[dict[str, Any]]]
@@ -58,10 +58,15 @@ def _qa(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
             for r in records]
 
 
+def taught_splits(cfg: RunConfig, bench: Benchmark) -> list[str]:
+    """The splits a fine-tuning run is taught: data.train_splits, or the benchmark's own choice."""
+    return list(cfg.data.train_splits or bench.train_splits())
+
+
 @STREAMS.register("train")
 def train_stream(cfg: RunConfig, bench: Benchmark) -> list[dict[str, Any]]:
     records: list[dict[str, Any]] = []
-    for split in cfg.data.train_splits or bench.train_splits():
+    for split in taught_splits(cfg, bench):
         records.extend(_qa(bench.load(split)))
     return records
 
